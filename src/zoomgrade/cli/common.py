@@ -1,0 +1,73 @@
+"""What every command shares: one-line errors with exit code 2, --debug for the traceback, consoles."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from typing import Any, Callable, TypeVar
+
+import typer
+from rich.console import Console
+
+from ..errors import ZoomgradeError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: exit codes: 0 all done, 1 some slides failed (the rest written), 2 bad usage or input.
+EXIT_OK, EXIT_PARTIAL, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def stdout() -> Console:
+    return Console()
+
+
+def stderr() -> Console:
+    return Console(stderr=True)
+
+
+def debug_enabled() -> bool:
+    return os.environ.get("ZOOMGRADE_DEBUG", "") not in ("", "0")
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
+    """Print one error line to stderr and return the Exit to raise."""
+    stderr().print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def guarded(fn: F) -> F:
+    """Turn ZoomgradeError (and OSError on user paths) into one line on stderr and exit code 2.
+
+    ``zoomgrade --debug CMD`` (or ZOOMGRADE_DEBUG=1) lets the traceback through instead.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ZoomgradeError as err:
+            if debug_enabled():
+                raise
+            raise fail(str(err)) from None
+        except KeyboardInterrupt:
+            stderr().print("interrupted")
+            raise typer.Exit(130) from None
+        except OSError as err:
+            if debug_enabled():
+                raise
+            where = getattr(err, "filename", None) or "?"
+            raise fail(f"{where}: {err.strerror or err}") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def set_torch_threads(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def is_tty() -> bool:
+    return sys.stderr.isatty()

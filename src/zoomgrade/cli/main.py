@@ -1,0 +1,46 @@
+"""The ``zoomgrade`` command: a thin Typer shell over the Python API. Each command lives in its own module."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from .._version import __version__
+
+app = typer.Typer(
+    name="zoomgrade",
+    help="Grade gigapixel whole-slide images coarse-to-fine (thyroid FNA, The Bethesda System).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"zoomgrade {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    if debug:
+        os.environ["ZOOMGRADE_DEBUG"] = "1"
+
+
+def _register() -> None:
+    # Imported here so that `zoomgrade --help` stays cheap and each command stays in its own module.
+    from . import info
+
+    app.command("info")(info.info)
+
+
+_register()
+
+
+def main() -> None:  # pragma: no cover - console-script entry point
+    app()

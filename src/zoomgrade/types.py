@@ -1,0 +1,192 @@
+"""The typed records that travel through the pipeline: slide -> stage 1 -> Region -> stage 2 ->
+RegionGrade -> SlideResult -> writers.
+
+Coordinates are always level-0 pixels of the slide. Probability vectors follow the order of the
+``LabelSet`` in use (``coarse`` for stage 1, ``fine`` for stage 2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from shapely.geometry import Polygon, mapping
+
+#: How a region's fine grade was decided.
+DecidedBy = Literal["stage2", "fallback", "stage1-budget", "exhaustive"]
+
+
+@dataclass
+class Region:
+    """A cell-group region found by stage 1 (or a tile cluster found by the exhaustive baseline)."""
+
+    id: int
+    polygon: Polygon  # level-0 pixels
+    coarse_probs: np.ndarray  # (n_coarse,) stage-1 probabilities, LabelSet.coarse order
+    coarse_grade: str
+    confidence: float  # max coarse probability (times mean "group" probability, see stage 1)
+    area_um2: float
+    est_cells: int  # rough cell count from area, used for adequacy
+
+    @property
+    def bbox(self) -> tuple[int, int, int, int]:
+        """(x, y, w, h) in level-0 pixels, integer, enclosing the polygon."""
+        x0, y0, x1, y1 = self.polygon.bounds
+        x0, y0 = int(np.floor(x0)), int(np.floor(y0))
+        return x0, y0, int(np.ceil(x1)) - x0, int(np.ceil(y1)) - y0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "geometry": mapping(self.polygon),
+            "bbox": list(self.bbox),
+            "coarse_grade": self.coarse_grade,
+            "coarse_probs": [float(p) for p in self.coarse_probs],
+            "confidence": float(self.confidence),
+            "area_um2": float(self.area_um2),
+            "est_cells": int(self.est_cells),
+        }
+
+
+@dataclass
+class RegionGrade:
+    """A region's fine grade with the evidence that decided it."""
+
+    region: Region
+    fine_grade: str
+    confidence: float  # max of fine_probs (the fused posterior)
+    fine_probs: np.ndarray  # fused posterior (n_fine,)
+    stage2_probs: np.ndarray | None  # raw stage-2 likelihood (n_fine,), None if stage 2 did not run
+    decided_by: DecidedBy
+    order: int  # position in the severity-ordered high-power queue (0 = read first)
+    patch_grades: list[str] = field(default_factory=list)  # fallback/exhaustive tiles' grades
+    error: str | None = None  # why stage 2 failed on this region, if it did
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.region.to_dict()
+        d.update(
+            fine_grade=self.fine_grade,
+            fine_confidence=float(self.confidence),
+            fine_probs=[float(p) for p in self.fine_probs],
+            stage2_probs=None if self.stage2_probs is None else [float(p) for p in self.stage2_probs],
+            decided_by=self.decided_by,
+            order=self.order,
+            patch_grades=list(self.patch_grades),
+            error=self.error,
+        )
+        return d
+
+
+@dataclass
+class StageCost:
+    seconds: float = 0.0
+    pixels: int = 0  # output pixels produced by reads at this stage
+    tiles: int = 0  # reads (windows/tiles/patches) made
+    model_calls: int = 0  # forward passes (batches)
+    model_items: int = 0  # images passed through the model
+
+
+@dataclass
+class CostRecord:
+    """What a grading run cost: per stage, and pixels read per mpp."""
+
+    stages: dict[str, StageCost] = field(default_factory=dict)  # open, stage1, stage2_read, ...
+    pixels_by_mpp: dict[str, int] = field(default_factory=dict)  # "0.5" -> pixels read at 0.5 um/px
+    tiles_by_mpp: dict[str, int] = field(default_factory=dict)
+    peak_rss_mb: float = 0.0
+    wall_seconds: float = 0.0
+
+    def stage(self, name: str) -> StageCost:
+        return self.stages.setdefault(name, StageCost())
+
+    def add_read(self, mpp: float, pixels: int, tiles: int = 1) -> None:
+        key = f"{mpp:g}"
+        self.pixels_by_mpp[key] = self.pixels_by_mpp.get(key, 0) + int(pixels)
+        self.tiles_by_mpp[key] = self.tiles_by_mpp.get(key, 0) + int(tiles)
+
+    def pixels_at(self, mpp: float) -> int:
+        return self.pixels_by_mpp.get(f"{mpp:g}", 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stages": {k: asdict(v) for k, v in self.stages.items()},
+            "pixels_by_mpp": dict(self.pixels_by_mpp),
+            "tiles_by_mpp": dict(self.tiles_by_mpp),
+            "peak_rss_mb": float(self.peak_rss_mb),
+            "wall_seconds": float(self.wall_seconds),
+        }
+
+
+@dataclass
+class SlideInfo:
+    """What was known about the slide when it was graded."""
+
+    path: str
+    name: str
+    backend: str
+    vendor: str | None
+    width: int
+    height: int
+    mpp: float
+    mpp_source: Literal["file", "caller", "estimate"]
+    objective_power: float | None
+    size_bytes: int
+    mtime: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Adequacy:
+    adequate: bool
+    n_groups: int
+    n_adequate_groups: int  # groups estimated to hold >= min_cells cells
+    min_groups: int
+    min_cells: int
+    reason: str
+
+
+@dataclass
+class SlideResult:
+    """Everything graded on one slide, and everything a person needs to check it."""
+
+    slide: SlideInfo
+    mode: Literal["cascade", "exhaustive"]
+    label_set: str
+    category: str  # slide category, e.g. "VI"
+    category_name: str
+    risk_of_malignancy: float
+    category_reason: str  # the rule that fired, in words
+    adequacy: Adequacy
+    counts: dict[str, int]  # fine grade -> number of regions
+    regions: list[RegionGrade]
+    cost: CostRecord
+    config: dict[str, Any]
+    versions: dict[str, str]  # software, models
+    #: Low-power maps for display: "thumbnail" (H,W,3 uint8), "group" (h,w), "grade" (h,w,n_coarse),
+    #: "attention" (h,w), with "map_mpp" (float) and "thumbnail_mpp". Not written to result.json.
+    maps: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: mode="both": the exhaustive result run beside this one and the agreement record.
+    comparison: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "slide": self.slide.to_dict(),
+            "mode": self.mode,
+            "label_set": self.label_set,
+            "category": self.category,
+            "category_name": self.category_name,
+            "risk_of_malignancy": self.risk_of_malignancy,
+            "category_reason": self.category_reason,
+            "adequacy": asdict(self.adequacy),
+            "counts": dict(self.counts),
+            "regions": [r.to_dict() for r in self.regions],
+            "cost": self.cost.to_dict(),
+            "config": self.config,
+            "versions": dict(self.versions),
+            "comparison": self.comparison,
+            "warnings": list(self.warnings),
+        }
