@@ -1,0 +1,84 @@
+"""The small interface every slide backend implements (one file per backend, dlup/openslide-python style).
+
+Backends speak in *level* pixels and know nothing about microns-per-pixel choices or resampling: the
+``Slide`` class does that once for all of them.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Level:
+    """One pyramid level: size in its own pixels, downsample from level 0, and its resolution."""
+
+    width: int
+    height: int
+    downsample: float
+    mpp: float
+
+
+class SlideBackend(ABC):
+    """What a backend tells and reads. Attributes are filled by the subclass's constructor."""
+
+    name: str = ""
+    vendor: str | None = None
+    level_dimensions: list[tuple[int, int]]  # (width, height) per level, finest first
+    level_downsamples: list[float]
+    mpp_xy: tuple[float, float] | None = None  # level-0 microns per pixel from the file, if any
+    objective_power: float | None = None
+    properties: dict[str, str]
+    associated_names: list[str]
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.level_dimensions = []
+        self.level_downsamples = []
+        self.properties = {}
+        self.associated_names = []
+
+    @abstractmethod
+    def read_level(self, level: int, x: int, y: int, w: int, h: int) -> np.ndarray:
+        """Pixels [y, y+h) x [x, x+w) of ``level`` in that level's pixels, (h, w, 3) uint8.
+
+        Parts outside the level are white. Must be safe to call from several threads at once.
+        """
+
+    @abstractmethod
+    def associated_image(self, name: str) -> np.ndarray:
+        """One associated image (label, macro, thumbnail...) as (h, w, 3) uint8."""
+
+    def close(self) -> None:  # noqa: B027 - optional for backends holding nothing
+        """Release file handles."""
+
+
+def white(h: int, w: int) -> np.ndarray:
+    return np.full((h, w, 3), 255, dtype=np.uint8)
+
+
+def to_rgb(a: np.ndarray) -> np.ndarray:
+    """Grey, grey+alpha, RGB or RGBA uint8 -> RGB uint8, alpha composited on white (as OpenSlide users do)."""
+    if a.ndim == 2:
+        a = a[..., None]
+    c = a.shape[-1]
+    if c in (2, 4):
+        rgb = a[..., : c - 1].astype(np.uint16)
+        alpha = a[..., c - 1 :].astype(np.uint16)
+        # rgb*a/255 + 255*(1-a/255), rounded; exact for alpha 0 and 255
+        a = ((rgb * alpha + 255 * (255 - alpha) + 127) // 255).astype(np.uint8)
+        c -= 1
+    if c == 1:
+        a = np.repeat(a, 3, axis=-1)
+    elif c > 3:
+        a = a[..., :3]
+    return np.ascontiguousarray(a)
+
+
+def openslide_downsamples(dims: list[tuple[int, int]]) -> list[float]:
+    """Downsample of each level as OpenSlide computes it: mean of the width and height ratios."""
+    w0, h0 = dims[0]
+    return [(w0 / w + h0 / h) / 2.0 for w, h in dims]
