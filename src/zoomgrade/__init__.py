@@ -1,5 +1,57 @@
-"""zoomgrade: grade gigapixel whole-slide images coarse-to-fine, the way a cytopathologist reads a slide."""
+"""zoomgrade: grade gigapixel whole-slide images coarse-to-fine, the way a cytopathologist reads a slide.
+
+The public API::
+
+    import zoomgrade
+    slide = zoomgrade.open_slide("smear.svs")            # read any region at any microns-per-pixel
+    result = zoomgrade.grade("smear.svs")                # stage 1 -> regions -> stage 2 -> SlideResult
+    result.save("out/smear")                             # result.json, regions.geojson, report.html, ...
+    zoomgrade.batch(["a.svs", "b.ndpi"], "out/")         # many slides on Dask
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
+from .labels import TBSRTC, LabelSet
+from .types import Region, RegionGrade, SlideResult
 
-__all__ = ["__version__"]
+if TYPE_CHECKING:  # pragma: no cover
+    from .batch import batch
+    from .cascade import GradeConfig, grade, load_config
+    from .slide import Slide, open_slide
+
+__all__ = [
+    "__version__",
+    "open_slide",
+    "Slide",
+    "grade",
+    "GradeConfig",
+    "load_config",
+    "batch",
+    "Region",
+    "RegionGrade",
+    "SlideResult",
+    "LabelSet",
+    "TBSRTC",
+]
+
+# Heavy parts (torch, dask, openslide) load on first use, so `import zoomgrade` and `zoomgrade --help` stay fast.
+_LAZY = {
+    "open_slide": ("slide", "open_slide"),
+    "Slide": ("slide", "Slide"),
+    "grade": ("cascade", "grade"),
+    "GradeConfig": ("cascade", "GradeConfig"),
+    "load_config": ("cascade", "load_config"),
+    "batch": ("batch", "batch"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(f".{module}", __name__), attr)
+    raise AttributeError(f"module 'zoomgrade' has no attribute {name!r}")

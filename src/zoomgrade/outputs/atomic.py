@@ -1,0 +1,52 @@
+"""Atomic file writes: a temp file in the target's own folder, fsync, then ``os.replace``.
+
+``os.replace`` is atomic on POSIX and Windows within one file system, so a reader (or a crash) sees
+either the old file or the new one, never a half-written one; the temp file lives beside the target
+because a rename across file systems is a copy, not an atomic swap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, IO
+
+
+def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
+    """Call ``write(fileobj)`` on a temp file beside ``path``, then swap it into place.
+
+    If ``write`` (or anything before the swap) raises, the temp file is removed and any existing
+    file at ``path`` is left exactly as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are meant to be shared like any file
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    return atomic_write(path, lambda fh: fh.write(data))
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | Path, obj: Any, *, indent: int | None = 2) -> Path:
+    # Serialise first: a value json cannot encode fails before any file is touched.
+    return atomic_write_text(path, json.dumps(obj, indent=indent, allow_nan=False) + "\n")
