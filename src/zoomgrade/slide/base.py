@@ -62,20 +62,26 @@ def white(h: int, w: int) -> np.ndarray:
 
 def to_rgb(a: np.ndarray) -> np.ndarray:
     """Grey, grey+alpha, RGB or RGBA uint8 -> RGB uint8, alpha composited on white (as OpenSlide users do)."""
+    if a.ndim == 3 and a.shape[-1] == 3:
+        return a
     if a.ndim == 2:
         a = a[..., None]
     c = a.shape[-1]
     if c in (2, 4):
-        rgb = a[..., : c - 1].astype(np.uint16)
-        alpha = a[..., c - 1 :].astype(np.uint16)
-        # rgb*a/255 + 255*(1-a/255), rounded; exact for alpha 0 and 255
-        a = ((rgb * alpha + 255 * (255 - alpha) + 127) // 255).astype(np.uint8)
+        alpha = a[..., c - 1]
+        if alpha.min() == 255:  # the usual case inside a slide: skip the arithmetic
+            a = np.ascontiguousarray(a[..., : c - 1])
+        else:
+            rgb = a[..., : c - 1].astype(np.uint16)
+            al = alpha[..., None].astype(np.uint16)
+            # rgb*a/255 + 255*(1-a/255), rounded; exact for alpha 0 and 255
+            a = ((rgb * al + 255 * (255 - al) + 127) // 255).astype(np.uint8)
         c -= 1
     if c == 1:
         a = np.repeat(a, 3, axis=-1)
     elif c > 3:
         a = a[..., :3]
-    return np.ascontiguousarray(a)
+    return a
 
 
 def openslide_downsamples(dims: list[tuple[int, int]]) -> list[float]:

@@ -1,0 +1,1 @@
+"""Measurements: `python -m zoomgrade.bench.<name>` (the `zoomgrade bench` command builds on these)."""

@@ -1,0 +1,117 @@
+"""Every bad input gives one SlideError line "<path>: <cause>"; nothing else escapes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+import tifffile
+
+from zoomgrade.errors import SlideError
+from zoomgrade.slide import open_slide
+
+
+def _error(path, **kw) -> str:
+    with pytest.raises(SlideError) as info:
+        open_slide(path, **kw)
+    msg = str(info.value)
+    assert msg.startswith(f"{path}: ") and "\n" not in msg and info.value.path == str(path)
+    return msg
+
+
+def test_missing_file(tmp_path):
+    assert "no such file" in _error(tmp_path / "nope.svs")
+
+
+def test_text_renamed_svs(tmp_path):
+    p = tmp_path / "notes.svs"
+    p.write_text("patient list\nnot a slide\n")
+    msg = _error(p)
+    assert "not a slide" in msg and "tried tifffile, openslide, pillow" in msg
+
+
+def test_truncated_real_svs(tmp_path, real):
+    data = (real / "CMU-1-small-region.svs").read_bytes()
+    p = tmp_path / "half.svs"
+    p.write_bytes(data[: len(data) // 2])
+    assert "truncated" in _error(p)
+
+
+def test_truncated_tile_data(tmp_path, pyramid):
+    # every directory intact, the last level's tile data cut: refused at open, not by a decoder crash later
+    path, _ = pyramid
+    with tifffile.TiffFile(path) as tif:
+        last = tif.pages[-1]
+        assert last.offset < min(last.dataoffsets)  # its directory comes before its data
+        cut = min(last.dataoffsets) + 100
+    p = tmp_path / "cut.svs"
+    p.write_bytes(path.read_bytes()[:cut])
+    for backend in ("tifffile", None):  # probing must not fall back to OpenSlide's lazy open
+        msg = _error(p, backend=backend)
+        assert "truncated file" in msg and f"the file has {cut:,}" in msg
+
+
+def test_zero_byte_file(tmp_path):
+    p = tmp_path / "empty.svs"
+    p.write_bytes(b"")
+    assert "empty file" in _error(p)
+
+
+def test_directory(tmp_path):
+    assert "is a directory" in _error(tmp_path)
+
+
+def test_unreadable_file(real):
+    # a world-traversable folder, so that an unprivileged user (below) reaches the file itself
+    folder = Path(tempfile.mkdtemp(prefix="zoomgrade-locked-"))
+    folder.chmod(0o755)
+    p = folder / "locked.svs"
+    p.write_bytes((real / "tiny-16px.svs").read_bytes())
+    p.chmod(0)
+    try:
+        if not os.access(p, os.R_OK):
+            assert "permission denied" in _error(p)
+            return
+        # root reads anything: check the same path as an unprivileged user instead, where possible
+        setpriv = shutil.which("setpriv")
+        if os.geteuid() != 0 or setpriv is None:
+            pytest.skip("chmod 000 does not stop reads here and no way to drop privileges")
+        code = f"from zoomgrade.slide import open_slide\nopen_slide({str(p)!r})"
+        r = subprocess.run([setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
+                           capture_output=True, text=True)
+        if "SlideError" not in r.stderr:
+            pytest.skip(f"the unprivileged user cannot run this environment: {r.stderr.strip()[-200:]}")
+        assert r.returncode != 0
+        assert r.stderr.splitlines()[-1].endswith(f"SlideError: {p}: permission denied (file is not readable)")
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_unknown_backend_and_wrong_forced_backend(real):
+    assert "unknown backend 'vips'" in _error(real / "tiny-16px.svs", backend="vips")
+    assert "pillow:" in _error(real / "fluorescence-DAPI.ndpi", backend="pillow")
+
+
+def test_bad_caller_mpp(real):
+    assert "mpp must be a positive number" in _error(real / "tiny-16px.svs", mpp=-1.0)
+
+
+def test_damaged_tile_fails_at_read_with_one_line(tmp_path, pyramid):
+    path, _ = pyramid
+    with tifffile.TiffFile(path) as tif:
+        off = int(tif.pages[0].dataoffsets[0])
+    data = bytearray(path.read_bytes())
+    data[off : off + 64] = b"\x00" * 64  # no JPEG SOI marker any more
+    p = tmp_path / "damaged.svs"
+    p.write_bytes(bytes(data))
+    with open_slide(p, backend="tifffile") as s:
+        assert s.read_region(600, 600, 100, 100, 0.25).shape == (100, 100, 3)  # other tiles still read
+        with pytest.raises(SlideError) as info:
+            s.read_region(0, 0, 100, 100, 0.25)
+    msg = str(info.value)
+    assert msg.startswith(f"{p}: read failed at level 0") and "\n" not in msg
