@@ -38,6 +38,28 @@ def _register() -> None:
 
     app.command("info")(info.info)
 
+    from . import synth
+
+    app.command("synth")(synth.synth)
+    app.command("synth-set")(synth.synth_set)
+
+    from . import grade
+
+    app.command("grade")(grade.grade_cmd)
+    app.command("demo")(grade.demo_cmd)
+
+    from . import batch
+
+    app.command("batch")(batch.batch)
+
+    from . import train
+
+    app.command("train")(train.train)
+
+    from . import bench
+
+    app.command("bench")(bench.bench)
+
 
 _register()
 

@@ -1,0 +1,256 @@
+"""zoomgrade grade / zoomgrade demo: grade slides and write what a person checks (a thin shell over
+``zoomgrade.grade`` and ``zoomgrade.outputs.save_result``)."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.markup import escape as esc
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..errors import ZoomgradeError
+from .common import EXIT_BAD_INPUT, EXIT_OK, EXIT_PARTIAL, fail, guarded, set_torch_threads, stderr, stdout
+
+STAGE_NAMES = {
+    "open": "open slide", "stage1": "stage 1 (low power)", "stage2": "stage 2 (high power)",
+    "fallback": "fallback patches", "exhaustive": "exhaustive tiles", "write": "write outputs",
+}
+
+
+class Mode(str, Enum):
+    cascade = "cascade"
+    exhaustive = "exhaustive"
+    both = "both"
+
+
+class Device(str, Enum):
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+@dataclass
+class Outcome:
+    path: str
+    out_dir: Path | None = None
+    row: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    bad_input: bool = False  # the slide itself was the problem (exit 2 if every slide is like that)
+
+
+def _config(config: Path | None, no_fallback: bool, budget_mpx: float | None) -> Any:
+    from ..cascade import load_config
+
+    cfg = load_config(config)
+    if no_fallback:
+        cfg.fallback.enabled = False
+    if budget_mpx is not None:
+        if budget_mpx < 0:
+            raise ZoomgradeError(f"--budget-mpx: must be >= 0, got {budget_mpx}")
+        cfg.budget.high_power_megapixels = budget_mpx
+    return cfg
+
+
+def slide_stem(path: Path) -> str:
+    """The output folder name of a slide: its file name without the format suffix (x.ome.tiff -> x)."""
+    name = path.name
+    for double in (".ome.tiff", ".ome.tif"):
+        if name.lower().endswith(double):
+            return name[: -len(double)] or name
+    return path.stem or name
+
+
+def _out_dirs(slides: list[Path], out: Path) -> list[Path]:
+    """OUT/<slide stem>/, made unique when two inputs share a stem (a/x.svs, b/x.svs)."""
+    seen: dict[str, int] = {}
+    dirs = []
+    for s in slides:
+        stem = slide_stem(s)
+        n = seen.get(stem, 0)
+        seen[stem] = n + 1
+        dirs.append(out / (stem if n == 0 else f"{stem}-{n + 1}"))
+    return dirs
+
+
+def _progress_callback(progress: Progress, name: str) -> Any:
+    tasks: dict[str, Any] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            label = esc(f"{name}: {STAGE_NAMES.get(stage, stage)}")
+            tasks[stage] = progress.add_task(label, total=max(int(total), 1))
+        progress.update(tasks[stage], completed=int(done), total=max(int(total), 1))
+
+    return report
+
+
+def grade_one(path: Path, out_dir: Path, *, cfg: Any, mode: str, mpp: float | None, backend: str | None,
+              models: Any, show_progress: bool) -> Outcome:
+    """Open, grade and save one slide; a failure is returned (one line), never raised."""
+    from ..cascade import grade
+    from ..outputs import save_result, summary_row
+    from ..slide import open_slide
+
+    outcome = Outcome(str(path))
+    console = stderr()
+    show_progress = show_progress and console.is_terminal  # no bars (nor their blank lines) in logs/pipes
+    try:
+        with open_slide(path, mpp=mpp, backend=backend) as slide:
+            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), console=console, transient=True,
+                          disable=not show_progress) as progress:
+                report = _progress_callback(progress, path.name)
+                result = grade(slide, cfg, mode=mode, models=models, progress=report)
+                report("write", 0, 1)
+                save_result(result, out_dir, slide=slide)
+                report("write", 1, 1)
+    except ZoomgradeError as err:
+        outcome.error, outcome.bad_input = str(err), True
+        return outcome
+    except OSError as err:
+        outcome.error, outcome.bad_input = f"{getattr(err, 'filename', None) or path}: {err.strerror or err}", True
+        return outcome
+    except Exception as err:  # noqa: BLE001 - one slide's failure must not stop the others
+        outcome.error = f"{path}: {err.__class__.__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
+        return outcome
+    outcome.out_dir = out_dir
+    outcome.row = summary_row(result, out_dir)
+    return outcome
+
+
+def _line(o: Outcome) -> str:
+    """The one-line summary of a graded slide (rich markup; every value escaped)."""
+    r = o.row
+    counts = " ".join(f"{k[2:]}:{v}" for k, v in r.items() if k.startswith("n_") and k != "n_regions" and v)
+    adequacy = "adequate" if r["adequate"] else "NOT adequate"
+    n = r["n_regions"]
+    text = (f"[bold]{esc(Path(o.path).name)}[/]  [bold]{esc(r['category'])}[/] {esc(r['category_name'])} "
+            f"(risk {r['risk_of_malignancy']:.0%}), {adequacy}, {n} region{'' if n == 1 else 's'} "
+            f"{esc('[' + (counts or 'none') + ']')}, {r['wall_seconds']:.1f} s")
+    if r.get("exhaustive_category"):
+        same = "same" if r.get("category_agreement") is True else "DIFFERENT"
+        text += f"; exhaustive: {esc(str(r['exhaustive_category']))} ({same})"
+    return text + f" -> {esc(str(o.out_dir))}/report.html"
+
+
+def run_grade(slides: list[Path], out: Path, *, mode: str = "cascade", mpp: float | None = None,
+              backend: str | None = None, config: Path | None = None, device: str | None = None,
+              quiet: bool = False, as_json: bool = False, no_fallback: bool = False,
+              budget_mpx: float | None = None, threads: int | None = None) -> int:
+    """Grade ``slides`` into ``out``; returns the exit code (0 all graded, 1 some failed, 2 all bad input)."""
+    from ..models import load_default_models
+    from ..outputs import failure_row, write_summary_csv
+
+    if mpp is not None and mpp <= 0:
+        raise ZoomgradeError(f"--mpp: must be > 0, got {mpp}")
+    cfg = _config(config, no_fallback, budget_mpx)
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ZoomgradeError(f"--device cuda: no CUDA device usable by this torch ({torch.__version__}); "
+                                 "use --device cpu")
+    set_torch_threads(threads)
+    models = load_default_models(device)  # once for every slide
+    out.mkdir(parents=True, exist_ok=True)
+    err, con = stderr(), stdout()
+    outcomes = []
+    for path, out_dir in zip(slides, _out_dirs(slides, out)):
+        o = grade_one(path, out_dir, cfg=cfg, mode=mode, mpp=mpp, backend=backend, models=models,
+                      show_progress=not quiet and not as_json)
+        outcomes.append(o)
+        if o.error:
+            err.print(f"[bold red]failed:[/] {esc(o.error)}", highlight=False, soft_wrap=True)
+        elif not quiet and not as_json:
+            con.print(_line(o), highlight=False, soft_wrap=True)
+    summary = None
+    if len(slides) > 1:
+        rows = [o.row if not o.error else failure_row(o.path, o.error) for o in outcomes]
+        summary = write_summary_csv(rows, out / "summary.csv")
+    failed = [o for o in outcomes if o.error]
+    code = EXIT_OK if not failed else (EXIT_BAD_INPUT if len(failed) == len(outcomes) and all(
+        o.bad_input for o in failed) else EXIT_PARTIAL)
+    if as_json:
+        doc = {"out": str(out), "summary_csv": str(summary) if summary else None, "exit_code": code,
+               "slides": [{**(o.row or failure_row(o.path, o.error or "")),
+                           "report": str(o.out_dir / "report.html") if o.out_dir else None} for o in outcomes]}
+        print(json.dumps(doc, indent=2, default=str))
+    elif not quiet and failed and len(failed) < len(outcomes):
+        err.print(f"{len(outcomes) - len(failed)} of {len(outcomes)} slides graded; {len(failed)} failed")
+    return code
+
+
+@guarded
+def grade_cmd(
+    slides: list[Path] = typer.Argument(..., help="Slide files (SVS, NDPI, MRXS, TIFF/OME-TIFF, DICOM, PNG/JPEG).",
+                                        show_default=False),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder: OUT/<slide>/ per slide, OUT/summary.csv."),
+    mode: Mode = typer.Option(Mode.cascade, "--mode", help="cascade (coarse-to-fine), exhaustive (tile all "
+                              "tissue at high power) or both (the two side by side, with their agreement)."),
+    mpp: Optional[float] = typer.Option(None, "--mpp", help="Microns per pixel of level 0, for files that do not "
+                                        "carry it (flat PNG/JPEG); overrides the file's value."),
+    backend: Optional[str] = typer.Option(None, "--backend", help="Force a reader: tifffile, openslide or pillow "
+                                          "(default: probe the file's content)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML file overriding the default settings."),
+    device: Optional[Device] = typer.Option(None, "--device", help="cpu or cuda (default: cuda if available)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or summary lines (errors only)."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary of the run on stdout."),
+    no_fallback: bool = typer.Option(False, "--no-fallback", help="Do not tile undecided regions; keep the "
+                                     "stage-2 grade whatever its confidence."),
+    budget_mpx: Optional[float] = typer.Option(None, "--budget-mpx", help="Stop reading at high power after this "
+                                               "many megapixels; later regions keep their stage-1 grade."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="Torch CPU threads (default: torch's choice)."),
+) -> None:
+    """Grade whole-slide images: low power first, then high power where it matters.
+
+    Writes OUT/<slide>/result.json, regions.geojson (QuPath: File > Import objects), overlay.png, heatmap.png and report.html; OUT/summary.csv for several slides.
+
+    Exit code 0: all graded; 1: some slides failed (the others are written); 2: bad usage or input.
+    """
+    code = run_grade(slides, out, mode=mode.value, mpp=mpp, backend=backend, config=config,
+                     device=device.value if device else None, quiet=quiet, as_json=as_json,
+                     no_fallback=no_fallback, budget_mpx=budget_mpx, threads=threads)
+    raise typer.Exit(code)
+
+
+@guarded
+def demo_cmd(
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for the slide and the results "
+                                       "(default: a new temporary folder, kept)."),
+    category: str = typer.Option("VI", "--category", help="TBSRTC category of the generated slide (I-VI)."),
+    seed: int = typer.Option(1_000_001, "--seed", help="Random seed of the generated slide (>= 1000000: "
+                             "never seen in training)."),
+    size_mm: float = typer.Option(4.0, "--size-mm", help="Side of the generated square smear in mm."),
+    device: Optional[Device] = typer.Option(None, "--device", help="cpu or cuda (default: cuda if available)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only print where the report is."),
+) -> None:
+    """Generate a synthetic thyroid FNA slide (4 x 4 mm, known category) and grade it: see what zoomgrade gives you."""
+    from ..labels import TBSRTC
+    from ..synth import write_slide
+
+    if category not in TBSRTC.category_names:
+        raise fail(f"--category: {category!r} is not one of {', '.join(TBSRTC.category_names)}")
+    if not 0.5 <= size_mm <= 50:
+        raise fail(f"--size-mm: expected 0.5 to 50 mm, got {size_mm:g}")
+    root = Path(out) if out else Path(tempfile.mkdtemp(prefix="zoomgrade-demo-"))
+    slide_path = root / "slides" / f"demo-{category}-{seed}.svs"
+    slide_path.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=stderr(), transient=True, disable=quiet) as progress:
+        task = progress.add_task(f"generating a {size_mm:g} x {size_mm:g} mm category {category} slide", total=None)
+        write_slide(slide_path, category=category, size_mm=(size_mm, size_mm), seed=seed,
+                    progress=lambda done, total: progress.update(task, completed=done, total=total))
+    if not quiet:
+        stderr().print(f"slide (true category {category}, seed {seed}) written in "
+                       f"{time.perf_counter() - t0:.1f} s: {slide_path}", highlight=False, soft_wrap=True)
+    code = run_grade([slide_path], root, device=device.value if device else None, quiet=quiet)
+    if code == EXIT_OK:
+        typer.echo(f"report: {root / slide_stem(slide_path) / 'report.html'}")
+    raise typer.Exit(code)

@@ -1,0 +1,102 @@
+"""regions.geojson: every graded region as a QuPath object (File > Import objects).
+
+QuPath conventions (see zoomgrade.annotations): a FeatureCollection, Polygon/MultiPolygon geometry in
+level-0 pixels, ``properties.objectType``, ``properties.classification = {name, color: [r, g, b]}``,
+``properties.measurements`` a flat name -> number map (QuPath shows these in its measurement table).
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from shapely.geometry import MultiPolygon, box
+from shapely.validation import make_valid
+
+from ..annotations import feature_collection, qupath_feature
+from ..labels import TBSRTC, LabelSet
+from ..types import RegionGrade, SlideResult
+from .atomic import atomic_write_json
+from .json_writer import jsonable
+
+# A fixed namespace so that re-grading a slide gives each region the same object id.
+_NAMESPACE = uuid.UUID("6c1f3a52-0d7e-4d0b-9a51-6f1f2c0a7e11")
+
+
+def labels_of(result: SlideResult) -> LabelSet:
+    """The LabelSet a result was graded with (only TBSRTC ships; others fall back to its colours)."""
+    return TBSRTC
+
+
+def region_measurements(rg: RegionGrade, labels: LabelSet) -> dict[str, float]:
+    """Flat name -> number measurements of one graded region (finite numbers only)."""
+    m: dict[str, float] = {}
+
+    def put(name: str, value: Any) -> None:
+        v = float(value)
+        if np.isfinite(v):
+            m[name] = v
+
+    for g, p in zip(labels.fine, rg.fine_probs):
+        put(f"fused prob {g}", p)
+    if rg.stage2_probs is not None:
+        for g, p in zip(labels.fine, rg.stage2_probs):
+            put(f"stage2 prob {g}", p)
+    for g, p in zip(labels.coarse, rg.region.coarse_probs):
+        put(f"stage1 prob {g}", p)
+    put("fine confidence", rg.confidence)
+    put("stage1 confidence", rg.region.confidence)
+    put("area um2", rg.region.area_um2)
+    put("est cells", rg.region.est_cells)
+    put("review order", rg.order)
+    put("region id", rg.region.id)
+    put("fallback patches", len(rg.patch_grades))
+    return m
+
+
+def region_feature(rg: RegionGrade, result: SlideResult, object_type: str = "annotation") -> dict[str, Any] | None:
+    """One region as a QuPath feature, or None if nothing of it lies inside the slide."""
+    labels = labels_of(result)
+    geom = rg.region.polygon
+    if not geom.is_valid:
+        geom = make_valid(geom)
+    # QuPath places objects in level-0 pixels of this image: keep them inside it.
+    frame = box(0, 0, result.slide.width, result.slide.height)
+    if not frame.contains(geom):
+        geom = geom.intersection(frame)
+    if geom.geom_type == "GeometryCollection":  # make_valid/intersection can leave lines beside areas
+        polys = [p for g in geom.geoms if g.geom_type in ("Polygon", "MultiPolygon")
+                 for p in getattr(g, "geoms", [g])]
+        geom = polys[0] if len(polys) == 1 else MultiPolygon(polys)
+    if geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
+        return None
+    fid = str(uuid.uuid5(_NAMESPACE, f"{result.slide.name}/{result.mode}/{rg.region.id}"))
+    return qupath_feature(
+        geom,
+        rg.fine_grade,
+        labels.color_rgb(rg.fine_grade),
+        object_type=object_type,
+        measurements=region_measurements(rg, labels),
+        extra={
+            "name": f"region {rg.region.id}: {rg.fine_grade} ({rg.confidence:.0%}, {rg.decided_by})",
+            "decided_by": rg.decided_by,
+            "coarse_grade": rg.region.coarse_grade,
+            "fine_grade": rg.fine_grade,
+            "patch_grades": list(rg.patch_grades),
+            **({"error": rg.error} if rg.error else {}),
+        },
+        feature_id=fid,
+    )
+
+
+def result_to_geojson(result: SlideResult, *,
+                      object_type: Literal["annotation", "detection"] = "annotation") -> dict[str, Any]:
+    """``SlideResult.to_geojson()``: a QuPath-importable FeatureCollection of the graded regions."""
+    feats = [f for rg in result.regions if (f := region_feature(rg, result, object_type)) is not None]
+    return jsonable(feature_collection(feats))
+
+
+def write_geojson(result: SlideResult, path: str | Path) -> Path:
+    return atomic_write_json(path, result_to_geojson(result), indent=None)

@@ -1,0 +1,65 @@
+"""result.json: ``SlideResult.to_dict()`` plus ``schema_version``, made strictly JSON-safe."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from pathlib import Path, PurePath
+from typing import Any
+
+import numpy as np
+
+from .._version import __version__
+from ..types import SlideResult
+from .atomic import atomic_write_text
+from .schema import SCHEMA_VERSION, validate_result_dict
+
+
+class SchemaWarning(UserWarning):
+    """result.json does not match its documented schema (written anyway: the grade is not lost)."""
+
+
+def jsonable(obj: Any) -> Any:
+    """Plain JSON types only: numpy scalars/arrays to Python, tuples to lists, paths to strings,
+    non-finite floats to ``None`` (JSON has no NaN; ``json.dumps`` would write invalid JSON)."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return jsonable(obj.item())
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, PurePath):
+        return str(obj)
+    if obj is None or isinstance(obj, (str, int, bool)):
+        return obj
+    return str(obj)  # anything exotic in config/comparison: readable rather than a crash
+
+
+def result_to_dict(result: SlideResult) -> dict[str, Any]:
+    """The result.json document (schema ``SCHEMA_VERSION``)."""
+    doc = {"schema_version": SCHEMA_VERSION, **jsonable(result.to_dict())}
+    versions = doc.setdefault("versions", {})
+    versions.setdefault("zoomgrade", __version__)
+    versions.setdefault("result_schema", SCHEMA_VERSION)
+    doc["versions"] = {k: str(v) for k, v in versions.items()}
+    return doc
+
+
+def result_to_json(result: SlideResult, *, indent: int | None = 2) -> str:
+    """``SlideResult.to_json()``: the result.json text."""
+    return json.dumps(result_to_dict(result), indent=indent, allow_nan=False)
+
+
+def write_result_json(result: SlideResult, path: str | Path) -> Path:
+    doc = result_to_dict(result)
+    problems = validate_result_dict(doc)
+    if problems:
+        # Warn, do not raise: losing a graded slide over a schema nit helps nobody; tests make it fatal.
+        warnings.warn(f"{path}: result.json does not match schema {SCHEMA_VERSION}: " + "; ".join(problems[:5]),
+                      SchemaWarning, stacklevel=2)
+    return atomic_write_text(path, json.dumps(doc, indent=2, allow_nan=False) + "\n")
