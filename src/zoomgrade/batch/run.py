@@ -1,0 +1,260 @@
+"""The batch driver: decide what is already done, send one Dask task per remaining slide, collect rows
+as they finish (progress bar + ETA), and write summary.csv and failures.csv.
+
+Failures come in two kinds and are handled where they belong:
+- a slide that raises (bad file, ZoomgradeError, MemoryError, ...) is caught inside its task and
+  comes back as a "failed" row: retrying a corrupt file would fail the same way;
+- a worker that dies under a slide (killed, out of memory, segfault) is Dask's business: the
+  scheduler reschedules the task on another worker up to ``allowed-failures`` times, then reports
+  ``KilledWorker``. ``retries`` sets that number on the local cluster; the attempts are read back
+  from the scheduler's own count and written to summary.csv.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ZoomgradeError
+from .cluster import ClusterHandle, ClusterPlan, open_cluster, plan_local
+from .fingerprint import SlideKey, config_hash, input_fingerprint, model_versions, read_done
+from .inputs import SlideInput, resolve_inputs
+from .report import FAILURES_FILE, SUMMARY_FILE, write_failures, write_summary
+from .worker import PLUGIN_NAME, ModelPlugin, SlideJob, SlideRow, grade_slide, one_line
+
+MODES = ("cascade", "exhaustive", "both")
+
+
+@dataclass
+class BatchSummary:
+    graded: int
+    skipped: int
+    failed: int
+    rows: list[SlideRow]
+    seconds: float
+    summary_csv: Path
+    failures_csv: Path
+    lost_attempts: int = 0  # slide attempts lost to dead workers (rescheduled by Dask)
+    startup_seconds: float = 0.0  # before the first slide was sent: inputs, cluster start, models loaded
+    plan: ClusterPlan | None = None  # None when nothing needed grading (no cluster started)
+    scheduler: str | None = None
+    dashboard: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """0 all graded or skipped, 1 some failed (the CLI's exit status)."""
+        return 1 if self.failed else 0
+
+    @property
+    def slides_per_hour(self) -> float:
+        """Graded slides per hour of this run's wall time, start-up included."""
+        return 3600.0 * self.graded / self.seconds if self.seconds > 0 and self.graded else 0.0
+
+    @property
+    def steady_slides_per_hour(self) -> float:
+        """Graded slides per hour once the workers were up with their models (start-up excluded)."""
+        busy = self.seconds - self.startup_seconds
+        return 3600.0 * self.graded / busy if busy > 0 and self.graded else 0.0
+
+
+def _load_config(config: Any):
+    from ..cascade import GradeConfig, load_config
+
+    if config is None or isinstance(config, (str, Path)):
+        return load_config(config)
+    if isinstance(config, GradeConfig):
+        return config
+    raise ZoomgradeError(f"config: expected a TOML path or a GradeConfig, got {type(config).__name__}")
+
+
+def _skipped_row(s: SlideInput, slide_dir: Path, record: dict[str, Any], mode: str) -> SlideRow:
+    saved = dict(record.get("result_row") or {})
+    counts = {k[2:]: int(v) for k, v in saved.items() if k.startswith("n_") and k != "n_regions"}
+    return SlideRow(slide=str(s.path), name=s.name, status="skipped", mode=mode, output_dir=str(slide_dir),
+                    category=str(saved.get("category", "")), category_name=str(saved.get("category_name", "")),
+                    counts=counts, n_regions=int(saved.get("n_regions", 0) or 0), seconds=0.0, attempts=0,
+                    result_row=saved)
+
+
+def _failed_row(s: SlideInput, slide_dir: Path, mode: str, err: BaseException, attempts: int) -> SlideRow:
+    return SlideRow(slide=str(s.path), name=s.name, status="failed", mode=mode, output_dir=str(slide_dir),
+                    attempts=attempts, error_class=err.__class__.__name__, error=one_line(err))
+
+
+def _suspicious(client, keys: list[str]) -> dict[str, int]:
+    """How many workers died under each task (the scheduler's own count); {} if it will not say."""
+    def count(dask_scheduler, keys=keys):
+        return {k: dask_scheduler.tasks[k].suspicious for k in keys if k in dask_scheduler.tasks}
+
+    try:
+        return client.run_on_scheduler(count)
+    except Exception:  # noqa: BLE001 - a hardened scheduler may refuse run_on_scheduler
+        return {}
+
+
+class _Progress:
+    """A rich progress bar over the slides to grade, with an ETA; silent when disabled."""
+
+    def __init__(self, enabled: bool, total: int, skipped: int):
+        self.bar = None
+        self.failed = 0
+        self.skipped = skipped
+        if enabled:
+            from rich.console import Console
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                       TimeElapsedColumn, TimeRemainingColumn)
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                                console=Console(stderr=True), transient=False)
+            self.task = self.bar.add_task(self._desc(), total=total)
+            self.bar.start()
+
+    def _desc(self) -> str:
+        return f"grading (skipped {self.skipped}, failed {self.failed})"
+
+    def advance(self, row: SlideRow) -> None:
+        self.failed += row.status == "failed"
+        if self.bar is not None:
+            self.bar.update(self.task, advance=1, description=self._desc())
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _say(enabled: bool, text: str) -> None:
+    if enabled:
+        from rich.console import Console
+
+        Console(stderr=True).print(text, highlight=False, soft_wrap=True)
+
+
+def _load_models(handle: ClusterHandle) -> None:
+    """Every worker loads the models now (and any worker that joins later, on joining)."""
+    handle.client.register_plugin(ModelPlugin(torch_threads=handle.plan.threads_per_worker), name=PLUGIN_NAME)
+
+
+def _run_tasks(handle: ClusterHandle, jobs: list[tuple[SlideInput, SlideJob, int]], bar: _Progress,
+               out: dict[str, SlideRow]) -> int:
+    """Submit one task per slide, collect rows as they finish; returns the attempts lost to dead workers."""
+    from distributed import as_completed
+
+    client = handle.client
+    tag = uuid.uuid4().hex[:8]  # keys unique even when several batches share one scheduler
+    futures = {}
+    # Biggest files first (higher priority runs first): the long slides do not end up last, alone.
+    for rank, (s, job, _) in enumerate(sorted(jobs, key=lambda j: -j[2])):
+        fut = client.submit(grade_slide, job, key=f"zoomgrade-{tag}-{s.name}", pure=False,
+                            priority=len(jobs) - rank)
+        futures[fut] = (s, job)
+    held = []  # finished futures are kept until the end so the scheduler still knows their attempts
+    try:
+        for fut in as_completed(list(futures)):
+            s, job = futures[fut]
+            try:
+                row = fut.result()
+            except Exception as err:  # noqa: BLE001 - KilledWorker after too many deaths, or Dask itself
+                row = _failed_row(s, Path(job.out_dir) / s.name, job.mode, err, attempts=1)
+                if err.__class__.__name__ == "KilledWorker":
+                    row.error = "worker died while grading it on every attempt (killed or out of memory)"
+            held.append(fut)
+            out[s.name] = row
+            bar.advance(row)
+        deaths = _suspicious(client, [f.key for f in held])
+        for fut in held:
+            row = out[futures[fut][0].name]
+            died = deaths.get(fut.key, 0)
+            # A KilledWorker failure is all deaths; a finished task is its deaths plus the run that worked.
+            row.attempts = max(1, died) if row.error_class == "KilledWorker" else 1 + died
+        return sum(deaths.values())
+    finally:
+        client.cancel(list(futures))
+
+
+def batch(inputs: Any, out_dir: str | Path, *, workers: int | None = None, threads_per_worker: int | None = None,
+          scheduler: str | None = None, retries: int = 2, force: bool = False, config: Any = None,
+          mode: str = "cascade", progress: bool = True) -> BatchSummary:
+    """Grade many slides on Dask; see the module doc and docs/cluster.md.
+
+    ``inputs``: a folder (recursive), a .txt/.csv list, one slide, or a list of paths. Results go to
+    ``out_dir/<slide name>/``; ``out_dir/summary.csv`` and ``out_dir/failures.csv`` at the end.
+    Bad usage (no inputs, bad config or mode, unreachable scheduler) raises ZoomgradeError; bad slides
+    do not raise, they are counted in ``failed``.
+    """
+    t0 = time.perf_counter()
+    if mode not in MODES:
+        raise ZoomgradeError(f"mode: {mode!r} is not one of {', '.join(MODES)}")
+    if retries < 0:
+        raise ZoomgradeError(f"retries: must be >= 0, got {retries}")
+    out = Path(out_dir).expanduser().resolve()
+    slides = resolve_inputs(inputs, out_dir=out)
+    cfg = _load_config(config)
+    plan = (plan_local(workers, threads_per_worker) if scheduler is None
+            else ClusterPlan(0, threads_per_worker, None, "the existing cluster's workers"))
+    out.mkdir(parents=True, exist_ok=True)
+    chash = config_hash(cfg.to_dict())
+    models = model_versions()
+
+    rows: dict[str, SlideRow] = {}
+    jobs: list[tuple[SlideInput, SlideJob, int]] = []
+    for s in slides:
+        slide_dir = out / s.name
+        try:
+            fp = input_fingerprint(s.path)
+        except OSError as err:
+            rows[s.name] = _failed_row(s, slide_dir, mode, err, attempts=0)
+            rows[s.name].error = f"{s.path}: {err.strerror or err}"
+            continue
+        key = SlideKey(input=fp, config_hash=chash, mode=mode, models=models)
+        record = None if force else read_done(slide_dir)
+        if record is not None and key.matches(record):
+            rows[s.name] = _skipped_row(s, slide_dir, record, mode)
+            continue
+        jobs.append((s, SlideJob(path=str(s.path), name=s.name, out_dir=str(out), key=key, config=cfg,
+                                 mode=mode, torch_threads=plan.threads_per_worker), fp["size"]))
+
+    summary = BatchSummary(0, 0, 0, [], 0.0, out / SUMMARY_FILE, out / FAILURES_FILE)
+    n_skipped = sum(r.status == "skipped" for r in rows.values())
+    if jobs:
+        with open_cluster(scheduler, plan, retries) as handle:
+            summary.plan, summary.scheduler, summary.dashboard = plan, handle.address, handle.dashboard
+            if handle.local:
+                _say(progress, f"local Dask cluster: {plan.workers} worker(s) x {plan.threads_per_worker} "
+                               f"thread(s) ({plan.why}); a killed worker's slide is retried {retries} time(s)")
+            else:
+                retried = "?" if handle.allowed_failures is None else handle.allowed_failures
+                _say(progress, f"Dask scheduler {handle.address}: {len(handle.client.nthreads())} worker(s); "
+                               f"a killed worker's slide is retried {retried} time(s)")
+                if handle.allowed_failures is not None and handle.allowed_failures != retries:
+                    summary.warnings.append(f"the scheduler's allowed-failures is {handle.allowed_failures}, "
+                                            f"not --retries {retries}; start it with "
+                                            f"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES={retries}")
+            if handle.dashboard:
+                _say(progress, f"dashboard: {handle.dashboard}")
+            _load_models(handle)
+            summary.startup_seconds = time.perf_counter() - t0
+            bar = _Progress(progress, len(jobs), n_skipped)
+            try:
+                summary.lost_attempts = _run_tasks(handle, jobs, bar, rows)
+            finally:
+                bar.close()
+                _finish(summary, slides, rows, t0)
+    else:
+        _finish(summary, slides, rows, t0)
+    return summary
+
+
+def _finish(summary: BatchSummary, slides: list[SlideInput], rows: dict[str, SlideRow], t0: float) -> None:
+    """Counts and the two CSVs, in input order (also after an interrupt: what finished is recorded)."""
+    summary.rows = [rows[s.name] for s in slides if s.name in rows]
+    summary.graded = sum(r.status == "graded" for r in summary.rows)
+    summary.skipped = sum(r.status == "skipped" for r in summary.rows)
+    summary.failed = sum(r.status == "failed" for r in summary.rows)
+    summary.seconds = time.perf_counter() - t0
+    write_summary(summary.rows, summary.summary_csv)
+    write_failures(summary.rows, summary.failures_csv)

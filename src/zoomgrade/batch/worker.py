@@ -1,0 +1,169 @@
+"""What runs on a Dask worker: the models, loaded once per worker process, and the one-slide task.
+
+Models load in a ``WorkerPlugin`` (``setup`` runs when the plugin is registered and again on every
+worker that joins later, including the replacement the nanny starts after a worker is killed), on a
+thread so the worker's event loop keeps answering heartbeats meanwhile. Every task on that worker then
+reuses them: loading per slide would cost more than grading a small slide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from distributed import get_worker
+from distributed.diagnostics.plugin import WorkerPlugin
+
+from .fingerprint import SlideKey, clear_done, model_versions, write_done
+
+PLUGIN_NAME = "zoomgrade-models"
+
+
+def set_threads(n: int | None) -> None:
+    """Give torch ``n`` intra-op threads in the calling thread's process (None: leave as is).
+
+    Called in ``setup`` and again in each task: with OpenMP builds the thread count is per calling
+    thread, and tasks run on the worker's executor thread, not the thread that ran ``setup``.
+    """
+    if n:
+        import torch
+
+        if torch.get_num_threads() != n:
+            torch.set_num_threads(n)
+
+
+class ModelPlugin(WorkerPlugin):
+    """Loads the grading models once per worker and keeps them for every slide it grades."""
+
+    idempotent = False  # registering again replaces it (e.g. another thread setting)
+
+    def __init__(self, torch_threads: int | None = None, device: str | None = None):
+        self.torch_threads = torch_threads
+        self.device = device
+        self.models: Any = None
+        self.versions: dict[str, str] = {}
+        self.load_seconds = 0.0
+
+    def _load(self) -> None:
+        from ..models import load_default_models
+
+        t0 = time.perf_counter()
+        set_threads(self.torch_threads)
+        self.models = load_default_models(device=self.device)
+        self.versions = model_versions()
+        self.load_seconds = time.perf_counter() - t0
+
+    async def setup(self, worker: Any) -> None:
+        await asyncio.to_thread(self._load)
+
+    def teardown(self, worker: Any) -> None:
+        self.models = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Only the settings travel to workers; models are loaded there.
+        return {"torch_threads": self.torch_threads, "device": self.device, "models": None,
+                "versions": {}, "load_seconds": 0.0}
+
+
+@dataclass
+class SlideJob:
+    """Everything one task needs; small and picklable (the config is a plain dataclass)."""
+
+    path: str
+    name: str
+    out_dir: str  # OUT (the slide writes OUT/<name>/)
+    key: SlideKey
+    config: Any  # zoomgrade.cascade.GradeConfig
+    mode: str
+    torch_threads: int | None = None
+
+
+@dataclass
+class SlideRow:
+    """One slide's line of summary.csv (and of failures.csv when it failed)."""
+
+    slide: str
+    name: str
+    status: str  # "graded" | "skipped" | "failed"
+    mode: str
+    output_dir: str
+    category: str = ""
+    category_name: str = ""
+    counts: dict[str, int] = field(default_factory=dict)
+    n_regions: int = 0
+    seconds: float = 0.0
+    #: CPU time of the worker process while it graded and wrote the slide (all its threads): the
+    #: slide's cost independent of how busy the machine was; 3600 / cpu_seconds = slides/h per core.
+    cpu_seconds: float = 0.0
+    attempts: int = 1  # times a worker started it (more than 1: a worker died under it)
+    error_class: str = ""
+    error: str = ""
+    worker: str = ""
+    pid: int = 0
+    #: zoomgrade.outputs.summary_row(result) of a graded slide (risk, adequacy, cost, ...): the columns
+    #: summary.csv shares with single-slide runs. Kept in batch.json so a skipped slide reports them too.
+    result_row: dict[str, Any] = field(default_factory=dict)
+
+
+def one_line(err: BaseException) -> str:
+    """The first line of an error's message (the class name when it has none)."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else err.__class__.__name__
+
+
+def _worker_plugin() -> tuple[ModelPlugin | None, str]:
+    try:
+        w = get_worker()
+    except ValueError:  # not on a Dask worker (direct call)
+        return None, ""
+    plugin = w.plugins.get(PLUGIN_NAME)
+    return (plugin if isinstance(plugin, ModelPlugin) else None), w.address
+
+
+def grade_slide(job: SlideJob, models: Any = None) -> SlideRow:
+    """Grade one slide and write its results; never raises for a bad slide (the row says why).
+
+    Order matters for resumability: forget the old "done" marker, write every result file (each
+    atomically), then write the new marker. A worker killed anywhere in between leaves the slide
+    not-done, and Dask reruns the task on another worker.
+    """
+    from ..cascade import grade
+    from ..outputs import save_result, summary_row
+
+    plugin, address = _worker_plugin()
+    if models is None and plugin is not None:
+        models = plugin.models
+    versions = plugin.versions if plugin is not None and plugin.versions else job.key.models
+    slide_dir = Path(job.out_dir) / job.name
+    row = SlideRow(slide=job.path, name=job.name, status="failed", mode=job.mode, output_dir=str(slide_dir),
+                   worker=address, pid=os.getpid())
+    t0, c0 = time.perf_counter(), time.process_time()
+    try:
+        if models is None:
+            raise RuntimeError(f"no models on this worker (plugin {PLUGIN_NAME!r} not registered)")
+        set_threads(job.torch_threads)
+        clear_done(slide_dir)
+        result = grade(job.path, job.config, mode=job.mode, models=models)
+        save_result(result, slide_dir)
+        row.seconds, row.cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
+        row.result_row = summary_row(result, slide_dir)
+        write_done(slide_dir, dataclasses.replace(job.key, models=versions), Path(job.path),
+                   seconds=round(row.seconds, 3), cpu_seconds=round(row.cpu_seconds, 3), worker=address,
+                   pid=row.pid, result_row=row.result_row,
+                   graded_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    except Exception as err:  # noqa: BLE001 - any slide error is that slide's failure, not the batch's
+        # MemoryError is an Exception too; an out-of-memory *kill* of the process is the scheduler's
+        # business (the task is rescheduled, see run.py).
+        row.seconds = time.perf_counter() - t0
+        row.error_class, row.error = err.__class__.__name__, one_line(err)
+        return row
+    row.status = "graded"
+    row.category, row.category_name = result.category, result.category_name
+    row.counts = {k: int(v) for k, v in result.counts.items()}
+    row.n_regions = len(result.regions)
+    return row

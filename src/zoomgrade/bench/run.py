@@ -1,0 +1,362 @@
+"""``zoomgrade bench``: the cascade against the exhaustive baseline, side by side, on held-out slides.
+
+In one process, with the same loaded (and warmed-up) models, each slide is graded by the cascade and by the
+exhaustive baseline (separately timed; the order alternates slide by slide so neither always finds the
+page cache warm), each result written with ``save_result`` into a temporary folder (timed as "write"),
+then scored against the slide's truth. The cascade's reads are recorded and replayed for its floor
+(``bench.floor``); stage 1 alone grades the slide for the low-power-only ablation (``bench.ablation``).
+Peak memory per mode comes from a fresh interpreter grading the first slide in that mode alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ZoomgradeError
+from ..labels import TBSRTC
+from . import ablation as ab
+from .floor import RecordingSlide, measure_floor
+
+#: Held-out bench seeds: training uses < 100,000 and the cascade's evaluation 1,000,000+.
+MIN_SEED = 2_000_000
+SLIDE_SUFFIXES = (".svs", ".tif", ".tiff", ".ndpi", ".mrxs", ".dcm", ".png", ".jpg", ".jpeg")
+Log = Callable[[str], None]
+
+
+@dataclass
+class BenchOptions:
+    out: Path
+    slides: int | None = None  # default 12 (6 with --quick); with --input: at most this many
+    size_mm: tuple[float, float] | None = None  # default 20 x 20 mm (4 x 4 with --quick)
+    seed: int = MIN_SEED
+    quick: bool = False
+    input_dir: Path | None = None
+    weights: Path | None = None  # folder with stage1/stage2 .safetensors + cards; default: shipped weights
+    config: Path | None = None
+    threads: int | None = None  # torch threads; default: the cores this process may use
+    floor_repeats: int = 1
+    memory_probe: bool = True
+    profile: bool = False  # cProfile one more cascade run of the first slide -> OUT/cascade-profile.txt
+    command: str = ""
+
+    @property
+    def n_slides(self) -> int:
+        return self.slides if self.slides is not None else (6 if self.quick else 12)
+
+    @property
+    def size(self) -> tuple[float, float]:
+        return self.size_mm if self.size_mm is not None else ((4.0, 4.0) if self.quick else (20.0, 20.0))
+
+
+# -- slides ------------------------------------------------------------------------------------------
+def planned_slides(n: int, size_mm: tuple[float, float], seed: int) -> list[tuple[str, str, int, str]]:
+    """(file name, category, seed, stain) of each generated slide: categories I-VI in turn, stains
+    alternating every six slides, consecutive seeds."""
+    from ..synth import CATEGORIES, STAINS
+
+    w, h = size_mm
+    out = []
+    for i in range(n):
+        cat, stain, s = CATEGORIES[i % len(CATEGORIES)], STAINS[(i // len(CATEGORIES)) % len(STAINS)], seed + i
+        out.append((f"{s}-{cat}-{stain}-{w:g}x{h:g}mm.svs", cat, s, stain))
+    return out
+
+
+def prepare_slides(opts: BenchOptions, log: Log) -> list[Path]:
+    """Slides with truth: those in ``--input`` or generated once into OUT/slides (reused when present)."""
+    from ..synth import truth_paths, write_slide
+
+    if opts.input_dir is not None:
+        d = Path(opts.input_dir)
+        if not d.is_dir():
+            raise ZoomgradeError(f"{d}: not a folder")
+        found = sorted(p for p in d.iterdir() if p.suffix.lower() in SLIDE_SUFFIXES
+                       and all(q.exists() for q in truth_paths(p)))
+        if not found:
+            raise ZoomgradeError(f"{d}: no slides with truth beside them (OUT.truth.json + OUT.geojson)")
+        return found[: opts.slides] if opts.slides else found
+    if opts.seed < MIN_SEED:
+        raise ZoomgradeError(f"--seed {opts.seed}: bench seeds must be >= {MIN_SEED:,} (held out from training "
+                             "and from the cascade's evaluation slides)")
+    d = Path(opts.out) / "slides"
+    d.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, cat, seed, stain in planned_slides(opts.n_slides, opts.size, opts.seed):
+        p = d / name
+        if not (p.exists() and all(q.exists() for q in truth_paths(p))):
+            t = time.perf_counter()
+            write_slide(p, cat, stain, opts.size, seed)
+            log(f"generated {name} in {time.perf_counter() - t:.1f} s")
+        paths.append(p)
+    return paths
+
+
+# -- machine and models ------------------------------------------------------------------------------
+def machine_info() -> dict[str, Any]:
+    import torch
+
+    cpu = platform.processor() or "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError):
+        mem_gb = None
+    return {"platform": platform.platform(), "python": platform.python_version(), "cpu_model": cpu,
+            "cpu_count": os.cpu_count(), "cores_usable": len(os.sched_getaffinity(0)),
+            "memory_gb": None if mem_gb is None else round(mem_gb, 1), "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(),
+            "device": "cuda: " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"}
+
+
+def load_models(weights: Path | None) -> tuple[Any, Any]:
+    from ..models.runners import load_default_models, load_runners
+
+    if weights is None:
+        return load_default_models()
+    w = Path(weights)
+    return load_runners(w / "stage1.safetensors", w / "stage2.safetensors")
+
+
+def warm_up(s1: Any, s2: Any, window_px: int, batch_size: int) -> float:
+    """One pass of each model on blank input: first calls pay for allocator and kernel set-up."""
+    t = time.perf_counter()
+    s1.predict(np.full((512, 512, 3), 255, np.uint8))
+    s2.predict(np.full((batch_size, window_px, window_px, 3), 255, np.uint8))
+    return time.perf_counter() - t
+
+
+# -- one slide ---------------------------------------------------------------------------------------
+CASCADE_STAGES = ("open", "stage1", "stage2_read", "stage2_infer", "fallback", "write")
+EXHAUSTIVE_STAGES = ("open", "exhaustive_read", "exhaustive_infer", "write")
+
+
+@dataclass
+class ModeRun:
+    result: Any  # SlideResult
+    open_s: float
+    grade_s: float
+    write_s: float
+    reads: RecordingSlide | None = None
+
+    @property
+    def wall_s(self) -> float:  # opening + grading: what the ratio and the 30 s target compare
+        return self.open_s + self.grade_s
+
+
+def run_mode(path: Path, mode: str, models: tuple[Any, Any], cfg: Any, tmp: Path) -> ModeRun:
+    from ..cascade import grade
+    from ..outputs import save_result
+    from ..slide import open_slide
+
+    t0 = time.perf_counter()
+    slide = open_slide(path)
+    t_open = time.perf_counter() - t0
+    try:
+        src = RecordingSlide(slide) if mode == "cascade" else slide
+        t0 = time.perf_counter()
+        result = grade(src, cfg, mode=mode, models=models)
+        t_grade = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        save_result(result, tmp / mode, slide=slide)
+        t_write = time.perf_counter() - t0
+    finally:
+        slide.close()
+    result.cost.stage("open").seconds = t_open
+    return ModeRun(result, t_open, t_grade, t_write, src if mode == "cascade" else None)
+
+
+def mode_record(run: ModeRun, stages: tuple[str, ...], truth_cat: str, score: ab.ModeScore, hp_mpp: float) -> dict[str, Any]:
+    r = run.result
+    secs = {k: float(r.cost.stages[k].seconds) if k in r.cost.stages else 0.0 for k in stages}
+    secs["open"], secs["write"] = run.open_s, run.write_s
+    return {
+        "category": r.category, "correct": r.category == truth_cat, "n_regions": len(r.regions),
+        "seconds": secs, "wall_s": run.wall_s, "wall_with_write_s": run.wall_s + run.write_s,
+        "hp_megapixels": r.cost.pixels_at(hp_mpp) / 1e6,
+        "megapixels_by_stage": {k: v.pixels / 1e6 for k, v in r.cost.stages.items() if v.pixels},
+        "model_items_by_stage": {k: v.model_items for k, v in r.cost.stages.items() if v.model_items}, "hp_tiles": int(r.cost.tiles_by_mpp.get(f"{hp_mpp:g}", 0)),
+        "sampled_peak_rss_mb": float(r.cost.peak_rss_mb),
+        "decided_by": {k: sum(1 for g in r.regions if g.decided_by == k) for k in ("stage2", "fallback", "stage1-budget", "exhaustive")},
+        **score.to_dict(TBSRTC),
+    }
+
+
+def bench_slide(path: Path, index: int, models: tuple[Any, Any], cfg: Any, maps: dict[str, dict[str, str]],
+                window_px: int, floor_repeats: int, log: Log) -> tuple[dict[str, Any], dict[str, ab.ModeScore]]:
+    from ..slide import open_slide
+    from ..synth import truth_paths
+
+    truth = json.loads(truth_paths(path)[1].read_text())
+    groups = ab.truth_groups(path)
+    labels = TBSRTC
+    order = ("cascade", "exhaustive") if index % 2 == 0 else ("exhaustive", "cascade")
+    runs: dict[str, ModeRun] = {}
+    with tempfile.TemporaryDirectory(prefix="zoomgrade-bench-") as tmp:
+        for mode in order:
+            runs[mode] = run_mode(path, mode, models, cfg, Path(tmp))
+            log(f"  {mode}: {runs[mode].wall_s:.2f} s, category {runs[mode].result.category}")
+    c, e = runs["cascade"], runs["exhaustive"]
+    scores = {m: ab.score_regions(groups, runs[m].result.regions, labels) for m in runs}
+    # Low-power-only ablation: stage 1 alone, each fixed coarse -> fine map.
+    with open_slide(path) as slide:
+        s1_regions = ab.stage1_regions(slide, models[0], cfg, labels)
+        abl: dict[str, Any] = {}
+        for name, mapping in maps.items():
+            grades = ab.low_power_grades(s1_regions, mapping, labels)
+            scores[f"lowpower_{name}"] = sc = ab.score_regions(groups, grades, labels)
+            cat = ab.ablation_category(slide, grades, cfg, labels)
+            abl[name] = {"category": cat, "correct": cat == truth["category"], **sc.to_dict(labels)}
+    assert c.reads is not None
+    floor = measure_floor(path, c.reads.thumbnail_reads(), c.reads.region_reads(), models[0], models[1],
+                          window_px, cfg.stage2.batch_size, floor_repeats)
+    hp = cfg.stage2.mpp
+    rec = {
+        "slide": path.name, "path": str(path), "truth_category": truth.get("category"),
+        "seed": truth.get("seed"), "stain": truth.get("stain"), "size_mm": truth.get("size_mm"),
+        "width": c.result.slide.width, "height": c.result.slide.height, "n_truth_groups": len(groups),
+        "first_mode": order[0],
+        "cascade": mode_record(c, CASCADE_STAGES, truth.get("category"), scores["cascade"], hp),
+        "exhaustive": mode_record(e, EXHAUSTIVE_STAGES, truth.get("category"), scores["exhaustive"], cfg.exhaustive.mpp),
+        "floor": floor.to_dict(), "ablation": abl,
+        # other processes on the machine: a shared machine's load slows both modes alike, not the ratios
+        "loadavg_1min": os.getloadavg()[0],
+    }
+    ce, ee = rec["cascade"], rec["exhaustive"]
+    rec["wall_ratio"] = ce["wall_s"] / ee["wall_s"] if ee["wall_s"] else None
+    rec["hp_pixel_ratio"] = ce["hp_megapixels"] / ee["hp_megapixels"] if ee["hp_megapixels"] else None
+    rec["category_agree"] = ce["category"] == ee["category"]
+    rec["vvi_recall_vs_exhaustive"] = ab.relative_recall(scores["cascade"].vvi_recalled, scores["exhaustive"].vvi_recalled)
+    rec["cascade_over_floor"] = ce["wall_s"] / floor.serial_s if floor.serial_s else None
+    return rec, scores
+
+
+# -- memory: one mode alone in a fresh interpreter -----------------------------------------------------
+def probe_memory(path: Path, mode: str, opts: BenchOptions, threads: int) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "zoomgrade.bench.run", "--probe", mode, str(path), "--threads", str(threads)]
+    if opts.weights:
+        cmd += ["--weights", str(opts.weights)]
+    if opts.config:
+        cmd += ["--config", str(opts.config)]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        return {"mode": mode, "error": (r.stderr.strip().splitlines() or ["?"])[-1]}
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def _probe_main(argv: list[str]) -> None:
+    import argparse
+
+    import torch
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--probe", choices=["cascade", "exhaustive"], required=True)
+    ap.add_argument("path")
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--weights", default=None)
+    ap.add_argument("--config", default=None)
+    a = ap.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    from ..cascade import grade, load_config
+
+    t0 = time.perf_counter()
+    models = load_models(Path(a.weights) if a.weights else None)
+    t1 = time.perf_counter()
+    res = grade(a.path, load_config(a.config), mode=a.probe, models=models)
+    t2 = time.perf_counter()
+    print(json.dumps({"mode": a.probe, "slide": Path(a.path).name, "category": res.category,
+                      "load_models_s": t1 - t0, "grade_s": t2 - t1, "torch_threads": torch.get_num_threads(),
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def profile_cascade(path: Path, models: tuple[Any, Any], cfg: Any, dest: Path, top: int = 40) -> Path:
+    """cProfile of one cascade grading (reader thread not included: cProfile sees the calling thread),
+    sorted by cumulative and by own time."""
+    import cProfile
+    import io
+    import pstats
+
+    from ..cascade import grade
+
+    prof = cProfile.Profile()
+    prof.enable()
+    grade(path, cfg, mode="cascade", models=models)
+    prof.disable()
+    buf = io.StringIO()
+    for key in ("cumulative", "tottime"):
+        pstats.Stats(prof, stream=buf).sort_stats(key).print_stats(top)
+    dest.write_text(buf.getvalue())
+    return dest
+
+
+# -- the whole run -----------------------------------------------------------------------------------
+def run_bench(opts: BenchOptions, log: Log = lambda m: print(m, file=sys.stderr, flush=True)) -> dict[str, Any]:
+    """Run the benchmark; writes OUT/bench.json and OUT/bench.md after every slide (a stopped run keeps
+    what it measured) and returns the final record."""
+    import torch
+
+    from ..cascade import load_config
+    from ..cascade.grade import window_size
+    from .report import summarise, write_reports
+
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    threads = opts.threads or len(os.sched_getaffinity(0))
+    torch.set_num_threads(threads)
+    cfg = load_config(opts.config)
+    paths = prepare_slides(opts, log)
+    models = load_models(opts.weights)
+    window_px = window_size(models[1], cfg.stage2.window_px)
+    warm = warm_up(models[0], models[1], window_px, cfg.stage2.batch_size)
+    all_groups = [g for p in paths for g in ab.truth_groups(p)]
+    maps = {"product_map": ab.product_map(TBSRTC), "best_constant_map": ab.best_constant_map(all_groups, TBSRTC)}
+    record: dict[str, Any] = {
+        "command": opts.command, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine_info(), "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(opts).items()},
+        "models": {m.card.name: f"{m.card.name} {m.card.version}" for m in models}, "warm_up_s": warm,
+        "window_px": window_px, "ablation_maps": maps, "slides": [], "memory_probe": [],
+    }
+    scores: list[dict[str, ab.ModeScore]] = []
+    for i, p in enumerate(paths):
+        log(f"[{i + 1}/{len(paths)}] {p.name}")
+        rec, sc = bench_slide(p, i, models, cfg, maps, window_px, opts.floor_repeats, log)
+        record["slides"].append(rec)
+        scores.append(sc)
+        record["process_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        record["summary"], record["targets"] = summarise(record, scores)
+        write_reports(record, out)
+    if opts.memory_probe and paths:
+        modes = ("cascade", "exhaustive") if opts.quick else ("cascade",)
+        for mode in modes:
+            log(f"memory probe: {mode} on {paths[0].name} in a fresh interpreter")
+            record["memory_probe"].append(probe_memory(paths[0], mode, opts, threads))
+    if opts.profile and paths:
+        log(f"profiling the cascade on {paths[0].name}")
+        record["profile"] = str(profile_cascade(paths[0], models, cfg, out / "cascade-profile.txt"))
+    record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    record["summary"], record["targets"] = summarise(record, scores)
+    write_reports(record, out)
+    return record
+
+
+if __name__ == "__main__":
+    _probe_main(sys.argv[1:])

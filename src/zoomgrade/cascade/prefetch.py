@@ -1,0 +1,145 @@
+"""Overlap reading with inference: a reader thread reads the next items into a bounded queue while the
+model runs on the current batch, and batches are filled across items (small regions share a batch).
+
+Slide decoding (JPEG tiles, resampling) and torch both release the GIL for their heavy parts, so one
+reader thread is enough to keep the model fed on a small machine; the queue bound keeps memory flat.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+
+from ..types import CostRecord
+
+T = TypeVar("T")
+
+#: A reader marks an item it did not read because the budget was spent.
+SKIPPED = "skipped"
+
+
+@dataclass
+class Outcome(Generic[T]):
+    item: T
+    probs: np.ndarray | None  # (k, n_classes) stage-2 outputs for the item's k images
+    error: str | None = None  # why reading or grading failed
+    skipped: bool = False  # not read: budget spent
+
+
+class _Done:
+    pass
+
+
+def _reader(items: Sequence[T], read: Callable[[T], np.ndarray], out: "queue.Queue[Any]", stop: threading.Event,
+            skip: Callable[[], bool] | None) -> None:
+    for it in items:
+        if stop.is_set():
+            break
+        if skip is not None and skip():
+            out.put((it, None, SKIPPED))
+            continue
+        try:
+            out.put((it, read(it), None))
+        except Exception as err:  # noqa: BLE001 - one bad region must not end the slide
+            out.put((it, None, f"{type(err).__name__}: {err}"))
+    out.put(_Done())
+
+
+def read_and_grade(
+    items: Sequence[T],
+    read: Callable[[T], np.ndarray],
+    predict: Callable[[np.ndarray], np.ndarray],
+    *,
+    batch_size: int,
+    depth: int,
+    cost: CostRecord,
+    infer_stage: str,
+    skip: Callable[[], bool] | None = None,
+    on_item: Callable[[int], None] | None = None,
+) -> Iterator[Outcome[T]]:
+    """Yield one ``Outcome`` per item, in item order, with the model's outputs for its images.
+
+    ``read(item) -> (k, H, W, 3) uint8`` runs in the reader thread (it accounts its own read cost);
+    ``predict(images) -> (k, n)`` runs here, on batches of up to ``batch_size`` images gathered across
+    consecutive items. ``skip()`` is asked by the reader before each item (budgets).
+    """
+    q: queue.Queue[Any] = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+    th = threading.Thread(target=_reader, args=(items, read, q, stop, skip), name="zoomgrade-reader", daemon=True)
+    th.start()
+    pending: list[tuple[T, np.ndarray | None, str | None]] = []
+    n_imgs = 0
+    done_items = 0
+    stage = cost.stage(infer_stage)
+
+    def flush() -> list[Outcome[T]]:
+        nonlocal n_imgs
+        to_run = [(it, a) for it, a, e in pending if e is None and a is not None and len(a)]
+        results: dict[int, np.ndarray] = {}
+        failed: str | None = None
+        if to_run:
+            batch = np.concatenate([a for _, a in to_run], axis=0)
+            t0 = time.perf_counter()
+            try:
+                outs = [predict(batch[i:i + batch_size]) for i in range(0, len(batch), batch_size)]
+                probs = np.concatenate(outs, axis=0)
+                stage.model_calls += len(outs)
+                stage.model_items += len(batch)
+            except Exception as err:  # noqa: BLE001 - recorded on each region of the batch
+                failed = f"{type(err).__name__}: {err}"
+                probs = None
+            stage.seconds += time.perf_counter() - t0
+            start = 0
+            for it, a in to_run:
+                if probs is not None:
+                    results[id(a)] = probs[start:start + len(a)]
+                start += len(a)
+        outs_: list[Outcome[T]] = []
+        for it, a, e in pending:
+            if e == SKIPPED:
+                outs_.append(Outcome(it, None, None, skipped=True))
+            elif e is not None:
+                outs_.append(Outcome(it, None, e))
+            elif a is None or not len(a):
+                outs_.append(Outcome(it, np.zeros((0, 0))))
+            elif failed is not None:
+                outs_.append(Outcome(it, None, failed))
+            else:
+                outs_.append(Outcome(it, results[id(a)]))
+        pending.clear()
+        n_imgs = 0
+        return outs_
+
+    try:
+        while True:
+            got = q.get()
+            if isinstance(got, _Done):
+                break
+            pending.append(got)
+            n_imgs += 0 if got[1] is None else len(got[1])
+            if n_imgs >= batch_size:
+                for o in flush():
+                    done_items += 1
+                    if on_item:
+                        on_item(done_items)
+                    yield o
+        for o in flush():
+            done_items += 1
+            if on_item:
+                on_item(done_items)
+            yield o
+    finally:
+        # The consumer may stop early: let the reader finish its current item and exit.
+        stop.set()
+        while th.is_alive():
+            try:
+                q.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        th.join()

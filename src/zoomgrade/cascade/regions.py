@@ -1,0 +1,92 @@
+"""Stage-1 maps -> regions: connected cell-group areas as polygons in level-0 pixels, each with its
+coarse-grade probabilities, a confidence, its area and a rough cell count (for adequacy)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from shapely import affinity, union_all
+from shapely.geometry import Polygon, box
+from skimage.measure import label, regionprops
+
+from ..labels import TBSRTC, LabelSet
+from ..types import Region
+
+
+def maps_to_regions(
+    maps: Any,
+    map_mpp: float,
+    slide_mpp: float,
+    labels: LabelSet = TBSRTC,
+    cfg: Any = None,
+    *,
+    group_threshold: float = 0.5,
+    min_area_um2: float = 250.0,
+    um2_per_cell: float = 120.0,
+    origin: tuple[float, float] = (0.0, 0.0),
+) -> list[Region]:
+    """Connected components of ``maps.group >= group_threshold`` as ``Region``s.
+
+    ``maps`` has ``group`` (h, w) and ``grade`` (h, w, n_coarse) (a ``Stage1Maps``); map pixel (r, c)
+    covers level-0 [x0 + c*s, x0 + (c+1)*s) with s = map_mpp / slide_mpp and (x0, y0) = ``origin``.
+    ``cfg`` (e.g. the cascade's config), when given, overrides the three thresholds by attribute name.
+    Coarse probabilities are averaged over the component weighted by the group probability; confidence
+    is their maximum times the component's mean group probability.
+    """
+    if cfg is not None:
+        group_threshold = float(getattr(cfg, "group_threshold", group_threshold))
+        min_area_um2 = float(getattr(cfg, "min_area_um2", min_area_um2))
+        um2_per_cell = float(getattr(cfg, "um2_per_cell", um2_per_cell))
+    group = np.asarray(maps.group, np.float32)
+    grade = np.asarray(maps.grade, np.float32)
+    if grade.shape[:2] != group.shape or grade.shape[2] != len(labels.coarse):
+        raise ValueError(f"grade map {grade.shape} does not match group map {group.shape} and {labels.name}")
+    scale = map_mpp / slide_mpp
+    px_um2 = map_mpp * map_mpp
+    lab = label(group >= group_threshold, connectivity=2)
+    regions: list[Region] = []
+    for rp in regionprops(lab):
+        area_um2 = rp.area * px_um2
+        if area_um2 < min_area_um2:
+            continue
+        rr, cc = rp.coords[:, 0], rp.coords[:, 1]
+        w = group[rr, cc]
+        probs = (grade[rr, cc] * w[:, None]).sum(0) / max(float(w.sum()), 1e-9)
+        probs = probs / max(float(probs.sum()), 1e-9)
+        poly = _component_polygon(rp, scale, origin)
+        k = int(np.argmax(probs))
+        regions.append(Region(
+            id=len(regions),
+            polygon=poly,
+            coarse_probs=probs.astype(np.float64),
+            coarse_grade=labels.coarse[k],
+            confidence=float(probs[k] * w.mean()),
+            area_um2=float(area_um2),
+            est_cells=int(round(area_um2 / um2_per_cell)),
+        ))
+    return regions
+
+
+def _component_polygon(rp: Any, scale: float, origin: tuple[float, float]) -> Polygon:
+    """Outline of one component (holes filled) along its pixel edges, in level-0 px, simplified by up to
+    half a map pixel. Built as the union of row runs: exact, and fast for components of group size."""
+    r0, c0, _, _ = rp.bbox
+    img = rp.image
+    boxes = []
+    for r in range(img.shape[0]):
+        row = np.concatenate([[0], img[r].astype(np.int8), [0]])
+        d = np.diff(row)
+        for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)):
+            boxes.append(box(c0 + a, r0 + r, c0 + b, r0 + r + 1))
+    shape = union_all(boxes)
+    if shape.geom_type != "Polygon":  # pixels touching only at corners: bridge them with a hair's buffer
+        shape = shape.buffer(0.02, join_style="mitre")
+    if shape.geom_type != "Polygon":
+        shape = max(shape.geoms, key=lambda g: g.area)
+    poly = Polygon(shape.exterior)
+    poly = affinity.affine_transform(poly, [scale, 0, 0, scale, origin[0], origin[1]])
+    simple = poly.simplify(0.5 * scale, preserve_topology=True)
+    if simple.geom_type == "Polygon" and simple.is_valid and simple.area >= 0.9 * poly.area:
+        return simple
+    return poly

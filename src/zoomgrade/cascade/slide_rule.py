@@ -1,0 +1,74 @@
+"""The slide's category: the most severe category the slide shows with enough evidence.
+
+For a category C above benign (TBSRTC III..VI), a region is evidence when it is graded C or worse and
+its fused probability of "C or worse" is at least ``min_confidence[C]``. C holds with at least
+``min_count[C]`` evidence regions covering at least ``min_area_um2[C]`` together, or with a single region
+whose P(C or worse) is at least ``single_confidence`` and whose area is at least ``single_min_area_um2``
+(one convincing malignant group outweighs a hundred benign ones; a single doubtful one does not).
+Counting "C or worse" lets weak evidence of a severe grade still support a less severe category
+(a few doubtful malignant groups: suspicious for malignancy).
+
+When no category above benign holds: an adequate slide is benign (II); an inadequate one is
+nondiagnostic (I). Atypia overrides inadequacy: a slide with enough evidence of III or worse is never I.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..labels import LabelSet
+from ..types import Adequacy, RegionGrade
+from .config import SlideRuleConfig
+
+
+@dataclass
+class SlideCategory:
+    category: str
+    reason: str
+
+
+def evidence(grades: list[RegionGrade], category: str, labels: LabelSet, min_confidence: float) -> list[tuple[RegionGrade, float]]:
+    """Regions graded ``category`` or worse with P(category or worse) >= min_confidence, with that probability."""
+    k = labels.fine_index(category)
+    out = []
+    for g in grades:
+        if labels.fine_index(g.fine_grade) < k:
+            continue
+        p = float(np.sum(np.asarray(g.fine_probs)[k:]))
+        if p >= min_confidence:
+            out.append((g, p))
+    return out
+
+
+def slide_category(grades: list[RegionGrade], adequacy: Adequacy, labels: LabelSet, cfg: SlideRuleConfig) -> SlideCategory:
+    for cat in reversed(labels.fine[1:]):  # most severe first; the least severe fine grade is "benign"
+        min_conf = cfg.min_confidence.get(cat, 0.5)
+        ev = evidence(grades, cat, labels, min_conf)
+        if not ev:
+            continue
+        n_need = cfg.min_count.get(cat, 1)
+        a_need = cfg.min_area_um2.get(cat, 0.0)
+        area = sum(g.region.area_um2 for g, _ in ev)
+        if len(ev) >= n_need and area >= a_need:
+            return SlideCategory(cat, (
+                f"{len(ev)} regions graded {cat} or worse with P >= {min_conf:g}, {area:,.0f} um2 "
+                f"(needs {n_need} and {a_need:,.0f} um2)"))
+        best = max(ev, key=lambda t: t[1])
+        if best[1] >= cfg.single_confidence and best[0].region.area_um2 >= cfg.single_min_area_um2:
+            return SlideCategory(cat, (
+                f"one region graded {best[0].fine_grade} with P({cat} or worse) = {best[1]:.2f} "
+                f">= {cfg.single_confidence:g}, {best[0].region.area_um2:,.0f} um2"))
+    if adequacy.adequate:
+        benign = labels.fine[0]
+        return SlideCategory(benign, f"adequate ({adequacy.reason}) and no atypia with enough evidence")
+    return SlideCategory(labels.nondiagnostic, f"nondiagnostic: {adequacy.reason}, no atypia with enough evidence")
+
+
+def counts(grades: list[RegionGrade], labels: LabelSet) -> dict[str, int]:
+    """Regions per fine grade (every grade of the label set present, zeros included)."""
+    out = {f: 0 for f in labels.fine}
+    for g in grades:
+        out[g.fine_grade] = out.get(g.fine_grade, 0) + 1
+    return out

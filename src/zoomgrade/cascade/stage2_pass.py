@@ -1,0 +1,116 @@
+"""Stage 2: each region, most severe first, re-read at high power from the slide pyramid (never an
+upsampled low-power crop) in windows covering it, graded in batches while a reader thread prefetches the
+next regions; then prior fusion with the region's stage-1 grade."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..labels import LabelSet
+from ..types import CostRecord, Region, RegionGrade
+from .budget import Budget
+from .cellcount import count_region
+from .config import GradeConfig
+from .fusion import Likelihood, coarse_prior, fuse, region_likelihood
+from .prefetch import read_and_grade
+from .windows import Reader, Windows, region_windows
+
+
+@dataclass
+class Job:
+    order: int  # position in the severity queue
+    region: Region
+    windows: Windows
+
+
+@dataclass
+class Stage2Decision:
+    """What stage 2 made of one region: a grade, a request for the fallback, or a dismissal."""
+
+    job: Job
+    grade: RegionGrade | None  # None: budget-skipped before reading (filled by the caller) or dismissed
+    likelihood: Likelihood | None = None
+    needs_fallback: bool = False
+    dismissed: bool = False  # windows showed no cells: a stage-1 false alarm
+    skipped: bool = False  # budget spent before this region was read
+    error: str | None = None
+    window_probs: np.ndarray | None = None  # (k, n_fine + 1) stage-2 outputs of the windows (fallback reuses)
+
+
+def plan_jobs(regions: list[Region], slide_mpp: float, cfg: GradeConfig, size_px: int) -> list[Job]:
+    return [
+        Job(i, r, region_windows(r.polygon, slide_mpp, cfg.stage2.mpp, size_px, size_px,
+                                 cfg.stage2.max_windows_per_region, cfg.stage2.min_window_overlap))
+        for i, r in enumerate(regions)
+    ]
+
+
+def decide(job: Job, probs: np.ndarray, labels: LabelSet, cfg: GradeConfig) -> Stage2Decision:
+    """Likelihood from the windows, fused with the stage-1 prior; low confidence -> fallback."""
+    lik = region_likelihood(probs, job.windows.overlap)
+    if lik.presence < cfg.fusion.min_presence:
+        return Stage2Decision(job, None, lik, needs_fallback=cfg.fallback.enabled, dismissed=not cfg.fallback.enabled)
+    prior = coarse_prior(job.region.coarse_probs, labels, cfg.fusion.prior_floor)
+    post = fuse(lik.probs, prior, cfg.fusion.prior_weight)
+    k = int(np.argmax(post))
+    rg = RegionGrade(region=job.region, fine_grade=labels.fine[k], confidence=float(post[k]), fine_probs=post,
+                     stage2_probs=lik.probs, decided_by="stage2", order=job.order)
+    low = rg.confidence < cfg.fallback.confidence_threshold
+    return Stage2Decision(job, rg, lik, needs_fallback=low and cfg.fallback.enabled)
+
+
+def run_stage2(
+    slide,
+    regions: list[Region],
+    runner,
+    cfg: GradeConfig,
+    labels: LabelSet,
+    cost: CostRecord,
+    budget: Budget,
+    size_px: int,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> list[Stage2Decision]:
+    """Grade ``regions`` (already severity-ordered) at ``cfg.stage2.mpp``; one decision per region, in order."""
+    jobs = plan_jobs(regions, slide.mpp, cfg, size_px)
+    reader = Reader(slide, cfg.stage2.mpp, size_px, cost, "stage2_read")
+    budget.readers.append(reader)
+    cells: dict[int, int] = {}
+    margin0 = cfg.adequacy.outline_margin_um / slide.mpp
+
+    def read(job: Job) -> np.ndarray:
+        imgs = reader.read(job.windows.boxes)
+        if cfg.adequacy.count_nuclei and len(imgs):
+            # In the reader thread, overlapping inference: the pixels are in hand anyway.
+            n = count_region(imgs, job.windows.boxes, job.region.polygon, cfg.stage2.mpp, cfg.adequacy, margin0)
+            k = len(job.windows.boxes)
+            cells[job.order] = int(round(n * job.windows.n_planned / k)) if k else n
+        return imgs
+
+    total = len(jobs)
+    out: list[Stage2Decision] = []
+    if progress:
+        progress("stage2", 0, total)
+    for o in read_and_grade(
+        jobs, read, runner.predict,
+        batch_size=cfg.stage2.batch_size, depth=cfg.stage2.prefetch_regions, cost=cost,
+        infer_stage="stage2_infer", skip=budget.exhausted if budget.limited else None,
+        on_item=(lambda n: progress("stage2", n, total)) if progress else None,
+    ):
+        if o.item.order in cells:  # the high-power cell count replaces the low-power area estimate
+            o.item.region = dataclasses.replace(o.item.region, est_cells=cells[o.item.order])
+        if o.skipped:
+            out.append(Stage2Decision(o.item, None, skipped=True))
+        elif o.error is not None:
+            out.append(Stage2Decision(o.item, None, needs_fallback=True, error=o.error))
+        elif o.probs is None or o.probs.size == 0:
+            out.append(Stage2Decision(o.item, None, needs_fallback=cfg.fallback.enabled,
+                                      dismissed=not cfg.fallback.enabled, error="no windows"))
+        else:
+            d = decide(o.item, o.probs, labels, cfg)
+            d.window_probs = o.probs
+            out.append(d)
+    return out

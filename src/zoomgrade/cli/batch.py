@@ -1,0 +1,57 @@
+"""zoomgrade batch: grade a folder or a list of slides on Dask (thin shell over zoomgrade.batch.batch)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .common import EXIT_OK, EXIT_PARTIAL, guarded, stderr, stdout
+
+#: failures listed on the terminal (all of them are in failures.csv)
+SHOW_FAILURES = 10
+
+
+@guarded
+def batch(
+    input: str = typer.Argument(..., metavar="INPUT",
+                                help="A folder (searched recursively for slide files) or a .txt/.csv list of paths."),
+    out: Path = typer.Option(..., "--out", "-o",
+                             help="Output folder: one sub-folder per slide, summary.csv, failures.csv."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1,
+                                          help="Local worker processes (default: one per core)."),
+    threads_per_worker: Optional[int] = typer.Option(None, "--threads-per-worker", "-t", min=1,
+                                                     help="torch/BLAS threads per worker (default: cores / workers)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler",
+                                            help="Address of an existing Dask scheduler (tcp://host:8786)."),
+    retries: int = typer.Option(2, "--retries", min=0, help="Times a slide is retried after its worker dies."),
+    force: bool = typer.Option(False, "--force", help="Regrade slides that are already done."),
+    mode: str = typer.Option("cascade", "--mode", help="cascade, exhaustive or both."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Grading configuration (TOML)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar; only the final line and errors."),
+) -> None:
+    """Grade many slides on Dask: resumable (done slides are skipped), fault tolerant (failures.csv).
+
+    Exit code 0: every slide graded or skipped; 1: some slides failed (the others are written);
+    2: bad usage (no slides found, bad config, unreachable scheduler).
+    """
+    from ..batch import batch as run_batch
+
+    summary = run_batch(input, out, workers=workers, threads_per_worker=threads_per_worker, scheduler=scheduler,
+                        retries=retries, force=force, config=config, mode=mode, progress=not quiet)
+    err = stderr()
+    for w in summary.warnings:
+        err.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+    failed = [r for r in summary.rows if r.status == "failed"]
+    for r in failed[:SHOW_FAILURES]:
+        err.print(f"[red]failed:[/] {r.slide}: {r.error_class}: {r.error}", highlight=False, soft_wrap=True)
+    if len(failed) > SHOW_FAILURES:
+        err.print(f"... and {len(failed) - SHOW_FAILURES} more in {summary.failures_csv}", highlight=False)
+    rate = (f", {summary.slides_per_hour:.0f} slides/h ({summary.steady_slides_per_hour:.0f} after "
+            f"{summary.startup_seconds:.1f} s start-up)" if summary.graded else "")
+    lost = f", {summary.lost_attempts} attempt(s) lost to dead workers" if summary.lost_attempts else ""
+    stdout().print(f"graded {summary.graded}, skipped {summary.skipped}, failed {summary.failed} "
+                   f"in {summary.seconds:.1f} s{rate}{lost}; summary: {summary.summary_csv}",
+                   highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_PARTIAL if summary.failed else EXIT_OK)

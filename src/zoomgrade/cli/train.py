@@ -1,0 +1,54 @@
+"""``zoomgrade train stage1|stage2 --slides DIR``: train a model from slides + QuPath GeoJSON annotations."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .common import guarded, set_torch_threads, stdout
+
+
+class Which(str, Enum):
+    stage1 = "stage1"
+    stage2 = "stage2"
+
+
+@guarded
+def train(
+    which: Which = typer.Argument(..., help="stage1 (low-power whole-slide network) or stage2 (high-power patch classifier)."),
+    slides: Path = typer.Option(..., "--slides", help="Folder of slides, each with a QuPath .geojson beside it (same name)."),
+    out: Path = typer.Option(Path("models"), "--out", help="Folder for <stage>.safetensors and its .json model card."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Training epochs (default: stage1 14, stage2 16)."),
+    mpp: Optional[float] = typer.Option(None, "--mpp", help="Input resolution in um/px (default: stage1 8, stage2 0.5)."),
+    size: Optional[int] = typer.Option(None, "--size", help="stage2: patch side in px at --mpp (default 128)."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="stage1: batches per epoch (default 25)."),
+    per_group: Optional[int] = typer.Option(None, "--per-group", help="stage2: crops per annotated group (default 4)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Images per training batch."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (sampling, augmentation, initial weights)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice; 1 is fastest on a busy machine)."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: CUDA if available)."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+) -> None:
+    """Train a model; the best checkpoint (by validation score) is kept with its model card."""
+    from dataclasses import replace
+
+    set_torch_threads(threads)
+    over = {k: v for k, v in {"mpp": mpp, "batch_size": batch_size, "seed": seed, "threads": threads,
+                                  "device": device}.items()
+            if v is not None}
+    if which is Which.stage1:
+        from ..models.train_stage1 import Stage1TrainConfig, train_stage1
+
+        cfg = replace(Stage1TrainConfig(), **over, **({"steps_per_epoch": steps} if steps else {}))
+        res = train_stage1(slides, out, epochs, config=cfg, progress=not quiet)
+    else:
+        from ..models.train_stage2 import Stage2TrainConfig, train_stage2
+
+        extra = {k: v for k, v in {"per_group": per_group, "size": size}.items() if v}
+        cfg = replace(Stage2TrainConfig(), **over, **extra)
+        res = train_stage2(slides, out, epochs, config=cfg, progress=not quiet)
+    stdout().print(f"{which.value}: best validation score {res.best_score:.3f} at epoch {res.best_epoch}, "
+                   f"{res.seconds:.0f} s -> {res.weights}", highlight=False)

@@ -1,0 +1,174 @@
+"""Model cards and weights I/O: safetensors (no pickle, nothing executes on load) + a JSON card beside.
+
+The card says what the weights are for (architecture and hyper-parameters, input mpp and size, label
+set, normalisation) and where they came from (training data, the exact command, metrics, time). Loading
+checks the card against what the caller expects and refuses a mismatch with ``ModelCardError``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from ..errors import ModelCardError
+from .stage1 import Stage1Config, Stage1Net
+from .stage2 import Stage2Config, Stage2Net
+
+CARD_FORMAT = 1
+ARCHITECTURES: dict[str, tuple[type[nn.Module], Any]] = {
+    "Stage1Net": (Stage1Net, Stage1Config),
+    "Stage2Net": (Stage2Net, Stage2Config),
+}
+
+
+@dataclass
+class ModelCard:
+    name: str  # "stage1" | "stage2"
+    version: str
+    architecture: str  # key of ARCHITECTURES
+    hyperparameters: dict[str, Any]  # the architecture's config
+    input_mpp: float
+    input_size: int | None  # stage 2: patch side in px; stage 1: None (whole slide, windowed)
+    label_set: str
+    labels: list[str]  # output classes in order (stage 2: fine grades + "none")
+    normalisation: dict[str, list[float]] = field(
+        default_factory=lambda: {"mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]})
+    mpp_range: tuple[float, float] | None = None  # mpp the model may be run at (configurable input)
+    training: dict[str, Any] = field(default_factory=dict)  # data, command, seeds, epochs, seconds
+    metrics: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+    #: optional faster CPU engine: {"onnx": file name beside the weights, "weights_sha256": of the
+    #: .safetensors it was exported from}
+    engine: dict[str, Any] = field(default_factory=dict)
+    card_format: int = CARD_FORMAT
+
+    @property
+    def mpp(self) -> float:
+        return self.input_mpp
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["mpp_range"] = list(self.mpp_range) if self.mpp_range else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str = "card") -> "ModelCard":
+        known = set(cls.__dataclass_fields__)
+        try:
+            kw = {k: v for k, v in d.items() if k in known}
+            if kw.get("mpp_range") is not None:
+                kw["mpp_range"] = tuple(kw["mpp_range"])
+            card = cls(**kw)
+        except TypeError as err:
+            raise ModelCardError(f"{where}: not a zoomgrade model card ({err})") from None
+        if card.card_format != CARD_FORMAT:
+            raise ModelCardError(f"{where}: card format {card.card_format}, this zoomgrade reads {CARD_FORMAT}")
+        if card.architecture not in ARCHITECTURES:
+            raise ModelCardError(f"{where}: unknown architecture {card.architecture!r}")
+        return card
+
+
+def build_model(card: ModelCard) -> nn.Module:
+    cls, cfg_cls = ARCHITECTURES[card.architecture]
+    try:
+        cfg = cfg_cls.from_dict(card.hyperparameters)
+    except TypeError as err:
+        raise ModelCardError(f"card {card.name}: bad hyper-parameters ({err})") from None
+    return cls(cfg)
+
+
+def paths_for(path: str | Path) -> tuple[Path, Path]:
+    """(weights .safetensors, card .json) for ``path`` given with either suffix or none."""
+    p = Path(path)
+    if p.suffix in (".safetensors", ".json"):
+        p = p.with_suffix("")
+    return p.with_suffix(".safetensors"), p.with_suffix(".json")
+
+
+def save_model(model: nn.Module, card: ModelCard, path: str | Path, *,
+               export_example: torch.Tensor | None = None) -> Path:
+    """Write weights + card atomically (temp file + rename); returns the .safetensors path.
+
+    With ``export_example`` (an input batch), also export ``<name>.onnx`` for the ONNX Runtime engine and
+    record it in ``card.engine``."""
+    wpath, cpath = paths_for(path)
+    wpath.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    meta = {"name": card.name, "version": card.version, "architecture": card.architecture}
+    tmp_w, tmp_c = wpath.with_suffix(".safetensors.tmp"), cpath.with_suffix(".json.tmp")
+    save_file(state, str(tmp_w), metadata=meta)
+    tmp_w.chmod(0o644)  # safetensors writes 0600; shipped weights must be readable by every user
+    card.engine = {}
+    if export_example is not None:
+        from .onnx_engine import export_onnx, sha256
+
+        was_training = model.training
+        if export_onnx(model, wpath.with_suffix(".onnx"), export_example) is not None:
+            card.engine = {"onnx": wpath.with_suffix(".onnx").name, "weights_sha256": sha256(tmp_w)}
+        model.train(was_training)
+    tmp_c.write_text(json.dumps(card.to_dict(), indent=2) + "\n")
+    tmp_w.replace(wpath)
+    tmp_c.replace(cpath)
+    return wpath
+
+
+def read_card(path: str | Path) -> ModelCard:
+    _, cpath = paths_for(path)
+    try:
+        data = json.loads(cpath.read_text())
+    except FileNotFoundError:
+        raise ModelCardError(f"{cpath}: model card not found (weights need their .json card beside)") from None
+    except (OSError, json.JSONDecodeError) as err:
+        raise ModelCardError(f"{cpath}: unreadable model card ({err.__class__.__name__})") from None
+    return ModelCard.from_dict(data, where=str(cpath))
+
+
+def check_card(card: ModelCard, expect: dict[str, Any] | None, where: str) -> None:
+    """Refuse a card that differs from ``expect`` (e.g. name, labels, input_mpp) or whose mpp is outside
+    the range the caller wants to run it at (``expect["run_mpp"]``)."""
+    for key, want in (expect or {}).items():
+        if key == "run_mpp":
+            lo, hi = card.mpp_range or (card.input_mpp, card.input_mpp)
+            if not lo - 1e-9 <= want <= hi + 1e-9:
+                raise ModelCardError(f"{where}: model is for {lo:g}-{hi:g} um/px, asked to run at {want:g}")
+            continue
+        have = getattr(card, key, None)
+        if isinstance(have, tuple):
+            have = list(have)
+        if isinstance(want, tuple):
+            want = list(want)
+        if have != want:
+            raise ModelCardError(f"{where}: model card has {key}={have!r}, expected {want!r}")
+
+
+def load_model(path: str | Path, expect: dict[str, Any] | None = None,
+               device: str | torch.device = "cpu") -> tuple[nn.Module, ModelCard]:
+    """Load weights + card, check the card against ``expect`` and the tensors against the architecture."""
+    wpath, cpath = paths_for(path)
+    card = read_card(path)
+    check_card(card, expect, str(cpath))
+    model = build_model(card)
+    if not wpath.exists():
+        raise ModelCardError(f"{wpath}: weights file not found")
+    try:
+        state = load_file(str(wpath), device="cpu")
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ModelCardError(f"{wpath}: unreadable safetensors file ({err})") from None
+    ours = model.state_dict()
+    missing = sorted(set(ours) - set(state))
+    extra = sorted(set(state) - set(ours))
+    bad = [k for k in ours if k in state and tuple(state[k].shape) != tuple(ours[k].shape)]
+    if missing or extra or bad:
+        detail = "; ".join(s for s in (
+            f"missing {missing[:3]}" if missing else "", f"unexpected {extra[:3]}" if extra else "",
+            f"shape mismatch {bad[:3]}" if bad else "") if s)
+        raise ModelCardError(f"{wpath}: weights do not match the card's {card.architecture} ({detail})")
+    model.load_state_dict(state)
+    return model.to(device).eval(), card

@@ -1,0 +1,197 @@
+"""Inference runners: numpy uint8 images in, probabilities out; batched, ``torch.inference_mode``,
+channels_last, CUDA when available.
+
+Engine choice (measured, see docs/models.md): eager torch with channels_last on CPU; ONNX Runtime was
+not adopted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import ModelCardError
+from ..labels import TBSRTC, LabelSet
+from .card import ModelCard, load_model, paths_for
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+
+
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def to_input(images: np.ndarray, card: ModelCard, device: torch.device) -> torch.Tensor:
+    """(N,H,W,3) or (H,W,3) uint8 -> normalised float (N,3,H,W), channels_last, on ``device``."""
+    if images.ndim == 3:
+        images = images[None]
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(f"expected (N,H,W,3) RGB images, got shape {images.shape}")
+    x = torch.from_numpy(np.ascontiguousarray(images)).to(device)
+    x = x.permute(0, 3, 1, 2).float().div_(255.0)
+    mean = torch.tensor(card.normalisation["mean"], device=device).view(1, 3, 1, 1)
+    std = torch.tensor(card.normalisation["std"], device=device).view(1, 3, 1, 1)
+    return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
+
+
+@dataclass
+class Stage1Maps:
+    group: np.ndarray  # (h, w) probability of "cell group here"
+    grade: np.ndarray  # (h, w, n_coarse) coarse-grade probabilities
+    attention: np.ndarray  # (h, w) attention received (1.0 = uniform), for display
+    stride: int  # map pixel = stride input pixels
+
+
+class Stage1Runner:
+    """Whole slide at low power -> maps. Images larger than ``window`` on a side are processed in
+    overlapping windows (each keeps its centre, ``overlap`` px of context is dropped at inner edges)."""
+
+    def __init__(self, model: nn.Module, card: ModelCard, device: str | torch.device | None = None,
+                 window: int = 2816, overlap: int = 256):
+        self.device = pick_device(device)
+        self.model = model.to(self.device).eval().to(memory_format=torch.channels_last)
+        self.card = card
+        self.stride = int(card.hyperparameters.get("out_stride", 2))
+        self.multiple = 16
+        self.window = max(self.multiple * 4, window // self.multiple * self.multiple)
+        self.overlap = overlap // self.multiple * self.multiple
+
+    def _run(self, img: np.ndarray, y0: int, x0: int):
+        h, w = img.shape[:2]
+        ph, pw = -h % self.multiple, -w % self.multiple
+        if ph or pw:  # pad with white: that is what glass looks like
+            img = np.pad(img, ((0, ph), (0, pw), (0, 0)), constant_values=255)
+        x = to_input(img, self.card, self.device)
+        g, c, a = self.model(x, pos_offset=(float(y0), float(x0)))
+        oh, ow = -(-h // self.stride), -(-w // self.stride)
+        g = torch.sigmoid(g[0, 0, :oh, :ow]).float().cpu().numpy()
+        c = torch.softmax(c[0, :, :oh, :ow], dim=0).permute(1, 2, 0).float().cpu().numpy()
+        return g, c, a[0, 0, :oh, :ow].float().cpu().numpy()
+
+    @torch.inference_mode()
+    def predict(self, image: np.ndarray) -> Stage1Maps:
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"expected an (H,W,3) uint8 image, got {image.shape} {image.dtype}")
+        H, W = image.shape[:2]
+        s = self.stride
+        if H <= self.window and W <= self.window:
+            return Stage1Maps(*self._run(image, 0, 0), stride=s)
+        oh, ow = -(-H // s), -(-W // s)
+        group = np.zeros((oh, ow), np.float32)
+        grade = np.zeros((oh, ow, self.card.hyperparameters.get("n_coarse", 3)), np.float32)
+        att = np.zeros((oh, ow), np.float32)
+        step = self.window - 2 * self.overlap
+        for y0, y1 in _spans(H, self.window, step, self.multiple):
+            for x0, x1 in _spans(W, self.window, step, self.multiple):
+                g, c, a = self._run(image[y0:y1, x0:x1], y0, x0)
+                # keep the centre: drop `overlap` px at each inner edge (they lack context)
+                rows = _keep(y0, y1, H, self.overlap, s)
+                cols = _keep(x0, x1, W, self.overlap, s)
+                local = (slice(rows[0] - y0 // s, rows[1] - y0 // s), slice(cols[0] - x0 // s, cols[1] - x0 // s))
+                dest = (slice(*rows), slice(*cols))
+                group[dest], grade[dest], att[dest] = g[local], c[local], a[local]
+        return Stage1Maps(group, grade, att, s)
+
+
+def _spans(total: int, window: int, step: int, multiple: int) -> list[tuple[int, int]]:
+    """Window [start, end) spans covering [0, total); starts on the ``multiple`` grid, so the last one
+    may be up to ``multiple - 1`` px longer than ``window``."""
+    if total <= window:
+        return [(0, total)]
+    starts = sorted(set(list(range(0, total - window, step)) + [(total - window) // multiple * multiple]))
+    return [(st, total if st == starts[-1] else st + window) for st in starts]
+
+
+def _keep(start: int, end: int, total: int, overlap: int, stride: int) -> tuple[int, int]:
+    """Map rows/cols [a, b) a window spanning [start, end) contributes: its centre part."""
+    a = start + (overlap if start > 0 else 0)
+    b = end - (overlap if end < total else 0)
+    return a // stride, -(-b // stride)
+
+
+class Stage2Runner:
+    """Patches at high power -> class probabilities (N, n_fine + 1), "none" last.
+
+    ``engine``: "torch", "onnxruntime", or "auto" (ONNX Runtime on CPU when the card names an export
+    beside the weights, ``weights_path``, and onnxruntime is installed; torch otherwise)."""
+
+    def __init__(self, model: nn.Module, card: ModelCard, device: str | torch.device | None = None,
+                 batch_size: int = 64, engine: str = "auto", weights_path: str | Path | None = None):
+        self.device = pick_device(device)
+        self.model = model.to(self.device).eval().to(memory_format=torch.channels_last)
+        self.card = card
+        self.batch_size = batch_size
+        self.engine = "torch"
+        self._ort = None
+        onnx_name = card.engine.get("onnx") if card.engine else None
+        if engine not in ("auto", "torch", "onnxruntime"):
+            raise ValueError(f"unknown engine {engine!r}")
+        if engine != "torch" and self.device.type == "cpu" and onnx_name and weights_path is not None:
+            from .onnx_engine import OrtModel, import_ort
+
+            onnx_path = Path(weights_path).with_name(onnx_name)
+            if onnx_path.exists() and import_ort() is not None:
+                self._ort = OrtModel(onnx_path, weights_path, card.engine["weights_sha256"])
+                self.engine = "onnxruntime"
+        if engine == "onnxruntime" and self._ort is None:
+            raise ModelCardError(f"{card.name}: ONNX Runtime engine asked for but no usable export/onnxruntime")
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.card.labels)
+
+    @torch.inference_mode()
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        if images.ndim == 3:
+            images = images[None]
+        if images.dtype != np.uint8:
+            raise ValueError(f"expected uint8 images, got {images.dtype}")
+        out = np.zeros((len(images), len(self.card.labels)), np.float32)
+        for s in range(0, len(images), self.batch_size):
+            x = to_input(images[s:s + self.batch_size], self.card, self.device)
+            if self._ort is not None:
+                logits = torch.from_numpy(self._ort(x.contiguous().numpy()))
+            else:
+                logits = self.model(x).float()
+            out[s:s + len(x)] = torch.softmax(logits, dim=1).cpu().numpy()
+        return out
+
+
+def combine_windows(probs: np.ndarray) -> np.ndarray:
+    """Grade a region from several windows' stage-2 outputs (N, n_fine+1): average the fine-grade
+    probabilities weighted by how sure each window is that it shows cells (1 - p_none); returns
+    (n_fine,) summing to 1 (uniform when every window is empty)."""
+    probs = np.asarray(probs, np.float64)
+    fine = probs[:, :-1]
+    w = 1.0 - probs[:, -1]
+    denom = fine.sum(axis=1, keepdims=True)
+    fine = np.divide(fine, denom, out=np.full_like(fine, 1.0 / fine.shape[1]), where=denom > 0)
+    if w.sum() <= 1e-9:
+        return np.full(fine.shape[1], 1.0 / fine.shape[1])
+    return (fine * w[:, None]).sum(0) / w.sum()
+
+
+def load_runners(stage1_path: str | Path, stage2_path: str | Path, device: str | torch.device | None = None,
+                 labels: LabelSet = TBSRTC) -> tuple[Stage1Runner, Stage2Runner]:
+    dev = pick_device(device)
+    m1, c1 = load_model(stage1_path, expect={"name": "stage1", "label_set": labels.name,
+                                             "labels": list(labels.coarse)}, device=dev)
+    m2, c2 = load_model(stage2_path, expect={"name": "stage2", "label_set": labels.name,
+                                             "labels": [*labels.fine, "none"]}, device=dev)
+    return Stage1Runner(m1, c1, dev), Stage2Runner(m2, c2, dev, weights_path=paths_for(stage2_path)[0])
+
+
+def load_default_models(device: str | torch.device | None = None,
+                        labels: LabelSet = TBSRTC) -> tuple[Stage1Runner, Stage2Runner]:
+    """The shipped weights (src/zoomgrade/weights/), checked against their cards."""
+    p1, p2 = WEIGHTS_DIR / "stage1.safetensors", WEIGHTS_DIR / "stage2.safetensors"
+    for p in (p1, p2):
+        if not p.exists():
+            raise ModelCardError(f"{p}: shipped weights missing; train them with `zoomgrade train`")
+    return load_runners(p1, p2, device, labels)

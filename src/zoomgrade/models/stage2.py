@@ -1,0 +1,84 @@
+"""Stage 2: the high-power feature-pyramid classifier.
+
+A patch read at high power (default 0.5 um/px, 256 x 256 px = 128 um) goes through a small CNN
+backbone (strides 4, 8, 16, 32); a feature pyramid (lateral 1x1 convolutions + top-down fusion)
+brings the coarse context down to the finer levels, every pyramid level is pooled (mean and max) and
+a head grades the patch: the fine grades (TBSRTC II-VI) plus a last "none" class for patches without
+follicular cell groups (background, blood, colloid, macrophages), which lets the exhaustive baseline
+and the fallback skip empty tiles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .blocks import ConvBNAct, Down
+
+
+@dataclass(frozen=True)
+class Stage2Config:
+    stem: int = 16  # stride 2
+    widths: tuple[int, int, int, int] = (24, 40, 64, 96)  # strides 4, 8, 16, 32
+    blocks: tuple[int, int, int, int] = (1, 1, 2, 1)
+    fpn_dim: int = 48
+    pyramid_levels: int = 4  # C2..C5 (strides 4, 8, 16, 32) feed the pyramid: nuclear detail lives at stride 4
+    dropout: float = 0.2
+    n_classes: int = 6  # n_fine + 1 ("none" last)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Stage2Config":
+        d = dict(d)
+        for key in ("widths", "blocks"):
+            if key in d:
+                d[key] = tuple(d[key])
+        return cls(**d)
+
+
+class Stage2Net(nn.Module):
+    def __init__(self, cfg: Stage2Config | None = None):
+        super().__init__()
+        cfg = cfg or Stage2Config()
+        if not 3 <= cfg.pyramid_levels <= 4:
+            raise ValueError("pyramid_levels must be 3 or 4")
+        self.cfg = cfg
+        w = cfg.widths
+        self.stem = ConvBNAct(3, cfg.stem, stride=2)
+        chans = (cfg.stem, *w)
+        self.stages = nn.ModuleList([Down(chans[i], chans[i + 1], cfg.blocks[i]) for i in range(4)])
+        used = w[-cfg.pyramid_levels:]
+        f = cfg.fpn_dim
+        self.lateral = nn.ModuleList([nn.Conv2d(c, f, 1) for c in used])
+        self.smooth = nn.ModuleList([ConvBNAct(f, f) for _ in used])
+        self.head = nn.Sequential(
+            nn.Dropout(cfg.dropout), nn.Linear(2 * f * len(used), 2 * f), nn.ReLU(inplace=True),
+            nn.Linear(2 * f, cfg.n_classes),
+        )
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The pyramid levels, finest first."""
+        x = self.stem(x)
+        cs = []
+        for st in self.stages:
+            x = st(x)
+            cs.append(x)
+        cs = cs[-self.cfg.pyramid_levels:]
+        p = self.lateral[-1](cs[-1])
+        outs = [self.smooth[-1](p)]
+        for i in range(len(cs) - 2, -1, -1):  # top-down: coarse context added to finer laterals
+            p = self.lateral[i](cs[i]) + F.interpolate(p, size=cs[i].shape[-2:], mode="nearest")
+            outs.insert(0, self.smooth[i](p))
+        return outs
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pooled = []
+        for p in self.features(x):
+            pooled.append(p.mean(dim=(2, 3)))
+            pooled.append(p.amax(dim=(2, 3)))
+        return self.head(torch.cat(pooled, dim=1))

@@ -1,0 +1,162 @@
+"""Train the stage-1 network from slides + QuPath GeoJSON (``zoomgrade train stage1``)."""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .._version import __version__
+from ..labels import TBSRTC, LabelSet
+from .augment import augment_images, random_dihedral
+from .card import ModelCard, save_model
+from .datasets import Stage1Slide, find_slides, split_items, stage1_slide
+from .evaluate import stage1_scores
+from .runners import Stage1Runner, pick_device
+from .stage1 import Stage1Config, Stage1Net
+from .train_common import TrainResult, command_line, machine, optimiser, progress_bar, setup
+
+
+@dataclass
+class Stage1TrainConfig:
+    mpp: float = 8.0
+    epochs: int = 14
+    steps_per_epoch: int = 25
+    batch_size: int = 8
+    crop: int = 192  # px at mpp (multiple of 16): 1.5 mm at 8 um/px, several groups and their context
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    pos_weight: float = 3.0  # groups are a small part of a slide; missing one costs more than a false alarm
+    target_gain: float = 4.0  # map pixel target = min(1, gain x group coverage): small groups must fire
+    grade_loss_weight: float = 1.0
+    val_fraction: float = 0.2
+    seed: int = 0
+    threads: int | None = None
+    device: str | None = None  # None: CUDA if available, else CPU
+    net: Stage1Config = field(default_factory=Stage1Config)
+
+
+def _batch(slides: list[Stage1Slide], cfg: Stage1TrainConfig, rng: np.random.Generator):
+    """Random square crops (origin on the 16-px grid) of random slides, with their targets."""
+    s = cfg.net.out_stride
+    c, m = cfg.crop, cfg.crop // s
+    imgs, grp, grd, wts = [], [], [], []
+    for _ in range(cfg.batch_size):
+        sl = slides[rng.integers(len(slides))]
+        H, W = sl.image.shape[:2]
+        y = 16 * rng.integers(0, max(H - c, 0) // 16 + 1)
+        x = 16 * rng.integers(0, max(W - c, 0) // 16 + 1)
+        im = np.full((c, c, 3), 255, np.uint8)
+        patch = sl.image[y:y + c, x:x + c]
+        im[:patch.shape[0], :patch.shape[1]] = patch
+        imgs.append(im)
+        for arr, out, fill in ((sl.group, grp, 0.0), (sl.grade, grd, -1), (sl.grade_weight, wts, 0.0)):
+            t = np.full((m, m), fill, arr.dtype)
+            p = arr[y // s:y // s + m, x // s:x // s + m]
+            t[:p.shape[0], :p.shape[1]] = p
+            out.append(t)
+    return (torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).float() / 255,
+            torch.from_numpy(np.stack(grp))[:, None], torch.from_numpy(np.stack(grd))[:, None],
+            torch.from_numpy(np.stack(wts))[:, None])
+
+
+def stage1_loss(out, group_t, grade_t, weight_t, cfg: Stage1TrainConfig) -> torch.Tensor:
+    g, c, _ = out
+    pw = torch.tensor(cfg.pos_weight, device=g.device)
+    lg = F.binary_cross_entropy_with_logits(g, group_t, pos_weight=pw)
+    ce = F.cross_entropy(c, grade_t[:, 0].clamp(min=0), reduction="none")
+    w = weight_t[:, 0] * (grade_t[:, 0] >= 0)
+    lc = (ce * w).sum() / w.sum().clamp(min=1.0)
+    return lg + cfg.grade_loss_weight * lc
+
+
+def make_card(cfg: Stage1TrainConfig, labels: LabelSet) -> ModelCard:
+    return ModelCard(
+        name="stage1", version=__version__, architecture="Stage1Net",
+        hyperparameters=replace(cfg.net, n_coarse=len(labels.coarse)).to_dict(),
+        input_mpp=cfg.mpp, input_size=None, label_set=labels.name, labels=list(labels.coarse),
+        mpp_range=(4.0, 16.0),
+        description="Low-power whole-slide network: per-position cell-group probability and coarse grade.",
+    )
+
+
+def train_stage1(slides_dir: str | Path, out_dir: str | Path, epochs: int | None = None, *,
+                 config: Stage1TrainConfig | None = None, labels: LabelSet = TBSRTC,
+                 progress: bool = True, command: str | None = None) -> TrainResult:
+    cfg = config or Stage1TrainConfig()
+    if epochs is not None:
+        cfg = replace(cfg, epochs=epochs)
+    cfg = replace(cfg, net=replace(cfg.net, n_coarse=len(labels.coarse)))
+    t0 = time.perf_counter()
+    gen = setup(cfg.seed, cfg.threads)
+    rng = np.random.default_rng(cfg.seed)
+    items = find_slides(slides_dir)
+    train_items, val_items = split_items(items, cfg.val_fraction)
+    out = Path(out_dir) / "stage1.safetensors"
+    card = make_card(cfg, labels)
+    dev = pick_device(cfg.device)
+    model = Stage1Net(cfg.net).to(dev)
+    opt, sched = optimiser(model, cfg.lr, cfg.weight_decay, cfg.epochs * cfg.steps_per_epoch)
+    best = (-1.0, -1, None)
+    history: list[dict[str, float]] = []
+    mean = torch.tensor(card.normalisation["mean"], device=dev).view(1, 3, 1, 1)
+    std = torch.tensor(card.normalisation["std"], device=dev).view(1, 3, 1, 1)
+    with progress_bar(progress) as prog:
+        task = prog.add_task("stage1 data", total=len(items), info="") if prog else None
+        slides = []
+        for it in items:
+            slides.append(stage1_slide(it, cfg.mpp, cfg.net.out_stride, labels, gain=cfg.target_gain))
+            if prog:
+                prog.advance(task)
+        train_slides = [s for s, it in zip(slides, items) if it in train_items]
+        val_slides = [s for s, it in zip(slides, items) if it in val_items]
+        for ep in range(cfg.epochs):
+            model.train()
+            if prog:
+                prog.reset(task, total=cfg.steps_per_epoch, description=f"stage1 epoch {ep + 1}/{cfg.epochs}")
+            losses = []
+            for _ in range(cfg.steps_per_epoch):
+                x, g, c, w = (t.to(dev) for t in _batch(train_slides, cfg, rng))
+                x, g, c, w = random_dihedral(x, g, c, w, generator=gen)
+                x = (augment_images(x, generator=gen) - mean) / std
+                loss = stage1_loss(model(x.contiguous(memory_format=torch.channels_last)), g, c, w, cfg)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                losses.append(loss.item())
+                if prog:
+                    prog.update(task, advance=1, info=f"loss {np.mean(losses[-10:]):.3f}")
+            runner = Stage1Runner(copy.deepcopy(model).eval(), card, device=dev)
+            scores = stage1_scores(runner, val_slides, labels)
+            row = {"epoch": ep + 1, "loss": float(np.mean(losses)), **scores}
+            history.append(row)
+            if prog:
+                prog.console.print(f"stage1 epoch {ep + 1}: loss {row['loss']:.4f}  recall {scores['recall']:.3f}  "
+                                   f"coarse_acc {scores['coarse_accuracy']:.3f}  precision {scores['precision']:.3f}  "
+                                   f"score {scores['score']:.3f}", highlight=False)
+            if scores["score"] > best[0]:
+                best = (scores["score"], ep + 1, copy.deepcopy(model.state_dict()))
+                _save(model, card, out, cfg, items, train_items, val_items, history, best, t0, command, final=False)
+    model.load_state_dict(best[2])
+    _save(model, card, out, cfg, items, train_items, val_items, history, best, t0, command, final=True)
+    return TrainResult(out, best[0], best[1], history, time.perf_counter() - t0)
+
+
+def _save(model, card, out, cfg, items, train_items, val_items, history, best, t0, command, final):
+    card.training = {
+        "data": {"slides_dir": str(Path(items[0].slide).parent), "n_slides": len(items),
+                 "train": [it.slide.name for it in train_items], "val": [it.slide.name for it in val_items],
+                 "seeds": sorted(it.seed for it in items if it.seed is not None)},
+        "command": command or command_line(),
+        "config": {k: v for k, v in asdict(cfg).items() if k != "net"},
+        "epochs_run": len(history), "best_epoch": best[1],
+        "seconds": round(time.perf_counter() - t0, 1), "finished": final, "machine": machine(),
+    }
+    card.metrics = {"validation": history[best[1] - 1] if history else {}, "history": history}
+    save_model(model, card, out)

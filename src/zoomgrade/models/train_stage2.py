@@ -1,0 +1,153 @@
+"""Train the stage-2 network from slides + QuPath GeoJSON (``zoomgrade train stage2``)."""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .._version import __version__
+from ..labels import TBSRTC, LabelSet
+from .augment import augment_images, random_dihedral
+from .card import ModelCard, save_model
+from .datasets import find_slides, split_items, stage2_crops
+from .runners import Stage2Runner, pick_device
+from .stage2 import Stage2Config, Stage2Net
+from .train_common import TrainResult, command_line, machine, macro_f1, optimiser, progress_bar, setup
+
+
+@dataclass
+class Stage2TrainConfig:
+    mpp: float = 0.5
+    size: int = 128  # px at mpp: 64 um, a few dozen nuclei; regions are covered by several windows
+    epochs: int = 16
+    batch_size: int = 32
+    per_group: int = 4  # crops per annotated group
+    none_per_slide: int = 20  # "none" crops per slide
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.05
+    val_fraction: float = 0.2
+    seed: int = 0
+    threads: int | None = None
+    device: str | None = None  # None: CUDA if available, else CPU
+    net: Stage2Config = field(default_factory=Stage2Config)
+
+
+def make_card(cfg: Stage2TrainConfig, labels: LabelSet) -> ModelCard:
+    return ModelCard(
+        name="stage2", version=__version__, architecture="Stage2Net",
+        hyperparameters=replace(cfg.net, n_classes=len(labels.fine) + 1).to_dict(),
+        input_mpp=cfg.mpp, input_size=cfg.size, label_set=labels.name, labels=[*labels.fine, "none"],
+        mpp_range=(0.25, 1.0),
+        description="High-power feature-pyramid patch classifier: fine grade, or 'none' (no follicular cells).",
+    )
+
+
+def _collect(items, cfg: Stage2TrainConfig, labels: LabelSet, rng, prog, task, what: str):
+    xs, ys = [], []
+    if prog:
+        prog.reset(task, total=len(items), description=f"stage2 {what} crops")
+    for it in items:
+        x, y = stage2_crops(it, rng, cfg.mpp, cfg.size, labels, cfg.per_group, cfg.none_per_slide)
+        xs.append(x)
+        ys.append(y)
+        if prog:
+            prog.advance(task)
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def _to_float(x: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(x).permute(0, 3, 1, 2).float() / 255
+
+
+def train_stage2(slides_dir: str | Path, out_dir: str | Path, epochs: int | None = None, *,
+                 config: Stage2TrainConfig | None = None, labels: LabelSet = TBSRTC,
+                 progress: bool = True, command: str | None = None) -> TrainResult:
+    cfg = config or Stage2TrainConfig()
+    if epochs is not None:
+        cfg = replace(cfg, epochs=epochs)
+    n_cls = len(labels.fine) + 1
+    cfg = replace(cfg, net=replace(cfg.net, n_classes=n_cls))
+    t0 = time.perf_counter()
+    gen = setup(cfg.seed, cfg.threads)
+    rng = np.random.default_rng(cfg.seed)
+    items = find_slides(slides_dir)
+    train_items, val_items = split_items(items, cfg.val_fraction)
+    out = Path(out_dir) / "stage2.safetensors"
+    card = make_card(cfg, labels)
+    dev = pick_device(cfg.device)
+    model = Stage2Net(cfg.net).to(dev, memory_format=torch.channels_last)
+    mean = torch.tensor(card.normalisation["mean"], device=dev).view(1, 3, 1, 1)
+    std = torch.tensor(card.normalisation["std"], device=dev).view(1, 3, 1, 1)
+    history: list[dict[str, float]] = []
+    best = (-1.0, -1, None)
+    with progress_bar(progress) as prog:
+        task = prog.add_task("stage2", total=1, info="") if prog else None
+        xtr, ytr = _collect(train_items, cfg, labels, rng, prog, task, "train")
+        xva, yva = _collect(val_items, cfg, labels, rng, prog, task, "val")
+        counts = np.bincount(ytr, minlength=n_cls)
+        # Balanced sampling: each class drawn equally often whatever the slides' grade mix.
+        p = (1.0 / np.maximum(counts, 1))[ytr]
+        p /= p.sum()
+        steps = max(1, len(ytr) // cfg.batch_size)
+        opt, sched = optimiser(model, cfg.lr, cfg.weight_decay, cfg.epochs * steps)
+        val_runner = Stage2Runner(model, card, device=dev, batch_size=64)
+        for ep in range(cfg.epochs):
+            model.train()
+            if prog:
+                prog.reset(task, total=steps, description=f"stage2 epoch {ep + 1}/{cfg.epochs}")
+            losses = []
+            for _ in range(steps):
+                idx = rng.choice(len(ytr), size=cfg.batch_size, p=p)
+                (x,) = random_dihedral(_to_float(xtr[idx]).to(dev), generator=gen)
+                x = ((augment_images(x, generator=gen) - mean) / std).contiguous(memory_format=torch.channels_last)
+                loss = F.cross_entropy(model(x), torch.from_numpy(ytr[idx]).to(dev), label_smoothing=cfg.label_smoothing)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                losses.append(loss.item())
+                if prog:
+                    prog.update(task, advance=1, info=f"loss {np.mean(losses[-10:]):.3f}")
+            model.eval()
+            pred = val_runner.predict(xva).argmax(1)
+            fine = yva < len(labels.fine)
+            row = {"epoch": ep + 1, "loss": float(np.mean(losses)),
+                   "macro_f1": macro_f1(yva, pred, list(range(n_cls))),
+                   "fine_macro_f1": macro_f1(yva[fine], pred[fine], list(range(len(labels.fine)))),
+                   "none_recall": float(np.mean(pred[~fine] == n_cls - 1)) if (~fine).any() else 0.0,
+                   "accuracy": float(np.mean(pred == yva))}
+            history.append(row)
+            if prog:
+                prog.console.print(f"stage2 epoch {ep + 1}: loss {row['loss']:.4f}  macro_f1 {row['macro_f1']:.3f}  "
+                                   f"fine_macro_f1 {row['fine_macro_f1']:.3f}  none_recall {row['none_recall']:.3f}",
+                                   highlight=False)
+            if row["macro_f1"] > best[0]:
+                best = (row["macro_f1"], ep + 1, copy.deepcopy(model.state_dict()))
+                _save(model, card, out, cfg, items, train_items, val_items, counts, history, best, t0, command, False)
+    model.load_state_dict(best[2])
+    _save(model, card, out, cfg, items, train_items, val_items, counts, history, best, t0, command, True)
+    return TrainResult(out, best[0], best[1], history, time.perf_counter() - t0)
+
+
+def _save(model, card, out, cfg, items, train_items, val_items, counts, history, best, t0, command, final):
+    card.training = {
+        "data": {"slides_dir": str(Path(items[0].slide).parent), "n_slides": len(items),
+                 "train": [it.slide.name for it in train_items], "val": [it.slide.name for it in val_items],
+                 "seeds": sorted(it.seed for it in items if it.seed is not None),
+                 "train_crops_per_class": dict(zip(card.labels, (int(c) for c in counts)))},
+        "command": command or command_line(),
+        "config": {k: v for k, v in asdict(cfg).items() if k != "net"},
+        "epochs_run": len(history), "best_epoch": best[1],
+        "seconds": round(time.perf_counter() - t0, 1), "finished": final, "machine": machine(),
+    }
+    card.metrics = {"validation": history[best[1] - 1] if history else {}, "history": history}
+    # the final checkpoint is also exported to ONNX for the CPU engine (torch stays the reference)
+    example = torch.zeros(2, 3, cfg.size, cfg.size) if final else None
+    save_model(model, card, out, export_example=example)

@@ -1,0 +1,34 @@
+"""LocalCluster sizing: workers x threads chosen on purpose."""
+
+from __future__ import annotations
+
+import pytest
+
+from zoomgrade.batch.cluster import MIN_WORKER_MEMORY, plan_local
+from zoomgrade.errors import ZoomgradeError
+
+GiB = 1024**3
+
+
+def test_default_is_one_single_threaded_worker_per_core():
+    p = plan_local(cores=2, memory=16 * GiB)
+    assert (p.workers, p.threads_per_worker) == (2, 1)
+    assert p.memory_limit == 8 * GiB
+
+
+def test_memory_caps_the_number_of_workers():
+    p = plan_local(cores=8, memory=2 * MIN_WORKER_MEMORY + 1)
+    assert (p.workers, p.threads_per_worker) == (2, 1)
+
+
+@pytest.mark.parametrize("workers,threads,expect", [
+    (1, None, (1, 2)), (2, None, (2, 1)), (None, 2, (1, 2)), (3, None, (3, 1)), (1, 4, (1, 4)),
+])
+def test_given_workers_or_threads_share_the_cores(workers, threads, expect):
+    p = plan_local(workers, threads, cores=2, memory=16 * GiB)
+    assert (p.workers, p.threads_per_worker) == expect
+
+
+def test_bad_sizes_are_usage_errors():
+    with pytest.raises(ZoomgradeError, match="--workers"):
+        plan_local(0, None, cores=2, memory=GiB)

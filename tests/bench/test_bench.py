@@ -1,0 +1,109 @@
+"""zoomgrade bench: scoring against truth, the low-power map, and a small end-to-end run through the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from shapely.geometry import box
+from typer.testing import CliRunner
+
+from zoomgrade.annotations import Annotation
+from zoomgrade.bench import ablation as ab
+from zoomgrade.labels import TBSRTC
+from zoomgrade.types import Region, RegionGrade
+
+
+def _grade(rid: int, poly, fine: str) -> RegionGrade:
+    region = Region(id=rid, polygon=poly, coarse_probs=np.array([0.2, 0.3, 0.5]), coarse_grade="malignant",
+                    confidence=0.5, area_um2=float(poly.area), est_cells=10)
+    probs = np.full(5, 0.1)
+    probs[TBSRTC.fine_index(fine)] = 0.6
+    return RegionGrade(region=region, fine_grade=fine, confidence=0.6, fine_probs=probs, stage2_probs=probs,
+                       decided_by="stage2", order=rid)
+
+
+def test_score_regions_matches_by_overlap() -> None:
+    groups = [Annotation(box(0, 0, 10, 10), "V"), Annotation(box(100, 100, 110, 110), "II"),
+              Annotation(box(200, 200, 210, 210), "VI")]
+    regions = [_grade(0, box(5, 5, 40, 40), "II"), _grade(1, box(-5, -5, 8, 8), "VI"),  # group V: VI overlaps most
+               _grade(2, box(100, 100, 105, 105), "II"), _grade(3, box(500, 500, 520, 520), "IV")]
+    sc = ab.score_regions(groups, regions, TBSRTC)
+    assert sc.pairs == [("V", "VI"), ("II", "II"), ("VI", ab.MISSED), (ab.NONE, "IV")]
+    assert sc.vvi_recalled == [True, False]
+    f1 = ab.f1_per_class(sc.pairs, TBSRTC.fine)
+    # region 0 overlaps group V (less than region 1 does): neither its match nor a false alarm
+    assert f1 == {"II": 1.0, "III": None, "IV": 0.0, "V": 0.0, "VI": 0.0}
+    assert ab.macro_f1(sc.pairs, TBSRTC.fine) == pytest.approx(0.25)
+    assert ab.relative_recall([True, False, False], [True, True, False]) == 0.5
+
+
+def test_low_power_maps() -> None:
+    groups = [Annotation(box(0, 0, 1, 1), g) for g in ("V", "VI", "VI", "VI", "II")]
+    best = ab.best_constant_map(groups, TBSRTC)
+    assert best == {"benign": "II", "suspicious_follicular": "III", "malignant": "VI"}
+    assert ab.product_map(TBSRTC)["malignant"] == "V"
+    r = _grade(0, box(0, 0, 10, 10), "II").region
+    (g,) = ab.low_power_grades([r], best, TBSRTC)
+    assert g.fine_grade == "VI" and g.confidence == pytest.approx(0.5)
+    assert g.fine_probs.sum() == pytest.approx(1.0)
+
+
+def _untrained_weights(d: Path) -> Path:
+    """Real networks, freshly initialised (fixed seed), saved with cards: the bench runs every path with them."""
+    import torch
+
+    from zoomgrade.models.card import ModelCard, save_model
+    from zoomgrade.models.stage1 import Stage1Config, Stage1Net
+    from zoomgrade.models.stage2 import Stage2Config, Stage2Net
+
+    torch.manual_seed(0)
+    # Small widths: the test exercises every path of the bench, not the networks' speed.
+    c1 = Stage1Config(widths=(8, 8, 16, 16), attn_dim=16, attn_heads=2, fuse_dim=8)
+    c2 = Stage2Config(stem=8, widths=(8, 8, 16, 16), fpn_dim=8)
+    save_model(Stage1Net(c1), ModelCard(name="stage1", version="untrained", architecture="Stage1Net",
+                                        hyperparameters=c1.to_dict(), input_mpp=8.0, input_size=None,
+                                        label_set=TBSRTC.name, labels=list(TBSRTC.coarse)), d / "stage1")
+    save_model(Stage2Net(c2), ModelCard(name="stage2", version="untrained", architecture="Stage2Net",
+                                        hyperparameters=c2.to_dict(), input_mpp=0.5, input_size=64,
+                                        label_set=TBSRTC.name, labels=[*TBSRTC.fine, "none"]), d / "stage2")
+    return d
+
+
+def test_bench_cli_small_run(synth_slide, tmp_path: Path) -> None:
+    from zoomgrade.cli.main import app
+    from zoomgrade.synth import truth_paths
+
+    src = synth_slide("VI", size_mm=(1.5, 1.5))
+    slides = tmp_path / "slides"
+    slides.mkdir()
+    for p in (src, *truth_paths(src)):
+        shutil.copy(p, slides / p.name)
+    weights = _untrained_weights(tmp_path / "weights")
+    out = tmp_path / "out"
+    config = tmp_path / "small.toml"  # bounded high-power work whatever the untrained stage 1 finds
+    config.write_text("[stage2]\nmax_windows_per_region = 4\n[exhaustive]\nmin_tissue_fraction = 0.5\n")
+    res = CliRunner().invoke(app, ["bench", "--input", str(slides), "--weights", str(weights), "--out", str(out),
+                                   "--config", str(config), "--threads", "2"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    rec = json.loads((out / "bench.json").read_text())
+    (s,) = rec["slides"]
+    assert s["truth_category"] == json.loads(truth_paths(src)[1].read_text())["category"]
+    for mode, stages in (("cascade", ("open", "stage1", "stage2_read", "stage2_infer", "fallback", "write")),
+                         ("exhaustive", ("open", "exhaustive_read", "exhaustive_infer", "write"))):
+        assert set(stages) <= set(s[mode]["seconds"])
+        assert s[mode]["wall_s"] > 0 and s[mode]["category"] in TBSRTC.category_names
+    assert s["wall_ratio"] == pytest.approx(s["cascade"]["wall_s"] / s["exhaustive"]["wall_s"])
+    # The floor replays exactly the high-power windows the cascade accounted for.
+    assert s["floor"]["n_windows"] == s["cascade"]["hp_tiles"]
+    assert s["floor"]["serial_s"] > 0 and s["cascade_over_floor"] > 0
+    assert set(s["ablation"]) == {"product_map", "best_constant_map"}
+    assert [t["name"] for t in rec["targets"]][0].startswith("wall-time ratio")
+    assert len(rec["targets"]) == 7
+    (probe,) = rec["memory_probe"]
+    assert probe["mode"] == "cascade" and probe["peak_rss_mb"] > 0, probe
+    md = (out / "bench.md").read_text()
+    assert rec["machine"]["cpu_model"] in md and "| **median** |" in md

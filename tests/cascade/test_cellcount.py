@@ -1,0 +1,59 @@
+import numpy as np
+from shapely.geometry import box
+from skimage.draw import disk
+
+from zoomgrade.cascade.cellcount import count_cells, count_region, polygon_mask
+from zoomgrade.cascade.config import AdequacyConfig
+
+CFG = AdequacyConfig()
+BG = (205, 195, 220)  # plasma
+NUC = (45, 55, 125)  # blue nucleus (Pap)
+RBC = (150, 35, 80)  # dark red cell (Diff-Quik): dark but red-dominant
+
+
+def canvas(n: int = 256) -> np.ndarray:
+    return np.broadcast_to(np.array(BG, np.uint8), (n, n, 3)).copy()
+
+
+def put(img, cy, cx, r_px, colour):
+    rr, cc = disk((cy, cx), r_px, shape=img.shape[:2])
+    img[rr, cc] = colour
+
+
+def test_counts_nuclei_of_a_group_and_ignores_red_cells_and_a_lone_nucleus():
+    img = canvas()
+    # a sheet of 7 nuclei, 7.5 um across (15 px at 0.5 um/px), 10 um apart centre to centre
+    for i in range(7):
+        put(img, 60 + (i // 4) * 20, 40 + (i % 4) * 20, 7.5, NUC)
+    for k in range(15):
+        put(img, 200, 10 + 16 * k, 6, RBC)
+    put(img, 140, 220, 7, NUC)  # a lymphocyte, far from the group
+    assert count_cells(img, 0.5, CFG) == 7
+
+
+def test_overlapping_nuclei_count_by_area():
+    img = canvas()
+    put(img, 100, 100, 30, NUC)  # a blob of crowded nuclei, ~2,800 um2 at 0.5 um/px -> ~64 nuclei
+    n = count_cells(img, 0.5, CFG)
+    assert abs(n - np.pi * 30 ** 2 * 0.25 / CFG.nucleus_um2) <= 1
+
+
+def test_inside_mask_and_region_windows():
+    img = canvas()
+    for i in range(4):
+        put(img, 40, 30 + 20 * i, 7.5, NUC)  # 4 nuclei, top half
+    for i in range(5):
+        put(img, 200, 30 + 20 * i, 7.5, NUC)  # 5 nuclei, bottom half
+    top = np.zeros(img.shape[:2], bool)
+    top[:128] = True
+    assert count_cells(img, 0.5, CFG, top) == 4
+    # the same through a region polygon over one 256-px window of 512 level-0 px (slide at 0.25 um/px)
+    win = (1000, 2000, 512, 512)
+    poly = box(1000, 2000, 1512, 2256)  # the top half of the window
+    assert polygon_mask(poly, win, 256)[:128].all() and not polygon_mask(poly, win, 256)[130:].any()
+    assert count_region(img[None], [win], poly, 0.5, CFG, margin_px=0) == 4
+    assert count_region(img[None], [win], poly, 0.5, CFG, margin_px=400) == 9
+
+
+def test_blank_is_zero():
+    assert count_cells(canvas(), 0.5, CFG) == 0

@@ -1,0 +1,135 @@
+"""The high-power passes on a real pyramid file: reads by mpp, severity order, budget, fallback."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from zoomgrade.bench.slide_io import write_aperio_from_array
+from zoomgrade.cascade.budget import Budget, stage1_grade
+from zoomgrade.cascade.config import GradeConfig
+from zoomgrade.cascade.fallback_pass import run_fallback
+from zoomgrade.cascade.queue import severity_order
+from zoomgrade.cascade.stage1_pass import run_stage1
+from zoomgrade.cascade.stage2_pass import run_stage2
+from zoomgrade.slide import open_slide
+from zoomgrade.types import CostRecord
+
+from cascade_builders import make_region
+
+
+class Recording:
+    """A slide that records every read's resolution (delegates everything else)."""
+
+    def __init__(self, slide):
+        self._s = slide
+        self.reads: list[tuple[str, float]] = []
+
+    def __getattr__(self, name):
+        return getattr(self._s, name)
+
+    def read_region(self, x, y, w, h, mpp):
+        self.reads.append(("region", mpp))
+        return self._s.read_region(x, y, w, h, mpp)
+
+    def thumbnail(self, mpp=None, max_size=1024):
+        self.reads.append(("thumbnail", mpp))
+        return self._s.thumbnail(mpp, max_size)
+
+
+@pytest.fixture(scope="module")
+def textured(tmp_path_factory):
+    rng = np.random.default_rng(1_000_200)
+    img = np.full((2048, 2048, 3), 235, np.uint8)
+    for _ in range(12):
+        y, x = rng.integers(100, 1900, 2)
+        img[y - 60:y + 60, x - 60:x + 60] = rng.integers(40, 160, (120, 120, 3))
+    path = tmp_path_factory.mktemp("passes") / "textured.svs"
+    write_aperio_from_array(path, img, tile=256, step=4, n_levels=3, mpp=0.25, mag=40)
+    return path
+
+
+def regions_grid():
+    coarse = [(0.8, 0.1, 0.1), (0.1, 0.1, 0.8), (0.2, 0.7, 0.1), (0.1, 0.2, 0.7), (0.9, 0.05, 0.05), (0.3, 0.6, 0.1)]
+    return [make_region(i, c, x=300 * i, y=300 * (i % 3), side=256) for i, c in enumerate(coarse)]
+
+
+def test_stage1_reads_low_power_only_and_stage2_high_power_only(textured, any_models, labels):
+    cfg = GradeConfig()
+    with open_slide(textured) as s:
+        rec = Recording(s)
+        cost = CostRecord()
+        run_stage1(rec, any_models[0], cfg, labels, cost)
+        assert rec.reads == [("thumbnail", cfg.stage1.mpp)]
+        rec.reads.clear()
+        regs = severity_order(regions_grid(), labels)
+        size = any_models[1].card.input_size
+        run_stage2(rec, regs, any_models[1], cfg, labels, cost, Budget(cfg.budget), size)
+        assert rec.reads and {m for _, m in rec.reads} == {cfg.stage2.mpp}
+    st = cost.stages["stage2_read"]
+    assert st.pixels == st.tiles * size * size == cost.pixels_at(cfg.stage2.mpp)
+    assert cost.stages["stage2_infer"].model_items == st.tiles
+
+
+def test_decisions_follow_the_severity_queue(textured, any_models, labels):
+    cfg = GradeConfig()
+    regs = severity_order(regions_grid(), labels)
+    assert [r.id for r in regs] == [1, 3, 2, 5, 4, 0]
+    with open_slide(textured) as s:
+        out = run_stage2(s, regs, any_models[1], cfg, labels, CostRecord(), Budget(cfg.budget),
+                         any_models[1].card.input_size)
+    assert [d.job.region.id for d in out] == [1, 3, 2, 5, 4, 0]
+    assert [d.job.order for d in out] == list(range(6))
+    for d in out:
+        if d.grade is not None:
+            assert d.grade.stage2_probs is not None and d.grade.fine_probs.sum() == pytest.approx(1.0)
+            assert d.needs_fallback == (d.grade.confidence < cfg.fallback.confidence_threshold)
+
+
+def test_budget_leaves_the_least_severe_regions_to_stage1(textured, any_models, labels):
+    size = any_models[1].card.input_size
+    cfg = GradeConfig()
+    one = size * size
+    cfg.budget.high_power_megapixels = 2.5 * one / 1e6  # room for about two windows
+    regs = severity_order(regions_grid(), labels)
+    cost = CostRecord()
+    budget = Budget(cfg.budget)
+    with open_slide(textured) as s:
+        out = run_stage2(s, regs, any_models[1], cfg, labels, cost, budget, size)
+    skipped = [d.skipped for d in out]
+    assert any(skipped) and not all(skipped)
+    k = skipped.index(True)
+    assert all(skipped[k:])  # a tail of the queue: the least severe regions
+    largest = max(len(d.job.windows.boxes) for d in out) * one
+    assert cost.pixels_at(cfg.stage2.mpp) <= cfg.budget.high_power_megapixels * 1e6 + largest
+    g = stage1_grade(out[-1].job.region, labels, out[-1].job.order, cfg.fusion.prior_floor)
+    assert g.decided_by == "stage1-budget" and g.fine_grade == "II" and g.stage2_probs is None
+
+
+def test_fallback_reuses_stage2_windows_and_reads_shifted_patches_only_when_short(textured, any_models, labels):
+    cfg = GradeConfig()
+    cfg.fallback.none_threshold = 1.01  # every patch votes, whatever the network says
+    size = any_models[1].card.input_size
+    regs = severity_order(regions_grid(), labels)
+    cost = CostRecord()
+    with open_slide(textured) as s:
+        decisions = run_stage2(s, regs, any_models[1], cfg, labels, cost, Budget(cfg.budget), size)
+        outs = run_fallback(s, decisions[:3], any_models[1], cfg, labels, cost, Budget(cfg.budget), size)
+        cfg1 = GradeConfig()
+        cfg1.fallback.none_threshold, cfg1.fallback.min_count = 1.01, 1
+        cost1 = CostRecord()
+        outs1 = run_fallback(s, decisions[:3], any_models[1], cfg1, labels, cost1, Budget(cfg1.budget), size)
+    assert len(outs) == 3
+    for o, d in zip(outs, decisions[:3]):
+        g = o.grade
+        assert g is not None and g.decided_by == "fallback" and g.fine_grade in labels.fine
+        assert o.vote.n_patches == len(d.window_probs) + o.n_read
+        assert len(g.patch_grades) == o.vote.n_voting == o.vote.n_patches
+        assert (o.n_read > 0) == (len(d.window_probs) < cfg.fallback.min_count)
+    fb = cost.stages["fallback"]
+    assert fb.tiles == sum(o.n_read for o in outs) and fb.model_items == fb.tiles
+    assert fb.pixels == fb.tiles * size * size
+    assert "fallback_infer" not in cost.stages
+    # with enough windows already graded, the fallback reads nothing at all
+    assert all(o.n_read == 0 and o.grade is not None for o in outs1)
+    assert cost1.stages["fallback"].tiles == 0 and cost1.pixels_at(cfg.stage2.mpp) == 0

@@ -1,0 +1,80 @@
+import numpy as np
+
+from zoomgrade.cascade.adequacy import assess_adequacy
+from zoomgrade.cascade.config import AdequacyConfig, SlideRuleConfig
+from zoomgrade.cascade.queue import severity_order
+from zoomgrade.cascade.slide_rule import counts, slide_category
+
+from cascade_builders import make_grade, make_region
+
+
+def test_severity_order_then_confidence_then_size(labels):
+    regs = [
+        make_region(0, (0.9, 0.05, 0.05)),
+        make_region(1, (0.1, 0.2, 0.7), confidence=0.7, area_um2=100),
+        make_region(2, (0.2, 0.6, 0.2)),
+        make_region(3, (0.1, 0.2, 0.7), confidence=0.7, area_um2=900),
+        make_region(4, (0.0, 0.1, 0.9)),
+    ]
+    assert [r.id for r in severity_order(regs, labels)] == [4, 3, 1, 2, 0]
+
+
+def test_adequacy_counts_groups_with_enough_cells():
+    cfg = AdequacyConfig(min_groups=6, min_cells=10)
+    grades = [make_grade("II", est_cells=12)] * 5 + [make_grade("II", est_cells=9)] * 4
+    a = assess_adequacy(grades, cfg)
+    assert not a.adequate and a.n_groups == 9 and a.n_adequate_groups == 5
+    a = assess_adequacy(grades + [make_grade("II", est_cells=10)], cfg)
+    assert a.adequate and a.n_adequate_groups == 6
+
+
+def rule(grades, adequate=True, **kw):
+    cfg = SlideRuleConfig(**kw)
+    from zoomgrade.types import Adequacy
+
+    adq = Adequacy(adequate, len(grades), len(grades) if adequate else 0, 6, 10, "test")
+    from zoomgrade.labels import TBSRTC
+
+    return slide_category(grades, adq, TBSRTC, cfg)
+
+
+def test_most_severe_category_with_enough_evidence():
+    benign = [make_grade("II")] * 20
+    assert rule(benign).category == "II"
+    assert rule(benign + [make_grade("VI")] * 2).category == "VI"
+    assert rule(benign + [make_grade("IV")] * 3 + [make_grade("V")] * 2).category == "V"
+
+
+def test_one_doubtful_group_does_not_make_a_slide_malignant():
+    benign = [make_grade("II")] * 20
+    # one VI region, confident but below the single-group rule, small: not enough
+    assert rule(benign + [make_grade("VI", conf=0.9, area_um2=2500)]).category == "II"
+    # the same region very confident and large enough: the single-group rule holds
+    r = rule(benign + [make_grade("VI", conf=0.97, area_um2=5000)])
+    assert r.category == "VI" and "one region" in r.reason
+
+
+def test_weak_severe_evidence_supports_a_lesser_category():
+    # two regions graded VI but split between V and VI: P(VI) 0.5 < 0.6, P(>=V) 0.9 -> V
+    p = np.array([0.025, 0.025, 0.05, 0.4, 0.5])
+    r = rule([make_grade("II")] * 10 + [make_grade("VI", p)] * 2)
+    assert r.category == "V"
+
+
+def test_area_threshold():
+    small = [make_grade("IV", area_um2=500)] * 3
+    assert rule([make_grade("II")] * 10 + small).category == "II"
+    assert rule([make_grade("II")] * 10 + small, min_area_um2={"IV": 1000.0}).category == "IV"
+
+
+def test_inadequate_without_atypia_is_nondiagnostic_but_atypia_wins():
+    few = [make_grade("II")] * 3
+    r = rule(few, adequate=False)
+    assert r.category == "I" and "nondiagnostic" in r.reason
+    assert rule(few + [make_grade("III")] * 2, adequate=False).category == "III"
+    assert rule([], adequate=False).category == "I"
+
+
+def test_counts_cover_every_grade(labels):
+    c = counts([make_grade("II"), make_grade("II"), make_grade("V")], labels)
+    assert c == {"II": 2, "III": 0, "IV": 0, "V": 1, "VI": 0}

@@ -1,0 +1,124 @@
+import threading
+import time
+
+import numpy as np
+import pytest
+from shapely.geometry import Polygon, box
+
+from zoomgrade.cascade.prefetch import read_and_grade
+from zoomgrade.cascade.windows import fit, grid_1d, region_windows
+from zoomgrade.types import CostRecord
+
+
+def test_grid_covers_span_centred():
+    xs = grid_1d(100, 1000, 256, 256)
+    assert len(xs) == 4 and xs[0] <= 100 and xs[-1] + 256 >= 1100
+    assert xs[0] - 100 == pytest.approx(1100 - (xs[-1] + 256))  # centred
+    assert grid_1d(0, 10, 256, 256) == [pytest.approx(-123.0)]  # one window, centred on a tiny region
+
+
+def test_region_windows_keep_only_those_touching_the_polygon():
+    # an L-shaped region: the bbox's empty corner gets no window
+    poly = Polygon([(0, 0), (2048, 0), (2048, 1024), (1024, 1024), (1024, 2048), (0, 2048)])
+    w = region_windows(poly, slide_mpp=0.25, mpp=0.5, size_px=256, stride_px=256)
+    assert all(bw == 512 and bh == 512 for _, _, bw, bh in w.boxes)  # 256 px at 0.5 = 512 level-0 px
+    assert len(w.boxes) == 12  # 16 on the 4x4 grid minus the 4 in the empty quadrant
+    assert (w.overlap > 0.99).all()
+    half = region_windows(box(0, 0, 256, 256), 0.25, 0.5, 256, 256)
+    assert len(half.boxes) == 1 and half.overlap[0] == pytest.approx(0.25)
+
+
+def test_max_windows_spreads_the_sample():
+    w = region_windows(box(0, 0, 8192, 8192), 0.25, 0.5, 256, 256, max_windows=10)
+    assert len(w.boxes) == 10
+    ys = sorted({b[1] for b in w.boxes})
+    assert ys[0] == 0 and ys[-1] >= 7000  # from the first row to the last, not the first rows only
+
+
+def test_fit_crops_and_pads_white():
+    a = np.zeros((257, 255, 3), np.uint8)
+    f = fit(a, 256)
+    assert f.shape == (256, 256, 3) and f[:, 255].min() == 255 and f[:, :255].max() == 0
+
+
+def test_read_and_grade_batches_across_items_and_overlaps_reading():
+    reads: list[float] = []
+    preds: list[tuple[float, float]] = []
+    lock = threading.Lock()
+
+    def read(n: int) -> np.ndarray:
+        time.sleep(0.01)
+        with lock:
+            reads.append(time.perf_counter())
+        return np.full((n, 4, 4, 3), n, np.uint8)
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        t0 = time.perf_counter()
+        time.sleep(0.03)
+        preds.append((t0, time.perf_counter()))
+        return np.repeat(x[:, 0, 0, :1].astype(float), 2, axis=1)
+
+    items = [1, 2, 3, 5, 1, 1]
+    cost = CostRecord()
+    outs = list(read_and_grade(items, read, predict, batch_size=4, depth=2, cost=cost, infer_stage="inf"))
+    assert [o.item for o in outs] == items
+    for o in outs:
+        assert o.probs.shape == (o.item, 2) and (o.probs == o.item).all()
+    st = cost.stages["inf"]
+    assert st.model_items == sum(items)
+    assert st.model_calls < len(items)  # small items shared batches
+    # some read happened while the model was running (prefetch)
+    assert any(a < t < b for a, b in preds for t in reads)
+
+
+def test_read_errors_and_budget_skips_are_per_item():
+    def read(i: int) -> np.ndarray:
+        if i == 1:
+            raise OSError("bad tile")
+        return np.zeros((1, 2, 2, 3), np.uint8)
+
+    seen = []
+
+    def skip() -> bool:
+        seen.append(1)
+        return len(seen) > 3
+
+    outs = list(read_and_grade(list(range(5)), read, lambda x: np.ones((len(x), 3)), batch_size=8, depth=1,
+                               cost=CostRecord(), infer_stage="inf", skip=skip))
+    assert outs[0].probs.shape == (1, 3)
+    assert outs[1].error and "bad tile" in outs[1].error
+    assert outs[2].probs is not None
+    assert outs[3].skipped and outs[4].skipped
+
+
+def test_model_failure_is_recorded_not_raised():
+    def predict(x):
+        raise RuntimeError("boom")
+
+    outs = list(read_and_grade([1, 2], lambda i: np.zeros((i, 2, 2, 3), np.uint8), predict, batch_size=8, depth=1,
+                               cost=CostRecord(), infer_stage="inf"))
+    assert all("boom" in o.error for o in outs)
+
+
+def test_consumer_stopping_early_ends_the_reader():
+    gen = read_and_grade(list(range(100)), lambda i: np.zeros((1, 2, 2, 3), np.uint8),
+                         lambda x: np.ones((len(x), 2)), batch_size=1, depth=2, cost=CostRecord(), infer_stage="i")
+    next(gen)
+    before = threading.active_count()
+    gen.close()
+    assert threading.active_count() <= before - 1 or not any(t.name == "zoomgrade-reader" for t in threading.enumerate())
+
+
+def test_min_overlap_and_shifted_grid():
+    poly = box(0, 0, 1024, 1024).union(box(1024, 500, 1600, 510))  # a block with a long thin spur
+    w = region_windows(poly, 0.25, 0.5, 256, 256)
+    assert w.overlap.min() < 0.1
+    w2 = region_windows(poly, 0.25, 0.5, 256, 256, min_overlap=0.1)
+    assert len(w2.boxes) == int((w.overlap >= 0.1).sum()) < len(w.boxes)
+    tiny = region_windows(box(0, 0, 20, 20), 0.25, 0.5, 256, 256, min_overlap=0.5)
+    assert len(tiny.boxes) == 1  # the best window is always kept
+    poly = box(0, 0, 600, 600)
+    w = region_windows(poly, 0.25, 0.5, 256, 256)
+    s = region_windows(poly, 0.25, 0.5, 256, 256, shifted=True)
+    xs, sx = sorted({b[0] for b in w.boxes}), sorted({b[0] for b in s.boxes})
+    assert len(sx) == len(xs) + 1 and sx[0] == xs[0] - 256 and sx[1] == xs[0] + 256  # interleaved by half

@@ -1,0 +1,70 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from zoomgrade.errors import ModelCardError
+from zoomgrade.labels import TBSRTC
+from zoomgrade.models.card import ModelCard, load_model, save_model
+from zoomgrade.models.stage2 import Stage2Config, Stage2Net
+
+CFG = Stage2Config(stem=8, widths=(8, 16, 16, 24), blocks=(1, 1, 1, 1), fpn_dim=16)
+
+
+def _card(**kw):
+    d = dict(name="stage2", version="0.1.0", architecture="Stage2Net", hyperparameters=CFG.to_dict(),
+             input_mpp=0.5, input_size=64, label_set=TBSRTC.name, labels=[*TBSRTC.fine, "none"],
+             mpp_range=(0.25, 1.0))
+    d.update(kw)
+    return ModelCard(**d)
+
+
+def test_roundtrip_same_outputs(tmp_path):
+    torch.manual_seed(1)
+    net = Stage2Net(CFG).eval()
+    path = save_model(net, _card(), tmp_path / "m")
+    assert path.suffix == ".safetensors" and (tmp_path / "m.json").exists()
+    assert (path.stat().st_mode & 0o044) == 0o044  # readable by others
+    net2, card = load_model(path, expect={"name": "stage2", "labels": [*TBSRTC.fine, "none"]})
+    assert card.mpp == 0.5 and card.input_size == 64
+    x = torch.randn(2, 3, 64, 64)
+    with torch.inference_mode():
+        assert torch.allclose(net(x), net2(x), atol=1e-6)
+    assert not path.read_bytes().startswith(b"\x80")  # not a pickle
+
+
+def test_refuses_mismatches(tmp_path):
+    path = save_model(Stage2Net(CFG), _card(), tmp_path / "m.safetensors")
+    with pytest.raises(ModelCardError, match="labels"):
+        load_model(path, expect={"labels": ["a", "b"]})
+    with pytest.raises(ModelCardError, match="name"):
+        load_model(path, expect={"name": "stage1"})
+    with pytest.raises(ModelCardError, match="um/px"):
+        load_model(path, expect={"run_mpp": 2.0})
+    load_model(path, expect={"run_mpp": 0.25})
+
+
+def test_refuses_weights_that_do_not_fit_the_card(tmp_path):
+    path = save_model(Stage2Net(CFG), _card(), tmp_path / "m")
+    card = json.loads((tmp_path / "m.json").read_text())
+    card["hyperparameters"]["fpn_dim"] = 32
+    (tmp_path / "m.json").write_text(json.dumps(card))
+    with pytest.raises(ModelCardError, match="do not match"):
+        load_model(path)
+
+
+def test_refuses_missing_or_broken_files(tmp_path):
+    with pytest.raises(ModelCardError, match="not found"):
+        load_model(tmp_path / "nothing.safetensors")
+    path = save_model(Stage2Net(CFG), _card(), tmp_path / "m")
+    path.write_bytes(b"garbage")
+    with pytest.raises(ModelCardError, match="unreadable"):
+        load_model(path)
+    (tmp_path / "m.json").write_text(json.dumps({"name": "x"}))
+    with pytest.raises(ModelCardError, match="not a zoomgrade model card"):
+        load_model(path)
+    card = _card(architecture="Resnet")
+    (tmp_path / "m.json").write_text(json.dumps(card.to_dict()))
+    with pytest.raises(ModelCardError, match="unknown architecture"):
+        load_model(path)

@@ -1,0 +1,70 @@
+import pytest
+import torch
+
+from zoomgrade.models.blocks import PooledSelfAttention, count_params, sinusoidal_2d
+from zoomgrade.models.stage1 import Stage1Config, Stage1Net
+from zoomgrade.models.stage2 import Stage2Config, Stage2Net
+
+torch.set_num_threads(2)
+
+
+@pytest.mark.parametrize("stride", [2, 4])
+def test_stage1_shapes(stride):
+    net = Stage1Net(Stage1Config(out_stride=stride)).eval()
+    with torch.inference_mode():
+        g, c, a = net(torch.randn(2, 3, 96, 160))
+    assert g.shape == (2, 1, 96 // stride, 160 // stride)
+    assert c.shape == (2, 3, 96 // stride, 160 // stride)
+    assert a.shape == g.shape
+    assert torch.isfinite(g).all() and torch.isfinite(c).all()
+
+
+def test_stage2_shapes_and_pyramid():
+    net = Stage2Net().eval()
+    with torch.inference_mode():
+        y = net(torch.randn(3, 3, 256, 256))
+        feats = net.features(torch.randn(1, 3, 256, 256))
+    assert y.shape == (3, 6)
+    assert [f.shape[-1] for f in feats] == [64, 32, 16, 8]  # four pyramid levels, finest first
+    assert all(f.shape[1] == net.cfg.fpn_dim for f in feats)
+
+
+def test_models_are_small():
+    assert 50_000 < count_params(Stage1Net()) < 1_000_000
+    assert 100_000 < count_params(Stage2Net()) < 1_000_000
+
+
+def test_attention_keys_are_pooled_to_a_fixed_grid():
+    att = PooledSelfAttention(16, heads=2, grid=4, chunk=7).eval()
+    x = torch.randn(1, 16, 20, 30)
+    pos = sinusoidal_2d(20, 30, 16)[None]
+    with torch.inference_mode():
+        y, received = att(x, pos)
+    assert y.shape == x.shape
+    # attention received averages to 1 (uniform) over the map: each query's weights sum to one
+    assert received.mean().item() == pytest.approx(1.0, rel=0.05)
+
+
+def test_attention_chunking_does_not_change_the_result():
+    torch.manual_seed(0)
+    a = PooledSelfAttention(16, heads=4, grid=5, chunk=10_000).eval()
+    b = PooledSelfAttention(16, heads=4, grid=5, chunk=13).eval()
+    b.load_state_dict(a.state_dict())
+    x, pos = torch.randn(2, 16, 12, 17), sinusoidal_2d(12, 17, 16)[None]
+    with torch.inference_mode():
+        assert torch.allclose(a(x, pos)[0], b(x, pos)[0], atol=1e-5)
+
+
+def test_position_encoding_offset_is_absolute():
+    full = sinusoidal_2d(10, 12, 8)
+    part = sinusoidal_2d(4, 5, 8, offset=(3, 6))
+    assert torch.allclose(full[:, 3:7, 6:11], part, atol=1e-5)
+    with pytest.raises(ValueError):
+        sinusoidal_2d(4, 4, 6)
+
+
+def test_config_roundtrip():
+    cfg = Stage2Config(widths=(8, 16, 24, 32), fpn_dim=16)
+    assert Stage2Config.from_dict(cfg.to_dict()) == cfg
+    cfg1 = Stage1Config(out_stride=4)
+    assert Stage1Config.from_dict(cfg1.to_dict()) == cfg1

@@ -1,0 +1,72 @@
+"""The ONNX Runtime engine gives the same grades as torch (the reference) and leaves no trace in HOME."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from zoomgrade.errors import ModelCardError
+from zoomgrade.labels import TBSRTC
+from zoomgrade.models.card import ModelCard, load_model, save_model
+from zoomgrade.models.runners import Stage2Runner
+from zoomgrade.models.stage2 import Stage2Config, Stage2Net
+
+pytest.importorskip("onnxscript", reason="the ONNX exporter needs onnx + onnxscript (training extras)")
+pytest.importorskip("onnxruntime", reason="onnxruntime is the CPU engine; not installed here")
+
+CFG = Stage2Config(stem=8, widths=(8, 16, 16, 24), blocks=(1, 1, 1, 1), fpn_dim=16)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    torch.manual_seed(3)
+    net = Stage2Net(CFG)
+    # non-trivial batch-norm statistics, as after training
+    net.train()
+    with torch.no_grad():
+        for _ in range(3):
+            net(torch.rand(8, 3, 64, 64) * 2 - 1)
+    card = ModelCard(name="stage2", version="0", architecture="Stage2Net", hyperparameters=CFG.to_dict(),
+                     input_mpp=0.5, input_size=64, label_set=TBSRTC.name, labels=[*TBSRTC.fine, "none"])
+    d = tmp_path_factory.mktemp("onnx")
+    path = save_model(net.eval(), card, d / "stage2", export_example=torch.zeros(2, 3, 64, 64))
+    return path
+
+
+def test_onnxruntime_gives_the_torch_grades(exported):
+    model, card = load_model(exported)
+    assert card.engine["onnx"] == "stage2.onnx"
+    ort = Stage2Runner(model, card, device="cpu", weights_path=exported)
+    ref = Stage2Runner(model, card, device="cpu", engine="torch")
+    assert ort.engine == "onnxruntime" and ref.engine == "torch"
+    imgs = np.random.default_rng(0).integers(0, 256, (20, 64, 64, 3), dtype=np.uint8)
+    a, b = ort.predict(imgs), ref.predict(imgs)
+    assert np.abs(a - b).max() < 1e-4
+    assert (a.argmax(1) == b.argmax(1)).all()
+    # dynamic shapes: another patch size and batch size go through the same export
+    big = np.random.default_rng(1).integers(0, 256, (3, 96, 96, 3), dtype=np.uint8)
+    assert np.abs(ort.predict(big) - ref.predict(big)).max() < 1e-4
+
+
+def test_stale_export_is_refused(exported, tmp_path):
+    model, card = load_model(exported)
+    other = tmp_path / "stage2.safetensors"
+    other.write_bytes(exported.read_bytes()[:-4] + b"\0\0\0\0")
+    (tmp_path / "stage2.onnx").write_bytes(exported.with_suffix(".onnx").read_bytes())
+    with pytest.raises(ModelCardError, match="other weights"):
+        Stage2Runner(model, card, device="cpu", weights_path=other)
+
+
+def test_no_device_id_file_in_home(exported, tmp_path):
+    code = ("from zoomgrade.models.card import load_model; from zoomgrade.models.runners import Stage2Runner;"
+            f"m, c = load_model({str(exported)!r}); r = Stage2Runner(m, c, 'cpu', weights_path={str(exported)!r});"
+            "import numpy as np; r.predict(np.zeros((1, 64, 64, 3), np.uint8)); print(r.engine)")
+    env = {**os.environ, "HOME": str(tmp_path)}
+    env.pop("ORT_DISABLE_TELEMETRY", None)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "onnxruntime"
+    assert [p for p in tmp_path.rglob("*")] == []

@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+import torch
+
+from zoomgrade.labels import TBSRTC
+from zoomgrade.models.card import ModelCard
+from zoomgrade.models.runners import Stage1Runner, Stage2Runner, _keep, _spans, combine_windows
+from zoomgrade.models.stage1 import Stage1Config, Stage1Net
+from zoomgrade.models.stage2 import Stage2Config, Stage2Net
+
+torch.set_num_threads(2)
+S1 = Stage1Config(widths=(8, 8, 16, 16), blocks=(1, 1, 1, 1), attn_dim=16, attn_heads=2, fuse_dim=8)
+S2 = Stage2Config(stem=8, widths=(8, 16, 16, 24), blocks=(1, 1, 1, 1), fpn_dim=16)
+
+
+def _card(name, arch, hp, labels, size=None):
+    return ModelCard(name=name, version="0", architecture=arch, hyperparameters=hp, input_mpp=8.0 if
+                     name == "stage1" else 0.5, input_size=size, label_set=TBSRTC.name, labels=labels)
+
+
+def _local_stage1():
+    """A stage-1 net whose attention block adds nothing, so its output depends on a bounded
+    neighbourhood only: windowed and one-pass maps must then agree away from the edges."""
+    torch.manual_seed(0)
+    net = Stage1Net(S1)
+    with torch.no_grad():
+        net.attn.proj.weight.zero_(); net.attn.proj.bias.zero_()
+        net.attn.ffn[-1].weight.zero_(); net.attn.ffn[-1].bias.zero_()
+    return net.eval()
+
+
+def test_stage1_windows_stitch_like_one_pass():
+    net = _local_stage1()
+    card = _card("stage1", "Stage1Net", S1.to_dict(), list(TBSRTC.coarse))
+    img = np.random.default_rng(0).integers(0, 256, (600, 520, 3), dtype=np.uint8)
+    one = Stage1Runner(net, card, device="cpu", window=4096).predict(img)
+    win = Stage1Runner(net, card, device="cpu", window=256, overlap=64).predict(img)
+    assert one.group.shape == win.group.shape == (300, 260)
+    assert win.grade.shape == (300, 260, 3)
+    assert np.allclose(win.grade.sum(-1), 1, atol=1e-5)
+    assert np.abs(one.group - win.group).max() < 1e-3
+    assert np.abs(one.grade - win.grade).max() < 1e-3
+
+
+def test_window_origins_cover_everything():
+    for total, window, step in [(1000, 256, 64), (257, 256, 64), (5000, 4096, 3072)]:
+        spans = _spans(total, window, step, 16)
+        assert spans[0][0] == 0 and spans[-1][1] == total and all(a % 16 == 0 for a, _ in spans)
+        assert all(b - a <= window + 15 for a, b in spans)
+        spans = [_keep(a, b, total, (window - step) // 2, 2) for a, b in spans]
+        covered = np.zeros(-(-total // 2), bool)
+        for a, b in spans:
+            covered[a:b] = True
+        assert covered.all()
+
+
+def test_stage2_runner_batches_and_probabilities():
+    torch.manual_seed(0)
+    card = _card("stage2", "Stage2Net", S2.to_dict(), [*TBSRTC.fine, "none"], 64)
+    imgs = np.random.default_rng(0).integers(0, 256, (10, 64, 64, 3), dtype=np.uint8)
+    a = Stage2Runner(Stage2Net(S2), card, device="cpu", batch_size=3).predict(imgs)
+    assert a.shape == (10, 6) and np.allclose(a.sum(1), 1, atol=1e-5)
+    r = Stage2Runner(Stage2Net(S2), card, device="cpu", batch_size=4)
+    full = r.predict(imgs)
+    assert np.allclose(full[:4], r.predict(imgs[:4]), atol=1e-5)  # batching does not change results
+    assert r.labels[-1] == "none"
+    with pytest.raises(ValueError):
+        r.predict(imgs.astype(np.float32))
+
+
+def test_combine_windows_ignores_empty_windows():
+    probs = np.array([[0.0, 0.0, 0.0, 0.0, 0.05, 0.95],   # mostly empty window saying VI
+                      [0.9, 0.05, 0.0, 0.0, 0.05, 0.0]])  # a sure cell window saying II
+    fine = combine_windows(probs)
+    assert fine.shape == (5,) and fine.sum() == pytest.approx(1.0)
+    assert np.argmax(fine) == 0
+    assert combine_windows(np.array([[0, 0, 0, 0, 0, 1.0]])) == pytest.approx(np.full(5, 0.2))
