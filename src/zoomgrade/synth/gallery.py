@@ -61,6 +61,24 @@ def make_gallery(out: Path, work: Path, size_mm: float = 4.0) -> list[dict]:
     return rows
 
 
+#: What still looks unlike real thyroid FNA smears (judged against textbook pictures), worst first.
+KNOWN_DIFFERENCES = (
+    "Nuclei are smooth ellipses with a hard edge and an even texture; real chromatin is granular and uneven, "
+    "membranes are irregular, and benign nuclei vary more in shade.",
+    "Cell borders in benign sheets are drawn as overlapping circles, not the polygonal honeycomb of real sheets; "
+    "cytoplasm is an even grey-green wash.",
+    "Everything lies in one focal plane: no depth within thick groups, no folded or curled sheet edges besides "
+    "the macrofollicle fold; out-of-focus patches are plain blurred discs.",
+    "Red cells are identical biconcave discs in one tint with no stacking (rouleaux), crenation or lysis; the "
+    "blood is spread evenly rather than in streaks along the smearing direction.",
+    "The proteinaceous background is a uniform granular wash; fibrin strands, mucus and streaming are missing.",
+    "Colloid blobs have smooth outlines; real thin colloid folds like tissue paper and thick colloid cracks in a "
+    "'stained-glass' pattern with sharp angular fractures.",
+    "Psammoma bodies are too regular (bull's-eye rings); macrophages lack varied vacuoles and pigment loads.",
+    "Papillary fragments lack fibrovascular cores and anatomical edges (palisading, rounded tips).",
+)
+
+
 def _index(out: Path, rows: list[dict], size_mm: float) -> None:
     lines = [
         "# Synthetic thyroid FNA gallery",
@@ -79,6 +97,7 @@ def _index(out: Path, rows: list[dict], size_mm: float) -> None:
         counts = ", ".join(f"{k}: {v}" for k, v in r["counts"].items() if v)
         lines.append(f"| **{r['category']}** {name}<br>{r['stain']}, seed {r['seed']}<br>groups {counts}<br>crop: {r['group']} "
                      f"| ![]({t}) | ![]({lo}) | ![]({hi}) |")
+    lines += ["", "## What still looks wrong", ""] + [f"- {d}" for d in KNOWN_DIFFERENCES]
     (out / "README.md").write_text("\n".join(lines) + "\n")
 
 

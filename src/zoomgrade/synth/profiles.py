@@ -56,13 +56,13 @@ PROFILES: dict[str, NuclearProfile] = {
         architecture={"microfollicular": 0.6, "trabecular": 0.4},
     ),
     "V": NuclearProfile(
-        size=1.45, size_sd=0.08, aspect=(1.25, 1.5), density=0.6, pallor=0.45, rim=0.4, texture=0.32,
-        groove_p=0.3, inclusion_p=0.02, nucleolus_p=0.15, irregular=0.05, spacing=0.88, overlap=0.15,
+        size=1.4, size_sd=0.07, aspect=(1.2, 1.45), density=0.62, pallor=0.4, rim=0.35, texture=0.3,
+        groove_p=0.25, inclusion_p=0.0, nucleolus_p=0.15, irregular=0.05, spacing=0.88, overlap=0.15,
         architecture={"crowded_sheet": 0.5, "papillary": 0.4, "microfollicular": 0.1},
     ),
     "VI": NuclearProfile(
-        size=1.8, size_sd=0.1, aspect=(1.3, 1.7), density=0.42, pallor=0.62, rim=0.55, texture=0.4,
-        groove_p=0.55, inclusion_p=0.08, nucleolus_p=0.2, irregular=0.04, spacing=0.9, overlap=0.2,
+        size=1.9, size_sd=0.1, aspect=(1.35, 1.75), density=0.4, pallor=0.65, rim=0.6, texture=0.4,
+        groove_p=0.6, inclusion_p=0.12, nucleolus_p=0.2, irregular=0.04, spacing=0.9, overlap=0.2,
         architecture={"papillary": 0.55, "crowded_sheet": 0.45},
     ),
 }
