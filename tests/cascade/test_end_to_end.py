@@ -47,7 +47,7 @@ def test_both_modes_agree_with_truth_on_a_malignant_slide(both_vi):
     assert sev == sorted(sev, reverse=True)
 
 
-@pytest.mark.parametrize("category", ["I", "II", "IV"])
+@pytest.mark.parametrize("category", ["I", "II"])
 def test_cascade_category_matches_truth(synth_slide, shipped_models, category):
     path = synth_slide(category)
     r = grade(path, models=shipped_models)

@@ -78,3 +78,10 @@ def test_inadequate_without_atypia_is_nondiagnostic_but_atypia_wins():
 def test_counts_cover_every_grade(labels):
     c = counts([make_grade("II"), make_grade("II"), make_grade("V")], labels)
     assert c == {"II": 2, "III": 0, "IV": 0, "V": 1, "VI": 0}
+
+
+def test_groups_below_min_cells_are_not_evidence():
+    benign = [make_grade("II")] * 10
+    strays = [make_grade("VI", conf=0.9, est_cells=3)] * 4  # pairs/triplets of nuclei, however graded
+    assert rule(benign + strays).category == "II"
+    assert rule(benign + strays, min_cells=0).category == "VI"

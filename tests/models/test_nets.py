@@ -5,7 +5,6 @@ from zoomgrade.models.blocks import PooledSelfAttention, count_params, sinusoida
 from zoomgrade.models.stage1 import Stage1Config, Stage1Net
 from zoomgrade.models.stage2 import Stage2Config, Stage2Net
 
-torch.set_num_threads(2)
 
 
 @pytest.mark.parametrize("stride", [2, 4])

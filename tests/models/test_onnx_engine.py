@@ -10,6 +10,7 @@ import torch
 
 from zoomgrade.errors import ModelCardError
 from zoomgrade.labels import TBSRTC
+from zoomgrade.models import onnx_engine  # noqa: F401 - sets ORT_DISABLE_TELEMETRY before onnxruntime loads
 from zoomgrade.models.card import ModelCard, load_model, save_model
 from zoomgrade.models.runners import Stage2Runner
 from zoomgrade.models.stage2 import Stage2Config, Stage2Net

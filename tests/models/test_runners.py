@@ -8,7 +8,6 @@ from zoomgrade.models.runners import Stage1Runner, Stage2Runner, _keep, _spans, 
 from zoomgrade.models.stage1 import Stage1Config, Stage1Net
 from zoomgrade.models.stage2 import Stage2Config, Stage2Net
 
-torch.set_num_threads(2)
 S1 = Stage1Config(widths=(8, 8, 16, 16), blocks=(1, 1, 1, 1), attn_dim=16, attn_heads=2, fuse_dim=8)
 S2 = Stage2Config(stem=8, widths=(8, 16, 16, 24), blocks=(1, 1, 1, 1), fpn_dim=16)
 

@@ -20,7 +20,7 @@ TINY2 = Stage2Config(stem=8, widths=(8, 16, 16, 24), blocks=(1, 1, 1, 1), fpn_di
 
 
 def test_stage1_loss_falls_and_checkpoint_loads(tiny_slides, tmp_path):
-    cfg = Stage1TrainConfig(epochs=4, steps_per_epoch=8, batch_size=4, crop=64, lr=1e-2, threads=2, net=TINY1)
+    cfg = Stage1TrainConfig(epochs=4, steps_per_epoch=8, batch_size=4, crop=64, lr=1e-2, threads=1, net=TINY1)
     res = train_stage1(tiny_slides, tmp_path, config=cfg, progress=False, command="pytest")
     losses = [h["loss"] for h in res.history]
     assert len(losses) == 4 and losses[-1] < losses[0]
@@ -36,7 +36,7 @@ def test_stage1_loss_falls_and_checkpoint_loads(tiny_slides, tmp_path):
 
 def test_stage2_loss_falls_and_checkpoint_loads(tiny_slides, tmp_path):
     cfg = Stage2TrainConfig(epochs=4, size=64, mpp=1.0, batch_size=16, per_group=4, none_per_slide=8,
-                            lr=1e-2, threads=2, net=TINY2)
+                            lr=1e-2, threads=1, export_onnx=False, net=TINY2)
     res = train_stage2(tiny_slides, tmp_path, config=cfg, progress=False, command="pytest")
     losses = [h["loss"] for h in res.history]
     assert losses[-1] < losses[0]
@@ -48,7 +48,7 @@ def test_stage2_loss_falls_and_checkpoint_loads(tiny_slides, tmp_path):
 
 def test_cli_train_writes_weights_and_card(tiny_slides, tmp_path):
     r = CliRunner().invoke(app, ["train", "stage1", "--slides", str(tiny_slides), "--out", str(tmp_path),
-                                 "--epochs", "1", "--steps", "1", "--batch-size", "2", "--threads", "2",
+                                 "--epochs", "1", "--steps", "1", "--batch-size", "2", "--threads", "1",
                                  "--quiet"])
     assert r.exit_code == 0, r.output
     card = json.loads((tmp_path / "stage1.json").read_text())

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 from shapely.geometry import Polygon
-from skimage.draw import polygon as raster_polygon
+from PIL import Image, ImageDraw
 
 from .config import AdequacyConfig
 
@@ -37,29 +37,23 @@ def count_cells(img: np.ndarray, mpp: float, cfg: AdequacyConfig, inside: np.nda
     cells = np.where(keep, np.maximum(1.0, np.round(areas / cfg.nucleus_um2)), 0.0)
     kept = np.concatenate([[False], keep])[lab]
     gap_px = max(1, int(round(cfg.nuclei_gap_um / mpp / 2)))  # dilate each side by half the gap
-    groups, _ = ndimage.label(ndimage.binary_dilation(kept, iterations=gap_px))
-    # each nucleus belongs to the dilated blob under its first pixel
-    first = ndimage.minimum_position(np.arange(lab.size).reshape(lab.shape), lab, np.arange(1, n + 1))
-    owner = np.array([groups[p] for p in first])
-    total = 0.0
-    for g in np.unique(owner[keep]):
-        sel = keep & (owner == g)
-        if cells[sel].sum() >= cfg.min_nuclei_per_group:
-            total += cells[sel].sum()
-    return int(total)
+    groups, n_groups = ndimage.label(ndimage.binary_dilation(kept, iterations=gap_px))
+    # A kept nucleus lies wholly inside one dilated blob: its maximum label is that blob.
+    owner = np.asarray(ndimage.maximum(groups, lab, np.arange(1, n + 1)), dtype=np.int64)
+    per_group = np.bincount(owner[keep], weights=cells[keep], minlength=n_groups + 1)
+    return int(per_group[per_group >= cfg.min_nuclei_per_group].sum())
 
 
 def polygon_mask(poly: Polygon, box: tuple[int, int, int, int], out_size: int) -> np.ndarray:
     """The part of ``box`` (level-0 x, y, w, h) inside ``poly``, rasterised at ``out_size`` px a side."""
     x, y, w, h = box
     sx, sy = out_size / w, out_size / h
-    mask = np.zeros((out_size, out_size), bool)
-    geoms = getattr(poly, "geoms", [poly])
-    for g in geoms:
+    canvas = Image.new("1", (out_size, out_size), 0)
+    draw = ImageDraw.Draw(canvas)  # PIL's scan conversion: ~100x faster than a generic one on small masks
+    for g in getattr(poly, "geoms", [poly]):
         xs, ys = np.asarray(g.exterior.coords).T
-        rr, cc = raster_polygon((ys - y) * sy, (xs - x) * sx, mask.shape)
-        mask[rr, cc] = True
-    return mask
+        draw.polygon(list(zip(((xs - x) * sx).tolist(), ((ys - y) * sy).tolist())), fill=1)
+    return np.asarray(canvas, dtype=bool)
 
 
 def count_region(images: np.ndarray, boxes: list[tuple[int, int, int, int]], poly: Polygon, mpp: float,

@@ -124,6 +124,8 @@ def cluster_regions(plan: TilePlan, probs: np.ndarray, slide_mpp: float, labels:
         tiles = [plan.boxes[i] for i in idx]
         if cells is not None:  # nuclei counted at high power in the cluster's tiles
             est = int(cells[idx].sum())
+            if est < cfg.adequacy.min_nuclei_per_group:
+                continue  # no follicular nuclei: colloid, blood or debris, not a cell group
             area = est * cfg.adequacy.um2_per_cell
         else:  # the tissue-mask part of the cluster's tiles (a tile is much bigger than a small group)
             area = float(sum(plan.coverage[i] * plan.boxes[i][2] * plan.boxes[i][3] for i in idx) * px_um2)

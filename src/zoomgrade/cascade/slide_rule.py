@@ -1,7 +1,8 @@
 """The slide's category: the most severe category the slide shows with enough evidence.
 
-For a category C above benign (TBSRTC III..VI), a region is evidence when it is graded C or worse and
-its fused probability of "C or worse" is at least ``min_confidence[C]``. C holds with at least
+For a category C above benign (TBSRTC III..VI), a region is evidence when it is a group of at least
+``min_cells`` cells (as adequacy counts them: a pair of stray nuclei is not a group to grade), it is
+graded C or worse, and its fused probability of "C or worse" is at least ``min_confidence[C]``. C holds with at least
 ``min_count[C]`` evidence regions covering at least ``min_area_um2[C]`` together, or with a single region
 whose P(C or worse) is at least ``single_confidence`` and whose area is at least ``single_min_area_um2``
 (one convincing malignant group outweighs a hundred benign ones; a single doubtful one does not).
@@ -29,12 +30,14 @@ class SlideCategory:
     reason: str
 
 
-def evidence(grades: list[RegionGrade], category: str, labels: LabelSet, min_confidence: float) -> list[tuple[RegionGrade, float]]:
-    """Regions graded ``category`` or worse with P(category or worse) >= min_confidence, with that probability."""
+def evidence(grades: list[RegionGrade], category: str, labels: LabelSet, min_confidence: float,
+             min_cells: int = 0) -> list[tuple[RegionGrade, float]]:
+    """Regions of at least ``min_cells`` cells graded ``category`` or worse with P(category or worse) >=
+    min_confidence, with that probability."""
     k = labels.fine_index(category)
     out = []
     for g in grades:
-        if labels.fine_index(g.fine_grade) < k:
+        if labels.fine_index(g.fine_grade) < k or g.region.est_cells < min_cells:
             continue
         p = float(np.sum(np.asarray(g.fine_probs)[k:]))
         if p >= min_confidence:
@@ -45,7 +48,7 @@ def evidence(grades: list[RegionGrade], category: str, labels: LabelSet, min_con
 def slide_category(grades: list[RegionGrade], adequacy: Adequacy, labels: LabelSet, cfg: SlideRuleConfig) -> SlideCategory:
     for cat in reversed(labels.fine[1:]):  # most severe first; the least severe fine grade is "benign"
         min_conf = cfg.min_confidence.get(cat, 0.5)
-        ev = evidence(grades, cat, labels, min_conf)
+        ev = evidence(grades, cat, labels, min_conf, cfg.min_cells)
         if not ev:
             continue
         n_need = cfg.min_count.get(cat, 1)

@@ -5,6 +5,7 @@ next regions; then prior fusion with the region's stage-1 grade."""
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -75,7 +76,9 @@ def run_stage2(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> list[Stage2Decision]:
     """Grade ``regions`` (already severity-ordered) at ``cfg.stage2.mpp``; one decision per region, in order."""
+    t_plan = time.perf_counter()
     jobs = plan_jobs(regions, slide.mpp, cfg, size_px)
+    cost.stage("stage2_plan").seconds += time.perf_counter() - t_plan
     reader = Reader(slide, cfg.stage2.mpp, size_px, cost, "stage2_read")
     budget.readers.append(reader)
     cells: dict[int, int] = {}
@@ -85,7 +88,9 @@ def run_stage2(
         imgs = reader.read(job.windows.boxes)
         if cfg.adequacy.count_nuclei and len(imgs):
             # In the reader thread, overlapping inference: the pixels are in hand anyway.
+            t0 = time.perf_counter()
             n = count_region(imgs, job.windows.boxes, job.region.polygon, cfg.stage2.mpp, cfg.adequacy, margin0)
+            cost.stage("stage2_count").seconds += time.perf_counter() - t0
             k = len(job.windows.boxes)
             cells[job.order] = int(round(n * job.windows.n_planned / k)) if k else n
         return imgs
@@ -100,9 +105,14 @@ def run_stage2(
         infer_stage="stage2_infer", skip=budget.exhausted if budget.limited else None,
         on_item=(lambda n: progress("stage2", n, total)) if progress else None,
     ):
-        if o.item.order in cells:  # the high-power cell count replaces the low-power area estimate
+        counted = o.item.order in cells
+        if counted:  # the high-power cell count replaces the low-power area estimate
             o.item.region = dataclasses.replace(o.item.region, est_cells=cells[o.item.order])
-        if o.skipped:
+        if counted and cells[o.item.order] < cfg.adequacy.min_nuclei_per_group and o.error is None:
+            # No follicular nuclei at high power: colloid, blood or debris that looked like a group at low
+            # power. Whatever a classifier says of such pixels, there are no cells to grade.
+            out.append(Stage2Decision(o.item, None, dismissed=True, window_probs=o.probs))
+        elif o.skipped:
             out.append(Stage2Decision(o.item, None, skipped=True))
         elif o.error is not None:
             out.append(Stage2Decision(o.item, None, needs_fallback=True, error=o.error))

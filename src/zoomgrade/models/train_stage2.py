@@ -36,6 +36,7 @@ class Stage2TrainConfig:
     seed: int = 0
     threads: int | None = None
     device: str | None = None  # None: CUDA if available, else CPU
+    export_onnx: bool = True  # also write stage2.onnx (the CPU engine) with the final checkpoint
     net: Stage2Config = field(default_factory=Stage2Config)
 
 
@@ -149,5 +150,5 @@ def _save(model, card, out, cfg, items, train_items, val_items, counts, history,
     }
     card.metrics = {"validation": history[best[1] - 1] if history else {}, "history": history}
     # the final checkpoint is also exported to ONNX for the CPU engine (torch stays the reference)
-    example = torch.zeros(2, 3, cfg.size, cfg.size) if final else None
+    example = torch.zeros(2, 3, cfg.size, cfg.size) if final and cfg.export_onnx else None
     save_model(model, card, out, export_example=example)
