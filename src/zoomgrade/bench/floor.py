@@ -89,6 +89,72 @@ def _fit(img: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
+@dataclass
+class TileDecodeRecord:
+    """What the windows cost in compressed-tile decodes: ``read_region`` decodes every file tile a window
+    touches, so overlapping or unaligned windows decode the same tile again. ``unique_s`` is the time to
+    decode each touched tile once: the physical floor of reading those windows from this file."""
+
+    tile_px: tuple[int, int]  # file tile (w, h) at the level read
+    decodes: int  # tile decodes the windows cause (a tile counted once per window touching it)
+    unique_tiles: int
+    unique_s: float
+
+    @property
+    def amplification(self) -> float:
+        return self.decodes / self.unique_tiles if self.unique_tiles else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "amplification": self.amplification}
+
+
+def file_tile_size(path: str | Path, level_width: int) -> tuple[int, int] | None:
+    """(tile w, tile h) of the TIFF page holding a level of this width; None for untiled or non-TIFF files."""
+    try:
+        import tifffile
+
+        with tifffile.TiffFile(path) as tf:
+            for page in tf.pages:
+                if int(page.imagewidth) == level_width and page.is_tiled:
+                    return int(page.tilewidth), int(page.tilelength)
+    except Exception:  # noqa: BLE001 - not a TIFF: no tile accounting
+        return None
+    return None
+
+
+def tile_decodes(path: str | Path, windows: list[tuple[int, int, int, int, float]]) -> TileDecodeRecord | None:
+    """Count the file-tile decodes ``windows`` cause and time decoding each touched tile once (each read
+    tile-aligned, at the level's own resolution)."""
+    from ..slide import open_slide
+
+    if not windows:
+        return None
+    with open_slide(path) as slide:
+        li = slide.best_level(windows[0][4])
+        lv = slide.levels[li]
+        size = file_tile_size(path, lv.width)
+        if size is None:
+            return None
+        tw, th = size
+        ds = lv.downsample
+        touched: set[tuple[int, int]] = set()
+        decodes = 0
+        for x, y, w, h, m in windows:
+            if slide.best_level(m) != li:
+                continue
+            lx0, ly0 = max(0, int(round(x / ds))), max(0, int(round(y / ds)))
+            lx1 = min(lv.width, lx0 + max(1, int(round(w / ds))))
+            ly1 = min(lv.height, ly0 + max(1, int(round(h / ds))))
+            tiles = [(c, r) for r in range(ly0 // th, (ly1 - 1) // th + 1) for c in range(lx0 // tw, (lx1 - 1) // tw + 1)]
+            decodes += len(tiles)
+            touched.update(tiles)
+        t0 = time.perf_counter()
+        for c, r in sorted(touched, key=lambda t: (t[1], t[0])):
+            slide.read_region(int(c * tw * ds), int(r * th * ds), int(tw * ds), int(th * ds), lv.mpp)
+        dt = time.perf_counter() - t0
+    return TileDecodeRecord((tw, th), decodes, len(touched), dt)
+
+
 def measure_floor(path: str | Path, thumbnails: list[float], windows: list[tuple[int, int, int, int, float]],
                   stage1: Any, stage2: Any, window_px: int, batch_size: int, repeats: int = 1) -> FloorRecord:
     """Time decoding ``thumbnails`` + ``windows`` from a fresh open of ``path`` (no model) and the models

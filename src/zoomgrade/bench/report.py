@@ -161,6 +161,14 @@ def to_markdown(record: dict[str, Any]) -> str:
                                         "exhaustive_read", "exhaustive_infer", "write")]
             L.append(f"| {mode} | " + " | ".join(_f(v, 3) for v in cols) + f" | {_f(s[mode]['median_wall_s'], 3)} |")
         fl = [r["floor"] for r in S]
+        td = [r["tile_decodes"] for r in S if r.get("tile_decodes")]
+        if td:
+            L += ["", f"File-tile decodes caused by the cascade's high-power windows (median): "
+                      f"{_f(_median([t['decodes'] for t in td]), 0)} decodes of "
+                      f"{_f(_median([t['unique_tiles'] for t in td]), 0)} distinct {td[0]['tile_px'][0]} px tiles "
+                      f"(x{_f(_median([t['amplification'] for t in td]))}); decoding each distinct tile once takes "
+                      f"{_f(_median([t['unique_s'] for t in td]), 3)} s vs {_f(_median([f['decode_windows_s'] for f in fl]), 3)} s "
+                      "for the windows as read."]
         loads = [r.get("loadavg_1min") for r in S if r.get("loadavg_1min") is not None]
         if loads:
             L += ["", f"Machine load (1-min load average after each slide, other processes included): "

@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import ZoomgradeError
 from ..labels import TBSRTC
 from . import ablation as ab
-from .floor import RecordingSlide, measure_floor
+from .floor import RecordingSlide, measure_floor, tile_decodes
 
 #: Held-out bench seeds: training uses < 100,000 and the cascade's evaluation 1,000,000+.
 MIN_SEED = 2_000_000
@@ -228,6 +228,7 @@ def bench_slide(path: Path, index: int, models: tuple[Any, Any], cfg: Any, maps:
     assert c.reads is not None
     floor = measure_floor(path, c.reads.thumbnail_reads(), c.reads.region_reads(), models[0], models[1],
                           window_px, cfg.stage2.batch_size, floor_repeats)
+    tiles = tile_decodes(path, c.reads.region_reads())
     hp = cfg.stage2.mpp
     rec = {
         "slide": path.name, "path": str(path), "truth_category": truth.get("category"),
@@ -237,6 +238,7 @@ def bench_slide(path: Path, index: int, models: tuple[Any, Any], cfg: Any, maps:
         "cascade": mode_record(c, CASCADE_STAGES, truth.get("category"), scores["cascade"], hp),
         "exhaustive": mode_record(e, EXHAUSTIVE_STAGES, truth.get("category"), scores["exhaustive"], cfg.exhaustive.mpp),
         "floor": floor.to_dict(), "ablation": abl,
+        "tile_decodes": None if tiles is None else tiles.to_dict(),
         # other processes on the machine: a shared machine's load slows both modes alike, not the ratios
         "loadavg_1min": os.getloadavg()[0],
     }
@@ -250,6 +252,18 @@ def bench_slide(path: Path, index: int, models: tuple[Any, Any], cfg: Any, maps:
 
 
 # -- memory: one mode alone in a fresh interpreter -----------------------------------------------------
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. VmHWM belongs to the address space, which exec replaces;
+    ru_maxrss does not do for a child: Linux carries the parent's peak across fork and exec."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def probe_memory(path: Path, mode: str, opts: BenchOptions, threads: int) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "zoomgrade.bench.run", "--probe", mode, str(path), "--threads", str(threads)]
     if opts.weights:
@@ -285,7 +299,7 @@ def _probe_main(argv: list[str]) -> None:
     t2 = time.perf_counter()
     print(json.dumps({"mode": a.probe, "slide": Path(a.path).name, "category": res.category,
                       "load_models_s": t1 - t0, "grade_s": t2 - t1, "torch_threads": torch.get_num_threads(),
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                      "peak_rss_mb": peak_rss_mb()}))
 
 
 def profile_cascade(path: Path, models: tuple[Any, Any], cfg: Any, dest: Path, top: int = 40) -> Path:
@@ -341,7 +355,7 @@ def run_bench(opts: BenchOptions, log: Log = lambda m: print(m, file=sys.stderr,
         rec, sc = bench_slide(p, i, models, cfg, maps, window_px, opts.floor_repeats, log)
         record["slides"].append(rec)
         scores.append(sc)
-        record["process_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        record["process_peak_rss_mb"] = peak_rss_mb()
         record["summary"], record["targets"] = summarise(record, scores)
         write_reports(record, out)
     if opts.memory_probe and paths:
