@@ -95,3 +95,14 @@ def test_real_command_one_line_and_debug(tmp_path):
     assert r.stderr.strip() == f"error: {missing}: no such file"
     r = subprocess.run([str(exe), "--debug", "info", str(missing)], capture_output=True, text=True)
     assert r.returncode != 0 and "Traceback" in r.stderr and "SlideError" in r.stderr
+
+
+def test_long_path_is_printed_whole(real, tmp_path):
+    # A slide deep in a study folder: its path must come out unbroken whatever the terminal width.
+    deep = tmp_path.joinpath(*["a-rather-long-study-folder-name"] * 4)
+    deep.mkdir(parents=True)
+    slide = deep / "boxes-generic.tiff"
+    slide.write_bytes((real / "boxes-generic.tiff").read_bytes())
+    r = run(str(slide))
+    assert r.exit_code == 0, r.output
+    assert str(slide) in r.stdout

@@ -31,7 +31,7 @@ def describe(path: str, mpp: float | None = None, backend: str | None = None) ->
 
 
 def _table(d: dict[str, Any]) -> Table:
-    t = Table(title=d["path"], title_justify="left", show_header=False, box=None, pad_edge=False)
+    t = Table(show_header=False, box=None, pad_edge=False)
     t.add_column(style="bold")
     t.add_column()
     objective = f"{d['objective_power']:g}x" if d["objective_power"] else "unknown"
@@ -69,6 +69,9 @@ def info(
             continue
         records.append(d)
         if not as_json:
+            # The path on its own line, never folded: a table title wraps to the table's width and
+            # splits long paths in the middle of the file name.
+            out.print(str(path), style="bold underline", soft_wrap=True, highlight=False)
             out.print(_table(d))
     if as_json:
         typer.echo(json.dumps(records, indent=2))
