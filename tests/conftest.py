@@ -7,6 +7,17 @@ from pathlib import Path
 
 import pytest
 
+#: Real scanner files, read in place beside the repository (never copied in).
+REAL_SLIDES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real-slides"
+
+
+@pytest.fixture(scope="session")
+def real() -> Path:
+    """The real slides folder; tests that need it skip with the reason where it is absent."""
+    if not (REAL_SLIDES / "README.md").exists():
+        pytest.skip(f"real slides not found at {REAL_SLIDES}")
+    return REAL_SLIDES
+
 
 @pytest.fixture(scope="session")
 def synth_slide(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:

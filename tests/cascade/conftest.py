@@ -8,7 +8,6 @@ import pytest
 
 from zoomgrade.labels import TBSRTC
 
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real-slides"
 WEIGHTS = Path(__file__).resolve().parents[2] / "src" / "zoomgrade" / "weights"
 
 
@@ -19,13 +18,6 @@ def have_weights() -> bool:
 @pytest.fixture
 def labels():
     return TBSRTC
-
-
-@pytest.fixture(scope="session")
-def real() -> Path:
-    if not (REAL / "README.md").exists():
-        pytest.skip(f"real slides not found at {REAL}")
-    return REAL
 
 
 @pytest.fixture(scope="session")

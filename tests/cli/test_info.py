@@ -12,14 +12,6 @@ from typer.testing import CliRunner
 
 from zoomgrade.cli.main import app
 
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real-slides"
-
-
-@pytest.fixture(scope="module")
-def real() -> Path:
-    if not (REAL / "README.md").exists():
-        pytest.skip(f"real slides not found at {REAL}")
-    return REAL
 
 
 def run(*args: str):

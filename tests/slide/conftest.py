@@ -9,14 +9,6 @@ import pytest
 
 from zoomgrade.bench.slide_io import write_aperio_from_array
 
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real-slides"
-
-
-@pytest.fixture(scope="session")
-def real() -> Path:
-    if not (REAL / "README.md").exists():
-        pytest.skip(f"real slides not found at {REAL}")
-    return REAL
 
 
 @pytest.fixture(scope="session")
