@@ -7,7 +7,8 @@ import os
 import platform
 import shlex
 import sys
-from dataclasses import dataclass, field
+import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -78,3 +79,20 @@ def machine() -> dict[str, Any]:
     return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
             "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "torch": torch.__version__, "cuda": torch.cuda.is_available()}
+
+
+def record_training(card: Any, cfg: Any, items: list, train_items: list, val_items: list,
+                    history: list[dict[str, float]], best_epoch: int, t0: float, command: str | None,
+                    final: bool, **data: Any) -> None:
+    """Write the card's training record and metrics, the same for both stages; ``data`` adds
+    stage-specific facts about the training data (kept after the common ones)."""
+    card.training = {
+        "data": {"slides_dir": str(Path(items[0].slide).parent), "n_slides": len(items),
+                 "train": [it.slide.name for it in train_items], "val": [it.slide.name for it in val_items],
+                 "seeds": sorted(it.seed for it in items if it.seed is not None), **data},
+        "command": command or command_line(),
+        "config": {k: v for k, v in asdict(cfg).items() if k != "net"},
+        "epochs_run": len(history), "best_epoch": best_epoch,
+        "seconds": round(time.perf_counter() - t0, 1), "finished": final, "machine": machine(),
+    }
+    card.metrics = {"validation": history[best_epoch - 1] if history else {}, "history": history}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ from .datasets import Stage1Slide, find_slides, split_items, stage1_slide
 from .evaluate import stage1_scores
 from .runners import Stage1Runner, pick_device
 from .stage1 import Stage1Config, Stage1Net
-from .train_common import TrainResult, command_line, machine, optimiser, progress_bar, setup
+from .train_common import TrainResult, optimiser, progress_bar, record_training, setup
 
 
 @dataclass
@@ -149,14 +149,5 @@ def train_stage1(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
 
 
 def _save(model, card, out, cfg, items, train_items, val_items, history, best, t0, command, final):
-    card.training = {
-        "data": {"slides_dir": str(Path(items[0].slide).parent), "n_slides": len(items),
-                 "train": [it.slide.name for it in train_items], "val": [it.slide.name for it in val_items],
-                 "seeds": sorted(it.seed for it in items if it.seed is not None)},
-        "command": command or command_line(),
-        "config": {k: v for k, v in asdict(cfg).items() if k != "net"},
-        "epochs_run": len(history), "best_epoch": best[1],
-        "seconds": round(time.perf_counter() - t0, 1), "finished": final, "machine": machine(),
-    }
-    card.metrics = {"validation": history[best[1] - 1] if history else {}, "history": history}
+    record_training(card, cfg, items, train_items, val_items, history, best[1], t0, command, final)
     save_model(model, card, out)

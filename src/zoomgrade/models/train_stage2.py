@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,7 @@ from .card import ModelCard, save_model
 from .datasets import find_slides, split_items, stage2_crops
 from .runners import Stage2Runner, pick_device
 from .stage2 import Stage2Config, Stage2Net
-from .train_common import TrainResult, command_line, machine, macro_f1, optimiser, progress_bar, setup
+from .train_common import TrainResult, macro_f1, optimiser, progress_bar, record_training, setup
 
 
 @dataclass
@@ -138,17 +138,8 @@ def train_stage2(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
 
 
 def _save(model, card, out, cfg, items, train_items, val_items, counts, history, best, t0, command, final):
-    card.training = {
-        "data": {"slides_dir": str(Path(items[0].slide).parent), "n_slides": len(items),
-                 "train": [it.slide.name for it in train_items], "val": [it.slide.name for it in val_items],
-                 "seeds": sorted(it.seed for it in items if it.seed is not None),
-                 "train_crops_per_class": dict(zip(card.labels, (int(c) for c in counts)))},
-        "command": command or command_line(),
-        "config": {k: v for k, v in asdict(cfg).items() if k != "net"},
-        "epochs_run": len(history), "best_epoch": best[1],
-        "seconds": round(time.perf_counter() - t0, 1), "finished": final, "machine": machine(),
-    }
-    card.metrics = {"validation": history[best[1] - 1] if history else {}, "history": history}
+    record_training(card, cfg, items, train_items, val_items, history, best[1], t0, command, final,
+                    train_crops_per_class=dict(zip(card.labels, (int(c) for c in counts))))
     # the final checkpoint is also exported to ONNX for the CPU engine (torch stays the reference)
     example = torch.zeros(2, 3, cfg.size, cfg.size) if final and cfg.export_onnx else None
     save_model(model, card, out, export_example=example)
