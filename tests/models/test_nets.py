@@ -67,3 +67,36 @@ def test_config_roundtrip():
     assert Stage2Config.from_dict(cfg.to_dict()) == cfg
     cfg1 = Stage1Config(out_stride=4)
     assert Stage1Config.from_dict(cfg1.to_dict()) == cfg1
+
+
+def _randomise_batchnorm(net):
+    gen = torch.Generator().manual_seed(0)
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.copy_(torch.rand(m.running_mean.shape, generator=gen) - 0.5)
+            m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
+            m.weight.data.copy_(torch.rand(m.weight.shape, generator=gen) + 0.5)
+            m.bias.data.copy_(torch.rand(m.bias.shape, generator=gen) - 0.5)
+    return net
+
+
+def test_folding_batchnorm_keeps_outputs_and_removes_every_batchnorm():
+    import copy
+
+    from zoomgrade.models.blocks import fold_batchnorm
+
+    for net, x in ((Stage1Net(), torch.randn(1, 3, 96, 128)), (Stage2Net(), torch.randn(2, 3, 128, 128))):
+        net = _randomise_batchnorm(net).eval()
+        folded = fold_batchnorm(copy.deepcopy(net))
+        assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+        with torch.inference_mode():
+            a, b = net(x), folded(x)
+        for u, v in zip(a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,)):
+            assert torch.allclose(u, v, atol=1e-4, rtol=1e-4)
+
+
+def test_folding_refuses_a_training_model():
+    from zoomgrade.models.blocks import fold_batchnorm
+
+    with pytest.raises(ValueError, match="eval"):
+        fold_batchnorm(Stage2Net().train())

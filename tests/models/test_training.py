@@ -55,3 +55,20 @@ def test_cli_train_writes_weights_and_card(tiny_slides, tmp_path):
     assert card["name"] == "stage1" and card["training"]["epochs_run"] == 1
     bad = CliRunner().invoke(app, ["train", "stage2", "--slides", str(tmp_path / "none"), "--out", str(tmp_path)])
     assert bad.exit_code == 2 and "not a directory" in bad.output
+
+
+def test_grade_class_weights_favour_rare_classes():
+    from types import SimpleNamespace
+
+    from zoomgrade.models.train_stage1 import grade_class_weights
+
+    grade = np.array([[0, 0, 0, 0, 0, 0, 1, 1, 2, -1]])  # benign 6, suspicious 2, malignant 1 (one unlabelled)
+    slide = SimpleNamespace(grade=grade, grade_weight=np.ones(grade.shape, np.float32))
+    full = grade_class_weights([slide], 3, 1.0)
+    half = grade_class_weights([slide], 3, 0.5)
+    assert full[0] < full[1] < full[2]
+    assert np.allclose(full * np.array([6, 2, 1]) / 9, 1 / 3)  # each class weighs the same in total
+    assert np.allclose(half, np.sqrt(full))
+    assert np.allclose(grade_class_weights([slide], 3, 0.0), 1.0)
+    # a class absent from the data keeps weight 1 rather than dividing by zero
+    assert grade_class_weights([SimpleNamespace(grade=np.zeros((1, 4), int), grade_weight=np.ones((1, 4)))], 3)[2] == 1.0

@@ -156,6 +156,7 @@ class ModeRun:
     grade_s: float
     write_s: float
     reads: RecordingSlide | None = None
+    tile_cache: dict[str, int] | None = None  # decoded-tile cache hits/misses of this run's slide
 
     @property
     def wall_s(self) -> float:  # opening + grading: what the ratio and the 30 s target compare
@@ -178,10 +179,12 @@ def run_mode(path: Path, mode: str, models: tuple[Any, Any], cfg: Any, tmp: Path
         t0 = time.perf_counter()
         save_result(result, tmp / mode, slide=slide)
         t_write = time.perf_counter() - t0
+        stats = slide.cache_stats() if hasattr(slide, "cache_stats") else None
     finally:
         slide.close()
     result.cost.stage("open").seconds = t_open
-    return ModeRun(result, t_open, t_grade, t_write, src if mode == "cascade" else None)
+    cache = None if stats is None else {"hits": stats.hits, "misses": stats.misses}
+    return ModeRun(result, t_open, t_grade, t_write, src if mode == "cascade" else None, cache)
 
 
 def mode_record(run: ModeRun, stages: tuple[str, ...], truth_cat: str, score: ab.ModeScore, hp_mpp: float) -> dict[str, Any]:
@@ -194,7 +197,7 @@ def mode_record(run: ModeRun, stages: tuple[str, ...], truth_cat: str, score: ab
         "hp_megapixels": r.cost.pixels_at(hp_mpp) / 1e6,
         "megapixels_by_stage": {k: v.pixels / 1e6 for k, v in r.cost.stages.items() if v.pixels},
         "model_items_by_stage": {k: v.model_items for k, v in r.cost.stages.items() if v.model_items}, "hp_tiles": int(r.cost.tiles_by_mpp.get(f"{hp_mpp:g}", 0)),
-        "sampled_peak_rss_mb": float(r.cost.peak_rss_mb),
+        "sampled_peak_rss_mb": float(r.cost.peak_rss_mb), "tile_cache": run.tile_cache,
         "decided_by": {k: sum(1 for g in r.regions if g.decided_by == k) for k in ("stage2", "fallback", "stage1-budget", "exhaustive")},
         **score.to_dict(TBSRTC),
     }

@@ -33,7 +33,7 @@ from ..labels import TBSRTC
 from ..slide import open_slide
 from ..synth import truth_paths, write_slide
 
-HI_MPP, HI_PX = 0.5, 64  # 32 um window: a few nuclei at 20x
+HI_MPP, HI_PX = 0.5, 96  # 48 um window at 20x: a handful of nuclei (64 px held 2-4 large ones)
 LO_MPP, LO_PX = 8.0, 32  # 256 um window: the group and its surroundings at 1.25x
 TRAIN_SEED, TEST_SEED = 20_000, 1_200_000
 THRESHOLDS = {"fine_high": (">=", 0.90), "fine_low": ("<=", 0.70), "coarse_low": (">=", 0.80)}
@@ -173,7 +173,9 @@ def run(out: Path, per_category: int = 5, size_mm: float = 2.0, per_group: int =
     t0 = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     train = make_slides(out, per_category, size_mm, TRAIN_SEED + 100 * seed)
-    test = make_slides(out, max(2, (per_category + 1) // 2), size_mm, TEST_SEED + 100 * seed)
+    # as many test slides as training ones: with ~12 groups per class a single group moved balanced
+    # accuracy by 1.5 points (session 1), too coarse a measure for a 0.90 / 0.70 target
+    test = make_slides(out, per_category, size_mm, TEST_SEED + 100 * seed)
     t_gen = time.perf_counter() - t0
     tr = cut_crops(train, per_group, seed)
     te = cut_crops(test, per_group, seed + 1, group0=10**6)

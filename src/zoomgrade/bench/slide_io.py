@@ -1,5 +1,6 @@
-"""Slide-reading measurements: peak memory on an 80,000 x 80,000 px slide and read speed, tifffile vs
-OpenSlide. Run ``python -m zoomgrade.bench.slide_io [--size 80000] [--regions 1000]``.
+"""Slide-reading measurements: peak memory on an 80,000 x 80,000 px slide, read speed, tifffile vs
+OpenSlide, and what the decoded-tile cache saves on cascade-like window reads. Run
+``python -m zoomgrade.bench.slide_io [--size 80000] [--regions 1000] [--cache-regions 300]``.
 
 Also home of the writer for Aperio-style pyramidal JPEG-tiled TIFFs that the measurements (and the slide
 tests) use: tiles are JPEG-encoded by us and handed to tifffile as bytes, so a 6.4-gigapixel slide is written
@@ -168,6 +169,49 @@ def read_speed(path: str, n: int, size: int = 512, seed: int = 1, backends=("ope
             for b, dt in zip(backends, spent)]
 
 
+def window_cache_effect(path: str, n_regions: int, window_px: int = 128, mpp: float = 0.5, seed: int = 2,
+                        cache_bytes: int | None = None) -> dict:
+    """Cascade-like reads: ``n_regions`` small regions (1-3 x 1-3 windows of ``window_px`` at ``mpp``, not
+    aligned to the file tiles) read window by window, with the decoded-tile cache off and on. The two
+    slides take turns region by region, so machine load slows both alike; pixels must be identical."""
+    from ..slide import open_slide
+    from ..slide.segment_cache import DEFAULT_CACHE_BYTES
+
+    on_bytes = DEFAULT_CACHE_BYTES if cache_bytes is None else cache_bytes
+    off, on = open_slide(path, cache_bytes=0), open_slide(path, cache_bytes=on_bytes)
+    try:
+        w, h = off.dimensions
+        side = int(round(window_px * mpp / off.mpp))
+        rng = np.random.default_rng(seed)
+        regions = []
+        for _ in range(n_regions):
+            kx, ky = rng.integers(1, 4, 2)
+            x0, y0 = int(rng.integers(0, w - 3 * side)), int(rng.integers(0, h - 3 * side))
+            regions.append([(x0 + i * side, y0 + j * side) for j in range(ky) for i in range(kx)])
+        spent = [0.0, 0.0]
+        identical = True
+        for k, boxes in enumerate(regions):
+            got = []
+            for which in ((0, 1) if k % 2 == 0 else (1, 0)):
+                s = (off, on)[which]
+                t = time.perf_counter()
+                got.append([s.read_region(x, y, side, side, mpp) for x, y in boxes])
+                spent[which] += time.perf_counter() - t
+            identical &= all(np.array_equal(a, b) for a, b in zip(*got))
+        st = on.cache_stats()
+        n_windows = sum(map(len, regions))
+    finally:
+        off.close()
+        on.close()
+    from .floor import file_tile_size
+
+    return {"regions": n_regions, "windows": n_windows, "window_px": window_px, "mpp": mpp,
+            "file_tile_px": file_tile_size(path, w),
+            "cache_mb": on_bytes / 2**20, "seconds_no_cache": spent[0], "seconds_cache": spent[1],
+            "speedup": spent[0] / spent[1] if spent[1] else 0.0, "decodes_cache": st.misses if st else None,
+            "hits_cache": st.hits if st else None, "pixel_identical": bool(identical)}
+
+
 def whole_level_speed(path: str, backend: str, max_mpix: float = 30.0) -> dict:
     """Read the finest level holding at most ``max_mpix`` megapixels whole, at its native mpp."""
     from ..slide import open_slide
@@ -187,6 +231,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--size", type=int, default=80_000)
     ap.add_argument("--tile", type=int, default=512)
     ap.add_argument("--regions", type=int, default=1000)
+    ap.add_argument("--cache-regions", type=int, default=300,
+                    help="cascade-like regions read with the decoded-tile cache off and on (0 skips)")
     ap.add_argument("--tiles", choices=["noise", "tissue"], default="noise",
                     help="tile content: synthetic noise texture, or crops of the real CMU-1 H&E scan")
     ap.add_argument("--dir", default=None, help="where to write the temporary slide (default: system temp)")
@@ -207,6 +253,8 @@ def main(argv: list[str] | None = None) -> None:
         results["memory"] = [peak_memory(path, "lowest"), peak_memory(path, "region8")]
         results["speed"] = read_speed(path, args.regions)
         results["whole_level"] = [whole_level_speed(path, b) for b in ("openslide", "tifffile")]
+        if args.cache_regions > 0:
+            results["window_cache"] = window_cache_effect(path, args.cache_regions)
     speed = results["speed"]
     results["speed_ratio_tifffile_over_openslide"] = speed[1]["mpix_per_s"] / speed[0]["mpix_per_s"]
     results["whole_level_ratio"] = results["whole_level"][1]["mpix_per_s"] / results["whole_level"][0]["mpix_per_s"]

@@ -5,22 +5,85 @@ purple) smears, while red cells are red-dominant and plasma and colloid are ligh
 connected component counts one cell; a larger one (overlapping nuclei) counts its area over one
 nucleus's. Isolated nuclei (a lone lymphocyte) are not a group: only nuclei lying within
 ``gap_um`` of another count. The count reads pixels the high-power pass read anyway.
+
+It runs on every high-power window in the reader thread, so it is written for speed (3x the
+straightforward version on group windows, 8x on empty ones; tests/cascade/test_cellcount_exact.py keeps
+that version and checks that the counts are identical): integer colour tests, the gap dilation done on
+a bit-packed copy of the mask, per-pixel work only on the nuclear pixels, and no outline drawn for a
+window wholly inside its region. Two ndimage.label calls are now half of the time.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
+from PIL import Image, ImageDraw
 from scipy import ndimage
 from shapely.geometry import Polygon
-from PIL import Image, ImageDraw
+from shapely.geometry import box as shapely_box
+from shapely.prepared import prep
 
 from .config import AdequacyConfig
 
+_CROSS = ndimage.generate_binary_structure(2, 1)  # 4-connectivity, ndimage's default
+
+
+@lru_cache(maxsize=32)
+def _integer_thresholds(grey_max: float, blue_margin: float) -> tuple[int, int | None]:
+    """The float tests ``(r + g + b) / 3.0 < grey_max`` and ``b > r + blue_margin`` as integer ones:
+    ``r + g + b < s_max`` and ``b - r > k``. Found by evaluating the float tests over every possible
+    uint8 value, so they agree bit for bit; ``k`` is None when no single integer does (a margin within
+    float rounding of an integer), and the caller falls back to the float test."""
+    s = np.arange(3 * 255 + 1, dtype=np.int64)
+    s_max = int(np.count_nonzero(s / 3.0 < grey_max))  # a prefix: s / 3.0 is monotonic
+    r = np.arange(256, dtype=np.int16)
+    # b > x for an integer b is b > floor(x); x = r + margin rounded as float64, as the float test does
+    k = np.floor(r + blue_margin) - r
+    return s_max, (int(k[0]) if np.all(k == k[0]) else None)
+
 
 def nuclear_mask(img: np.ndarray, cfg: AdequacyConfig) -> np.ndarray:
+    """Dark (mean RGB < nuclear_grey_max) and blue-dominant (blue > red + nuclear_blue_margin) pixels."""
     f = img.astype(np.int16)
-    grey = f.sum(axis=-1) / 3.0
-    return (grey < cfg.nuclear_grey_max) & (f[..., 2] > f[..., 0] + cfg.nuclear_blue_margin)
+    s_max, k = _integer_thresholds(float(cfg.nuclear_grey_max), float(cfg.nuclear_blue_margin))
+    if img.dtype != np.uint8 or k is None:
+        grey = f.sum(axis=-1) / 3.0
+        return (grey < cfg.nuclear_grey_max) & (f[..., 2] > f[..., 0] + cfg.nuclear_blue_margin)
+    s = f[..., 0] + f[..., 1]
+    s += f[..., 2]
+    d = f[..., 2] - f[..., 0]
+    return (s < s_max) & (d > k)
+
+
+def dilate_diamond(mask: np.ndarray, r: int) -> np.ndarray:
+    """``ndimage.binary_dilation(mask, iterations=r)`` (cross structure, outside = 0) of a 2-D mask.
+
+    r crosses make the diamond |dx| + |dy| <= r; the image is convex, so clipping each iteration to it
+    equals clipping once. The diamond is L ⊕ cross, L = {u(1,1) + v(-1,1): 0 <= u, v < r} (up to a
+    shift), and a segment of n points dilates in ~log2(n) shift-ORs: done on the mask as one Python
+    integer, rows ``stride`` bits apart with >= r zero bits between them so no shift reaches the next
+    row's pixels. All shifts are upward; one final shift down re-centres. ~10x faster than ndimage on
+    128 px windows."""
+    h, w = mask.shape
+    if r < 1 or h == 0 or w == 0:
+        return mask.astype(bool, copy=True)
+    stride = -(-(w + r) // 8) * 8  # whole bytes a row
+    buf = np.zeros((h, stride), bool)
+    buf[:, :w] = mask
+    x = int.from_bytes(np.packbits(buf, bitorder="little").tobytes(), "little")
+    for step in (stride + 1, stride - 1):  # segments of r points along (1, 1) and (-1, 1)
+        n = 1
+        while n < r:
+            m = min(n, r - n)
+            x |= x << (step * m)
+            n += m
+    # the cross, shifted one row up: offsets (0, 0), (-1, 1), (0, 1), (1, 1), (0, 2)
+    x |= (x << (stride - 1)) | (x << stride) | (x << (stride + 1)) | (x << (2 * stride))
+    x >>= r * stride  # the whole chain moved everything by r rows
+    x &= (1 << (h * stride)) - 1
+    bits = np.unpackbits(np.frombuffer(x.to_bytes(h * stride // 8, "little"), np.uint8), bitorder="little")
+    return np.ascontiguousarray(bits.reshape(h, stride)[:, :w]).view(bool)  # contiguous: labels faster
 
 
 def count_cells(img: np.ndarray, mpp: float, cfg: AdequacyConfig, inside: np.ndarray | None = None) -> int:
@@ -28,31 +91,45 @@ def count_cells(img: np.ndarray, mpp: float, cfg: AdequacyConfig, inside: np.nda
     m = nuclear_mask(img, cfg)
     if inside is not None:
         m &= inside
-    lab, n = ndimage.label(m)
-    if n == 0:
+    px = np.flatnonzero(m)  # per-pixel work below touches only these (a quarter of a group's window)
+    if px.size == 0:
         return 0
+    lab, n = ndimage.label(m, _CROSS)
+    lab_px = lab.ravel().take(px)
     px_um2 = mpp * mpp
-    areas = np.bincount(lab.ravel(), minlength=n + 1)[1:] * px_um2
+    areas = np.bincount(lab_px, minlength=n + 1)[1:] * px_um2
     keep = areas >= cfg.min_nucleus_um2
+    if not keep.any():
+        return 0
     cells = np.where(keep, np.maximum(1.0, np.round(areas / cfg.nucleus_um2)), 0.0)
-    kept = np.concatenate([[False], keep])[lab]
+    if keep.all():
+        kept = m
+    else:
+        flat = np.zeros(m.size, bool)
+        flat[px[np.concatenate([[False], keep]).take(lab_px)]] = True
+        kept = flat.reshape(m.shape)
     gap_px = max(1, int(round(cfg.nuclei_gap_um / mpp / 2)))  # dilate each side by half the gap
-    groups, n_groups = ndimage.label(ndimage.binary_dilation(kept, iterations=gap_px))
-    # A kept nucleus lies wholly inside one dilated blob: its maximum label is that blob.
-    owner = np.asarray(ndimage.maximum(groups, lab, np.arange(1, n + 1)), dtype=np.int64)
+    groups, n_groups = ndimage.label(dilate_diamond(kept, gap_px), _CROSS)
+    # A kept nucleus lies wholly inside one dilated blob, so any of its pixels names its group.
+    owner = np.zeros(n + 1, np.intp)
+    owner[lab_px] = groups.ravel().take(px)
+    owner = owner[1:]
     per_group = np.bincount(owner[keep], weights=cells[keep], minlength=n_groups + 1)
     return int(per_group[per_group >= cfg.min_nuclei_per_group].sum())
 
 
 def polygon_mask(poly: Polygon, box: tuple[int, int, int, int], out_size: int) -> np.ndarray:
     """The part of ``box`` (level-0 x, y, w, h) inside ``poly``, rasterised at ``out_size`` px a side."""
+    return _draw_mask([np.asarray(g.exterior.coords) for g in getattr(poly, "geoms", [poly])], box, out_size)
+
+
+def _draw_mask(rings: list[np.ndarray], box: tuple[int, int, int, int], out_size: int) -> np.ndarray:
     x, y, w, h = box
-    sx, sy = out_size / w, out_size / h
+    scale = np.array([out_size / w, out_size / h])
     canvas = Image.new("1", (out_size, out_size), 0)
     draw = ImageDraw.Draw(canvas)  # PIL's scan conversion: ~100x faster than a generic one on small masks
-    for g in getattr(poly, "geoms", [poly]):
-        xs, ys = np.asarray(g.exterior.coords).T
-        draw.polygon(list(zip(((xs - x) * sx).tolist(), ((ys - y) * sy).tolist())), fill=1)
+    for ring in rings:
+        draw.polygon(((ring[:, :2] - (x, y)) * scale).ravel().tolist(), fill=1)
     return np.asarray(canvas, dtype=bool)
 
 
@@ -61,7 +138,18 @@ def count_region(images: np.ndarray, boxes: list[tuple[int, int, int, int]], pol
     """Cells of a region from its high-power windows: nuclei inside the region's outline grown by
     ``margin_px`` level-0 px (the low-power outline is coarse)."""
     grown = poly.buffer(margin_px) if margin_px > 0 else poly
+    rings = [np.asarray(g.exterior.coords) for g in getattr(grown, "geoms", [grown])]
+    whole = prep(grown) if not grown.is_empty else None
+    gx0, gy0, gx1, gy1 = grown.bounds if whole is not None else (0.0, 0.0, 0.0, 0.0)
     total = 0
     for img, b in zip(images, boxes):
-        total += count_cells(img, mpp, cfg, polygon_mask(grown, b, img.shape[0]))
+        # A window well inside the outline (2 px clear of it) rasterises to all ones: no mask to draw.
+        # Rare for stage-1 outlines (2% of windows on a 20 mm slide), so the cheap bounds test goes first.
+        pad = 2.0 * max(b[2], b[3]) / img.shape[0]
+        x0, y0, x1, y1 = b[0] - pad, b[1] - pad, b[0] + b[2] + pad, b[1] + b[3] + pad
+        if (whole is not None and gx0 < x0 and gy0 < y0 and x1 < gx1 and y1 < gy1
+                and whole.contains_properly(shapely_box(x0, y0, x1, y1))):
+            total += count_cells(img, mpp, cfg)
+        else:
+            total += count_cells(img, mpp, cfg, _draw_mask(rings, b, img.shape[0]))
     return total

@@ -95,9 +95,13 @@ class BudgetConfig:
 class ExhaustiveConfig:
     mpp: float = 0.5  # tiles are read at this resolution (same stage-2 model)
     tile_px: int = 0  # 0 = the model card's input size
-    mask_mpp: float = 8.0  # Otsu tissue mask resolution
+    mask_mpp: float = 8.0  # tissue mask resolution
     min_tissue_fraction: float = 0.05  # tiles with less mask coverage are skipped
-    min_saturation: float = 0.04  # saturation floor under any Otsu threshold (blank glass is grey noise)
+    mask_min_od: float = 0.02  # material = optical density over the glass colour above this, any channel
+    mask_smooth_sigma: float = 1.0  # Gaussian smoothing (mask px) before thresholding
+    mask_min_object_px: int = 4  # smaller specks are dropped
+    mask_dilate_px: int = 1  # the mask grows by this many px (faint group rims)
+    mask_glass_peak_fraction: float = 0.5  # glass: brightest luminance level with this share of the peak
     none_threshold: float = 0.5  # tiles with P(none) under this are cell-group tiles
     batch_size: int = 32
     prefetch_tiles: int = 64

@@ -1,9 +1,11 @@
 """The exhaustive baseline: the conventional pipeline, in the product so the cascade can be measured.
 
-An Otsu tissue mask at low power (on saturation, as CLAM and TIAToolbox do), every tile inside it read at
-the high mpp and graded by the same stage-2 network; tiles with P(none) under a threshold are cell-group
-tiles, connected clusters of them (8-neighbours on the tile grid) are regions, each decided by the same
-severity-aware patch rule as the fallback.
+A tissue mask at low power that keeps everything on the glass (as CLAM and TIAToolbox separate tissue from
+background, but by optical density over the glass colour: an Otsu split of a cytology smear separates
+dense blood from the rest and drops pale cell groups); every tile inside it read at the high mpp and
+graded by the same stage-2 network; tiles with P(none) under a threshold are cell-group tiles, connected
+clusters of them (8-neighbours on the tile grid) are regions, each decided by the same severity-aware
+patch rule as the fallback.
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ import numpy as np
 from scipy import ndimage
 from shapely import union_all
 from shapely.geometry import Polygon, box
-from skimage.color import rgb2hsv
-from skimage.filters import threshold_otsu
 
 from ..labels import LabelSet
 from ..types import CostRecord, Region, RegionGrade
@@ -30,17 +30,52 @@ from .prefetch import read_and_grade
 from .windows import Reader
 
 
-def tissue_mask(thumb: np.ndarray, min_saturation: float) -> np.ndarray:
-    """Foreground at low power: saturation above max(Otsu threshold, floor). Blank glass is grey noise
-    whatever its Otsu threshold says, hence the floor; a flat image has no threshold at all."""
-    if thumb.size == 0:
+def glass_colour(thumb: np.ndarray, peak_fraction: float = 0.5) -> np.ndarray:
+    """The colour of empty glass, the bright flat mode of a brightfield thumbnail: on the luminance
+    histogram (5-level running sum) of the brighter half of the pixels, the brightest level holding at
+    least ``peak_fraction`` of the tallest level's count (glass is brighter than anything on it, and a
+    tail of bright specks is far below the glass peak); then the per-channel median of the pixels within
+    2 levels of it. Where no glass shows, this is the palest common material."""
+    rgb = thumb[..., :3].reshape(-1, 3)
+    lum = np.clip(np.rint(rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)), 0, 255)
+    lum = lum.astype(np.int64)
+    hist = np.convolve(np.bincount(lum, minlength=256), np.ones(5), mode="same")
+    hist[:int(np.median(lum))] = 0
+    level = int(np.nonzero(hist >= peak_fraction * hist.max())[0].max())
+    return np.median(rgb[np.abs(lum - level) <= 2], axis=0).astype(np.float32)
+
+
+def tissue_mask(thumb: np.ndarray, min_od: float = 0.02, smooth_sigma: float = 1.0, min_object_px: int = 4,
+                dilate_px: int = 1, glass_peak_fraction: float = 0.5) -> np.ndarray:
+    """Everything on the glass at low power: pixels whose optical density relative to the glass colour
+    exceeds ``min_od`` in any channel (cytology smears hold pale, barely stained cell groups next to dense
+    blood, so the darkest-material split an Otsu threshold makes would drop them).
+
+    thumb: (H, W, 3|4) uint8 RGB(A) thumbnail. min_od: OD floor over glass (log10 units; glass noise and
+    JPEG ringing stay well below it). smooth_sigma: Gaussian smoothing (px) before thresholding, against
+    pixel noise. min_object_px: specks smaller than this are dropped. dilate_px: the mask grows by this
+    many px so that the faint rims of pale groups are tiled too. glass_peak_fraction: see ``glass_colour``.
+    """
+    if thumb.ndim != 3 or thumb.shape[0] == 0 or thumb.shape[1] == 0 or thumb.shape[2] < 3:
         return np.zeros(thumb.shape[:2], bool)
-    sat = rgb2hsv(thumb)[..., 1]
-    try:
-        t = float(threshold_otsu(sat)) if np.ptp(sat) > 1e-6 else 1.0
-    except ValueError:
-        t = 1.0
-    return sat > max(t, min_saturation)
+    rgb = thumb[..., :3].astype(np.float32)
+    if smooth_sigma > 0:
+        rgb = ndimage.gaussian_filter(rgb, sigma=(smooth_sigma, smooth_sigma, 0), mode="nearest")
+    glass = glass_colour(thumb, glass_peak_fraction)
+    od = np.log10((glass + 1.0) / (rgb + 1.0)).max(axis=-1)  # darker than glass in any channel
+    mask = od > min_od
+    if min_object_px > 1:
+        lab, _ = ndimage.label(mask, structure=np.ones((3, 3), int))
+        mask = (np.bincount(lab.ravel()) >= min_object_px)[lab] & mask
+    if dilate_px > 0:
+        mask = ndimage.binary_dilation(mask, iterations=dilate_px)
+    return mask
+
+
+def tissue_mask_kwargs(ex) -> dict[str, Any]:
+    """The tissue-mask parameters of an ``ExhaustiveConfig``."""
+    return {"min_od": ex.mask_min_od, "smooth_sigma": ex.mask_smooth_sigma, "min_object_px": ex.mask_min_object_px,
+            "dilate_px": ex.mask_dilate_px, "glass_peak_fraction": ex.mask_glass_peak_fraction}
 
 
 @dataclass
@@ -146,7 +181,7 @@ def run_exhaustive(slide, runner, cfg: GradeConfig, labels: LabelSet, cost: Cost
     t0 = time.perf_counter()
     thumb = np.asarray(slide.thumbnail(ex.mask_mpp))
     cost.add_read(ex.mask_mpp, thumb.shape[0] * thumb.shape[1], 1)
-    mask = tissue_mask(thumb, ex.min_saturation)
+    mask = tissue_mask(thumb, **tissue_mask_kwargs(ex))
     mask_mpp_true = slide.dimensions[0] * slide.mpp / max(1, thumb.shape[1])
     plan = plan_tiles(slide.dimensions, slide.mpp, mask, mask_mpp_true, size_px, ex.mpp, ex.min_tissue_fraction)
     st = cost.stage("exhaustive_read")  # the mask's low-power read is part of the baseline's reading

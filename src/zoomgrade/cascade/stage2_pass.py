@@ -1,6 +1,12 @@
 """Stage 2: each region, most severe first, re-read at high power from the slide pyramid (never an
 upsampled low-power crop) in windows covering it, graded in batches while a reader thread prefetches the
-next regions; then prior fusion with the region's stage-1 grade."""
+next regions; then prior fusion with the region's stage-1 grade.
+
+Read order: coarse grades stay most severe first (malignant, suspicious, benign); within one coarse grade the
+regions are read in serpentine bands across the slide, so consecutive reads touch the same file tiles while
+they are still in the slide's decoded-tile cache. Decisions come back in severity order whatever the read
+order. Under a high-power budget the strict severity order is kept: there the order decides which regions
+are read at all."""
 
 from __future__ import annotations
 
@@ -50,6 +56,26 @@ def plan_jobs(regions: list[Region], slide_mpp: float, cfg: GradeConfig, size_px
     ]
 
 
+def read_order(jobs: list[Job], band_px: float) -> list[Job]:
+    """``jobs`` (severity-ordered) regrouped for tile locality: each run of one coarse grade is sorted by
+    the region's bounding-box centre in serpentine bands ``band_px`` level-0 px high (left to right, then
+    right to left); runs keep their order, so no less severe region is read before a more severe one."""
+    out: list[Job] = []
+    start = 0
+    for i in range(1, len(jobs) + 1):
+        if i == len(jobs) or jobs[i].region.coarse_grade != jobs[start].region.coarse_grade:
+            out.extend(sorted(jobs[start:i], key=lambda j: _band_key(j, band_px)))
+            start = i
+    return out
+
+
+def _band_key(job: Job, band_px: float) -> tuple[int, float, int]:
+    x0, y0, x1, y1 = job.region.polygon.bounds
+    band = int(((y0 + y1) / 2) // max(band_px, 1.0))
+    cx = (x0 + x1) / 2
+    return band, (cx if band % 2 == 0 else -cx), job.order
+
+
 def decide(job: Job, probs: np.ndarray, labels: LabelSet, cfg: GradeConfig) -> Stage2Decision:
     """Likelihood from the windows, fused with the stage-1 prior; low confidence -> fallback."""
     lik = region_likelihood(probs, job.windows.overlap)
@@ -78,6 +104,9 @@ def run_stage2(
     """Grade ``regions`` (already severity-ordered) at ``cfg.stage2.mpp``; one decision per region, in order."""
     t_plan = time.perf_counter()
     jobs = plan_jobs(regions, slide.mpp, cfg, size_px)
+    if not budget.limited:
+        # two windows high: a usual file tile (256-1024 px) spans one or two bands
+        jobs = read_order(jobs, 2 * size_px * cfg.stage2.mpp / slide.mpp)
     cost.stage("stage2_plan").seconds += time.perf_counter() - t_plan
     reader = Reader(slide, cfg.stage2.mpp, size_px, cost, "stage2_read")
     budget.readers.append(reader)
@@ -123,4 +152,5 @@ def run_stage2(
             d = decide(o.item, o.probs, labels, cfg)
             d.window_probs = o.probs
             out.append(d)
+    out.sort(key=lambda d: d.job.order)  # back to severity order (the read order may differ)
     return out

@@ -7,6 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 
 class ConvBNAct(nn.Sequential):
@@ -108,6 +109,22 @@ class PooledSelfAttention(nn.Module):
         att = (received * (gh * gw) / (self.heads * h * w)).reshape(b, 1, gh, gw)
         att = F.interpolate(att, size=(h, w), mode="bilinear", align_corners=False)
         return x, att
+
+
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    """Fold every ``ConvBNAct``'s batch norm into its convolution, in place, for inference.
+
+    Measured on stage 1 (2,500 px square, 2 CPU threads): batch norm took as long as all the
+    convolutions together, because eager torch makes one extra pass over each large activation map.
+    The folded model gives the same outputs to float rounding. Call it only on an ``eval()`` model.
+    """
+    if model.training:
+        raise ValueError("fold_batchnorm needs an eval() model: training would update folded statistics")
+    for m in model.modules():
+        if isinstance(m, ConvBNAct) and isinstance(m[1], nn.BatchNorm2d):
+            m[0] = fuse_conv_bn_eval(m[0], m[1])
+            m[1] = nn.Identity()
+    return model
 
 
 def count_params(model: nn.Module) -> int:

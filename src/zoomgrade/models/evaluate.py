@@ -20,11 +20,14 @@ from .train_common import macro_f1
 
 def match_regions(regions: list, groups: list[Group], labels: LabelSet = TBSRTC) -> dict[str, int]:
     """Counts: groups, found (some region overlaps the group), coarse_correct (the most-overlapping
-    region's coarse grade is the group's), regions, true_regions (regions overlapping some group)."""
+    region's coarse grade is the group's), regions, true_regions (regions overlapping some group), and
+    ``confusion`` (rows: the found groups' true coarse grade, columns: the region's)."""
     polys = [r.polygon for r in regions]
     tree = STRtree(polys) if polys else None
     found = correct = 0
     hit = np.zeros(len(regions), bool)
+    n = len(labels.coarse)
+    confusion = np.zeros((n, n), int)
     for g in groups:
         if tree is None:
             continue
@@ -38,8 +41,9 @@ def match_regions(regions: list, groups: list[Group], labels: LabelSet = TBSRTC)
         if best is not None:
             found += 1
             correct += regions[best].coarse_grade == labels.coarse_of(g.fine)
+            confusion[labels.coarse_index(labels.coarse_of(g.fine)), labels.coarse_index(regions[best].coarse_grade)] += 1
     return {"groups": len(groups), "found": found, "coarse_correct": int(correct),
-            "regions": len(regions), "true_regions": int(hit.sum())}
+            "regions": len(regions), "true_regions": int(hit.sum()), "confusion": confusion}
 
 
 def stage1_scores(runner: Stage1Runner, samples: Iterable[Any], labels: LabelSet = TBSRTC,
@@ -48,7 +52,8 @@ def stage1_scores(runner: Stage1Runner, samples: Iterable[Any], labels: LabelSet
     ``Stage1Slide``s) or ``SlideItem``s (read here)."""
     from ..cascade.regions import maps_to_regions
 
-    tot = {"groups": 0, "found": 0, "coarse_correct": 0, "regions": 0, "true_regions": 0}
+    tot: dict[str, Any] = {"groups": 0, "found": 0, "coarse_correct": 0, "regions": 0, "true_regions": 0,
+                           "confusion": np.zeros((len(labels.coarse),) * 2, int)}
     for s in samples:
         if isinstance(s, SlideItem):
             with open_slide(s.slide) as slide:
@@ -65,8 +70,14 @@ def stage1_scores(runner: Stage1Runner, samples: Iterable[Any], labels: LabelSet
     recall = tot["found"] / max(tot["groups"], 1)
     acc = tot["coarse_correct"] / max(tot["found"], 1)
     precision = tot["true_regions"] / max(tot["regions"], 1)
-    return {"recall": recall, "coarse_accuracy": acc, "precision": precision,
-            "score": 0.4 * recall + 0.4 * acc + 0.2 * precision, **{k: float(v) for k, v in tot.items()}}
+    confusion = tot.pop("confusion")
+    rows = confusion.sum(1)
+    balanced = float(np.mean([confusion[i, i] / rows[i] for i in range(len(rows)) if rows[i]])) if rows.sum() else 0.0
+    # checkpoint score: plain accuracy alone rewarded calling everything benign (most groups are)
+    return {"recall": recall, "coarse_accuracy": acc, "coarse_balanced_accuracy": balanced, "precision": precision,
+            "score": 0.4 * recall + 0.2 * acc + 0.2 * balanced + 0.2 * precision,
+            **{k: float(v) for k, v in tot.items()},
+            "coarse_confusion": confusion.tolist(), "coarse_labels": list(labels.coarse)}
 
 
 def stage2_group_scores(runner: Stage2Runner, items: Iterable[SlideItem], labels: LabelSet = TBSRTC,

@@ -1,8 +1,9 @@
 """Inference runners: numpy uint8 images in, probabilities out; batched, ``torch.inference_mode``,
 channels_last, CUDA when available.
 
-Engine choice (measured, see docs/models.md): eager torch with channels_last on CPU; ONNX Runtime was
-not adopted.
+Engine choice (measured, see docs/models.md): stage 1 runs in eager torch (its input size changes
+from slide to slide) with batch norm folded into the convolutions; stage 2 runs in ONNX Runtime on CPU
+when the export is shipped, eager torch otherwise and on CUDA.
 """
 
 from __future__ import annotations
@@ -10,12 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import copy
+
 import numpy as np
 import torch
 from torch import nn
 
 from ..errors import ModelCardError
 from ..labels import TBSRTC, LabelSet
+from .blocks import fold_batchnorm
 from .card import ModelCard, load_model, paths_for
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -40,6 +44,13 @@ def to_input(images: np.ndarray, card: ModelCard, device: torch.device) -> torch
     return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
 
 
+def _inference_copy(model: nn.Module, device: torch.device) -> nn.Module:
+    """An eval-mode copy with batch norm folded into the convolutions, channels_last, on ``device``.
+    A copy, so a model still being trained (validation runs through a runner) is left untouched."""
+    m = fold_batchnorm(copy.deepcopy(model).to(device).eval())
+    return m.to(memory_format=torch.channels_last)
+
+
 @dataclass
 class Stage1Maps:
     group: np.ndarray  # (h, w) probability of "cell group here"
@@ -55,7 +66,7 @@ class Stage1Runner:
     def __init__(self, model: nn.Module, card: ModelCard, device: str | torch.device | None = None,
                  window: int = 2816, overlap: int = 256):
         self.device = pick_device(device)
-        self.model = model.to(self.device).eval().to(memory_format=torch.channels_last)
+        self.model = _inference_copy(model, self.device)
         self.card = card
         self.stride = int(card.hyperparameters.get("out_stride", 2))
         self.multiple = 16
@@ -124,7 +135,7 @@ class Stage2Runner:
     def __init__(self, model: nn.Module, card: ModelCard, device: str | torch.device | None = None,
                  batch_size: int = 64, engine: str = "auto", weights_path: str | Path | None = None):
         self.device = pick_device(device)
-        self.model = model.to(self.device).eval().to(memory_format=torch.channels_last)
+        self.model = _inference_copy(model, self.device)
         self.card = card
         self.batch_size = batch_size
         self.engine = "torch"

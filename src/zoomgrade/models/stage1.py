@@ -21,7 +21,9 @@ from .blocks import ConvBNAct, Down, PooledSelfAttention, ResBlock, sinusoidal_2
 @dataclass(frozen=True)
 class Stage1Config:
     widths: tuple[int, int, int, int] = (16, 24, 40, 64)  # strides 2, 4, 8, 16
-    blocks: tuple[int, int, int, int] = (1, 1, 2, 2)
+    # no residual block at stride 2: it was a third of the network's time on a 20 x 20 mm slide
+    # (1.7 s -> 0.9 s with batch norm folded, 2,496 px square, 2 threads) for detail that stride 4 keeps
+    blocks: tuple[int, int, int, int] = (0, 1, 2, 2)
     attn_dim: int = 64
     attn_heads: int = 4
     attn_grid: int = 16  # keys/values pooled to at most grid x grid positions

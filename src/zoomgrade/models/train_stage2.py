@@ -98,7 +98,6 @@ def train_stage2(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
         p /= p.sum()
         steps = max(1, len(ytr) // cfg.batch_size)
         opt, sched = optimiser(model, cfg.lr, cfg.weight_decay, cfg.epochs * steps)
-        val_runner = Stage2Runner(model, card, device=dev, batch_size=64)
         for ep in range(cfg.epochs):
             model.train()
             if prog:
@@ -117,7 +116,8 @@ def train_stage2(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
                 if prog:
                     prog.update(task, advance=1, info=f"loss {np.mean(losses[-10:]):.3f}")
             model.eval()
-            pred = val_runner.predict(xva).argmax(1)
+            # a fresh runner each epoch: runners keep a folded copy of the weights they were given
+            pred = Stage2Runner(model, card, device=dev, batch_size=64).predict(xva).argmax(1)
             fine = yva < len(labels.fine)
             row = {"epoch": ep + 1, "loss": float(np.mean(losses)),
                    "macro_f1": macro_f1(yva, pred, list(range(n_cls))),

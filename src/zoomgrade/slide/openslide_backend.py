@@ -1,5 +1,7 @@
 """Everything OpenSlide reads (NDPI, MRXS, SCN, BIF, Philips TIFF, DICOM, ...) and the fallback for TIFFs
-the tifffile backend declines. OpenSlide returns un-premultiplied RGBA; we composite it on white."""
+the tifffile backend declines. OpenSlide returns un-premultiplied RGBA; we composite it on white.
+OpenSlide keeps its own decoded-tile cache in the C library; we give it the same byte bound as the tifffile
+backend's (``cache_bytes``; 0 disables it)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import numpy as np
 import openslide
 
 from .base import SlideBackend, to_rgb
+from .segment_cache import DEFAULT_CACHE_BYTES
 
 
 def _float(value: str | None) -> float | None:
@@ -20,7 +23,7 @@ def _float(value: str | None) -> float | None:
 class OpenSlideBackend(SlideBackend):
     name = "openslide"
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         super().__init__(path)
         try:
             self._osr = openslide.OpenSlide(path)
@@ -28,6 +31,9 @@ class OpenSlideBackend(SlideBackend):
             raise ValueError("not a format OpenSlide reads") from None
         except openslide.OpenSlideError as err:
             raise ValueError(f"OpenSlide: {err}") from None
+        # the cache object must outlive the slide's use of it: keep a reference
+        self._cache = openslide.OpenSlideCache(max(0, int(cache_bytes)))
+        self._osr.set_cache(self._cache)
         props = self._osr.properties
         self.properties = dict(props)
         self.vendor = props.get(openslide.PROPERTY_NAME_VENDOR)

@@ -11,6 +11,7 @@ from ..errors import SlideError
 from .base import SlideBackend
 from .openslide_backend import OpenSlideBackend
 from .pillow_backend import PillowBackend
+from .segment_cache import DEFAULT_CACHE_BYTES
 from .tifffile_backend import TifffileBackend, TruncatedFileError
 
 BACKENDS: dict[str, type[SlideBackend]] = {
@@ -20,6 +21,8 @@ BACKENDS: dict[str, type[SlideBackend]] = {
 }
 #: OpenSlide formats whose pixels the tifffile backend reproduces exactly (tested against OpenSlide).
 _TIFFFILE_FORMATS = {"aperio", "generic-tiff"}
+#: Backends that decode tiles on demand and take a decoded-tile cache bound (Pillow holds its one image).
+_CACHED = {"tifffile", "openslide"}
 
 
 def _magic_kind(head: bytes) -> str | None:
@@ -69,8 +72,9 @@ def _candidates(path: Path, head: bytes) -> list[str]:
     return []
 
 
-def open_backend(path: str | Path, backend: str | None = None) -> SlideBackend:
-    """Open ``path`` with the named backend, or with the first probed one that reads it."""
+def open_backend(path: str | Path, backend: str | None = None, cache_bytes: int = DEFAULT_CACHE_BYTES) -> SlideBackend:
+    """Open ``path`` with the named backend, or with the first probed one that reads it; ``cache_bytes``
+    bounds the decoded-tile cache of backends that have one (0 disables it)."""
     p = Path(path)
     head = _check_file(p)
     if backend is not None:
@@ -89,6 +93,8 @@ def open_backend(path: str | Path, backend: str | None = None) -> SlideBackend:
     errors = []
     for name in names:
         try:
+            if name in _CACHED:
+                return BACKENDS[name](str(p), cache_bytes=cache_bytes)  # type: ignore[call-arg]
             return BACKENDS[name](str(p))
         except TruncatedFileError as err:
             # OpenSlide would open it lazily and fail mid-read: stop here with the real cause

@@ -18,6 +18,7 @@ from ..errors import MissingMppError, SlideError
 from ..types import SlideInfo
 from .base import Level, SlideBackend
 from .probe import open_backend
+from .segment_cache import DEFAULT_CACHE_BYTES, CacheStats
 from .resample import apply_weights, area_resize, area_weights
 from .tiles import Tile, tile_grid
 
@@ -145,6 +146,11 @@ class Slide:
         """Tiles of ``size`` px at ``mpp`` over the slide, in level-0 px (see ``tiles.tile_grid``)."""
         return tile_grid(self.dimensions[0], self.dimensions[1], self.mpp, size, mpp, overlap, mask, mask_mpp)
 
+    def cache_stats(self) -> CacheStats | None:
+        """Hits, misses and bytes of the backend's decoded-tile cache (tifffile backend); None if it has none."""
+        cache = getattr(self._b, "cache", None)
+        return cache.stats() if cache is not None else None
+
     # -- lifetime ------------------------------------------------------------------------------------
     def close(self) -> None:
         self._b.close()
@@ -160,9 +166,11 @@ class Slide:
         return f"Slide({self.path!r}, {self.backend_name}, {w}x{h}, {len(self.levels)} levels, {self.mpp:.4g} um/px)"
 
 
-def open_slide(path: str | Path, mpp: float | None = None, backend: str | None = None) -> Slide:
-    """Open a slide; ``backend`` forces one of tifffile / openslide / pillow, else the file is probed."""
-    b = open_backend(path, backend)
+def open_slide(path: str | Path, mpp: float | None = None, backend: str | None = None, *,
+               cache_bytes: int = DEFAULT_CACHE_BYTES) -> Slide:
+    """Open a slide; ``backend`` forces one of tifffile / openslide / pillow, else the file is probed.
+    ``cache_bytes`` bounds the cache of decoded file tiles (default 128 MiB; 0 disables it)."""
+    b = open_backend(path, backend, cache_bytes)
     try:
         return Slide(path, b, mpp)
     except BaseException:

@@ -3,7 +3,8 @@
 Only the tiles (or strips) a region touches are read, with ``os.pread`` on one file descriptor (no shared
 file position, so reads are thread-safe) and decoded here, which is about twice as fast as going through
 OpenSlide and gives the same pixels: JPEG tiles are decoded by libjpeg-turbo with the same colour handling
-libtiff/OpenSlide use (see ``_jpeg_colorspace``).
+libtiff/OpenSlide use (see ``_jpeg_colorspace``). Decoded compressed segments are kept in a bounded LRU
+cache (``segment_cache``), so windows smaller than a tile, or overlapping ones, decode each tile once.
 """
 
 from __future__ import annotations
@@ -22,10 +23,16 @@ import numpy as np
 import tifffile
 
 from .base import SlideBackend, openslide_downsamples, to_rgb, white
+from .segment_cache import DEFAULT_CACHE_BYTES, SegmentCache
 
 _JPEG = 7
 _NONE = 1
 _RGB = 2
+#: A read touching more segments than this is a bulk read (a thumbnail, a band of one): it keeps only its
+#: last row of segments in the cache, the row the next band of the same read shares. Whole-level scans
+#: would otherwise flush the tiles that small high-power windows share, and swell the memory peak of the
+#: low-power pass for nothing.
+_BULK_SEGMENTS = 16
 
 
 class TruncatedFileError(ValueError):
@@ -159,8 +166,9 @@ def _index(page: tifffile.TiffPage, file_size: int) -> _LevelIndex:
 class TifffileBackend(SlideBackend):
     name = "tifffile"
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         super().__init__(path)
+        self.cache = SegmentCache(cache_bytes)
         with _quiet_tifffile():
             self._tif = tifffile.TiffFile(path)
         try:
@@ -218,17 +226,24 @@ class TifffileBackend(SlideBackend):
                 self._assoc[name] = page
         return sorted(levels, key=lambda p: -int(p.imagewidth))
 
-    def _segment(self, lv: _LevelIndex, index: int, row0: int, row1: int) -> np.ndarray | None:
+    def _segment(self, level: int, lv: _LevelIndex, index: int, row0: int, row1: int, keep: bool = True
+                 ) -> np.ndarray | None:
         """Rows [row0, row1) of segment ``index`` as (rows, seg_w, samples) uint8; None if it is empty."""
         off, count = int(lv.offsets[index]), int(lv.counts[index])
         if count <= 0 or off <= 0:
             return None  # sparse TIFF: never-written tile
         if lv.compression == _NONE:
-            # uncompressed: read only the needed rows (a flat TIFF may be one strip of the whole image)
+            # uncompressed: read only the needed rows (a flat TIFF may be one strip of the whole image);
+            # nothing to decode, so nothing worth caching beyond the OS page cache
             stride = lv.seg_w * lv.samples
             data = os.pread(self._fd, (row1 - row0) * stride, off + row0 * stride)
             rows = len(data) // stride
             return np.frombuffer(data[: rows * stride], np.uint8).reshape(rows, lv.seg_w, lv.samples)
+        seg = self.cache.get_or_decode((level, index), lambda: self._decode(lv, index, off, count), keep)
+        return None if seg is None else seg[row0:row1]
+
+    def _decode(self, lv: _LevelIndex, index: int, off: int, count: int) -> np.ndarray:
+        """The whole compressed segment ``index``, decoded, as (seg_h, seg_w, samples) uint8."""
         data = os.pread(self._fd, count, off)
         if lv.compression == _JPEG:
             seg = imagecodecs.jpeg8_decode(
@@ -236,9 +251,7 @@ class TifffileBackend(SlideBackend):
             )
         else:
             seg = lv.decode(data, index, jpegtables=lv.jpegtables)[0][0]
-        if seg.ndim == 2:
-            seg = seg[..., None]
-        return seg[row0:row1]
+        return seg[..., None] if seg.ndim == 2 else seg
 
     def read_level(self, level: int, x: int, y: int, w: int, h: int) -> np.ndarray:
         lv = self._levels[level]
@@ -247,12 +260,16 @@ class TifffileBackend(SlideBackend):
         x1, y1 = min(x + w, lv.width), min(y + h, lv.height)
         if x1 <= x0 or y1 <= y0:
             return out
-        for r in range(y0 // lv.seg_h, (y1 - 1) // lv.seg_h + 1):
+        r0, r1 = y0 // lv.seg_h, (y1 - 1) // lv.seg_h + 1
+        c0, c1 = x0 // lv.seg_w, (x1 - 1) // lv.seg_w + 1
+        bulk = (r1 - r0) * (c1 - c0) > _BULK_SEGMENTS
+        for r in range(r0, r1):
             ty = r * lv.seg_h
             iy0, iy1 = max(y0, ty), min(y1, ty + lv.seg_h)
-            for c in range(x0 // lv.seg_w, (x1 - 1) // lv.seg_w + 1):
+            keep = not bulk or r == r1 - 1
+            for c in range(c0, c1):
                 tx = c * lv.seg_w
-                seg = self._segment(lv, r * lv.cols + c, iy0 - ty, iy1 - ty)
+                seg = self._segment(level, lv, r * lv.cols + c, iy0 - ty, iy1 - ty, keep)
                 if seg is None:
                     continue
                 ix0, ix1 = max(x0, tx), min(x1, tx + seg.shape[1])
@@ -266,6 +283,8 @@ class TifffileBackend(SlideBackend):
         return to_rgb(self._assoc[name].asarray())
 
     def close(self) -> None:
+        if getattr(self, "cache", None) is not None:
+            self.cache.clear()
         if getattr(self, "_fd", None) is not None:
             os.close(self._fd)
             self._fd = None

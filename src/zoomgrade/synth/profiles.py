@@ -46,23 +46,30 @@ PROFILES: dict[str, NuclearProfile] = {
         architecture={"flat_sheet": 0.6, "macrofollicle": 0.4},
     ),
     "III": NuclearProfile(
-        size=1.28, size_sd=0.10, aspect=(1.05, 1.3), density=0.72, pallor=0.3, rim=0.25, texture=0.25,
+        size=1.28, size_sd=0.10, aspect=(1.05, 1.3), density=0.76, pallor=0.3, rim=0.25, texture=0.25,
         groove_p=0.08, inclusion_p=0.0, nucleolus_p=0.1, irregular=0.06, spacing=0.95, overlap=0.05,
-        architecture={"flat_sheet": 0.3, "microfollicular": 0.45, "trabecular": 0.25},
+        # AUS with architectural atypia: mostly microfollicles, like IV at low power (session 2: the
+        # 30% flat sheets made a third of III groups look benign to the low-power coarse grade)
+        architecture={"flat_sheet": 0.1, "microfollicular": 0.55, "trabecular": 0.35},
     ),
     "IV": NuclearProfile(
-        size=1.22, size_sd=0.04, aspect=(1.0, 1.08), density=0.95, pallor=0.05, rim=0.05, texture=0.18,
+        # monotonous round nuclei with nucleoli; no darker than III at low power (session 2: at density
+        # 0.95 the low-power classifier told IV from III by group darkness alone)
+        size=1.22, size_sd=0.04, aspect=(1.0, 1.08), density=0.8, pallor=0.05, rim=0.05, texture=0.18,
         groove_p=0.0, inclusion_p=0.0, nucleolus_p=0.35, irregular=0.0, spacing=0.85, overlap=0.1,
         architecture={"microfollicular": 0.6, "trabecular": 0.4},
     ),
     "V": NuclearProfile(
-        size=1.4, size_sd=0.07, aspect=(1.2, 1.45), density=0.62, pallor=0.4, rim=0.35, texture=0.3,
-        groove_p=0.25, inclusion_p=0.0, nucleolus_p=0.15, irregular=0.05, spacing=0.88, overlap=0.15,
+        # suspicious for PTC: some PTC features, not fully developed (grooves in a third, rare inclusions)
+        size=1.45, size_sd=0.08, aspect=(1.25, 1.5), density=0.56, pallor=0.45, rim=0.4, texture=0.32,
+        groove_p=0.35, inclusion_p=0.02, nucleolus_p=0.15, irregular=0.05, spacing=0.88, overlap=0.15,
         architecture={"crowded_sheet": 0.5, "papillary": 0.4, "microfollicular": 0.1},
     ),
     "VI": NuclearProfile(
-        size=1.9, size_sd=0.1, aspect=(1.35, 1.75), density=0.4, pallor=0.65, rim=0.6, texture=0.4,
-        groove_p=0.6, inclusion_p=0.12, nucleolus_p=0.2, irregular=0.04, spacing=0.9, overlap=0.2,
+        # the full PTC picture; V has only part of it (session 2: V and VI were the confused pair, so
+        # VI's nuclei are larger and paler, with grooves in most and inclusions in more of them)
+        size=2.0, size_sd=0.1, aspect=(1.4, 1.8), density=0.36, pallor=0.72, rim=0.65, texture=0.4,
+        groove_p=0.7, inclusion_p=0.18, nucleolus_p=0.2, irregular=0.04, spacing=0.9, overlap=0.2,
         architecture={"papillary": 0.55, "crowded_sheet": 0.45},
     ),
 }
