@@ -205,7 +205,25 @@ def to_markdown(record: dict[str, Any]) -> str:
         L += ["", "## Targets", "", "| target | wanted | measured | result | note |", "|---|---|---|---|---|"]
         for t in record.get("targets", []):
             L.append(f"| {t['name']} | {t['target']} | {_f(t['value'], 3)} | {_pf(t['passed'])} | {t['note']} |")
+    if record.get("separability"):
+        L += separability_lines(record["separability"])
     return "\n".join(L) + "\n"
+
+
+def separability_lines(sep: dict[str, Any]) -> list[str]:
+    """The generator's separability (``zoomgrade.bench.separability``): what each power can tell."""
+    d = sep.get("data", {})
+    L = ["", "## Separability of the synthetic grades (small CNNs on true groups, held-out seeds)", "",
+         f"High power {d.get('hi', '?')}, low power {d.get('lo', '?')}; {d.get('train_slides', '?')} training and "
+         f"{d.get('test_slides', '?')} test slides; test groups per class II-VI {d.get('test_groups_per_class', '?')}.", "",
+         "| task | balanced accuracy | plain accuracy | target | result |", "|---|---:|---:|---|---|"]
+    for key, name in (("fine_high", "fine II-VI from high power"), ("fine_low", "fine II-VI from low power"),
+                      ("coarse_low", "coarse from low power")):
+        r = sep.get(key)
+        if r:
+            L.append(f"| {name} | {_f(r['balanced_accuracy'], 3)} | {_f(r['group_accuracy'], 3)} | {r['threshold']} | "
+                     f"{_pf(r['pass'])} |")
+    return L
 
 
 def write_reports(record: dict[str, Any], out: Path) -> None:

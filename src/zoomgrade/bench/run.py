@@ -50,6 +50,7 @@ class BenchOptions:
     floor_repeats: int = 1
     memory_probe: bool = True
     profile: bool = False  # cProfile one more cascade run of the first slide -> OUT/cascade-profile.txt
+    separability: bool = False  # also measure the generator's high- vs low-power separability (issue 3)
     command: str = ""
 
     @property
@@ -369,6 +370,11 @@ def run_bench(opts: BenchOptions, log: Log = lambda m: print(m, file=sys.stderr,
     if opts.profile and paths:
         log(f"profiling the cascade on {paths[0].name}")
         record["profile"] = str(profile_cascade(paths[0], models, cfg, out / "cascade-profile.txt"))
+    if opts.separability:
+        from . import separability
+
+        log("separability: small classifiers on generated groups, high vs low power")
+        record["separability"] = separability.run(out / "separability-slides")
     record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     record["summary"], record["targets"] = summarise(record, scores)
     write_reports(record, out)

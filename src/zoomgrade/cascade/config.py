@@ -74,7 +74,7 @@ class SlideRuleConfig:
     # Per slide category (III..VI; II needs only adequacy): regions graded at least that severe count as
     # evidence when their confidence >= min_confidence; the category holds with >= min_count such
     # regions covering >= min_area_um2. Keys are fine grades of the label set.
-    min_count: dict[str, int] = field(default_factory=lambda: {"III": 2, "IV": 2, "V": 2, "VI": 2})
+    min_count: dict[str, int] = field(default_factory=lambda: {"III": 3, "IV": 3, "V": 3, "VI": 3})
     min_area_um2: dict[str, float] = field(
         default_factory=lambda: {"III": 2000.0, "IV": 2000.0, "V": 2000.0, "VI": 2000.0})
     min_confidence: dict[str, float] = field(

@@ -35,6 +35,8 @@ def bench(
                                       help="Measure each mode's peak memory in a fresh process (first slide)."),
     profile: bool = typer.Option(False, "--profile", help="Also cProfile one cascade run of the first slide "
                                  "(OUT/cascade-profile.txt)."),
+    separability: bool = typer.Option(False, "--separability", help="Also measure how well small classifiers "
+                                      "tell the synthetic grades apart at high vs low power (about 5 minutes)."),
 ) -> None:
     """Grade held-out slides by the cascade and by exhaustive tiling in one process; write bench.json and bench.md."""
     from ..bench.report import to_markdown
@@ -45,6 +47,7 @@ def bench(
     opts = BenchOptions(out=out, slides=slides, size_mm=tuple(map(float, size_mm)) if size_mm else None, seed=seed,
                         quick=quick, input_dir=input_dir, weights=weights, config=config, threads=threads,
                         floor_repeats=floor_repeats, memory_probe=memory_probe, profile=profile,
+                        separability=separability,
                         command="zoomgrade " + shlex.join(sys.argv[1:]) if "bench" in sys.argv[1:]
                         else "zoomgrade bench " + shlex.join(sys.argv[1:]))
     record = run_bench(opts)

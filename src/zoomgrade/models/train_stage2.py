@@ -28,7 +28,7 @@ class Stage2TrainConfig:
     epochs: int = 16
     batch_size: int = 32
     per_group: int = 4  # crops per annotated group
-    none_per_slide: int = 20  # "none" crops per slide
+    none_per_slide: int = 40  # "none" crops per slide (20 in session 1: too few busy backgrounds)
     lr: float = 3e-3
     weight_decay: float = 1e-4
     label_smoothing: float = 0.05
