@@ -36,7 +36,7 @@ def bench(
     profile: bool = typer.Option(False, "--profile", help="Also cProfile one cascade run of the first slide "
                                  "(OUT/cascade-profile.txt)."),
     separability: bool = typer.Option(False, "--separability", help="Also measure how well small classifiers "
-                                      "tell the synthetic grades apart at high vs low power (about 5 minutes)."),
+                                      "tell the synthetic grades apart at high vs low power (about 7 minutes)."),
 ) -> None:
     """Grade held-out slides by the cascade and by exhaustive tiling in one process; write bench.json and bench.md."""
     from ..bench.report import to_markdown
