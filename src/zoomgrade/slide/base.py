@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .segment_cache import DEFAULT_CACHE_BYTES, SegmentCache
+
 
 @dataclass(frozen=True)
 class Level:
@@ -34,7 +36,12 @@ class SlideBackend(ABC):
     properties: dict[str, str]
     associated_names: list[str]
 
-    def __init__(self, path: str) -> None:
+    #: the decoded-tile cache this backend keeps itself, if any (``Slide.cache_stats`` reports it)
+    cache: SegmentCache | None = None
+
+    def __init__(self, path: str, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
+        """``cache_bytes`` bounds the decoded-tile cache of backends that decode tiles on demand (0 = none);
+        every backend takes it, so callers need not know which ones cache."""
         self.path = path
         self.level_dimensions = []
         self.level_downsamples = []

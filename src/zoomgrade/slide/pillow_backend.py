@@ -16,8 +16,8 @@ from .base import SlideBackend, to_rgb, white
 class PillowBackend(SlideBackend):
     name = "pillow"
 
-    def __init__(self, path: str) -> None:
-        super().__init__(path)
+    def __init__(self, path: str, cache_bytes: int = 0) -> None:
+        super().__init__(path)  # no tile cache: the one image is decoded once and kept
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)

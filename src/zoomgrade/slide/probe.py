@@ -21,8 +21,6 @@ BACKENDS: dict[str, type[SlideBackend]] = {
 }
 #: OpenSlide formats whose pixels the tifffile backend reproduces exactly (tested against OpenSlide).
 _TIFFFILE_FORMATS = {"aperio", "generic-tiff"}
-#: Backends that decode tiles on demand and take a decoded-tile cache bound (Pillow holds its one image).
-_CACHED = {"tifffile", "openslide"}
 
 
 def _magic_kind(head: bytes) -> str | None:
@@ -93,9 +91,7 @@ def open_backend(path: str | Path, backend: str | None = None, cache_bytes: int 
     errors = []
     for name in names:
         try:
-            if name in _CACHED:
-                return BACKENDS[name](str(p), cache_bytes=cache_bytes)  # type: ignore[call-arg]
-            return BACKENDS[name](str(p))
+            return BACKENDS[name](str(p), cache_bytes=cache_bytes)
         except TruncatedFileError as err:
             # OpenSlide would open it lazily and fail mid-read: stop here with the real cause
             raise SlideError(p, str(err)) from None

@@ -148,8 +148,7 @@ class Slide:
 
     def cache_stats(self) -> CacheStats | None:
         """Hits, misses and bytes of the backend's decoded-tile cache (tifffile backend); None if it has none."""
-        cache = getattr(self._b, "cache", None)
-        return cache.stats() if cache is not None else None
+        return self._b.cache.stats() if self._b.cache is not None else None
 
     # -- lifetime ------------------------------------------------------------------------------------
     def close(self) -> None:

@@ -283,7 +283,7 @@ class TifffileBackend(SlideBackend):
         return to_rgb(self._assoc[name].asarray())
 
     def close(self) -> None:
-        if getattr(self, "cache", None) is not None:
+        if self.cache is not None:
             self.cache.clear()
         if getattr(self, "_fd", None) is not None:
             os.close(self._fd)
