@@ -169,7 +169,7 @@ def to_markdown(record: dict[str, Any]) -> str:
                       f"(x{_f(_median([t['amplification'] for t in td]))}); decoding each distinct tile once takes "
                       f"{_f(_median([t['unique_s'] for t in td]), 3)} s vs {_f(_median([f['decode_windows_s'] for f in fl]), 3)} s "
                       "for the windows as read."]
-            caches = [r["cascade"].get("tile_cache") for r in S if r.get("cascade", {}).get("tile_cache")]
+            caches = [tc for r in S if (tc := r["cascade"].get("tile_cache"))]
             if caches:
                 L[-1] += (f" With the decoded-tile cache the cascade decoded {_f(_median([c['misses'] for c in caches]), 0)} "
                           f"tiles (median; stage 1's included) and took {_f(_median([c['hits'] for c in caches]), 0)} from the cache.")

@@ -180,7 +180,7 @@ def run_mode(path: Path, mode: str, models: tuple[Any, Any], cfg: Any, tmp: Path
         t0 = time.perf_counter()
         save_result(result, tmp / mode, slide=slide)
         t_write = time.perf_counter() - t0
-        stats = slide.cache_stats() if hasattr(slide, "cache_stats") else None
+        stats = slide.cache_stats()
     finally:
         slide.close()
     result.cost.stage("open").seconds = t_open
