@@ -9,8 +9,8 @@ nucleus's. Isolated nuclei (a lone lymphocyte) are not a group: only nuclei lyin
 It runs on every high-power window in the reader thread, so it is written for speed (3x the
 straightforward version on group windows, 8x on empty ones; tests/cascade/test_cellcount_exact.py keeps
 that version and checks that the counts are identical): integer colour tests, the gap dilation done on
-a bit-packed copy of the mask, per-pixel work only on the nuclear pixels, and no outline drawn for a
-window wholly inside its region. Two ndimage.label calls are now half of the time.
+a bit-packed copy of the mask, per-pixel work only on the nuclear pixels, each region's outline converted
+once. Two ndimage.label calls are now half of the time.
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage
 from shapely.geometry import Polygon
-from shapely.geometry import box as shapely_box
-from shapely.prepared import prep
 
 from .config import AdequacyConfig
 
@@ -138,18 +136,5 @@ def count_region(images: np.ndarray, boxes: list[tuple[int, int, int, int]], pol
     """Cells of a region from its high-power windows: nuclei inside the region's outline grown by
     ``margin_px`` level-0 px (the low-power outline is coarse)."""
     grown = poly.buffer(margin_px) if margin_px > 0 else poly
-    rings = [np.asarray(g.exterior.coords) for g in getattr(grown, "geoms", [grown])]
-    whole = prep(grown) if not grown.is_empty else None
-    gx0, gy0, gx1, gy1 = grown.bounds if whole is not None else (0.0, 0.0, 0.0, 0.0)
-    total = 0
-    for img, b in zip(images, boxes):
-        # A window well inside the outline (2 px clear of it) rasterises to all ones: no mask to draw.
-        # Rare for stage-1 outlines (2% of windows on a 20 mm slide), so the cheap bounds test goes first.
-        pad = 2.0 * max(b[2], b[3]) / img.shape[0]
-        x0, y0, x1, y1 = b[0] - pad, b[1] - pad, b[0] + b[2] + pad, b[1] + b[3] + pad
-        if (whole is not None and gx0 < x0 and gy0 < y0 and x1 < gx1 and y1 < gy1
-                and whole.contains_properly(shapely_box(x0, y0, x1, y1))):
-            total += count_cells(img, mpp, cfg)
-        else:
-            total += count_cells(img, mpp, cfg, _draw_mask(rings, b, img.shape[0]))
-    return total
+    rings = [np.asarray(g.exterior.coords) for g in getattr(grown, "geoms", [grown])]  # once per region
+    return sum(count_cells(img, mpp, cfg, _draw_mask(rings, b, img.shape[0])) for img, b in zip(images, boxes))
