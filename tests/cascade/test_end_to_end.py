@@ -66,6 +66,10 @@ def test_budget_and_no_fallback_options(synth_slide, shipped_models):
     assert not any(g.decided_by == "fallback" for g in r.regions)
     assert any(g.decided_by == "stage1-budget" for g in r.regions)
     budget = [g.order for g in r.regions if g.decided_by == "stage1-budget"]
-    assert budget == list(range(min(budget), len(r.regions)))  # the tail of the queue
+    # the tail of the queue: every region after the first skipped one was skipped too (regions dismissed
+    # at high power before the budget ran out are not in r.regions, so orders are compared, not counted)
+    orders = sorted(g.order for g in r.regions)
+    assert budget == [o for o in orders if o >= min(budget)]
+    assert budget == list(range(min(budget), max(orders) + 1))
     assert r.cost.pixels_at(0.5) < full.cost.pixels_at(0.5)
     assert any("budget" in w for w in r.warnings)

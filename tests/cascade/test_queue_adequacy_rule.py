@@ -87,3 +87,16 @@ def test_groups_below_min_cells_are_not_evidence():
     strays = [make_grade("VI", conf=0.9, est_cells=3)] * 4  # pairs/triplets of nuclei, however graded
     assert rule(benign + strays).category == "II"
     assert rule(benign + strays, min_cells=0).category == "VI"
+
+
+def test_evidence_needed_scales_with_the_gradable_groups():
+    share = {"III": 0.05, "IV": 0.05, "V": 0.05, "VI": 0.05}
+    # 200 benign groups and 5 misgraded VI ones: 2.4% of the gradable groups, under a 5% share
+    benign = [make_grade("II")] * 200
+    assert rule(benign + [make_grade("VI")] * 5, min_share=share, single_confidence=1.1).category == "II"
+    # the same five on a small slide: the absolute count (3) decides
+    assert rule([make_grade("II")] * 20 + [make_grade("VI")] * 5, min_share=share).category == "VI"
+    # 11 of 211 (5.2%) is enough; strays below min_cells count neither as evidence nor as gradable groups
+    strays = [make_grade("II", est_cells=3)] * 300
+    r = rule(benign + strays + [make_grade("VI")] * 11, min_share=share, single_confidence=1.1)
+    assert r.category == "VI" and "needs 11 of 211" in r.reason

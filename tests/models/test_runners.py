@@ -74,3 +74,24 @@ def test_combine_windows_ignores_empty_windows():
     assert fine.shape == (5,) and fine.sum() == pytest.approx(1.0)
     assert np.argmax(fine) == 0
     assert combine_windows(np.array([[0, 0, 0, 0, 0, 1.0]])) == pytest.approx(np.full(5, 0.2))
+
+
+def test_table_normalisation_equals_the_tensor_arithmetic():
+    # to_array's lookup table must give exactly what (v / 255 - mean) / std gives on a float32 tensor
+    import torch
+
+    from zoomgrade.models.runners import to_array
+
+    class Card:
+        normalisation = {"mean": [0.71, 0.62, 0.77], "std": [0.16, 0.19, 0.13]}
+
+    imgs = np.random.default_rng(3).integers(0, 256, (5, 17, 23, 3), dtype=np.uint8)
+    imgs[0, 0, :3] = [[0, 0, 0], [255, 255, 255], [1, 128, 254]]
+    x = torch.from_numpy(imgs).permute(0, 3, 1, 2).float().div_(255.0)
+    m = torch.tensor(Card.normalisation["mean"]).view(1, 3, 1, 1)
+    s = torch.tensor(Card.normalisation["std"]).view(1, 3, 1, 1)
+    ref = ((x - m) / s).numpy()
+    got = to_array(imgs, Card())
+    assert got.shape == (5, 3, 17, 23) and got.dtype == np.float32 and got.flags.c_contiguous
+    assert np.array_equal(got, ref)
+    assert np.array_equal(to_array(imgs[1], Card()), ref[1:2])

@@ -83,14 +83,16 @@ def replay(records: list[dict[str, Any]], config: Any) -> str:
 
 
 def grade_one(index: int, seed: int, category: str, stain: str, size_mm: tuple[float, float], workdir: Path,
-              models: Any, config: Any, records: list[dict[str, Any]] | None = None) -> Row:
+              models: Any, config: Any, records: list[dict[str, Any]] | None = None, keep: bool = False) -> Row:
+    """Generate (or, with ``keep``, reuse from ``workdir``) one slide and grade it in both modes."""
     from ..cascade.grade import grade_modes
-    from ..synth import write_slide
+    from ..synth import truth_paths, write_slide
 
-    path = workdir / f"agree-{seed}-{category}.svs"
+    path = workdir / f"agree-{seed}-{category}-{stain}-{size_mm[0]:g}x{size_mm[1]:g}mm.svs"
     t0 = time.perf_counter()
-    truth = write_slide(path, category, stain, size_mm, seed)
-    gen_s = time.perf_counter() - t0
+    kept = path.exists() and truth_paths(path)[1].exists()
+    truth = json.loads(truth_paths(path)[1].read_text()) if kept else write_slide(path, category, stain, size_mm, seed)
+    gen_s = 0.0 if kept else time.perf_counter() - t0
     r, e = grade_modes(path, config, cascade=True, exhaustive=True, models=models)
     cmp_ = r.comparison or {}
     ex = cmp_.get("exhaustive", {})
@@ -98,8 +100,9 @@ def grade_one(index: int, seed: int, category: str, stain: str, size_mm: tuple[f
     if records is not None:
         records.append({"seed": seed, "truth": truth["category"], "cascade": region_records(r),
                         "exhaustive": region_records(e)})
-    for suffix in (".svs", ".geojson", ".truth.json"):  # generated slides are not kept
-        path.with_suffix(suffix).unlink(missing_ok=True)
+    if not keep:
+        for p in (path, *truth_paths(path)):
+            p.unlink(missing_ok=True)
     return Row(
         index=index, seed=seed, category=truth["category"], stain=stain, cascade=r.category,
         exhaustive=ex.get("category", "?"), agree=bool(cmp_.get("category_agreement")),
@@ -165,9 +168,12 @@ def print_report(rows: list[Row], s: dict[str, Any]) -> None:
 
 def evaluate(n: int = 30, size_mm: tuple[float, float] = (4, 4), seed: int = HELD_OUT_MIN_SEED,
              out: str | Path | None = None, config: Any = None, models: Any = None, resume: bool = False,
-             threads: int | None = None, verbose: bool = True, split: str = "test") -> dict[str, Any]:
+             threads: int | None = None, verbose: bool = True, split: str = "test",
+             slides_dir: str | Path | None = None) -> dict[str, Any]:
     """Run the evaluation; returns the summary (rows under "rows"). ``split="validation"`` runs on training
-    seeds (< 100,000) for tuning the rule thresholds; "test" (the default) only on held-out seeds."""
+    seeds (< 100,000) for tuning the rule thresholds; "test" (the default) only on held-out seeds.
+    ``slides_dir``: keep the generated slides there and reuse those already there (20 x 20 mm slides take
+    minutes to generate); by default they are written to a temporary folder and deleted."""
     if split == "test" and seed < HELD_OUT_MIN_SEED:
         raise ValueError(f"seed {seed}: held-out evaluation uses seeds >= {HELD_OUT_MIN_SEED}")
     if split == "validation" and seed + n > TRAINING_MAX_SEED:
@@ -190,13 +196,15 @@ def evaluate(n: int = 30, size_mm: tuple[float, float] = (4, 4), seed: int = HEL
         rows_path.unlink(missing_ok=True)
         (out_dir / "regions.jsonl").unlink(missing_ok=True)
     done = {r.seed for r in rows}
-    work = Path(tempfile.mkdtemp(prefix="zoomgrade-agreement-slides-"))
+    keep = slides_dir is not None
+    work = Path(slides_dir) if keep else Path(tempfile.mkdtemp(prefix="zoomgrade-agreement-slides-"))
+    work.mkdir(parents=True, exist_ok=True)
     try:
         for index, s, cat, stain in plan(n, seed):
             if s in done:
                 continue
             recs: list[dict[str, Any]] = []
-            row = grade_one(index, s, cat, stain, size_mm, work, models, config, recs)
+            row = grade_one(index, s, cat, stain, size_mm, work, models, config, recs, keep)
             rows.append(row)
             with open(rows_path, "a") as fh:
                 fh.write(json.dumps(asdict(row)) + "\n")
@@ -207,7 +215,8 @@ def evaluate(n: int = 30, size_mm: tuple[float, float] = (4, 4), seed: int = HEL
                       f"exhaustive {row.exhaustive} ({row.cascade_seconds:.1f}s / {row.exhaustive_seconds:.1f}s)",
                       flush=True)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
     rows.sort(key=lambda r: r.index)
     summary = summarise(rows)
     summary["machine"] = f"{platform.machine()} {platform.system()}, torch threads {torch.get_num_threads()}"
@@ -229,13 +238,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--config", default=None, help="grading config TOML (default: shipped defaults)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads")
     ap.add_argument("--resume", action="store_true", help="keep rows already in OUT/rows.jsonl")
+    ap.add_argument("--slides-dir", default=None,
+                    help="keep generated slides in this folder and reuse those already there (default: temporary)")
     ap.add_argument("--validation", action="store_true",
                     help="run on training seeds (< 100,000), for tuning thresholds; the default is held-out seeds")
     a = ap.parse_args(argv)
     from ..cascade import load_config
 
     evaluate(a.n, tuple(a.size_mm), a.seed, a.out, load_config(a.config), resume=a.resume, threads=a.threads,
-             split="validation" if a.validation else "test")
+             split="validation" if a.validation else "test", slides_dir=a.slides_dir)
 
 
 if __name__ == "__main__":

@@ -79,6 +79,10 @@ class SlideRuleConfig:
         default_factory=lambda: {"III": 2000.0, "IV": 2000.0, "V": 2000.0, "VI": 2000.0})
     min_confidence: dict[str, float] = field(
         default_factory=lambda: {"III": 0.6, "IV": 0.6, "V": 0.6, "VI": 0.6})
+    # ... and with at least min_share of the slide's gradable groups (>= min_cells cells): a grader's
+    # small error rate gives a fixed share of false evidence, which on a smear of hundreds of groups
+    # outnumbers any absolute count.
+    min_share: dict[str, float] = field(default_factory=lambda: {"III": 0.0, "IV": 0.0, "V": 0.0, "VI": 0.0})
     min_cells: int = 10  # only groups of at least this many cells are evidence (as for adequacy)
     # One very confident group is enough on its own (a single convincing malignant group).
     single_confidence: float = 0.95

@@ -3,9 +3,12 @@
 For a category C above benign (TBSRTC III..VI), a region is evidence when it is a group of at least
 ``min_cells`` cells (as adequacy counts them: a pair of stray nuclei is not a group to grade), it is
 graded C or worse, and its fused probability of "C or worse" is at least ``min_confidence[C]``. C holds with at least
-``min_count[C]`` evidence regions covering at least ``min_area_um2[C]`` together, or with a single region
+``min_count[C]`` evidence regions, and at least ``min_share[C]`` of the slide's gradable groups (those of
+``min_cells`` or more), covering at least ``min_area_um2[C]`` together, or with a single region
 whose P(C or worse) is at least ``single_confidence`` and whose area is at least ``single_min_area_um2``
 (one convincing malignant group outweighs a hundred benign ones; a single doubtful one does not).
+The share matters on large smears: a grader that misgrades 1% of groups finds five false groups among
+five hundred, more than any fixed count asks for, while a slide of that category shows far more.
 Counting "C or worse" lets weak evidence of a severe grade still support a less severe category
 (a few doubtful malignant groups: suspicious for malignancy).
 
@@ -15,6 +18,7 @@ nondiagnostic (I). Atypia overrides inadequacy: a slide with enough evidence of 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,19 +49,25 @@ def evidence(grades: list[RegionGrade], category: str, labels: LabelSet, min_con
     return out
 
 
+def needed(cat: str, n_gradable: int, cfg: SlideRuleConfig) -> int:
+    """Evidence regions category ``cat`` needs on a slide of ``n_gradable`` gradable groups."""
+    return max(cfg.min_count.get(cat, 1), math.ceil(cfg.min_share.get(cat, 0.0) * n_gradable - 1e-9))
+
+
 def slide_category(grades: list[RegionGrade], adequacy: Adequacy, labels: LabelSet, cfg: SlideRuleConfig) -> SlideCategory:
+    n_gradable = sum(1 for g in grades if g.region.est_cells >= cfg.min_cells)
     for cat in reversed(labels.fine[1:]):  # most severe first; the least severe fine grade is "benign"
         min_conf = cfg.min_confidence.get(cat, 0.5)
         ev = evidence(grades, cat, labels, min_conf, cfg.min_cells)
         if not ev:
             continue
-        n_need = cfg.min_count.get(cat, 1)
+        n_need = needed(cat, n_gradable, cfg)
         a_need = cfg.min_area_um2.get(cat, 0.0)
         area = sum(g.region.area_um2 for g, _ in ev)
         if len(ev) >= n_need and area >= a_need:
             return SlideCategory(cat, (
                 f"{len(ev)} regions graded {cat} or worse with P >= {min_conf:g}, {area:,.0f} um2 "
-                f"(needs {n_need} and {a_need:,.0f} um2)"))
+                f"(needs {n_need} of {n_gradable} gradable groups and {a_need:,.0f} um2)"))
         best = max(ev, key=lambda t: t[1])
         if best[1] >= cfg.single_confidence and best[0].region.area_um2 >= cfg.single_min_area_um2:
             return SlideCategory(cat, (

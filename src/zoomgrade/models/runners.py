@@ -8,10 +8,10 @@ when the export is shipped, eager torch otherwise and on CUDA.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import copy
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -31,14 +31,41 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def to_input(images: np.ndarray, card: ModelCard, device: torch.device) -> torch.Tensor:
-    """(N,H,W,3) or (H,W,3) uint8 -> normalised float (N,3,H,W), channels_last, on ``device``."""
+@lru_cache(maxsize=8)
+def _lut(mean: tuple[float, ...], std: tuple[float, ...]) -> np.ndarray:
+    """(3, 256) float32: the normalised value of every uint8 level per channel, computed with the same
+    float32 operations as ``(v / 255 - mean) / std`` on a tensor, so the results are bit-identical."""
+    v = np.arange(256, dtype=np.float32)[None, :] / np.float32(255.0)
+    return (v - np.asarray(mean, np.float32)[:, None]) / np.asarray(std, np.float32)[:, None]
+
+
+def to_array(images: np.ndarray, card: ModelCard) -> np.ndarray:
+    """(N,H,W,3) or (H,W,3) uint8 -> normalised float32 (N,3,H,W), C-contiguous.
+
+    One table lookup per pixel and channel: the chain of tensor passes it replaces (float, divide,
+    subtract, divide, layout copy) took as long as stage 2's network on a batch (cProfile, 20 x 20 mm slide)."""
     if images.ndim == 3:
         images = images[None]
     if images.ndim != 4 or images.shape[-1] != 3:
         raise ValueError(f"expected (N,H,W,3) RGB images, got shape {images.shape}")
-    x = torch.from_numpy(np.ascontiguousarray(images)).to(device)
-    x = x.permute(0, 3, 1, 2).float().div_(255.0)
+    lut = _lut(tuple(card.normalisation["mean"]), tuple(card.normalisation["std"]))
+    n, h, w, _ = images.shape
+    out = np.empty((n, 3, h, w), np.float32)
+    for c in range(3):
+        np.take(lut[c], images[..., c], out=out[:, c], mode="clip")  # uint8 indices are always in range
+    return out
+
+
+def to_input(images: np.ndarray, card: ModelCard, device: torch.device) -> torch.Tensor:
+    """(N,H,W,3) or (H,W,3) uint8 -> normalised float (N,3,H,W), channels_last, on ``device``."""
+    if device.type == "cpu":
+        return torch.from_numpy(to_array(images, card)).contiguous(memory_format=torch.channels_last)
+    # an accelerator: send the uint8 pixels (a quarter of the bytes) and normalise there
+    if images.ndim == 3:
+        images = images[None]
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(f"expected (N,H,W,3) RGB images, got shape {images.shape}")
+    x = torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float().div_(255.0)
     mean = torch.tensor(card.normalisation["mean"], device=device).view(1, 3, 1, 1)
     std = torch.tensor(card.normalisation["std"], device=device).view(1, 3, 1, 1)
     return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
@@ -165,12 +192,12 @@ class Stage2Runner:
             raise ValueError(f"expected uint8 images, got {images.dtype}")
         out = np.zeros((len(images), len(self.card.labels)), np.float32)
         for s in range(0, len(images), self.batch_size):
-            x = to_input(images[s:s + self.batch_size], self.card, self.device)
+            batch = images[s:s + self.batch_size]
             if self._ort is not None:
-                logits = torch.from_numpy(self._ort(x.contiguous().numpy()))
+                logits = torch.from_numpy(self._ort(to_array(batch, self.card)))
             else:
-                logits = self.model(x).float()
-            out[s:s + len(x)] = torch.softmax(logits, dim=1).cpu().numpy()
+                logits = self.model(to_input(batch, self.card, self.device)).float()
+            out[s:s + len(batch)] = torch.softmax(logits, dim=1).cpu().numpy()
         return out
 
 

@@ -60,15 +60,18 @@ PROFILES: dict[str, NuclearProfile] = {
         architecture={"microfollicular": 0.6, "trabecular": 0.4},
     ),
     "V": NuclearProfile(
-        # suspicious for PTC: some PTC features, not fully developed (grooves in a third, rare inclusions)
-        size=1.45, size_sd=0.08, aspect=(1.25, 1.5), density=0.56, pallor=0.45, rim=0.4, texture=0.32,
+        # suspicious for PTC: enlarged pale nuclei, but grooves in only a third and rare inclusions.
+        # Size and pallor are set so that V and VI groups match at 8 um/px in mean OD and in pixel-scale
+        # texture (session 3: with VI at 2.0x and V at 1.45x, VI's larger, paler nuclei blurred into a
+        # smoother group, Laplacian d' = -1.3, and the low-power classifier named 39/40 VI groups)
+        size=1.7, size_sd=0.08, aspect=(1.25, 1.5), density=0.45, pallor=0.62, rim=0.4, texture=0.32,
         groove_p=0.35, inclusion_p=0.02, nucleolus_p=0.15, irregular=0.05, spacing=0.88, overlap=0.15,
         architecture={"crowded_sheet": 0.5, "papillary": 0.4, "microfollicular": 0.1},
     ),
     "VI": NuclearProfile(
-        # the full PTC picture; V has only part of it (session 2: V and VI were the confused pair, so
-        # VI's nuclei are larger and paler, with grooves in most and inclusions in more of them)
-        size=2.0, size_sd=0.1, aspect=(1.4, 1.8), density=0.36, pallor=0.72, rim=0.65, texture=0.4,
+        # the full PTC picture; V has only part of it: VI has grooves in most nuclei, inclusions in more,
+        # longer and more irregular nuclei with a sharper rim
+        size=1.8, size_sd=0.1, aspect=(1.4, 1.8), density=0.40, pallor=0.72, rim=0.65, texture=0.4,
         groove_p=0.7, inclusion_p=0.18, nucleolus_p=0.2, irregular=0.04, spacing=0.9, overlap=0.2,
         architecture={"papillary": 0.55, "crowded_sheet": 0.45},
     ),
