@@ -51,8 +51,9 @@ def test_one_doubtful_group_does_not_make_a_slide_malignant():
     benign = [make_grade("II")] * 20
     # one VI region, confident but below the single-group rule, small: not enough
     assert rule(benign + [make_grade("VI", conf=0.9, area_um2=2500)]).category == "II"
-    # the same region very confident and large enough: the single-group rule holds
-    r = rule(benign + [make_grade("VI", conf=0.97, area_um2=5000)])
+    # the same region very confident and large enough: the single-group rule holds on a slide of 20
+    # gradable groups (the default share, 5%, is one region there; test_one_convincing_region_is_enough...)
+    r = rule(benign[:19] + [make_grade("VI", conf=0.97, area_um2=5000)])
     assert r.category == "VI" and "one region" in r.reason
 
 
@@ -100,3 +101,16 @@ def test_evidence_needed_scales_with_the_gradable_groups():
     strays = [make_grade("II", est_cells=3)] * 300
     r = rule(benign + strays + [make_grade("VI")] * 11, min_share=share, single_confidence=1.1)
     assert r.category == "VI" and "needs 11 of 211" in r.reason
+
+
+def test_one_convincing_region_is_enough_only_where_it_is_the_share():
+    share = {"III": 0.02, "IV": 0.02, "V": 0.02, "VI": 0.02}
+    sure = make_grade("VI", conf=0.97, area_um2=5000)
+    # 30 gradable groups: 2% is under one region, so one convincing region decides
+    r = rule([make_grade("II")] * 29 + [sure], min_share=share)
+    assert r.category == "VI" and "one region" in r.reason
+    # 400: 2% is 8 regions; one confident region is a grader's rare error, three are not enough either
+    assert rule([make_grade("II")] * 399 + [sure], min_share=share).category == "II"
+    assert rule([make_grade("II")] * 397 + [sure] * 3, min_share=share).category == "II"
+    r = rule([make_grade("II")] * 392 + [sure] * 8, min_share=share)
+    assert r.category == "VI" and "needs 8 of 400" in r.reason

@@ -82,7 +82,7 @@ class SlideRuleConfig:
     # ... and with at least min_share of the slide's gradable groups (>= min_cells cells): a grader's
     # small error rate gives a fixed share of false evidence, which on a smear of hundreds of groups
     # outnumbers any absolute count.
-    min_share: dict[str, float] = field(default_factory=lambda: {"III": 0.0, "IV": 0.0, "V": 0.0, "VI": 0.0})
+    min_share: dict[str, float] = field(default_factory=lambda: {"III": 0.05, "IV": 0.05, "V": 0.05, "VI": 0.05})
     min_cells: int = 10  # only groups of at least this many cells are evidence (as for adequacy)
     # One very confident group is enough on its own (a single convincing malignant group).
     single_confidence: float = 0.95

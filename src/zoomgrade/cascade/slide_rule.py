@@ -6,7 +6,8 @@ graded C or worse, and its fused probability of "C or worse" is at least ``min_c
 ``min_count[C]`` evidence regions, and at least ``min_share[C]`` of the slide's gradable groups (those of
 ``min_cells`` or more), covering at least ``min_area_um2[C]`` together, or with a single region
 whose P(C or worse) is at least ``single_confidence`` and whose area is at least ``single_min_area_um2``
-(one convincing malignant group outweighs a hundred benign ones; a single doubtful one does not).
+(one convincing malignant group outweighs a hundred benign ones; a single doubtful one does not). Where
+the share of the gradable groups is more than one region, that many convincing regions are needed.
 The share matters on large smears: a grader that misgrades 1% of groups finds five false groups among
 five hundred, more than any fixed count asks for, while a slide of that category shows far more.
 Counting "C or worse" lets weak evidence of a severe grade still support a less severe category
@@ -49,9 +50,11 @@ def evidence(grades: list[RegionGrade], category: str, labels: LabelSet, min_con
     return out
 
 
-def needed(cat: str, n_gradable: int, cfg: SlideRuleConfig) -> int:
-    """Evidence regions category ``cat`` needs on a slide of ``n_gradable`` gradable groups."""
-    return max(cfg.min_count.get(cat, 1), math.ceil(cfg.min_share.get(cat, 0.0) * n_gradable - 1e-9))
+def needed(cat: str, n_gradable: int, cfg: SlideRuleConfig, min_count: int | None = None) -> int:
+    """Evidence regions category ``cat`` needs on a slide of ``n_gradable`` gradable groups: the count
+    (``min_count[cat]``, or ``min_count``) or the share of the gradable groups, whichever is more."""
+    count = cfg.min_count.get(cat, 1) if min_count is None else min_count
+    return max(count, math.ceil(cfg.min_share.get(cat, 0.0) * n_gradable - 1e-9))
 
 
 def slide_category(grades: list[RegionGrade], adequacy: Adequacy, labels: LabelSet, cfg: SlideRuleConfig) -> SlideCategory:
@@ -68,11 +71,20 @@ def slide_category(grades: list[RegionGrade], adequacy: Adequacy, labels: LabelS
             return SlideCategory(cat, (
                 f"{len(ev)} regions graded {cat} or worse with P >= {min_conf:g}, {area:,.0f} um2 "
                 f"(needs {n_need} of {n_gradable} gradable groups and {a_need:,.0f} um2)"))
-        best = max(ev, key=lambda t: t[1])
-        if best[1] >= cfg.single_confidence and best[0].region.area_um2 >= cfg.single_min_area_um2:
+        # Convincing regions: one is enough where one is at least the share of the gradable groups; on a
+        # smear of hundreds of groups a grader's rare confident error is not a convincing group.
+        sure = sorted((t for t in ev if t[1] >= cfg.single_confidence
+                       and t[0].region.area_um2 >= cfg.single_min_area_um2), key=lambda t: -t[1])
+        n_sure = needed(cat, n_gradable, cfg, min_count=1)
+        if sure and len(sure) >= n_sure:
+            best = sure[0]
+            if n_sure == 1:
+                return SlideCategory(cat, (
+                    f"one region graded {best[0].fine_grade} with P({cat} or worse) = {best[1]:.2f} "
+                    f">= {cfg.single_confidence:g}, {best[0].region.area_um2:,.0f} um2"))
             return SlideCategory(cat, (
-                f"one region graded {best[0].fine_grade} with P({cat} or worse) = {best[1]:.2f} "
-                f">= {cfg.single_confidence:g}, {best[0].region.area_um2:,.0f} um2"))
+                f"{len(sure)} regions graded {cat} or worse with P >= {cfg.single_confidence:g} and "
+                f">= {cfg.single_min_area_um2:,.0f} um2 each (needs {n_sure} of {n_gradable} gradable groups)"))
     if adequacy.adequate:
         benign = labels.fine[0]
         return SlideCategory(benign, f"adequate ({adequacy.reason}) and no atypia with enough evidence")
