@@ -73,11 +73,10 @@ def slide_category(grades: list[RegionGrade], adequacy: Adequacy, labels: LabelS
                 f"(needs {n_need} of {n_gradable} gradable groups and {a_need:,.0f} um2)"))
         # Convincing regions: one is enough where one is at least the share of the gradable groups; on a
         # smear of hundreds of groups a grader's rare confident error is not a convincing group.
-        sure = sorted((t for t in ev if t[1] >= cfg.single_confidence
-                       and t[0].region.area_um2 >= cfg.single_min_area_um2), key=lambda t: -t[1])
+        sure = [t for t in ev if t[1] >= cfg.single_confidence and t[0].region.area_um2 >= cfg.single_min_area_um2]
         n_sure = needed(cat, n_gradable, cfg, min_count=1)
-        if sure and len(sure) >= n_sure:
-            best = sure[0]
+        if len(sure) >= n_sure:
+            best = max(sure, key=lambda t: t[1])
             if n_sure == 1:
                 return SlideCategory(cat, (
                     f"one region graded {best[0].fine_grade} with P({cat} or worse) = {best[1]:.2f} "

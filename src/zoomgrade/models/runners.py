@@ -39,15 +39,21 @@ def _lut(mean: tuple[float, ...], std: tuple[float, ...]) -> np.ndarray:
     return (v - np.asarray(mean, np.float32)[:, None]) / np.asarray(std, np.float32)[:, None]
 
 
+def _as_batch(images: np.ndarray) -> np.ndarray:
+    """(H,W,3) -> (1,H,W,3); anything but (N,H,W,3) is refused."""
+    if images.ndim == 3:
+        images = images[None]
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(f"expected (N,H,W,3) RGB images, got shape {images.shape}")
+    return images
+
+
 def to_array(images: np.ndarray, card: ModelCard) -> np.ndarray:
     """(N,H,W,3) or (H,W,3) uint8 -> normalised float32 (N,3,H,W), C-contiguous.
 
     One table lookup per pixel and channel: the chain of tensor passes it replaces (float, divide,
     subtract, divide, layout copy) took as long as stage 2's network on a batch (cProfile, 20 x 20 mm slide)."""
-    if images.ndim == 3:
-        images = images[None]
-    if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(f"expected (N,H,W,3) RGB images, got shape {images.shape}")
+    images = _as_batch(images)
     lut = _lut(tuple(card.normalisation["mean"]), tuple(card.normalisation["std"]))
     n, h, w, _ = images.shape
     out = np.empty((n, 3, h, w), np.float32)
@@ -61,11 +67,7 @@ def to_input(images: np.ndarray, card: ModelCard, device: torch.device) -> torch
     if device.type == "cpu":
         return torch.from_numpy(to_array(images, card)).contiguous(memory_format=torch.channels_last)
     # an accelerator: send the uint8 pixels (a quarter of the bytes) and normalise there
-    if images.ndim == 3:
-        images = images[None]
-    if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(f"expected (N,H,W,3) RGB images, got shape {images.shape}")
-    x = torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float().div_(255.0)
+    x = torch.from_numpy(np.ascontiguousarray(_as_batch(images))).to(device).permute(0, 3, 1, 2).float().div_(255.0)
     mean = torch.tensor(card.normalisation["mean"], device=device).view(1, 3, 1, 1)
     std = torch.tensor(card.normalisation["std"], device=device).view(1, 3, 1, 1)
     return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
