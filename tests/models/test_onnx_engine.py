@@ -11,8 +11,9 @@ import torch
 from zoomgrade.errors import ModelCardError
 from zoomgrade.labels import TBSRTC
 from zoomgrade.models import onnx_engine  # noqa: F401 - sets ORT_DISABLE_TELEMETRY before onnxruntime loads
-from zoomgrade.models.card import ModelCard, load_model, save_model
-from zoomgrade.models.runners import Stage2Runner
+from zoomgrade.models.card import ModelCard, add_onnx_export, load_model, save_model
+from zoomgrade.models.runners import Stage1Runner, Stage2Runner
+from zoomgrade.models.stage1 import Stage1Config, Stage1Net
 from zoomgrade.models.stage2 import Stage2Config, Stage2Net
 
 pytest.importorskip("onnxscript", reason="the ONNX exporter needs onnx + onnxscript (training extras)")
@@ -71,3 +72,44 @@ def test_no_device_id_file_in_home(exported, tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "onnxruntime"
     assert [p for p in tmp_path.rglob("*")] == []
+
+
+S1CFG = Stage1Config(widths=(8, 8, 16, 16), blocks=(1, 1, 1, 1), attn_dim=16, attn_heads=2, fuse_dim=8)
+
+
+@pytest.fixture(scope="module")
+def stage1_exported(tmp_path_factory):
+    torch.manual_seed(4)
+    net = Stage1Net(S1CFG)
+    net.train()
+    with torch.no_grad():
+        for _ in range(3):
+            net(torch.rand(2, 3, 128, 128) * 2 - 1)
+    card = ModelCard(name="stage1", version="0", architecture="Stage1Net", hyperparameters=S1CFG.to_dict(),
+                     input_mpp=8.0, input_size=0, label_set=TBSRTC.name, labels=list(TBSRTC.coarse))
+    d = tmp_path_factory.mktemp("onnx1")
+    # saved without an export, then exported beside (the path for weights trained before stage 1 had one)
+    path = save_model(net.eval(), card, d / "stage1")
+    assert load_model(path)[1].engine == {}
+    assert add_onnx_export(path, torch.zeros(1, 3, 512, 768)) == path.with_suffix(".onnx")
+    return path
+
+
+def test_stage1_onnxruntime_gives_the_torch_maps(stage1_exported):
+    model, card = load_model(stage1_exported)
+    assert card.engine["onnx"] == "stage1.onnx"
+    ort = Stage1Runner(model, card, device="cpu", weights_path=stage1_exported)
+    ref = Stage1Runner(model, card, device="cpu", engine="torch")
+    assert ort.engine == "onnxruntime" and ref.engine == "torch"
+    rng = np.random.default_rng(0)
+    # other sizes than the export's example; the last is windowed (offsets enter the position encoding)
+    for shape, window in (((300, 420), 2816), ((1000, 720), 2816), ((1000, 700), 768)):
+        img = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+        ort.window = ref.window = window
+        a, b = ort.predict(img), ref.predict(img)
+        assert a.group.shape == b.group.shape
+        assert np.abs(a.group - b.group).max() < 1e-4 and np.abs(a.grade - b.grade).max() < 1e-4
+        assert np.abs(a.attention - b.attention).max() < 1e-3
+    # smaller than the attention grid: torch runs it (the export lacks the shrunken-grid branch)
+    tiny = rng.integers(0, 256, (100, 180, 3), dtype=np.uint8)
+    assert np.abs(ort.predict(tiny).group - ref.predict(tiny).group).max() == 0

@@ -20,7 +20,8 @@ TINY2 = Stage2Config(stem=8, widths=(8, 16, 16, 24), blocks=(1, 1, 1, 1), fpn_di
 
 
 def test_stage1_loss_falls_and_checkpoint_loads(tiny_slides, tmp_path):
-    cfg = Stage1TrainConfig(epochs=4, steps_per_epoch=8, batch_size=4, crop=64, lr=1e-2, threads=1, net=TINY1)
+    cfg = Stage1TrainConfig(epochs=4, steps_per_epoch=8, batch_size=4, crop=64, lr=1e-2, threads=1,
+                            export_onnx=False, net=TINY1)
     res = train_stage1(tiny_slides, tmp_path, config=cfg, progress=False, command="pytest")
     losses = [h["loss"] for h in res.history]
     assert len(losses) == 4 and losses[-1] < losses[0]
@@ -72,3 +73,16 @@ def test_grade_class_weights_favour_rare_classes():
     assert np.allclose(grade_class_weights([slide], 3, 0.0), 1.0)
     # a class absent from the data keeps weight 1 rather than dividing by zero
     assert grade_class_weights([SimpleNamespace(grade=np.zeros((1, 4), int), grade_weight=np.ones((1, 4)))], 3)[2] == 1.0
+
+
+def test_stage2_weight_averaging_keeps_the_average_of_the_last_epochs(tiny_slides, tmp_path):
+    cfg = Stage2TrainConfig(epochs=3, size=64, mpp=1.0, batch_size=16, per_group=2, none_per_slide=4,
+                            lr=1e-2, threads=1, export_onnx=False, swa_epochs=2, net=TINY2)
+    res = train_stage2(tiny_slides, tmp_path, config=cfg, progress=False, command="pytest")
+    assert len(res.history) == 4 and res.history[-1]["swa_of_last_epochs"] == 2
+    assert res.best_epoch == 3 and res.best_score == res.history[-1]["macro_f1"]
+    model, card = load_model(res.weights)
+    assert card.metrics["validation"]["swa_of_last_epochs"] == 2
+    # the saved weights are the average (with their own batch-norm statistics), not the last epoch's
+    bn = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)][0]
+    assert bn.num_batches_tracked.item() > 0 and torch.isfinite(bn.running_var).all()

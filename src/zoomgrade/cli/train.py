@@ -26,6 +26,7 @@ def train(
     size: Optional[int] = typer.Option(None, "--size", help="stage2: patch side in px at --mpp (default 128)."),
     steps: Optional[int] = typer.Option(None, "--steps", help="stage1: batches per epoch (default 25)."),
     per_group: Optional[int] = typer.Option(None, "--per-group", help="stage2: crops per annotated group (default 4)."),
+    swa_epochs: Optional[int] = typer.Option(None, "--swa-epochs", help="stage2: keep the average of the last N epochs' weights instead of the best epoch (default 0: best epoch)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Images per training batch."),
     seed: int = typer.Option(0, "--seed", help="Random seed (sampling, augmentation, initial weights)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice; 1 is fastest on a busy machine)."),
@@ -47,7 +48,7 @@ def train(
     else:
         from ..models.train_stage2 import Stage2TrainConfig, train_stage2
 
-        extra = {k: v for k, v in {"per_group": per_group, "size": size}.items() if v}
+        extra = {k: v for k, v in {"per_group": per_group, "size": size, "swa_epochs": swa_epochs}.items() if v}
         cfg = replace(Stage2TrainConfig(), **over, **extra)
         res = train_stage2(slides, out, epochs, config=cfg, progress=not quiet)
     stdout().print(f"{which.value}: best validation score {res.best_score:.3f} at epoch {res.best_epoch}, "

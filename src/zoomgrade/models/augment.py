@@ -76,9 +76,9 @@ def random_dihedral(*tensors: torch.Tensor, generator: torch.Generator | None = 
     return outs
 
 
-def augment_images(x: torch.Tensor, generator: torch.Generator | None = None, strength: float = 1.0
-                   ) -> torch.Tensor:
+def augment_images(x: torch.Tensor, generator: torch.Generator | None = None, strength: float = 1.0,
+                   blur_p: float = 0.3, blur_max_sigma: float = 1.5) -> torch.Tensor:
     """Colour (HED + brightness/saturation) and blur; geometry is applied separately (with targets)."""
     x = hed_jitter(x, sigma=0.05 * strength, bias=0.02 * strength, generator=generator)
     x = hsv_like_jitter(x, 0.08 * strength, 0.15 * strength, generator=generator)
-    return random_blur(x, p=0.3, generator=generator)
+    return random_blur(x, p=blur_p, max_sigma=blur_max_sigma, generator=generator)

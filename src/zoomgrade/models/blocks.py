@@ -67,6 +67,18 @@ def sinusoidal_2d(h: int, w: int, dim: int, *, offset: tuple[float, float] = (0.
     return torch.cat([enc_y, enc_x], dim=0)
 
 
+def pool_weights(n: int, g: int, like: torch.Tensor) -> torch.Tensor:
+    """(g, n) matrix of adaptive average pooling from n cells to g bins (torch's bin edges:
+    floor(i n / g) to ceil((i + 1) n / g)). As a matrix product it exports to ONNX for any n; the
+    exporter bakes ``adaptive_avg_pool2d``'s kernel for the example's size into the graph."""
+    i = torch.arange(g, device=like.device)
+    j = torch.arange(n, device=like.device)
+    start = (i * n) // g
+    end = ((i + 1) * n + g - 1) // g
+    m = ((j[None, :] >= start[:, None]) & (j[None, :] < end[:, None])).to(like.dtype)
+    return m / m.sum(dim=1, keepdim=True)
+
+
 class PooledSelfAttention(nn.Module):
     """Multi-head self-attention from every position to keys/values average-pooled to a fixed grid.
 
@@ -91,7 +103,7 @@ class PooledSelfAttention(nn.Module):
         b, c, h, w = x.shape
         xn = self.norm(x) + pos
         gh, gw = min(h, self.grid), min(w, self.grid)
-        pooled = F.adaptive_avg_pool2d(xn, (gh, gw))
+        pooled = torch.einsum("bchw,ih,jw->bcij", xn, pool_weights(h, gh, xn), pool_weights(w, gw, xn))
         hd = c // self.heads
         q = self.q(xn).reshape(b, self.heads, hd, h * w).transpose(2, 3)  # (b, H, N, hd)
         k, v = self.kv(pooled).reshape(b, 2, self.heads, hd, gh * gw).unbind(1)  # (b, H, hd, M)

@@ -119,6 +119,23 @@ def save_model(model: nn.Module, card: ModelCard, path: str | Path, *,
     return wpath
 
 
+def add_onnx_export(path: str | Path, example: torch.Tensor) -> Path | None:
+    """Export saved weights to ``<name>.onnx`` beside them and record it in their card (the weights are
+    not rewritten); for weights saved before their architecture had an ONNX export. None if it failed."""
+    from .onnx_engine import export_onnx, sha256
+
+    model, card = load_model(path)
+    wpath, cpath = paths_for(path)
+    onnx = export_onnx(model, wpath.with_suffix(".onnx"), example)
+    if onnx is None:
+        return None
+    card.engine = {"onnx": onnx.name, "weights_sha256": sha256(wpath)}
+    tmp_c = cpath.with_suffix(".json.tmp")
+    tmp_c.write_text(json.dumps(card.to_dict(), indent=2) + "\n")
+    tmp_c.replace(cpath)
+    return onnx
+
+
 def read_card(path: str | Path) -> ModelCard:
     _, cpath = paths_for(path)
     try:

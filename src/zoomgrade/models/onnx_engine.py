@@ -14,6 +14,7 @@ import io
 import logging
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,13 +47,31 @@ def import_ort() -> Any | None:
     return onnxruntime
 
 
+@dataclass
+class OnnxSpec:
+    """What to export: the module, example inputs, names, and which dimensions stay dynamic."""
+
+    module: nn.Module
+    args: tuple[torch.Tensor, ...]
+    input_names: list[str]
+    output_names: list[str]
+    dynamic_shapes: tuple[Any, ...]
+
+
+def image_spec(model: nn.Module, example: torch.Tensor) -> OnnxSpec:
+    """The usual case (stage 2): one NCHW batch in (batch, height and width dynamic), logits out."""
+    dyn = torch.export.Dim.DYNAMIC
+    return OnnxSpec(model, (example,), ["x"], ["logits"], ({0: dyn, 2: dyn, 3: dyn},))
+
+
 def export_onnx(model: nn.Module, path: str | Path, example: torch.Tensor) -> Path | None:
-    """Export ``model`` (NCHW float input, one output) to ``path``; None (with a warning) if the exporter
-    or its dependencies (onnx, onnxscript) are missing or the export fails."""
+    """Export ``model`` to ``path``: its own ``onnx_spec(example)`` if it has one (several inputs or
+    outputs), else one NCHW float input and one output. None (with a warning) if the exporter or its
+    dependencies (onnx, onnxscript) are missing or the export fails."""
     path = Path(path)
     tmp = path.with_suffix(".onnx.tmp")
-    dyn = torch.export.Dim.DYNAMIC
     model = model.eval().cpu().to(memory_format=torch.contiguous_format)
+    spec = model.onnx_spec(example.cpu()) if hasattr(model, "onnx_spec") else image_spec(model, example.cpu())
     quiet = logging.getLogger("torch.onnx")  # it logs a line per missing torchvision op
     level = quiet.level
     quiet.setLevel(logging.ERROR)
@@ -60,9 +79,9 @@ def export_onnx(model: nn.Module, path: str | Path, example: torch.Tensor) -> Pa
         # the exporter prints its steps on stdout; a training run's output should stay readable
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
-            torch.onnx.export(model, (example.cpu(),), str(tmp), dynamo=True, external_data=False,
-                              input_names=["x"], output_names=["logits"],
-                              dynamic_shapes=({0: dyn, 2: dyn, 3: dyn},), verbose=False)
+            torch.onnx.export(spec.module, spec.args, str(tmp), dynamo=True, external_data=False,
+                              input_names=spec.input_names, output_names=spec.output_names,
+                              dynamic_shapes=spec.dynamic_shapes, verbose=False)
     except Exception as err:  # noqa: BLE001 - the torch weights remain usable; say why there is no ONNX
         warnings.warn(f"{path}: ONNX export skipped ({type(err).__name__}: {err})", stacklevel=2)
         tmp.unlink(missing_ok=True)
@@ -93,7 +112,14 @@ class OrtModel:
         # wall (stage2_read 2.85 vs 3.15 s), more under CPU contention.
         so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
-        self.input = self.session.get_inputs()[0].name
+
+        self.inputs = [i.name for i in self.session.get_inputs()]
+        self.input = self.inputs[0]
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input: np.ascontiguousarray(x, np.float32)})[0]
+
+    def run(self, *arrays: np.ndarray) -> list[np.ndarray]:
+        """All outputs for inputs given in the exported order (float32)."""
+        feeds = {n: np.ascontiguousarray(a, np.float32) for n, a in zip(self.inputs, arrays)}
+        return self.session.run(None, feeds)

@@ -1,9 +1,9 @@
 """Inference runners: numpy uint8 images in, probabilities out; batched, ``torch.inference_mode``,
 channels_last, CUDA when available.
 
-Engine choice (measured, see docs/models.md): stage 1 runs in eager torch (its input size changes
-from slide to slide) with batch norm folded into the convolutions; stage 2 runs in ONNX Runtime on CPU
-when the export is shipped, eager torch otherwise and on CUDA.
+Engine choice (measured, see docs/models.md): on CPU both stages run in ONNX Runtime when the card
+names an export shipped beside the weights (stage 1's export has dynamic height and width), else in
+eager torch with batch norm folded into the convolutions; on CUDA always torch.
 """
 
 from __future__ import annotations
@@ -88,15 +88,40 @@ class Stage1Maps:
     stride: int  # map pixel = stride input pixels
 
 
+def _ort_engine(card: ModelCard, device: torch.device, engine: str, weights_path: str | Path | None):
+    """The ONNX Runtime model for ``card`` when ``engine`` allows it and it can be used, else None."""
+    if engine not in ("auto", "torch", "onnxruntime"):
+        raise ValueError(f"unknown engine {engine!r}")
+    onnx_name = card.engine.get("onnx") if card.engine else None
+    ort_model = None
+    if engine != "torch" and device.type == "cpu" and onnx_name and weights_path is not None:
+        from .onnx_engine import OrtModel, import_ort
+
+        onnx_path = Path(weights_path).with_name(onnx_name)
+        if onnx_path.exists() and import_ort() is not None:
+            ort_model = OrtModel(onnx_path, weights_path, card.engine["weights_sha256"])
+    if engine == "onnxruntime" and ort_model is None:
+        raise ModelCardError(f"{card.name}: ONNX Runtime engine asked for but no usable export/onnxruntime")
+    return ort_model
+
+
 class Stage1Runner:
     """Whole slide at low power -> maps. Images larger than ``window`` on a side are processed in
-    overlapping windows (each keeps its centre, ``overlap`` px of context is dropped at inner edges)."""
+    overlapping windows (each keeps its centre, ``overlap`` px of context is dropped at inner edges).
+
+    ``engine`` as for ``Stage2Runner``. Inputs smaller than the attention grid (``attn_grid`` cells of
+    16 px a side) run in torch: there the grid shrinks with the map, a branch the export (traced on a
+    larger example) lacks."""
 
     def __init__(self, model: nn.Module, card: ModelCard, device: str | torch.device | None = None,
-                 window: int = 2816, overlap: int = 256):
+                 window: int = 2816, overlap: int = 256, engine: str = "auto",
+                 weights_path: str | Path | None = None):
         self.device = pick_device(device)
         self.model = _inference_copy(model, self.device)
         self.card = card
+        self._ort = _ort_engine(card, self.device, engine, weights_path)
+        self.engine = "onnxruntime" if self._ort is not None else "torch"
+        self.ort_min_side = 16 * int(card.hyperparameters.get("attn_grid", 16))
         self.stride = int(card.hyperparameters.get("out_stride", 2))
         self.multiple = 16
         self.window = max(self.multiple * 4, window // self.multiple * self.multiple)
@@ -107,8 +132,12 @@ class Stage1Runner:
         ph, pw = -h % self.multiple, -w % self.multiple
         if ph or pw:  # pad with white: that is what glass looks like
             img = np.pad(img, ((0, ph), (0, pw), (0, 0)), constant_values=255)
-        x = to_input(img, self.card, self.device)
-        g, c, a = self.model(x, pos_offset=(float(y0), float(x0)))
+        if self._ort is not None and min(img.shape[:2]) >= self.ort_min_side:
+            outs = self._ort.run(to_array(img, self.card), np.array([y0, x0], np.float32))
+            g, c, a = (torch.from_numpy(o) for o in outs)
+        else:
+            x = to_input(img, self.card, self.device)
+            g, c, a = self.model(x, pos_offset=(float(y0), float(x0)))
         oh, ow = -(-h // self.stride), -(-w // self.stride)
         g = torch.sigmoid(g[0, 0, :oh, :ow]).float().cpu().numpy()
         c = torch.softmax(c[0, :, :oh, :ow], dim=0).permute(1, 2, 0).float().cpu().numpy()
@@ -167,20 +196,8 @@ class Stage2Runner:
         self.model = _inference_copy(model, self.device)
         self.card = card
         self.batch_size = batch_size
-        self.engine = "torch"
-        self._ort = None
-        onnx_name = card.engine.get("onnx") if card.engine else None
-        if engine not in ("auto", "torch", "onnxruntime"):
-            raise ValueError(f"unknown engine {engine!r}")
-        if engine != "torch" and self.device.type == "cpu" and onnx_name and weights_path is not None:
-            from .onnx_engine import OrtModel, import_ort
-
-            onnx_path = Path(weights_path).with_name(onnx_name)
-            if onnx_path.exists() and import_ort() is not None:
-                self._ort = OrtModel(onnx_path, weights_path, card.engine["weights_sha256"])
-                self.engine = "onnxruntime"
-        if engine == "onnxruntime" and self._ort is None:
-            raise ModelCardError(f"{card.name}: ONNX Runtime engine asked for but no usable export/onnxruntime")
+        self._ort = _ort_engine(card, self.device, engine, weights_path)
+        self.engine = "onnxruntime" if self._ort is not None else "torch"
 
     @property
     def labels(self) -> list[str]:
@@ -224,7 +241,8 @@ def load_runners(stage1_path: str | Path, stage2_path: str | Path, device: str |
                                              "labels": list(labels.coarse)}, device=dev)
     m2, c2 = load_model(stage2_path, expect={"name": "stage2", "label_set": labels.name,
                                              "labels": [*labels.fine, "none"]}, device=dev)
-    return Stage1Runner(m1, c1, dev), Stage2Runner(m2, c2, dev, weights_path=paths_for(stage2_path)[0])
+    return (Stage1Runner(m1, c1, dev, weights_path=paths_for(stage1_path)[0]),
+            Stage2Runner(m2, c2, dev, weights_path=paths_for(stage2_path)[0]))
 
 
 def load_default_models(device: str | torch.device | None = None,

@@ -9,6 +9,7 @@ position, "cell group here" and the coarse grade.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass
 
 import torch
@@ -74,6 +75,15 @@ class Stage1Net(nn.Module):
     def stride(self) -> int:
         return self.cfg.out_stride
 
+    def onnx_spec(self, example: torch.Tensor):
+        """How ``export_onnx`` exports this network: the image (batch, height, width dynamic) and the
+        window offset as inputs, the three maps as outputs."""
+        from .onnx_engine import OnnxSpec
+
+        dyn = torch.export.Dim.DYNAMIC
+        return OnnxSpec(Stage1Export(self), (example, torch.zeros(2)), ["x", "offset"],
+                        ["group", "grade", "attention"], ({0: dyn, 2: dyn, 3: dyn}, None))
+
     def forward(self, x: torch.Tensor, pos_offset: tuple[float, float] = (0.0, 0.0)
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """x: (B,3,H,W) normalised, H and W multiples of 16. ``pos_offset`` is the window's (y, x)
@@ -93,3 +103,18 @@ class Stage1Net(nn.Module):
             p = self.smooth[i](lat + F.interpolate(p, size=lat.shape[-2:], mode="nearest"))
         att = F.interpolate(att, size=p.shape[-2:], mode="bilinear", align_corners=False)
         return self.group_head(p), self.grade_head(p), att
+
+
+class Stage1Export(nn.Module):
+    """``Stage1Net`` with the window offset as a tensor input (y, x in input px), for the ONNX export.
+
+    Attention runs as one chunk: the chunk loop's trip count would be fixed at the example's size, and
+    the runner hands the engine windows of at most 2,816 px (about 130 MB of attention weights)."""
+
+    def __init__(self, net: Stage1Net):
+        super().__init__()
+        self.net = copy.deepcopy(net)
+        self.net.attn.chunk = 1 << 30
+
+    def forward(self, x: torch.Tensor, offset: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.net(x, pos_offset=(offset[0], offset[1]))

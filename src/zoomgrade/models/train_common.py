@@ -85,14 +85,18 @@ def record_training(card: Any, cfg: Any, items: list, train_items: list, val_ite
                     history: list[dict[str, float]], best_epoch: int, t0: float, command: str | None,
                     final: bool, **data: Any) -> None:
     """Write the card's training record and metrics, the same for both stages; ``data`` adds
-    stage-specific facts about the training data (kept after the common ones)."""
+    stage-specific facts about the training data (kept after the common ones). A history row marked
+    ``swa_of_last_epochs`` is the weight average that was kept, not an epoch."""
+    averaged = [h for h in history if "swa_of_last_epochs" in h]
+    epochs = [h for h in history if "swa_of_last_epochs" not in h]
     card.training = {
         "data": {"slides_dir": str(Path(items[0].slide).parent), "n_slides": len(items),
                  "train": [it.slide.name for it in train_items], "val": [it.slide.name for it in val_items],
                  "seeds": sorted(it.seed for it in items if it.seed is not None), **data},
         "command": command or command_line(),
         "config": {k: v for k, v in asdict(cfg).items() if k != "net"},
-        "epochs_run": len(history), "best_epoch": best_epoch,
+        "epochs_run": len(epochs), "best_epoch": best_epoch,
         "seconds": round(time.perf_counter() - t0, 1), "finished": final, "machine": machine(),
     }
-    card.metrics = {"validation": history[best_epoch - 1] if history else {}, "history": history}
+    kept = averaged[-1] if averaged else (history[best_epoch - 1] if history else {})
+    card.metrics = {"validation": kept, "history": history}

@@ -47,6 +47,7 @@ class Stage1TrainConfig:
     seed: int = 0
     threads: int | None = None
     device: str | None = None  # None: CUDA if available, else CPU
+    export_onnx: bool = True  # also write stage1.onnx (the CPU engine) with the final checkpoint
     net: Stage1Config = field(default_factory=Stage1Config)
 
 
@@ -184,4 +185,7 @@ def train_stage1(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
 
 def _save(model, card, out, cfg, items, train_items, val_items, history, best, t0, command, final):
     record_training(card, cfg, items, train_items, val_items, history, best[1], t0, command, final)
-    save_model(model, card, out)
+    # the export's example must hold the full attention grid (attn_grid cells a side, at stride 16)
+    g = 16 * cfg.net.attn_grid
+    example = torch.zeros(1, 3, 2 * g, 3 * g) if final and cfg.export_onnx else None
+    save_model(model, card, out, export_example=example)

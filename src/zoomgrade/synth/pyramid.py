@@ -130,8 +130,9 @@ def write_pyramid(
     app_mag: int = 40,
     extra_desc: str = "",
 ) -> list[tuple[int, int]]:
-    """Write the pyramid. ``rows`` yields, per level-0 tile row, its encoded tiles and the row already
-    downsampled by ``level_step`` (shape (tile/step, cols*tile/step, 3)). Returns the level sizes."""
+    """Write the pyramid. ``rows`` yields, per band of level 0 (one or more whole tile rows), its encoded
+    tiles in row-major file order and the band already downsampled by ``level_step`` (shape
+    (band/step, >= width/step, 3)). Returns the level sizes."""
     if level_step not in (2, 4):
         raise ValueError("level_step must be 2 or 4")
     sizes = level_sizes(width, height, level_step)

@@ -17,7 +17,12 @@ from .scene import Scene, build_scene
 from .stains import STAINS
 from .truth import geojson, truth_paths, truth_record, write_json
 
-TILE = 512
+#: level-0 pixels rendered at once (the renderer's per-call cost favours big blocks)
+RENDER = 512
+#: the file's JPEG tile side, as Aperio scanners write (240-256 px): a high-power window reads one or a
+#: few small tiles instead of decoding a 512 px tile for a 256 px window. JPEG's 16 px blocks divide
+#: both sizes, so the pixels match a 512 px tiling apart from chroma upsampling at the new tile edges.
+TILE = 256
 QUALITY = 88
 MPP = 0.25
 
@@ -30,33 +35,43 @@ def _init(scene: Scene, step: int) -> None:
 
 
 def _render_row(j: int) -> tuple[list[bytes], np.ndarray]:
-    """Encoded level-0 tiles of tile row j and the row downsampled by the level step."""
+    """Encoded level-0 file tiles of render row j (RENDER px high: RENDER // TILE file tile rows, in file
+    order) and the row downsampled by the level step."""
     r: Renderer = _worker["renderer"]
     step: int = _worker["step"]
-    cache: dict[float, tuple[bytes, np.ndarray]] = _worker["cache"]
+    cache: dict[float, tuple[list[bytes], np.ndarray]] = _worker["cache"]
     s = r.scene
-    y0 = j * TILE
-    cols = -(-s.width // TILE)
-    rows = r.touching(0, y0, cols * TILE, y0 + TILE)
-    tiles, strips = [], []
+    y0 = j * RENDER
+    cols = -(-s.width // RENDER)
+    file_cols = -(-s.width // TILE)
+    file_rows = min(RENDER // TILE, -(-s.height // TILE) - y0 // TILE)
+    rows = r.touching(0, y0, cols * RENDER, y0 + RENDER)
+    blocks, strips = [], []
     for c in range(cols):
-        x0 = c * TILE
-        hit = r.touching(x0, y0, x0 + TILE, y0 + TILE, rows)
-        flat = None if any(len(v) for v in hit.values()) else r.flat_tint(x0, y0, TILE, TILE)
+        x0 = c * RENDER
+        hit = r.touching(x0, y0, x0 + RENDER, y0 + RENDER, rows)
+        flat = None if any(len(v) for v in hit.values()) else r.flat_tint(x0, y0, RENDER, RENDER)
         if flat is not None and flat in cache:
             data, small = cache[flat]
         else:
-            rgb = r.render(x0, y0, TILE, TILE, hit, flat)
-            data, small = encode_tile(rgb, QUALITY), downsample(rgb, step)
+            rgb = r.render(x0, y0, RENDER, RENDER, hit, flat)
+            k = RENDER // TILE
+            data = [encode_tile(np.ascontiguousarray(rgb[a * TILE:(a + 1) * TILE, b * TILE:(b + 1) * TILE]), QUALITY)
+                    for a in range(k) for b in range(k)]
+            small = downsample(rgb, step)
             if flat is not None:
                 cache[flat] = (data, small)
-        tiles.append(data)
+        blocks.append(data)
         strips.append(small)
+    k = RENDER // TILE
+    # row-major over the file's tiles: sub-row a of every block, then sub-row a + 1; columns past the
+    # slide's width (the last block may overhang by a file tile) are not written
+    tiles = [blocks[t // k][a * k + t % k] for a in range(file_rows) for t in range(file_cols)]
     return tiles, np.concatenate(strips, axis=1)
 
 
 def _rows(scene: Scene, step: int, workers: int, progress: Callable[[int, int], None] | None) -> Iterator[tuple[list[bytes], np.ndarray]]:
-    n = -(-scene.height // TILE)
+    n = -(-scene.height // RENDER)
     if workers <= 1:
         _init(scene, step)
         results: Iterator = map(_render_row, range(n))
@@ -90,7 +105,7 @@ def write_slide(
     """Write OUT.svs, OUT.geojson and OUT.truth.json; return the truth record.
 
     Same arguments give the same bytes (``workers`` changes speed only). ``progress(done, total)`` is
-    called per level-0 tile row.
+    called per rendered row of level 0 (RENDER px).
     """
     if category not in comp.CATEGORIES:
         raise ValueError(f"unknown category {category!r}; expected one of {', '.join(comp.CATEGORIES)}")
