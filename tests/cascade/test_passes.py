@@ -106,7 +106,7 @@ def test_budget_leaves_the_least_severe_regions_to_stage1(textured, any_models, 
     assert g.decided_by == "stage1-budget" and g.fine_grade == "II" and g.stage2_probs is None
 
 
-def test_fallback_reuses_stage2_windows_and_reads_shifted_patches_only_when_short(textured, any_models, labels):
+def test_fallback_reuses_stage2_windows_reads_the_rest_and_shifted_patches_only_when_short(textured, any_models, labels):
     cfg = GradeConfig()
     cfg.fallback.none_threshold = 1.01  # every patch votes, whatever the network says
     size = any_models[1].card.input_size
@@ -125,11 +125,31 @@ def test_fallback_reuses_stage2_windows_and_reads_shifted_patches_only_when_shor
         assert g is not None and g.decided_by == "fallback" and g.fine_grade in labels.fine
         assert o.vote.n_patches == len(d.window_probs) + o.n_read
         assert len(g.patch_grades) == o.vote.n_voting == o.vote.n_patches
-        assert (o.n_read > 0) == (len(d.window_probs) < cfg.fallback.min_count)
+        # the rest of the region's grid always; shifted patches only when stage 2's windows were short
+        short = len(d.window_probs) < cfg.fallback.min_count
+        assert o.n_read >= len(d.job.rest.boxes) and (o.n_read > len(d.job.rest.boxes)) == short
     fb = cost.stages["fallback"]
     assert fb.tiles == sum(o.n_read for o in outs) and fb.model_items == fb.tiles
     assert fb.pixels == fb.tiles * size * size
     assert "fallback_infer" not in cost.stages
-    # with enough windows already graded, the fallback reads nothing at all
-    assert all(o.n_read == 0 and o.grade is not None for o in outs1)
-    assert cost1.stages["fallback"].tiles == 0 and cost1.pixels_at(cfg.stage2.mpp) == 0
+    # with enough windows already graded, the fallback reads only the rest of the grid, nothing shifted
+    assert all(o.n_read == len(d.job.rest.boxes) and o.grade is not None for o, d in zip(outs1, decisions))
+    assert cost1.stages["fallback"].tiles == sum(len(d.job.rest.boxes) for d in decisions[:3])
+
+
+def test_fallback_tiles_the_rest_of_a_region_stage2_read_only_in_part(textured, any_models, labels):
+    """Stage 2 reads a large region's two best-covered windows; the fallback reads every other window of
+    its grid (never the two again), and the patch vote counts them all."""
+    cfg = GradeConfig()
+    cfg.stage2.windows_per_region = 2
+    cfg.fallback.none_threshold = 1.01  # every patch votes, whatever the network says
+    size = any_models[1].card.input_size
+    regs = [make_region(0, (0.1, 0.2, 0.7), x=200, y=200, side=900)]
+    cost = CostRecord()
+    with open_slide(textured) as s:
+        (d,) = run_stage2(s, regs, any_models[1], cfg, labels, cost, Budget(cfg.budget), size)
+        assert len(d.job.windows.boxes) == 2 and len(d.job.rest.boxes) >= 7
+        (o,) = run_fallback(s, [d], any_models[1], cfg, labels, cost, Budget(cfg.budget), size)
+    assert not set(d.job.windows.boxes) & set(d.job.rest.boxes)
+    assert o.n_read == len(d.job.rest.boxes) and cost.stages["fallback"].tiles == o.n_read
+    assert o.vote.n_patches == 2 + o.n_read and o.grade.decided_by == "fallback"

@@ -122,3 +122,32 @@ def test_min_overlap_and_shifted_grid():
     s = region_windows(poly, 0.25, 0.5, 256, 256, shifted=True)
     xs, sx = sorted({b[0] for b in w.boxes}), sorted({b[0] for b in s.boxes})
     assert len(sx) == len(xs) + 1 and sx[0] == xs[0] - 256 and sx[1] == xs[0] + 256  # interleaved by half
+
+
+def test_best_covered_keeps_the_most_covered_windows_and_spreads_ties():
+    from zoomgrade.cascade.windows import Windows, best_covered
+
+    boxes = [(i * 256, 0, 256, 256) for i in range(6)]
+    w = Windows(boxes, np.array([0.2, 0.9, 0.5, 0.9, 0.95, 0.1]), n_planned=6)
+    top, rest = best_covered(w, 2)
+    assert top.boxes == [boxes[1], boxes[4]] or top.boxes == [boxes[3], boxes[4]]
+    assert sorted(top.boxes + rest.boxes) == sorted(boxes) and top.n_planned == rest.n_planned == 6
+    assert list(rest.overlap) == [w.overlap[boxes.index(b)] for b in rest.boxes]
+    # a sheet: every window covers 1.0, so the kept ones are spread over it, not its first row
+    sheet = Windows(boxes, np.ones(6), 6)
+    assert best_covered(sheet, 2)[0].boxes == [boxes[0], boxes[5]]
+    # k = 0 or at least as many as there are: everything, nothing left for the fallback
+    for k in (0, 6, 9):
+        a, b = best_covered(w, k)
+        assert a.boxes == boxes and b.boxes == []
+
+
+def test_lattice_windows_lie_on_the_slide_wide_grid():
+    poly = box(300, 100, 900, 380)
+    w = region_windows(poly, 0.25, 0.5, 128, 128, lattice=True)
+    assert w.boxes and all(x % 256 == 0 and y % 256 == 0 and bw == bh == 256 for x, y, bw, bh in w.boxes)
+    # together they cover the region: columns 1..3 (256-1024) and rows 0..1 (0-512)
+    assert {x for x, *_ in w.boxes} == {256, 512, 768} and {y for _, y, *_ in w.boxes} == {0, 256}
+    s = region_windows(poly, 0.25, 0.5, 128, 128, shifted=True, lattice=True)
+    assert all(x % 256 == 128 and y % 256 == 128 for x, y, *_ in s.boxes)
+    assert not set(w.boxes) & set(s.boxes)

@@ -76,8 +76,8 @@ def test_combine_windows_ignores_empty_windows():
     assert combine_windows(np.array([[0, 0, 0, 0, 0, 1.0]])) == pytest.approx(np.full(5, 0.2))
 
 
-def test_table_normalisation_equals_the_tensor_arithmetic():
-    # to_array's lookup table must give exactly what (v / 255 - mean) / std gives on a float32 tensor
+def test_array_normalisation_equals_the_tensor_arithmetic():
+    # to_array must give exactly what (v / 255 - mean) / std gives on a float32 tensor
     import torch
 
     from zoomgrade.models.runners import to_array

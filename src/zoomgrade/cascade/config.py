@@ -31,6 +31,8 @@ class Stage2Config:
     batch_size: int = 32  # windows per forward pass
     prefetch_regions: int = 4  # regions read ahead by the reader thread (bounded queue)
     max_windows_per_region: int = 256  # very large regions are sampled evenly beyond this
+    windows_per_region: int = 2  # stage 2 reads a region's best-covered windows; the fallback the rest (0 = all)
+    lattice: bool = True  # region grids on the slide-wide grid (the exhaustive one), not centred on the region
     min_window_overlap: float = 0.1  # windows with less of their area inside the region are not read
     torch_threads: int = 0  # 0 = leave torch's setting alone
 

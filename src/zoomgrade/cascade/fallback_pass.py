@@ -1,10 +1,12 @@
 """The fallback pass: regions stage 2 could not decide are decided by their patches, one by one, with the
 severity-aware patch rule (``fallback.patch_rule``) instead of stage 2's pooling.
 
-The stage-2 windows are the first patches: already read at high power and graded, they are never read
-twice. Where they give fewer than ``fallback.min_count`` voting patches (too few cells in them, or the
-region's read failed), patches on a grid shifted by half a patch (new framings of the same region) are
-read and graded too, and vote with them.
+The region is tiled into patches on the stage-2 grid. The windows stage 2 graded (its best-covered ones,
+``stage2.windows_per_region``) are the first patches: already read at high power and graded, they are
+never read twice; the rest of the grid is read now. Where the stage-2 windows gave fewer than
+``fallback.min_count`` voting patches (too few cells in them, or the region's read failed), patches on a
+grid shifted by half a patch (new framings of the same region) are read and graded too, and vote with
+them.
 """
 
 from __future__ import annotations
@@ -72,9 +74,17 @@ def run_fallback(
     """One outcome per decision, in the order given."""
     n_cls = len(labels.fine) + 1
     own = {d.job.order: (d.window_probs if d.window_probs is not None else np.zeros((0, n_cls))) for d in decisions}
-    more = [(d, region_windows(d.job.region.polygon, slide.mpp, cfg.stage2.mpp, size_px, size_px,
-                               cfg.stage2.max_windows_per_region, cfg.stage2.min_window_overlap, shifted=True))
-            for d in decisions if needs_more(d, cfg)]
+    more = []
+    for d in decisions:
+        wins = d.job.rest
+        if needs_more(d, cfg):
+            shifted = region_windows(d.job.region.polygon, slide.mpp, cfg.stage2.mpp, size_px, size_px,
+                                     cfg.stage2.max_windows_per_region, cfg.stage2.min_window_overlap, shifted=True,
+                                     lattice=cfg.stage2.lattice)
+            wins = Windows(wins.boxes + shifted.boxes, np.concatenate([wins.overlap, shifted.overlap]),
+                           wins.n_planned)
+        if wins.boxes:
+            more.append((d, wins))
     results: dict[int, FallbackOutcome] = {}
     total = len(decisions)
     done = 0

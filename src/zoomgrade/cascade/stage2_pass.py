@@ -24,14 +24,15 @@ from .cellcount import count_region
 from .config import GradeConfig
 from .fusion import Likelihood, coarse_prior, fuse, region_likelihood
 from .prefetch import read_and_grade
-from .windows import Reader, Windows, region_windows
+from .windows import Reader, Windows, best_covered, region_windows
 
 
 @dataclass
 class Job:
     order: int  # position in the severity queue
     region: Region
-    windows: Windows
+    windows: Windows  # read and graded by stage 2
+    rest: Windows = dataclasses.field(default_factory=Windows)  # the region's other windows (fallback)
 
 
 @dataclass
@@ -49,11 +50,13 @@ class Stage2Decision:
 
 
 def plan_jobs(regions: list[Region], slide_mpp: float, cfg: GradeConfig, size_px: int) -> list[Job]:
-    return [
-        Job(i, r, region_windows(r.polygon, slide_mpp, cfg.stage2.mpp, size_px, size_px,
-                                 cfg.stage2.max_windows_per_region, cfg.stage2.min_window_overlap))
-        for i, r in enumerate(regions)
-    ]
+    jobs = []
+    for i, r in enumerate(regions):
+        every = region_windows(r.polygon, slide_mpp, cfg.stage2.mpp, size_px, size_px,
+                               cfg.stage2.max_windows_per_region, cfg.stage2.min_window_overlap,
+                               lattice=cfg.stage2.lattice)
+        jobs.append(Job(i, r, *best_covered(every, cfg.stage2.windows_per_region)))
+    return jobs
 
 
 def read_order(jobs: list[Job], band_px: float) -> list[Job]:

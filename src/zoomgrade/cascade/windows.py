@@ -35,25 +35,41 @@ def grid_1d(start: float, length: float, size: float, stride: float) -> list[flo
     return [first + i * stride for i in range(n)]
 
 
+def lattice_1d(start: float, length: float, stride: float, phase: float = 0.0) -> list[float]:
+    """Origins ``phase + k * stride`` of the slide-wide lattice whose windows (``stride`` long) meet
+    [start, start + length)."""
+    first = math.floor((start - phase) / stride)
+    last = max(first, math.ceil((start + length - phase) / stride) - 1)
+    return [phase + k * stride for k in range(first, last + 1)]
+
+
 def region_windows(polygon: Polygon, slide_mpp: float, mpp: float, size_px: int, stride_px: int,
-                   max_windows: int = 0, min_overlap: float = 0.0, shifted: bool = False) -> Windows:
+                   max_windows: int = 0, min_overlap: float = 0.0, shifted: bool = False,
+                   lattice: bool = False) -> Windows:
     """Windows of ``size_px`` pixels at ``mpp`` (stride ``stride_px``) overlapping ``polygon`` (level-0 px).
 
     Windows covering less than ``min_overlap`` of their area with the polygon are skipped (the best one is
     kept if none reaches it). ``shifted``: the grid moved by half a window in x and y, interleaving the
-    unshifted one (used by the fallback for new framings of a region).
+    unshifted one (used by the fallback for new framings of a region). ``lattice``: windows on the
+    slide-wide grid from (0, 0) (the exhaustive baseline's), not centred on the region: a window is then
+    one file tile of a slide tiled at its level-0 size, or an aligned part of a larger tile.
     """
     size0 = size_px * mpp / slide_mpp
     stride0 = stride_px * mpp / slide_mpp
     x0, y0, x1, y1 = polygon.bounds
-    if shifted:  # one more window each way, centred: origins fall half-way between the unshifted ones
-        x0, y0, x1, y1 = x0 - stride0 / 2, y0 - stride0 / 2, x1 + stride0 / 2, y1 + stride0 / 2
+    if lattice:
+        phase = stride0 / 2 if shifted else 0.0
+        ys, xs = lattice_1d(y0, y1 - y0, stride0, phase), lattice_1d(x0, x1 - x0, stride0, phase)
+    else:
+        if shifted:  # one more window each way, centred: origins fall half-way between the unshifted ones
+            x0, y0, x1, y1 = x0 - stride0 / 2, y0 - stride0 / 2, x1 + stride0 / 2, y1 + stride0 / 2
+        ys, xs = grid_1d(y0, y1 - y0, size0, stride0), grid_1d(x0, x1 - x0, size0, stride0)
     pp = prep(polygon)
     boxes: list[Box] = []
     ov: list[float] = []
     w0 = max(1, int(round(size0)))
-    for y in grid_1d(y0, y1 - y0, size0, stride0):
-        for x in grid_1d(x0, x1 - x0, size0, stride0):
+    for y in ys:
+        for x in xs:
             xi, yi = int(round(x)), int(round(y))
             b = box(xi, yi, xi + w0, yi + w0)
             if not pp.intersects(b):
@@ -73,6 +89,29 @@ def region_windows(polygon: Polygon, slide_mpp: float, mpp: float, size_px: int,
         boxes = [boxes[i] for i in keep]
         ov = [ov[i] for i in keep]
     return Windows(boxes, np.asarray(ov, dtype=np.float64), n_planned)
+
+
+def best_covered(w: Windows, k: int) -> tuple[Windows, Windows]:
+    """(the ``k`` windows covering most of the region, the others), each in grid order. Among windows
+    covering it equally (a large sheet's inner windows all cover 1.0) an even spread is kept. Both keep
+    ``w.n_planned``, so counts made on a subset are still scaled to the whole region."""
+    n = len(w.boxes)
+    if k <= 0 or n <= k:
+        return w, Windows([], np.zeros(0), w.n_planned)
+    cover = np.round(w.overlap, 2)
+    chosen: list[int] = []
+    for level in sorted(set(cover.tolist()), reverse=True):
+        tied = [i for i in range(n) if cover[i] == level]
+        room = k - len(chosen)
+        if len(tied) > room:
+            tied = [tied[j] for j in np.unique(np.linspace(0, len(tied) - 1, room).round().astype(int))]
+        chosen.extend(tied)
+        if len(chosen) >= k:
+            break
+    keep = sorted(chosen)
+    rest = [i for i in range(n) if i not in set(keep)]
+    return (Windows([w.boxes[i] for i in keep], w.overlap[keep], w.n_planned),
+            Windows([w.boxes[i] for i in rest], w.overlap[rest], w.n_planned))
 
 
 def fit(img: np.ndarray, size: int) -> np.ndarray:
