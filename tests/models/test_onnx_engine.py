@@ -22,19 +22,23 @@ pytest.importorskip("onnxruntime", reason="onnxruntime is the CPU engine; not in
 CFG = Stage2Config(stem=8, widths=(8, 16, 16, 24), blocks=(1, 1, 1, 1), fpn_dim=16)
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    torch.manual_seed(3)
-    net = Stage2Net(CFG)
-    # non-trivial batch-norm statistics, as after training
+def with_bn_statistics(net, shape):
+    """``net`` in eval mode with non-trivial batch-norm statistics, as after training."""
     net.train()
     with torch.no_grad():
         for _ in range(3):
-            net(torch.rand(8, 3, 64, 64) * 2 - 1)
+            net(torch.rand(*shape) * 2 - 1)
+    return net.eval()
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    torch.manual_seed(3)
+    net = with_bn_statistics(Stage2Net(CFG), (8, 3, 64, 64))
     card = ModelCard(name="stage2", version="0", architecture="Stage2Net", hyperparameters=CFG.to_dict(),
                      input_mpp=0.5, input_size=64, label_set=TBSRTC.name, labels=[*TBSRTC.fine, "none"])
     d = tmp_path_factory.mktemp("onnx")
-    path = save_model(net.eval(), card, d / "stage2", export_example=torch.zeros(2, 3, 64, 64))
+    path = save_model(net, card, d / "stage2", export_example=torch.zeros(2, 3, 64, 64))
     return path
 
 
@@ -80,16 +84,12 @@ S1CFG = Stage1Config(widths=(8, 8, 16, 16), blocks=(1, 1, 1, 1), attn_dim=16, at
 @pytest.fixture(scope="module")
 def stage1_exported(tmp_path_factory):
     torch.manual_seed(4)
-    net = Stage1Net(S1CFG)
-    net.train()
-    with torch.no_grad():
-        for _ in range(3):
-            net(torch.rand(2, 3, 128, 128) * 2 - 1)
+    net = with_bn_statistics(Stage1Net(S1CFG), (2, 3, 128, 128))
     card = ModelCard(name="stage1", version="0", architecture="Stage1Net", hyperparameters=S1CFG.to_dict(),
                      input_mpp=8.0, input_size=0, label_set=TBSRTC.name, labels=list(TBSRTC.coarse))
     d = tmp_path_factory.mktemp("onnx1")
     # saved without an export, then exported beside (the path for weights trained before stage 1 had one)
-    path = save_model(net.eval(), card, d / "stage1")
+    path = save_model(net, card, d / "stage1")
     assert load_model(path)[1].engine == {}
     assert add_onnx_export(path, torch.zeros(1, 3, 512, 768)) == path.with_suffix(".onnx")
     return path

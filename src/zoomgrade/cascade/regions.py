@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import shapely
 from shapely import affinity, union_all
-from shapely.geometry import Polygon, box
+from shapely.geometry import Polygon
 from skimage.measure import label, regionprops
 from skimage.segmentation import watershed
 

@@ -109,7 +109,8 @@ def best_covered(w: Windows, k: int) -> tuple[Windows, Windows]:
         if len(chosen) >= k:
             break
     keep = sorted(chosen)
-    rest = [i for i in range(n) if i not in set(keep)]
+    taken = set(keep)
+    rest = [i for i in range(n) if i not in taken]
     return (Windows([w.boxes[i] for i in keep], w.overlap[keep], w.n_planned),
             Windows([w.boxes[i] for i in rest], w.overlap[rest], w.n_planned))
 

@@ -107,11 +107,12 @@ def save_model(model: nn.Module, card: ModelCard, path: str | Path, *,
     tmp_w.chmod(0o644)  # safetensors writes 0600; shipped weights must be readable by every user
     card.engine = {}
     if export_example is not None:
-        from .onnx_engine import export_onnx, sha256
+        from .onnx_engine import engine_record, export_onnx
 
         was_training = model.training
-        if export_onnx(model, wpath.with_suffix(".onnx"), export_example) is not None:
-            card.engine = {"onnx": wpath.with_suffix(".onnx").name, "weights_sha256": sha256(tmp_w)}
+        onnx = export_onnx(model, wpath.with_suffix(".onnx"), export_example)
+        if onnx is not None:
+            card.engine = engine_record(onnx, tmp_w)
         model.train(was_training)
     tmp_c.write_text(json.dumps(card.to_dict(), indent=2) + "\n")
     tmp_w.replace(wpath)
@@ -122,14 +123,14 @@ def save_model(model: nn.Module, card: ModelCard, path: str | Path, *,
 def add_onnx_export(path: str | Path, example: torch.Tensor) -> Path | None:
     """Export saved weights to ``<name>.onnx`` beside them and record it in their card (the weights are
     not rewritten); for weights saved before their architecture had an ONNX export. None if it failed."""
-    from .onnx_engine import export_onnx, sha256
+    from .onnx_engine import engine_record, export_onnx
 
     model, card = load_model(path)
     wpath, cpath = paths_for(path)
     onnx = export_onnx(model, wpath.with_suffix(".onnx"), example)
     if onnx is None:
         return None
-    card.engine = {"onnx": onnx.name, "weights_sha256": sha256(wpath)}
+    card.engine = engine_record(onnx, wpath)
     tmp_c = cpath.with_suffix(".json.tmp")
     tmp_c.write_text(json.dumps(card.to_dict(), indent=2) + "\n")
     tmp_c.replace(cpath)

@@ -93,6 +93,12 @@ def export_onnx(model: nn.Module, path: str | Path, example: torch.Tensor) -> Pa
     return path
 
 
+def engine_record(onnx_path: Path, weights_path: str | Path) -> dict[str, str]:
+    """The card's ``engine`` entry for an export: its file name and the SHA-256 of the weights it came from
+    (``OrtModel`` refuses an export whose weights changed)."""
+    return {"onnx": Path(onnx_path).name, "weights_sha256": sha256(weights_path)}
+
+
 class OrtModel:
     """An ONNX Runtime session that behaves like the torch model for the runner: NCHW float32 in, logits out."""
 
@@ -112,12 +118,11 @@ class OrtModel:
         # wall (stage2_read 2.85 vs 3.15 s), more under CPU contention.
         so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
-
         self.inputs = [i.name for i in self.session.get_inputs()]
-        self.input = self.inputs[0]
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {self.input: np.ascontiguousarray(x, np.float32)})[0]
+        """The first output for one input (stage 2: logits)."""
+        return self.run(x)[0]
 
     def run(self, *arrays: np.ndarray) -> list[np.ndarray]:
         """All outputs for inputs given in the exported order (float32)."""

@@ -126,14 +126,7 @@ def train_stage2(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
                 if prog:
                     prog.update(task, advance=1, info=f"loss {np.mean(losses[-10:]):.3f}")
             model.eval()
-            # a fresh runner each epoch: runners keep a folded copy of the weights they were given
-            pred = Stage2Runner(model, card, device=dev, batch_size=64).predict(xva).argmax(1)
-            fine = yva < len(labels.fine)
-            row = {"epoch": ep + 1, "loss": float(np.mean(losses)),
-                   "macro_f1": macro_f1(yva, pred, list(range(n_cls))),
-                   "fine_macro_f1": macro_f1(yva[fine], pred[fine], list(range(len(labels.fine)))),
-                   "none_recall": float(np.mean(pred[~fine] == n_cls - 1)) if (~fine).any() else 0.0,
-                   "accuracy": float(np.mean(pred == yva))}
+            row = {"epoch": ep + 1, "loss": float(np.mean(losses)), **_scores(model, card, dev, xva, yva, labels)}
             history.append(row)
             if prog:
                 prog.console.print(f"stage2 epoch {ep + 1}: loss {row['loss']:.4f}  macro_f1 {row['macro_f1']:.3f}  "
@@ -145,7 +138,7 @@ def train_stage2(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
                 best = (row["macro_f1"], ep + 1, copy.deepcopy(model.state_dict()))
                 _save(model, card, out, cfg, items, train_items, val_items, counts, history, best, t0, command, False)
         if cfg.swa_epochs:
-            row = _finish_swa(swa, xtr, ytr, p, cfg, mean, std, dev, rng, xva, yva, card, labels, n_cls)
+            row = _finish_swa(swa, xtr, ytr, p, cfg, mean, std, dev, rng, xva, yva, card, labels)
             history.append(row)
             best = (row["macro_f1"], cfg.epochs, copy.deepcopy(swa.module.state_dict()))
     model.load_state_dict(best[2])
@@ -153,7 +146,19 @@ def train_stage2(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
     return TrainResult(out, best[0], best[1], history, time.perf_counter() - t0)
 
 
-def _finish_swa(swa, xtr, ytr, p, cfg, mean, std, dev, rng, xva, yva, card, labels, n_cls) -> dict[str, float]:
+def _scores(model, card, dev, xva, yva, labels: LabelSet) -> dict[str, float]:
+    """Validation scores of ``model`` (in eval mode) on the validation crops."""
+    n_cls = len(labels.fine) + 1
+    # a fresh runner each time: runners keep a folded copy of the weights they were given
+    pred = Stage2Runner(model, card, device=dev, batch_size=64).predict(xva).argmax(1)
+    fine = yva < len(labels.fine)
+    return {"macro_f1": macro_f1(yva, pred, list(range(n_cls))),
+            "fine_macro_f1": macro_f1(yva[fine], pred[fine], list(range(len(labels.fine)))),
+            "none_recall": float(np.mean(pred[~fine] == n_cls - 1)) if (~fine).any() else 0.0,
+            "accuracy": float(np.mean(pred == yva))}
+
+
+def _finish_swa(swa, xtr, ytr, p, cfg, mean, std, dev, rng, xva, yva, card, labels) -> dict[str, float]:
     """Batch-norm statistics for the averaged weights (one pass over balanced, unaugmented training
     crops), then its validation row (marked ``swa_of_last_epochs``)."""
     batches = []
@@ -162,13 +167,8 @@ def _finish_swa(swa, xtr, ytr, p, cfg, mean, std, dev, rng, xva, yva, card, labe
         batches.append(((_to_float(xtr[idx]).to(dev) - mean) / std).contiguous(memory_format=torch.channels_last))
     torch.optim.swa_utils.update_bn(batches, swa.module)
     swa.module.eval()
-    pred = Stage2Runner(swa.module, card, device=dev, batch_size=64).predict(xva).argmax(1)
-    fine = yva < len(labels.fine)
     return {"epoch": cfg.epochs, "swa_of_last_epochs": cfg.swa_epochs, "loss": None,
-            "macro_f1": macro_f1(yva, pred, list(range(n_cls))),
-            "fine_macro_f1": macro_f1(yva[fine], pred[fine], list(range(len(labels.fine)))),
-            "none_recall": float(np.mean(pred[~fine] == n_cls - 1)) if (~fine).any() else 0.0,
-            "accuracy": float(np.mean(pred == yva))}
+            **_scores(swa.module, card, dev, xva, yva, labels)}
 
 
 def _save(model, card, out, cfg, items, train_items, val_items, counts, history, best, t0, command, final):
