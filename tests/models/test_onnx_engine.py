@@ -66,6 +66,15 @@ def test_stale_export_is_refused(exported, tmp_path):
         Stage2Runner(model, card, device="cpu", weights_path=other)
 
 
+def test_unreadable_export_is_a_card_error_naming_the_file(exported, tmp_path):
+    model, card = load_model(exported)
+    weights = tmp_path / "stage2.safetensors"
+    weights.write_bytes(exported.read_bytes())
+    (tmp_path / "stage2.onnx").write_bytes(exported.with_suffix(".onnx").read_bytes()[:1000])
+    with pytest.raises(ModelCardError, match=r"stage2\.onnx: unreadable ONNX export"):
+        Stage2Runner(model, card, device="cpu", weights_path=weights)
+
+
 def test_no_device_id_file_in_home(exported, tmp_path):
     code = ("from zoomgrade.models.card import load_model; from zoomgrade.models.runners import Stage2Runner;"
             f"m, c = load_model({str(exported)!r}); r = Stage2Runner(m, c, 'cpu', weights_path={str(exported)!r});"

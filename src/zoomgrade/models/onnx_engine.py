@@ -117,7 +117,12 @@ class OrtModel:
         # thread. Measured on a 4x4 mm cascade grade, 3 interleaved runs each: 4.79 s vs 5.11 s mean
         # wall (stage2_read 2.85 vs 3.15 s), more under CPU contention.
         so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
+        try:
+            self.session = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
+        except Exception as err:  # noqa: BLE001 - onnxruntime raises its own classes (InvalidProtobuf, ...)
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ModelCardError(f"{onnx_path}: unreadable ONNX export ({first}); delete it or re-save the "
+                                 "model to re-export") from None
         self.inputs = [i.name for i in self.session.get_inputs()]
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
