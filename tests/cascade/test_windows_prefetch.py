@@ -109,6 +109,40 @@ def test_consumer_stopping_early_ends_the_reader():
     assert threading.active_count() <= before - 1 or not any(t.name == "zoomgrade-reader" for t in threading.enumerate())
 
 
+def test_several_readers_read_at_once_and_keep_item_order():
+    lock = threading.Lock()
+    running, most = [0], [0]
+
+    def read(i: int) -> np.ndarray:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.002 * (7 - i % 7))  # later items often finish first
+        with lock:
+            running[0] -= 1
+        if i == 5:
+            raise OSError("bad tile")
+        return np.full((1 + i % 3, 2, 2, 3), i, np.uint8)
+
+    outs = list(read_and_grade(list(range(30)), read, lambda x: x[:, 0, 0, :2].astype(float), batch_size=4,
+                               depth=4, cost=CostRecord(), infer_stage="inf", readers=3))
+    assert [o.item for o in outs] == list(range(30))
+    assert most[0] >= 2  # reads overlapped each other
+    assert "bad tile" in outs[5].error and outs[5].probs is None
+    assert all(o.error is None and o.probs.shape == (1 + o.item % 3, 2) and (o.probs == o.item).all()
+               for o in outs if o.item != 5)
+
+
+def test_several_readers_stop_when_the_consumer_does():
+    gen = read_and_grade(list(range(1000)), lambda i: np.zeros((1, 2, 2, 3), np.uint8),
+                         lambda x: np.ones((len(x), 2)), batch_size=1, depth=2, cost=CostRecord(), infer_stage="i",
+                         readers=2)
+    next(gen)
+    gen.close()
+    time.sleep(0.05)
+    assert not any(t.name.startswith("zoomgrade-reader") for t in threading.enumerate())
+
+
 def test_min_overlap_and_shifted_grid():
     poly = box(0, 0, 1024, 1024).union(box(1024, 500, 1600, 510))  # a block with a long thin spur
     w = region_windows(poly, 0.25, 0.5, 256, 256)

@@ -48,6 +48,7 @@ def test_onnxruntime_gives_the_torch_grades(exported):
     ort = Stage2Runner(model, card, device="cpu", weights_path=exported)
     ref = Stage2Runner(model, card, device="cpu", engine="torch")
     assert ort.engine == "onnxruntime" and ref.engine == "torch"
+    assert ort._ort.takes_pixels  # normalised inside the graph (PixelInput)
     imgs = np.random.default_rng(0).integers(0, 256, (20, 64, 64, 3), dtype=np.uint8)
     a, b = ort.predict(imgs), ref.predict(imgs)
     assert np.abs(a - b).max() < 1e-4
@@ -55,6 +56,19 @@ def test_onnxruntime_gives_the_torch_grades(exported):
     # dynamic shapes: another patch size and batch size go through the same export
     big = np.random.default_rng(1).integers(0, 256, (3, 96, 96, 3), dtype=np.uint8)
     assert np.abs(ort.predict(big) - ref.predict(big)).max() < 1e-4
+
+
+def test_a_float_input_export_still_runs(exported, tmp_path):
+    """Exports made before the pixel front end take the normalised image: the runner normalises for them."""
+    model, card = load_model(exported)
+    weights = tmp_path / "stage2.safetensors"
+    weights.write_bytes(exported.read_bytes())
+    assert onnx_engine.export_onnx(model, tmp_path / "stage2.onnx", torch.zeros(2, 3, 64, 64)) is not None
+    old = Stage2Runner(model, card, device="cpu", weights_path=weights)
+    assert old.engine == "onnxruntime" and not old._ort.takes_pixels
+    imgs = np.random.default_rng(2).integers(0, 256, (5, 64, 64, 3), dtype=np.uint8)
+    ref = Stage2Runner(model, card, device="cpu", engine="torch").predict(imgs)
+    assert np.abs(old.predict(imgs) - ref).max() < 1e-4
 
 
 def test_stale_export_is_refused(exported, tmp_path):
@@ -109,7 +123,7 @@ def test_stage1_onnxruntime_gives_the_torch_maps(stage1_exported):
     assert card.engine["onnx"] == "stage1.onnx"
     ort = Stage1Runner(model, card, device="cpu", weights_path=stage1_exported)
     ref = Stage1Runner(model, card, device="cpu", engine="torch")
-    assert ort.engine == "onnxruntime" and ref.engine == "torch"
+    assert ort.engine == "onnxruntime" and ref.engine == "torch" and ort._ort.takes_pixels
     rng = np.random.default_rng(0)
     # other sizes than the export's example; the last is windowed (offsets enter the position encoding)
     for shape, window in (((300, 420), 2816), ((1000, 720), 2816), ((1000, 700), 768)):

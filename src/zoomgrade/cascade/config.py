@@ -29,7 +29,8 @@ class Stage2Config:
     mpp: float = 0.5  # high-power resolution regions are re-read at (um/px)
     window_px: int = 0  # window side at `mpp`; 0 = the stage-2 model card's input size
     batch_size: int = 32  # windows per forward pass
-    prefetch_regions: int = 4  # regions read ahead by the reader thread (bounded queue)
+    prefetch_regions: int = 4  # regions read ahead by the reader threads (bounded queue)
+    readers: int = 2  # reader threads (stage 2 and the fallback); a high-power budget reads with one
     max_windows_per_region: int = 256  # very large regions are sampled evenly beyond this
     windows_per_region: int = 2  # stage 2 reads a region's best-covered windows; the fallback the rest (0 = all)
     lattice: bool = True  # region grids on the slide-wide grid (the exhaustive one), not centred on the region
@@ -111,6 +112,7 @@ class ExhaustiveConfig:
     none_threshold: float = 0.5  # tiles with P(none) under this are cell-group tiles
     batch_size: int = 32
     prefetch_tiles: int = 64
+    readers: int = 2  # reader threads
 
 
 @dataclass
@@ -189,6 +191,7 @@ def validate(cfg: GradeConfig, source: str) -> None:
         (cfg.exhaustive.mpp > 0 and cfg.exhaustive.mask_mpp > 0, "exhaustive mpp values must be > 0"),
         (cfg.stage2.batch_size >= 1 and cfg.exhaustive.batch_size >= 1, "batch sizes must be >= 1"),
         (cfg.stage2.prefetch_regions >= 1 and cfg.exhaustive.prefetch_tiles >= 1, "prefetch depths must be >= 1"),
+        (cfg.stage2.readers >= 1 and cfg.exhaustive.readers >= 1, "reader thread counts must be >= 1"),
         (cfg.fusion.prior_weight >= 0, "fusion.prior_weight must be >= 0"),
         (0 <= cfg.fallback.confidence_threshold <= 1, "fallback.confidence_threshold must be in [0, 1]"),
         (0 < cfg.fallback.min_fraction <= 1, "fallback.min_fraction must be in (0, 1]"),

@@ -204,6 +204,7 @@ def run_exhaustive(slide, runner, cfg: GradeConfig, labels: LabelSet, cost: Cost
     for o in read_and_grade(
         list(range(total)), read, runner.predict,
         batch_size=ex.batch_size, depth=ex.prefetch_tiles, cost=cost, infer_stage="exhaustive_infer",
+        readers=ex.readers,
         on_item=(lambda n: progress("exhaustive", n, total)) if progress else None,
     ):
         if o.probs is not None and o.probs.size:

@@ -106,7 +106,7 @@ def run_fallback(
     for o in read_and_grade(
         more, read, runner.predict, batch_size=cfg.stage2.batch_size, depth=cfg.stage2.prefetch_regions,
         cost=cost, infer_stage="fallback_infer", skip=budget.exhausted if budget.limited else None,
-        on_item=(lambda n: progress("fallback", done + n, total)) if progress else None,
+        readers=cfg.stage2.readers, on_item=(lambda n: progress("fallback", done + n, total)) if progress else None,
     ):
         d, wins = o.item
         base = own[d.job.order]

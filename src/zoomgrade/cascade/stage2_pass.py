@@ -1,5 +1,5 @@
 """Stage 2: each region, most severe first, re-read at high power from the slide pyramid (never an
-upsampled low-power crop) in windows covering it, graded in batches while a reader thread prefetches the
+upsampled low-power crop) in windows covering it, graded in batches while reader threads prefetch the
 next regions; then prior fusion with the region's stage-1 grade.
 
 Read order: coarse grades stay most severe first (malignant, suspicious, benign); within one coarse grade the
@@ -11,6 +11,7 @@ are read at all."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -114,6 +115,7 @@ def run_stage2(
     reader = Reader(slide, cfg.stage2.mpp, size_px, cost, "stage2_read")
     budget.readers.append(reader)
     cells: dict[int, int] = {}
+    count_lock = threading.Lock()  # the reader threads share the count's cost record
     margin0 = cfg.adequacy.outline_margin_um / slide.mpp
 
     def read(job: Job) -> np.ndarray:
@@ -122,7 +124,8 @@ def run_stage2(
             # In the reader thread, overlapping inference: the pixels are in hand anyway.
             t0 = time.perf_counter()
             n = count_region(imgs, job.windows.boxes, job.region.polygon, cfg.stage2.mpp, cfg.adequacy, margin0)
-            cost.stage("stage2_count").seconds += time.perf_counter() - t0
+            with count_lock:
+                cost.stage("stage2_count").seconds += time.perf_counter() - t0
             k = len(job.windows.boxes)
             cells[job.order] = int(round(n * job.windows.n_planned / k)) if k else n
         return imgs
@@ -134,7 +137,7 @@ def run_stage2(
     for o in read_and_grade(
         jobs, read, runner.predict,
         batch_size=cfg.stage2.batch_size, depth=cfg.stage2.prefetch_regions, cost=cost,
-        infer_stage="stage2_infer", skip=budget.exhausted if budget.limited else None,
+        infer_stage="stage2_infer", skip=budget.exhausted if budget.limited else None, readers=cfg.stage2.readers,
         on_item=(lambda n: progress("stage2", n, total)) if progress else None,
     ):
         counted = o.item.order in cells

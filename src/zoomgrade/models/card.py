@@ -110,7 +110,7 @@ def save_model(model: nn.Module, card: ModelCard, path: str | Path, *,
         from .onnx_engine import engine_record, export_onnx
 
         was_training = model.training
-        onnx = export_onnx(model, wpath.with_suffix(".onnx"), export_example)
+        onnx = export_onnx(model, wpath.with_suffix(".onnx"), export_example, card.normalisation)
         if onnx is not None:
             card.engine = engine_record(onnx, tmp_w)
         model.train(was_training)
@@ -127,7 +127,7 @@ def add_onnx_export(path: str | Path, example: torch.Tensor) -> Path | None:
 
     model, card = load_model(path)
     wpath, cpath = paths_for(path)
-    onnx = export_onnx(model, wpath.with_suffix(".onnx"), example)
+    onnx = export_onnx(model, wpath.with_suffix(".onnx"), example, card.normalisation)
     if onnx is None:
         return None
     card.engine = engine_record(onnx, wpath)

@@ -64,14 +64,50 @@ def image_spec(model: nn.Module, example: torch.Tensor) -> OnnxSpec:
     return OnnxSpec(model, (example,), ["x"], ["logits"], ({0: dyn, 2: dyn, 3: dyn},))
 
 
-def export_onnx(model: nn.Module, path: str | Path, example: torch.Tensor) -> Path | None:
+class PixelInput(nn.Module):
+    """The export's front end: uint8 (N, H, W, 3) pixels in, normalised in the graph as ``to_array`` does
+    in numpy (``(v / 255 - mean) / std`` in float32), then the wrapped module (with a second input if the
+    module takes one).
+
+    Why: the runner then hands ONNX Runtime the slide's pixels as read, and the float copy and layout
+    change happen in the engine's reused (already faulted-in) memory. In numpy, a whole-slide thumbnail's
+    two 75 MB float copies took 0.09-0.47 s, on fresh pages the kernel may compact into huge pages
+    first (docs/models.md)."""
+
+    def __init__(self, module: nn.Module, mean: list[float], std: list[float]):
+        super().__init__()
+        self.module = module
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
+
+    def forward(self, pixels: torch.Tensor, extra: torch.Tensor | None = None):
+        # one optional second input (stage 1's window offset), not *args: torch.export wants a fixed signature
+        x = (pixels.permute(0, 3, 1, 2).to(torch.float32) / 255.0 - self.mean) / self.std
+        return self.module(x) if extra is None else self.module(x, extra)
+
+
+def pixel_spec(spec: OnnxSpec, normalisation: dict[str, list[float]]) -> OnnxSpec:
+    """``spec`` with its first input (an NCHW float image) taken as uint8 NHWC pixels instead."""
+    n, c, h, w = spec.args[0].shape
+    first = {({0: 0, 2: 1, 3: 2}[k]): v for k, v in (spec.dynamic_shapes[0] or {}).items()}
+    return OnnxSpec(PixelInput(spec.module, normalisation["mean"], normalisation["std"]),
+                    (torch.zeros(n, h, w, c, dtype=torch.uint8), *spec.args[1:]),
+                    ["pixels", *spec.input_names[1:]], spec.output_names, (first, *spec.dynamic_shapes[1:]))
+
+
+def export_onnx(model: nn.Module, path: str | Path, example: torch.Tensor,
+                normalisation: dict[str, list[float]] | None = None) -> Path | None:
     """Export ``model`` to ``path``: its own ``onnx_spec(example)`` if it has one (several inputs or
-    outputs), else one NCHW float input and one output. None (with a warning) if the exporter or its
-    dependencies (onnx, onnxscript) are missing or the export fails."""
+    outputs), else one NCHW float input and one output. With ``normalisation`` (the card's mean and
+    std), the export takes uint8 NHWC pixels instead of the normalised image (``PixelInput``). None
+    (with a warning) if the exporter or its dependencies (onnx, onnxscript) are missing or the export
+    fails."""
     path = Path(path)
     tmp = path.with_suffix(".onnx.tmp")
     model = model.eval().cpu().to(memory_format=torch.contiguous_format)
     spec = model.onnx_spec(example.cpu()) if hasattr(model, "onnx_spec") else image_spec(model, example.cpu())
+    if normalisation is not None:
+        spec = pixel_spec(spec, normalisation)
     quiet = logging.getLogger("torch.onnx")  # it logs a line per missing torchvision op
     level = quiet.level
     quiet.setLevel(logging.ERROR)
@@ -124,12 +160,15 @@ class OrtModel:
             raise ModelCardError(f"{onnx_path}: unreadable ONNX export ({first}); delete it or re-save the "
                                  "model to re-export") from None
         self.inputs = [i.name for i in self.session.get_inputs()]
+        # exports since session 5 take the pixels (PixelInput); earlier ones the normalised NCHW image
+        self.takes_pixels = self.session.get_inputs()[0].type == "tensor(uint8)"
+        self._dtypes = [np.uint8 if i.type == "tensor(uint8)" else np.float32 for i in self.session.get_inputs()]
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """The first output for one input (stage 2: logits)."""
         return self.run(x)[0]
 
     def run(self, *arrays: np.ndarray) -> list[np.ndarray]:
-        """All outputs for inputs given in the exported order (float32)."""
-        feeds = {n: np.ascontiguousarray(a, np.float32) for n, a in zip(self.inputs, arrays)}
+        """All outputs for inputs given in the exported order (uint8 pixels or float32, as exported)."""
+        feeds = {n: np.ascontiguousarray(a, t) for n, a, t in zip(self.inputs, arrays, self._dtypes)}
         return self.session.run(None, feeds)

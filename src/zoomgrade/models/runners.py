@@ -125,7 +125,8 @@ class Stage1Runner:
         if ph or pw:  # pad with white: that is what glass looks like
             img = np.pad(img, ((0, ph), (0, pw), (0, 0)), constant_values=255)
         if self._ort is not None and min(img.shape[:2]) >= self.ort_min_side:
-            outs = self._ort.run(to_array(img, self.card), np.array([y0, x0], np.float32))
+            x = img[None] if self._ort.takes_pixels else to_array(img, self.card)
+            outs = self._ort.run(x, np.array([y0, x0], np.float32))
             g, c, a = (torch.from_numpy(o) for o in outs)
         else:
             x = to_input(img, self.card, self.device)
@@ -205,7 +206,8 @@ class Stage2Runner:
         for s in range(0, len(images), self.batch_size):
             batch = images[s:s + self.batch_size]
             if self._ort is not None:
-                out[s:s + len(batch)] = _softmax(self._ort(to_array(batch, self.card)))
+                x = batch if self._ort.takes_pixels else to_array(batch, self.card)
+                out[s:s + len(batch)] = _softmax(self._ort(x))
             else:
                 logits = self.model(to_input(batch, self.card, self.device)).float()
                 out[s:s + len(batch)] = torch.softmax(logits, dim=1).cpu().numpy()
