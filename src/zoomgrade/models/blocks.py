@@ -114,7 +114,10 @@ class PooledSelfAttention(nn.Module):
         for s in range(0, h * w, self.chunk):
             a = torch.softmax(torch.matmul(q[:, :, s:s + self.chunk], k) * scale, dim=-1)  # (b,H,n,M)
             out[:, :, s:s + self.chunk] = torch.matmul(a, v)
-            received += a.sum(dim=(1, 2))
+            # Summed as a product with ones, not a.sum(dim=(1, 2)): exported, that strided ReduceSum took
+            # 77 of 478 ms of a whole-slide stage-1 run in ONNX Runtime; the product is a fast GEMV.
+            flat = a.reshape(b, -1, a.shape[-1])
+            received += torch.matmul(flat.new_ones(b, 1, flat.shape[1]), flat)[:, 0]
         out = out.transpose(2, 3).reshape(b, c, h, w)
         x = x + self.proj(out)
         x = x + self.ffn(x)
