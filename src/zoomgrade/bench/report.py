@@ -177,7 +177,8 @@ def to_markdown(record: dict[str, Any]) -> str:
         if loads:
             L += ["", f"Machine load (1-min load average after each slide, other processes included): "
                       f"{min(loads):.1f}-{max(loads):.1f} on {m['cpu_count']} CPUs."]
-        L += ["", "\\* reading runs in a thread beside inference, so read + infer can exceed the wall time.", "",
+        L += ["", "\\* reading runs in reader threads beside inference (seconds summed over the threads), "
+                  "so read + infer can exceed the wall time.", "",
               f"Floor (cascade's own reads replayed, no model; then the models on the same inputs from memory), "
               f"medians: decode {_f(_median([f['decode_s'] for f in fl]), 3)} s, inference "
               f"{_f(_median([f['infer_s'] for f in fl]), 3)} s, serial {_f(s['median_floor_s'], 3)} s, overlapped "
