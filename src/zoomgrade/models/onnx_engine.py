@@ -160,9 +160,9 @@ class OrtModel:
             raise ModelCardError(f"{onnx_path}: unreadable ONNX export ({first}); delete it or re-save the "
                                  "model to re-export") from None
         self.inputs = [i.name for i in self.session.get_inputs()]
-        # exports since session 5 take the pixels (PixelInput); earlier ones the normalised NCHW image
-        self.takes_pixels = self.session.get_inputs()[0].type == "tensor(uint8)"
         self._dtypes = [np.uint8 if i.type == "tensor(uint8)" else np.float32 for i in self.session.get_inputs()]
+        # exports since session 5 take the pixels (PixelInput); earlier ones the normalised NCHW image
+        self.takes_pixels = self._dtypes[0] == np.uint8
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """The first output for one input (stage 2: logits)."""

@@ -97,6 +97,11 @@ def _ort_engine(card: ModelCard, device: torch.device, engine: str, weights_path
     return ort_model
 
 
+def _ort_input(ort_model, images: np.ndarray, card: ModelCard) -> np.ndarray:
+    """What the export takes: the uint8 pixels as a batch, or (older exports) the normalised NCHW image."""
+    return _as_batch(images) if ort_model.takes_pixels else to_array(images, card)
+
+
 class Stage1Runner:
     """Whole slide at low power -> maps. Images larger than ``window`` on a side are processed in
     overlapping windows (each keeps its centre, ``overlap`` px of context is dropped at inner edges).
@@ -125,8 +130,7 @@ class Stage1Runner:
         if ph or pw:  # pad with white: that is what glass looks like
             img = np.pad(img, ((0, ph), (0, pw), (0, 0)), constant_values=255)
         if self._ort is not None and min(img.shape[:2]) >= self.ort_min_side:
-            x = img[None] if self._ort.takes_pixels else to_array(img, self.card)
-            outs = self._ort.run(x, np.array([y0, x0], np.float32))
+            outs = self._ort.run(_ort_input(self._ort, img, self.card), np.array([y0, x0], np.float32))
             g, c, a = (torch.from_numpy(o) for o in outs)
         else:
             x = to_input(img, self.card, self.device)
@@ -206,8 +210,7 @@ class Stage2Runner:
         for s in range(0, len(images), self.batch_size):
             batch = images[s:s + self.batch_size]
             if self._ort is not None:
-                x = batch if self._ort.takes_pixels else to_array(batch, self.card)
-                out[s:s + len(batch)] = _softmax(self._ort(x))
+                out[s:s + len(batch)] = _softmax(self._ort(_ort_input(self._ort, batch, self.card)))
             else:
                 logits = self.model(to_input(batch, self.card, self.device)).float()
                 out[s:s + len(batch)] = torch.softmax(logits, dim=1).cpu().numpy()
