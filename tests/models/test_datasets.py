@@ -38,6 +38,21 @@ def test_stage2_crops_are_labelled_by_what_they_show(tiny_slides):
     assert x[y < 5].mean() < x[y == 5].mean() - 10
 
 
+def test_stage2_edge_crops_show_less_group(tiny_slides):
+    # crops allowed to hang far over a group's edge with little group in them (as the exhaustive lattice
+    # cuts groups) show more background than crops held to the group's core
+    item = find_slides(tiny_slides)[1]
+
+    def group_crops(min_cover, edge_margin):
+        x, y = stage2_crops(item, np.random.default_rng(0), mpp=1.0, size=32, per_group=6, n_none=0,
+                            min_cover=min_cover, edge_margin=edge_margin)
+        return x[y < len(TBSRTC.fine)]
+
+    core, edge = group_crops(0.6, 0.0), group_crops(0.02, 0.5)
+    assert len(core) and len(edge)
+    assert (edge.mean(-1) > 220).mean() > (core.mean(-1) > 220).mean() + 0.05
+
+
 def test_split_and_windows(tiny_slides):
     items = find_slides(tiny_slides)
     tr, va = split_items(items, 0.25)

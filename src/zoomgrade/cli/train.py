@@ -26,6 +26,8 @@ def train(
     size: Optional[int] = typer.Option(None, "--size", help="stage2: patch side in px at --mpp (default 128)."),
     steps: Optional[int] = typer.Option(None, "--steps", help="stage1: batches per epoch (default 25)."),
     per_group: Optional[int] = typer.Option(None, "--per-group", help="stage2: crops per annotated group (default 4)."),
+    min_cover: Optional[float] = typer.Option(None, "--min-cover", help="stage2: a crop takes its group's grade when at least this fraction of it is group, or it holds half the group (default 0.15)."),
+    edge_margin: Optional[float] = typer.Option(None, "--edge-margin", help="stage2: crop centres fall up to this many crop sides beyond a group's bounds (default 0.25)."),
     swa_epochs: Optional[int] = typer.Option(None, "--swa-epochs", help="stage2: keep the average of the last N epochs' weights instead of the best epoch (default 0: best epoch)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Images per training batch."),
     seed: int = typer.Option(0, "--seed", help="Random seed (sampling, augmentation, initial weights)."),
@@ -49,6 +51,7 @@ def train(
         from ..models.train_stage2 import Stage2TrainConfig, train_stage2
 
         extra = {k: v for k, v in {"per_group": per_group, "size": size, "swa_epochs": swa_epochs}.items() if v}
+        extra.update({k: v for k, v in {"min_cover": min_cover, "edge_margin": edge_margin}.items() if v is not None})
         cfg = replace(Stage2TrainConfig(), **over, **extra)
         res = train_stage2(slides, out, epochs, config=cfg, progress=not quiet)
     stdout().print(f"{which.value}: best validation score {res.best_score:.3f} at epoch {res.best_epoch}, "

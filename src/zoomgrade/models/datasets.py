@@ -138,10 +138,11 @@ def window_box(cx: float, cy: float, side: float) -> Polygon:
 
 def stage2_crops(item: SlideItem, rng: np.random.Generator, mpp: float = 0.5, size: int = 256,
                  labels: LabelSet = TBSRTC, per_group: int = 3, n_none: int = 20,
-                 min_cover: float = 0.15) -> tuple[np.ndarray, np.ndarray]:
+                 min_cover: float = 0.15, edge_margin: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
     """High-power crops: ``per_group`` windows in/around each group (label: its fine grade, when the
-    window shows at least half the group or ``min_cover`` of the window is group) and ``n_none`` windows
-    that touch no group (label: "none" = len(labels.fine)); three quarters of those on non-white areas."""
+    window shows at least half the group or ``min_cover`` of the window is group; window centres fall
+    up to ``edge_margin`` window sides beyond the group's bounds) and ``n_none`` windows that touch no
+    group (label: "none" = len(labels.fine)); three quarters of those on non-white areas."""
     groups = load_groups(item, labels)
     images, ys = [], []
     with open_slide(item.slide) as slide:
@@ -158,7 +159,7 @@ def stage2_crops(item: SlideItem, rng: np.random.Generator, mpp: float = 0.5, si
             got, tries = 0, 0
             while got < per_group and tries < per_group * 6:
                 tries += 1
-                m = 0.25 * side  # let windows hang over the group's edge
+                m = edge_margin * side  # let windows hang over the group's edge
                 cx, cy = rng.uniform(x0 - m, x1 + m), rng.uniform(y0 - m, y1 + m)
                 inter = window_box(cx, cy, side).intersection(g.geometry).area
                 if inter >= 0.5 * g.geometry.area or inter >= min_cover * side * side:
