@@ -35,8 +35,6 @@ def test_cascade_reads_a_small_fraction_of_the_exhaustive_pixels(both_vi):
     assert r.cost.tiles_by_mpp["8"] == 1
 
 
-@pytest.mark.xfail(strict=True, reason="known regression (sessions 3-4): the shipped stage 2 grades most VI groups "
-                   "of this slide V (session 4: 7 regions V, 3 VI), so both modes call it V; docs/models.md")
 def test_both_modes_agree_with_truth_on_a_malignant_slide(both_vi):
     path, r = both_vi
     assert r.category == truth(path)["category"] == "VI"
