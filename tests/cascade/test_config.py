@@ -38,6 +38,8 @@ def test_load_overrides_only_given_keys(tmp_path):
     ("[stage2]\nbatch_size = 'big'\n", "batch_size"),
     ("[fallback]\nenabled = 1\n", "enabled"),
     ("[stage1]\nmpp = -2\n", "stage1.mpp"),
+    ("[fallback]\nseverity_from = 5\n", "severity_from"),
+    ("[fallback]\nseverity_from = 'VII'\n", "severity_from"),
 ])
 def test_bad_config_names_file_and_key(tmp_path, text, key):
     p = tmp_path / "bad.toml"

@@ -1,6 +1,8 @@
 import numpy as np
+import pytest
 
 from zoomgrade.cascade.fallback import patch_rule
+from zoomgrade.errors import ConfigError
 
 RULE = dict(none_threshold=0.5, min_count=2, min_fraction=0.3, min_confidence=0.6)
 
@@ -49,3 +51,23 @@ def test_majority_when_nothing_qualifies(labels):
     probs = np.array([patch(1, 0.4)] * 3 + [patch(2, 0.35)] * 2)
     v = patch_rule(probs, labels, **RULE)
     assert v.rule == "majority" and v.grade == "III"
+
+
+def test_severity_override_stops_at_severity_from(labels):
+    # two confident IV patches among eight benign ones: IV is a pattern that must predominate
+    probs = np.array([patch(0)] * 8 + [patch(2, 0.9)] * 2)
+    assert patch_rule(probs, labels, **RULE).grade == "IV"  # every grade overrides
+    v = patch_rule(probs, labels, **RULE, severity_from="V")
+    assert v.grade == "II" and v.rule == "majority"
+    # ... while two confident malignant patches still outweigh them
+    probs = np.array([patch(0)] * 8 + [patch(4, 0.9)] * 2)
+    v = patch_rule(probs, labels, **RULE, severity_from="V")
+    assert v.grade == "VI" and v.rule == "severity"
+    # and a region that is mostly IV stays IV
+    v = patch_rule(np.array([patch(0)] * 3 + [patch(2, 0.9)] * 5), labels, **RULE, severity_from="V")
+    assert v.grade == "IV"
+
+
+def test_severity_from_must_be_a_fine_grade(labels):
+    with pytest.raises(ConfigError, match="severity_from.*'VII'"):
+        patch_rule(np.array([patch(0)]), labels, **RULE, severity_from="VII")

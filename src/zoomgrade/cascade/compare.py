@@ -12,7 +12,7 @@ from ..labels import LabelSet
 from ..types import SlideResult
 from .config import GradeConfig
 from .exhaustive import ExhaustiveOutput
-from .fallback import patch_rule
+from .fallback import patch_rule, rule_kwargs
 
 
 def high_power_pixels(result: SlideResult) -> int:
@@ -51,8 +51,7 @@ def compare(cascade: SlideResult, exhaustive: SlideResult, ex_out: ExhaustiveOut
                    if pp.intersects(_box(b)) and not np.isnan(probs[i]).any()]
         ex_grade = None
         if idx:
-            vote = patch_rule(probs[idx], labels, none_threshold=ex.none_threshold, min_count=fb.min_count,
-                              min_fraction=fb.min_fraction, min_confidence=fb.min_confidence)
+            vote = patch_rule(probs[idx], labels, **rule_kwargs(fb, ex.none_threshold))
             ex_grade = vote.grade
         agree = None if ex_grade is None else ex_grade == rg.fine_grade
         if agree is not None:

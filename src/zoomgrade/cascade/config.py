@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from ..errors import ConfigError
+from ..labels import TBSRTC  # the grades that grade-keyed options name
 
 
 @dataclass
@@ -53,6 +54,9 @@ class FallbackConfig:
     min_count: int = 2  # severity-aware rule: a grade wins with at least this many patches ...
     min_fraction: float = 0.3  # ... or this fraction of the cell patches ...
     min_confidence: float = 0.6  # ... whose mean confidence is at least this; else the majority
+    # The override applies to this grade and the more severe ones; less severe grades by the majority
+    # ("" = every grade). TBSRTC: V, the malignant grades (see cascade/fallback.py).
+    severity_from: str = "V"
 
 
 @dataclass
@@ -139,6 +143,10 @@ def _coerce(value: Any, typ: Any, where: str) -> Any:
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: expected true/false, got {value!r}")
         return value
+    if typ is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
     if typ is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{where}: expected an integer, got {value!r}")
@@ -195,6 +203,9 @@ def validate(cfg: GradeConfig, source: str) -> None:
         (cfg.fusion.prior_weight >= 0, "fusion.prior_weight must be >= 0"),
         (0 <= cfg.fallback.confidence_threshold <= 1, "fallback.confidence_threshold must be in [0, 1]"),
         (0 < cfg.fallback.min_fraction <= 1, "fallback.min_fraction must be in (0, 1]"),
+        (cfg.fallback.severity_from in ("", *TBSRTC.fine),
+         f"fallback.severity_from must be a fine grade ({', '.join(TBSRTC.fine)}) or \"\", "
+         f"got {cfg.fallback.severity_from!r}"),
         (cfg.adequacy.min_groups >= 0 and cfg.adequacy.min_cells >= 0, "adequacy minimums must be >= 0"),
         (cfg.adequacy.um2_per_cell > 0, "adequacy.um2_per_cell must be > 0"),
         (cfg.budget.high_power_megapixels >= 0 and cfg.budget.seconds >= 0, "budgets must be >= 0"),

@@ -24,7 +24,7 @@ from ..labels import LabelSet
 from ..types import CostRecord, Region, RegionGrade
 from .cellcount import count_cells
 from .config import GradeConfig
-from .fallback import patch_rule
+from .fallback import patch_rule, rule_kwargs
 from .fusion import fine_to_coarse, split_none
 from .prefetch import read_and_grade
 from .windows import Reader
@@ -152,8 +152,7 @@ def cluster_regions(plan: TilePlan, probs: np.ndarray, slide_mpp: float, labels:
             continue
         rr, cc = np.nonzero(lab[sl] == k)
         idx = index[rr + sl[0].start, cc + sl[1].start]
-        vote = patch_rule(probs[idx], labels, none_threshold=ex.none_threshold, min_count=fb.min_count,
-                          min_fraction=fb.min_fraction, min_confidence=fb.min_confidence)
+        vote = patch_rule(probs[idx], labels, **rule_kwargs(fb, ex.none_threshold))
         if vote.grade is None:
             continue
         tiles = [plan.boxes[i] for i in idx]

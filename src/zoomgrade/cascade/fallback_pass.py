@@ -20,7 +20,7 @@ from ..labels import LabelSet
 from ..types import CostRecord, RegionGrade
 from .budget import Budget
 from .config import GradeConfig
-from .fallback import PatchVote, patch_rule
+from .fallback import PatchVote, patch_rule, rule_kwargs
 from .prefetch import read_and_grade
 from .stage2_pass import Stage2Decision
 from .windows import Reader, Windows, region_windows
@@ -37,9 +37,7 @@ class FallbackOutcome:
 
 
 def vote_of(probs: np.ndarray, labels: LabelSet, cfg: GradeConfig) -> PatchVote:
-    fb = cfg.fallback
-    return patch_rule(probs, labels, none_threshold=fb.none_threshold, min_count=fb.min_count,
-                      min_fraction=fb.min_fraction, min_confidence=fb.min_confidence)
+    return patch_rule(probs, labels, **rule_kwargs(cfg.fallback))
 
 
 def needs_more(d: Stage2Decision, cfg: GradeConfig) -> bool:

@@ -19,6 +19,7 @@ from .budget import Budget, stage1_grade
 from .compare import compare
 from .config import GradeConfig, config_from_dict, load_config
 from .exhaustive import ExhaustiveOutput, run_exhaustive
+from .fallback import severity_index
 from .fallback_pass import run_fallback
 from .queue import severity_order
 from .slide_rule import counts, slide_category
@@ -207,6 +208,7 @@ def grade_modes(path_or_slide: Any, config: GradeConfig | str | Path | dict | No
     the cascade result's ``comparison`` is filled (see ``compare``)."""
     cfg = resolve_config(config)
     labels = TBSRTC
+    severity_index(cfg.fallback.severity_from, labels)  # a grade the label set lacks: refused up front
     s1, s2 = resolve_models(models, need_stage1=cascade)
     if cfg.stage2.torch_threads:
         import torch
