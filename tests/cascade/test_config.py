@@ -62,3 +62,14 @@ def test_from_dict_and_roundtrip():
     cfg = config_from_dict({"budget": {"high_power_megapixels": 5}})
     assert cfg.budget.high_power_megapixels == 5.0
     assert config_from_dict(cfg.to_dict()) == cfg
+
+
+def test_config_built_in_code_is_checked_before_the_slide_is_opened(tmp_path):
+    import dataclasses
+
+    from zoomgrade.cascade import grade
+
+    cfg = GradeConfig()
+    cfg = dataclasses.replace(cfg, fallback=dataclasses.replace(cfg.fallback, severity_from="VII"))
+    with pytest.raises(ConfigError, match="severity_from"):
+        grade(tmp_path / "missing.svs", cfg)

@@ -23,12 +23,16 @@ under the severity rule, every voting patch under the majority rule), so that th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import ConfigError
 from ..labels import LabelSet
 from .fusion import split_none
+
+if TYPE_CHECKING:
+    from .config import FallbackConfig
 
 
 @dataclass
@@ -93,7 +97,7 @@ def severity_index(severity_from: str | None, labels: LabelSet) -> int:
     return labels.fine_index(severity_from)
 
 
-def rule_kwargs(fb, none_threshold: float | None = None) -> dict:
+def rule_kwargs(fb: FallbackConfig, none_threshold: float | None = None) -> dict:
     """The patch rule's keyword arguments from a ``FallbackConfig`` (the baseline passes its own
     ``none_threshold``)."""
     return {"none_threshold": fb.none_threshold if none_threshold is None else none_threshold,

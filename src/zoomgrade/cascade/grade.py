@@ -17,9 +17,8 @@ from ..types import CostRecord, RegionGrade, SlideResult
 from .adequacy import assess_adequacy
 from .budget import Budget, stage1_grade
 from .compare import compare
-from .config import GradeConfig, config_from_dict, load_config
+from .config import GradeConfig, config_from_dict, load_config, validate
 from .exhaustive import ExhaustiveOutput, run_exhaustive
-from .fallback import severity_index
 from .fallback_pass import run_fallback
 from .queue import severity_order
 from .slide_rule import counts, slide_category
@@ -47,6 +46,7 @@ class _Rss:
 
 def resolve_config(config: GradeConfig | str | Path | dict | None) -> GradeConfig:
     if isinstance(config, GradeConfig):
+        validate(config, "config")  # built in code: checked as a file or a dict is
         return config
     if isinstance(config, dict):
         return config_from_dict(config)
@@ -208,7 +208,6 @@ def grade_modes(path_or_slide: Any, config: GradeConfig | str | Path | dict | No
     the cascade result's ``comparison`` is filled (see ``compare``)."""
     cfg = resolve_config(config)
     labels = TBSRTC
-    severity_index(cfg.fallback.severity_from, labels)  # a grade the label set lacks: refused up front
     s1, s2 = resolve_models(models, need_stage1=cascade)
     if cfg.stage2.torch_threads:
         import torch
