@@ -153,3 +153,73 @@ def test_fallback_tiles_the_rest_of_a_region_stage2_read_only_in_part(textured, 
     assert not set(d.job.windows.boxes) & set(d.job.rest.boxes)
     assert o.n_read == len(d.job.rest.boxes) and cost.stages["fallback"].tiles == o.n_read
     assert o.vote.n_patches == 2 + o.n_read and o.grade.decided_by == "fallback"
+
+
+class Hinting(Recording):
+    """Also records the boxes read and the boxes hinted (``will_need``), by mpp."""
+
+    def __init__(self, slide):
+        super().__init__(slide)
+        self.read_boxes: list[tuple[tuple[int, int, int, int], float]] = []
+        self.hinted: list[tuple[tuple[int, int, int, int], float]] = []
+
+    def read_region(self, x, y, w, h, mpp):
+        self.read_boxes.append(((x, y, w, h), mpp))
+        return super().read_region(x, y, w, h, mpp)
+
+    def will_need(self, boxes, mpp):
+        boxes = list(boxes)
+        self.hinted.extend((tuple(b), mpp) for b in boxes)
+        return self._s.will_need(boxes, mpp)
+
+
+@pytest.mark.parametrize("readahead", [True, False])
+def test_stage2_and_fallback_hint_exactly_the_windows_they_read(textured, any_models, labels, readahead):
+    cfg = GradeConfig()
+    cfg.stage2.readahead = readahead
+    cfg.fallback.none_threshold = 1.01
+    cfg.fallback.min_count = 100  # the fallback reads shifted patches for every region it is given
+    size = any_models[1].card.input_size
+    regs = severity_order(regions_grid(), labels)
+    cost = CostRecord()
+    with open_slide(textured) as s:
+        rec = Hinting(s)
+        decisions = run_stage2(rec, regs, any_models[1], cfg, labels, cost, Budget(cfg.budget), size)
+        n_stage2 = len(rec.read_boxes)
+        outs = run_fallback(rec, decisions[:3], any_models[1], cfg, labels, cost, Budget(cfg.budget), size)
+    assert n_stage2 and len(rec.read_boxes) > n_stage2 and any(o.n_read for o in outs)
+    if readahead:
+        assert set(rec.hinted) == set(rec.read_boxes)  # every window read was hinted, and only those
+        assert len(rec.hinted) == len(rec.read_boxes)  # each once
+        assert {"stage2_hints", "fallback_hints"} <= set(cost.stages)
+    else:
+        assert rec.hinted == [] and "stage2_hints" not in cost.stages
+    assert cost.stages["stage2_plan"].seconds > 0  # windows are planned in the planner thread either way
+
+
+def test_readahead_changes_no_decision(textured, any_models, labels):
+    size = any_models[1].card.input_size
+    regs = severity_order(regions_grid(), labels)
+    grades = []
+    for readahead in (True, False):
+        cfg = GradeConfig()
+        cfg.stage2.readahead = readahead
+        with open_slide(textured) as s:
+            out = run_stage2(s, regs, any_models[1], cfg, labels, CostRecord(), Budget(cfg.budget), size)
+        grades.append([(d.job.windows.boxes, None if d.grade is None else (d.grade.fine_grade, d.grade.confidence))
+                       for d in out])
+    assert grades[0] == grades[1]
+
+
+def test_exhaustive_hints_exactly_the_tiles_it_reads(textured, any_models, labels):
+    from zoomgrade.cascade.exhaustive import run_exhaustive
+
+    cfg = GradeConfig()
+    size = any_models[1].card.input_size
+    cost = CostRecord()
+    with open_slide(textured) as s:
+        rec = Hinting(s)
+        run_exhaustive(rec, any_models[1], cfg, labels, cost, size)
+    high = [b for b in rec.read_boxes if b[1] == cfg.exhaustive.mpp]
+    assert high and sorted(rec.hinted) == sorted(high)
+    assert "exhaustive_hints" in cost.stages

@@ -185,3 +185,54 @@ def test_lattice_windows_lie_on_the_slide_wide_grid():
     s = region_windows(poly, 0.25, 0.5, 128, 128, shifted=True, lattice=True)
     assert all(x % 256 == 128 and y % 256 == 128 for x, y, *_ in s.boxes)
     assert not set(w.boxes) & set(s.boxes)
+
+
+def test_plan_ahead_plans_in_order_hints_each_plan_and_reports_errors():
+    from zoomgrade.cascade.prefetch import PlanAhead
+
+    items = [1, 2, 3, 4]
+    planned, hinted = [], []
+
+    def plan(i):
+        if i == 3:
+            raise ValueError("bad region")
+        planned.append(i)
+        return [(i, i, 1, 1)] if i != 2 else []  # item 2 has nothing to read
+
+    cost = CostRecord()
+    pa = PlanAhead(items, plan, hinted.append, cost, "plan", "hints")
+    for i in (4, 1, 2):  # any order: each waits for its own plan only
+        pa.wait(i)
+        assert i in planned
+    with pytest.raises(ValueError, match="bad region"):
+        pa.wait(3)
+    pa.close()
+    assert planned == [1, 2, 4]
+    assert hinted == [[(1, 1, 1, 1)], [(4, 4, 1, 1)]]  # in plan order, nothing for an empty plan
+    assert set(cost.stages) == {"plan", "hints"}
+
+
+def test_plan_ahead_stops_when_closed_and_a_failing_hint_stops_only_the_hints():
+    from zoomgrade.cascade.prefetch import PlanAhead
+
+    gate = threading.Event()
+    planned = []
+
+    def slow_plan(i):
+        gate.wait(5)
+        planned.append(i)
+        return [(i, 0, 1, 1)]
+
+    def bad_hint(boxes):
+        raise OSError("no fadvise")
+
+    pa = PlanAhead(list(range(100)), slow_plan, bad_hint, CostRecord(), "plan", "hints")
+    pa._stop.set()  # as close() does, before the planner gets far
+    gate.set()
+    pa.close()
+    assert len(planned) <= 1
+    pa.wait(50)  # returns: nobody waits for ever on a plan that will not come
+    ok = PlanAhead([1, 2, 3], lambda i: [(i, 0, 1, 1)], bad_hint, CostRecord(), "plan", "hints")
+    for i in (1, 2, 3):
+        ok.wait(i)
+    ok.close()

@@ -32,6 +32,7 @@ class Stage2Config:
     batch_size: int = 32  # windows per forward pass
     prefetch_regions: int = 4  # regions read ahead by the reader threads (bounded queue)
     readers: int = 2  # reader threads (stage 2 and the fallback); a high-power budget reads with one
+    readahead: bool = True  # hint the OS the file bytes of every region's tiles before reading (cold files)
     max_windows_per_region: int = 256  # very large regions are sampled evenly beyond this
     windows_per_region: int = 2  # stage 2 reads a region's best-covered windows; the fallback the rest (0 = all)
     lattice: bool = True  # region grids on the slide-wide grid (the exhaustive one), not centred on the region
@@ -117,6 +118,7 @@ class ExhaustiveConfig:
     batch_size: int = 32
     prefetch_tiles: int = 64
     readers: int = 2  # reader threads
+    readahead: bool = True  # hint the OS the file bytes of every tissue tile before reading (cold files)
 
 
 @dataclass

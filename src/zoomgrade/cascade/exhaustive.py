@@ -26,7 +26,7 @@ from .cellcount import count_cells
 from .config import GradeConfig
 from .fallback import patch_rule, rule_kwargs
 from .fusion import fine_to_coarse, split_none
-from .prefetch import read_and_grade
+from .prefetch import hint_ahead, read_and_grade
 from .windows import Reader
 
 
@@ -200,16 +200,21 @@ def run_exhaustive(slide, runner, cfg: GradeConfig, labels: LabelSet, cost: Cost
 
     if progress:
         progress("exhaustive", 0, total)
-    for o in read_and_grade(
-        list(range(total)), read, runner.predict,
-        batch_size=ex.batch_size, depth=ex.prefetch_tiles, cost=cost, infer_stage="exhaustive_infer",
-        readers=ex.readers,
-        on_item=(lambda n: progress("exhaustive", n, total)) if progress else None,
-    ):
-        if o.probs is not None and o.probs.size:
-            probs[o.item] = o.probs[0]
-        elif o.error:
-            errors.append(f"tile {plan.boxes[o.item]}: {o.error}")
+    hints = hint_ahead(slide, plan.boxes, ex.mpp, cost, "exhaustive_hints") if ex.readahead else None
+    try:
+        for o in read_and_grade(
+            list(range(total)), read, runner.predict,
+            batch_size=ex.batch_size, depth=ex.prefetch_tiles, cost=cost, infer_stage="exhaustive_infer",
+            readers=ex.readers,
+            on_item=(lambda n: progress("exhaustive", n, total)) if progress else None,
+        ):
+            if o.probs is not None and o.probs.size:
+                probs[o.item] = o.probs[0]
+            elif o.error:
+                errors.append(f"tile {plan.boxes[o.item]}: {o.error}")
+    finally:
+        if hints is not None:
+            hints.join()  # before anyone closes the slide
     grades = cluster_regions(plan, probs, slide.mpp, labels, cfg, cells)
     # Display maps on the tile grid: P(cell group) and coarse-grade probabilities per tile.
     group = np.zeros(plan.shape, np.float32)

@@ -21,7 +21,7 @@ from ..types import CostRecord, RegionGrade
 from .budget import Budget
 from .config import GradeConfig
 from .fallback import PatchVote, patch_rule, rule_kwargs
-from .prefetch import read_and_grade
+from .prefetch import hint_ahead, read_and_grade
 from .stage2_pass import Stage2Decision
 from .windows import Reader, Windows, region_windows
 
@@ -101,25 +101,32 @@ def run_fallback(
     def read(item: tuple[Stage2Decision, Windows]) -> np.ndarray:
         return reader.read(item[1].boxes)
 
-    for o in read_and_grade(
-        more, read, runner.predict, batch_size=cfg.stage2.batch_size, depth=cfg.stage2.prefetch_regions,
-        cost=cost, infer_stage="fallback_infer", skip=budget.exhausted if budget.limited else None,
-        readers=cfg.stage2.readers, on_item=(lambda n: progress("fallback", done + n, total)) if progress else None,
-    ):
-        d, wins = o.item
-        base = own[d.job.order]
-        if o.skipped and len(base):  # budget spent: decide from the stage-2 windows alone
-            results[d.job.order] = _outcome(d, base, labels, cfg, 0)
-        elif o.skipped:
-            results[d.job.order] = FallbackOutcome(d, None, skipped=True)
-        elif o.error is not None or o.probs is None:
-            if len(base):
+    hints = (hint_ahead(slide, [b for _, w in more for b in w.boxes], cfg.stage2.mpp, cost, "fallback_hints")
+             if cfg.stage2.readahead and more else None)
+    try:
+        for o in read_and_grade(
+            more, read, runner.predict, batch_size=cfg.stage2.batch_size, depth=cfg.stage2.prefetch_regions,
+            cost=cost, infer_stage="fallback_infer", skip=budget.exhausted if budget.limited else None,
+            readers=cfg.stage2.readers,
+            on_item=(lambda n: progress("fallback", done + n, total)) if progress else None,
+        ):
+            d, wins = o.item
+            base = own[d.job.order]
+            if o.skipped and len(base):  # budget spent: decide from the stage-2 windows alone
                 results[d.job.order] = _outcome(d, base, labels, cfg, 0)
+            elif o.skipped:
+                results[d.job.order] = FallbackOutcome(d, None, skipped=True)
+            elif o.error is not None or o.probs is None:
+                if len(base):
+                    results[d.job.order] = _outcome(d, base, labels, cfg, 0)
+                else:
+                    results[d.job.order] = FallbackOutcome(d, None, error=o.error or "no patches")
             else:
-                results[d.job.order] = FallbackOutcome(d, None, error=o.error or "no patches")
-        else:
-            probs = np.concatenate([base, o.probs.reshape(-1, n_cls)], axis=0)
-            results[d.job.order] = _outcome(d, probs, labels, cfg, len(wins.boxes))
+                probs = np.concatenate([base, o.probs.reshape(-1, n_cls)], axis=0)
+                results[d.job.order] = _outcome(d, probs, labels, cfg, len(wins.boxes))
+    finally:
+        if hints is not None:
+            hints.join()  # before anyone closes the slide
     # One record per pass: inference seconds of the fallback go under "fallback" with its reads.
     inf = cost.stages.pop("fallback_infer", None)
     if inf is not None:

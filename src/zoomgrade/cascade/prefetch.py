@@ -5,6 +5,10 @@ Slide decoding (JPEG tiles, resampling), the cell count's numpy work and the eng
 for their heavy parts. One reader could not keep up with the cascade's stage 2 on 2 cores (the model
 thread waited on it for ~1.2 of ~2.6 s on a 20 x 20 mm slide), so a pass may use several; the queue
 bound keeps memory flat.
+
+Before a pass reads, a background thread tells the OS which file bytes it will read (``Slide.will_need``:
+``hint_ahead`` for a pass planned up front, ``PlanAhead`` for one planned item by item), so a slide that is
+not in the page cache is fetched many requests at a time instead of one tile per reader at a time.
 """
 
 from __future__ import annotations
@@ -37,6 +41,85 @@ class Outcome(Generic[T]):
 
 class _Done:
     pass
+
+
+Box = tuple[int, int, int, int]
+
+
+def hint_ahead(slide: Any, boxes: Sequence[Box], mpp: float, cost: CostRecord, stage: str) -> threading.Thread:
+    """Start a thread hinting ``boxes`` (level-0 px, in read order) at ``mpp``; its time goes to ``stage``.
+    Join it before the slide is closed."""
+
+    def run() -> None:
+        t0 = time.perf_counter()
+        try:
+            if hasattr(slide, "will_need"):  # slide-like objects of the caller's may not hint
+                slide.will_need(boxes, mpp)
+        except Exception:  # noqa: BLE001 - a hint that fails changes nothing but speed
+            pass
+        cost.stage(stage).seconds += time.perf_counter() - t0
+
+    th = threading.Thread(target=run, name="zoomgrade-hints", daemon=True)
+    th.start()
+    return th
+
+
+class PlanAhead(Generic[T]):
+    """Plans items, in order, in a background thread, and right after each plan hints the boxes it will read
+    (``hint``), so the OS fetches them while the readers are still on earlier items. Readers call
+    ``wait(item)`` before reading it: it returns once the item is planned (re-raising its planning error).
+    Planning time goes to ``plan_stage``, hinting time to ``hint_stage``. ``close()`` before the slide is."""
+
+    def __init__(self, items: Sequence[T], plan: Callable[[T], Sequence[Box]],
+                 hint: Callable[[Sequence[Box]], Any] | None, cost: CostRecord, plan_stage: str,
+                 hint_stage: str) -> None:
+        self._plan, self._hint, self._cost = plan, hint, cost
+        self._stages = (plan_stage, hint_stage)
+        self._ready = {id(it): threading.Event() for it in items}
+        self._errors: dict[int, BaseException] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(list(items),), name="zoomgrade-planner",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self, items: list[T]) -> None:
+        t_plan = t_hint = 0.0
+        hint = self._hint
+        try:
+            for it in items:
+                if self._stop.is_set():
+                    break
+                t0 = time.perf_counter()
+                boxes: Sequence[Box] = ()
+                try:
+                    boxes = self._plan(it)
+                except Exception as err:  # noqa: BLE001 - the item's reader reports it
+                    self._errors[id(it)] = err
+                t1 = time.perf_counter()
+                t_plan += t1 - t0
+                self._ready[id(it)].set()
+                if hint is not None and boxes:
+                    try:
+                        hint(boxes)
+                    except Exception:  # noqa: BLE001 - a hint that fails changes nothing but speed
+                        hint = None
+                    t_hint += time.perf_counter() - t1
+        finally:
+            for ev in self._ready.values():  # stopped early: nobody waits for ever
+                ev.set()
+            self._cost.stage(self._stages[0]).seconds += t_plan
+            if self._hint is not None:
+                self._cost.stage(self._stages[1]).seconds += t_hint
+
+    def wait(self, item: T) -> None:
+        self._ready[id(item)].wait()
+        err = self._errors.get(id(item))
+        if err is not None:
+            raise err
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def _reader(items: Sequence[T], read: Callable[[T], np.ndarray], out: "queue.Queue[Any]", stop: threading.Event,

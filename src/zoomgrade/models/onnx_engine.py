@@ -153,6 +153,11 @@ class OrtModel:
         # thread. Measured on a 4x4 mm cascade grade, 3 interleaved runs each: 4.79 s vs 5.11 s mean
         # wall (stage2_read 2.85 vs 3.15 s), more under CPU contention.
         so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # No memory pattern: ORT plans one block for a whole run from the first run's allocations and
+        # builds it on the second. For stage 1 on a 20 x 20 mm slide that second run took 2.1 s instead of
+        # 0.5-0.7 s and grew the process by about 850 MB, which a batch then kept (2.2 GB, over the 2 GB
+        # target); without it each run took 0.5-0.7 s at 1.3 GB, and stage 2 was as fast (session 8).
+        so.enable_mem_pattern = False
         try:
             self.session = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
         except Exception as err:  # noqa: BLE001 - onnxruntime raises its own classes (InvalidProtobuf, ...)

@@ -7,6 +7,7 @@ Backends speak in *level* pixels and know nothing about microns-per-pixel choice
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,6 +59,12 @@ class SlideBackend(ABC):
     @abstractmethod
     def associated_image(self, name: str) -> np.ndarray:
         """One associated image (label, macro, thumbnail...) as (h, w, 3) uint8."""
+
+    def will_need(self, level: int, boxes: Iterable[tuple[int, int, int, int]]) -> int:
+        """Hint that the file bytes under ``boxes`` (x, y, w, h in ``level`` pixels) will be read soon, in this
+        order; returns the bytes hinted. Backends that cannot locate a region's bytes in the file hint
+        nothing (0). Must be safe to call from a thread other than the readers'."""
+        return 0
 
     def close(self) -> None:  # noqa: B027 - optional for backends holding nothing
         """Release file handles."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Iterable, Iterator, Literal
 
 import numpy as np
 
@@ -127,6 +127,16 @@ class Slide:
             img = self._b.read_level(li, lx, ly + c0, lw, c1 - c0)
             out[r0:r1] = apply_weights(img, sub[:, c0:c1], wx)
         return out
+
+    def will_need(self, boxes: Iterable[tuple[int, int, int, int]], mpp: float) -> int:
+        """Hint that the regions ``boxes`` (x, y, w, h in level-0 px) will soon be read at ``mpp``, in this order,
+        so the OS can fetch their file bytes all at once (see ``slide.readahead``); returns the bytes hinted
+        (0 where the backend cannot locate them, e.g. OpenSlide's formats)."""
+        li = self.best_level(mpp)
+        ds = self.levels[li].downsample
+        level_boxes = ((int(x // ds), int(y // ds), int(math.ceil((x + w) / ds)) - int(x // ds) + 1,
+                        int(math.ceil((y + h) / ds)) - int(y // ds) + 1) for x, y, w, h in boxes)
+        return self._b.will_need(li, level_boxes)
 
     def thumbnail(self, mpp: float | None = None, max_size: int = 1024) -> np.ndarray:
         """The whole slide at ``mpp`` (default: the resolution that fits in ``max_size`` px)."""

@@ -16,12 +16,13 @@ import os
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import imagecodecs
 import numpy as np
 import tifffile
 
+from . import readahead
 from .base import SlideBackend, openslide_downsamples, to_rgb, white
 from .segment_cache import DEFAULT_CACHE_BYTES, SegmentCache
 
@@ -165,6 +166,7 @@ def _index(page: tifffile.TiffPage, file_size: int) -> _LevelIndex:
 
 class TifffileBackend(SlideBackend):
     name = "tifffile"
+    _fd: int | None = None
 
     def __init__(self, path: str, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         super().__init__(path)
@@ -276,6 +278,15 @@ class TifffileBackend(SlideBackend):
                 part = seg[: iy1 - iy0, ix0 - tx : ix1 - tx]
                 out[iy0 - y : iy0 - y + part.shape[0], ix0 - x : ix1 - x] = to_rgb(part)
         return out
+
+    def will_need(self, level: int, boxes: Iterable[tuple[int, int, int, int]]) -> int:
+        """Hint the compressed bytes of the segments under ``boxes`` (see ``slide.readahead``)."""
+        fd = self._fd
+        if fd is None or not readahead.HAVE_FADVISE:
+            return 0
+        lv = self._levels[level]
+        idx = readahead.segment_indices(boxes, lv.width, lv.height, lv.seg_w, lv.seg_h, lv.cols)
+        return readahead.advise(fd, readahead.byte_ranges(lv.offsets, lv.counts, idx))
 
     def associated_image(self, name: str) -> np.ndarray:
         if name not in self._assoc:
