@@ -68,7 +68,8 @@ class PlanAhead(Generic[T]):
     """Plans items, in order, in a background thread, and right after each plan hints the boxes it will read
     (``hint``), so the OS fetches them while the readers are still on earlier items. Readers call
     ``wait(item)`` before reading it: it returns once the item is planned (re-raising its planning error).
-    Planning time goes to ``plan_stage``, hinting time to ``hint_stage``. ``close()`` before the slide is."""
+    Planning time goes to ``plan_stage``, hinting time to ``hint_stage``. ``close()`` before the slide is.
+    Items are told apart by identity (``id``): pass distinct objects."""
 
     def __init__(self, items: Sequence[T], plan: Callable[[T], Sequence[Box]],
                  hint: Callable[[Sequence[Box]], Any] | None, cost: CostRecord, plan_stage: str,
