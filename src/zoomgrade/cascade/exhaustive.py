@@ -200,8 +200,7 @@ def run_exhaustive(slide, runner, cfg: GradeConfig, labels: LabelSet, cost: Cost
 
     if progress:
         progress("exhaustive", 0, total)
-    hints = hint_ahead(slide, plan.boxes, ex.mpp, cost, "exhaustive_hints") if ex.readahead else None
-    try:
+    with hint_ahead(slide, plan.boxes, ex.mpp, cost, "exhaustive_hints", enabled=ex.readahead):
         for o in read_and_grade(
             list(range(total)), read, runner.predict,
             batch_size=ex.batch_size, depth=ex.prefetch_tiles, cost=cost, infer_stage="exhaustive_infer",
@@ -212,9 +211,6 @@ def run_exhaustive(slide, runner, cfg: GradeConfig, labels: LabelSet, cost: Cost
                 probs[o.item] = o.probs[0]
             elif o.error:
                 errors.append(f"tile {plan.boxes[o.item]}: {o.error}")
-    finally:
-        if hints is not None:
-            hints.join()  # before anyone closes the slide
     grades = cluster_regions(plan, probs, slide.mpp, labels, cfg, cells)
     # Display maps on the tile grid: P(cell group) and coarse-grade probabilities per tile.
     group = np.zeros(plan.shape, np.float32)

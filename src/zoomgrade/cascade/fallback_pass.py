@@ -101,9 +101,8 @@ def run_fallback(
     def read(item: tuple[Stage2Decision, Windows]) -> np.ndarray:
         return reader.read(item[1].boxes)
 
-    hints = (hint_ahead(slide, [b for _, w in more for b in w.boxes], cfg.stage2.mpp, cost, "fallback_hints")
-             if cfg.stage2.readahead and more else None)
-    try:
+    boxes = [b for _, w in more for b in w.boxes]
+    with hint_ahead(slide, boxes, cfg.stage2.mpp, cost, "fallback_hints", enabled=cfg.stage2.readahead):
         for o in read_and_grade(
             more, read, runner.predict, batch_size=cfg.stage2.batch_size, depth=cfg.stage2.prefetch_regions,
             cost=cost, infer_stage="fallback_infer", skip=budget.exhausted if budget.limited else None,
@@ -124,9 +123,6 @@ def run_fallback(
             else:
                 probs = np.concatenate([base, o.probs.reshape(-1, n_cls)], axis=0)
                 results[d.job.order] = _outcome(d, probs, labels, cfg, len(wins.boxes))
-    finally:
-        if hints is not None:
-            hints.join()  # before anyone closes the slide
     # One record per pass: inference seconds of the fallback go under "fallback" with its reads.
     inf = cost.stages.pop("fallback_infer", None)
     if inf is not None:

@@ -13,6 +13,7 @@ not in the page cache is fetched many requests at a time instead of one tile per
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -46,29 +47,46 @@ class _Done:
 Box = tuple[int, int, int, int]
 
 
-def hint_ahead(slide: Any, boxes: Sequence[Box], mpp: float, cost: CostRecord, stage: str) -> threading.Thread:
-    """Start a thread hinting ``boxes`` (level-0 px, in read order) at ``mpp``; its time goes to ``stage``.
-    Join it before the slide is closed."""
+def slide_hinter(slide: Any, mpp: float) -> Callable[[Sequence[Box]], Any] | None:
+    """``slide.will_need`` at ``mpp`` as a one-argument hint, or None for slide-like objects that cannot hint."""
+    will_need = getattr(slide, "will_need", None)
+    if will_need is None:
+        return None
+    return lambda boxes: will_need(boxes, mpp)
+
+
+@contextlib.contextmanager
+def hint_ahead(slide: Any, boxes: Sequence[Box], mpp: float, cost: CostRecord, stage: str,
+               enabled: bool = True) -> Iterator[None]:
+    """While the body reads, a thread hints ``boxes`` (level-0 px, in read order) at ``mpp``; its time goes
+    to ``stage``. The thread is joined on leaving, so the slide is never closed under it."""
+    hint = slide_hinter(slide, mpp) if enabled and boxes else None
+    if hint is None:
+        yield
+        return
 
     def run() -> None:
         t0 = time.perf_counter()
         try:
-            if hasattr(slide, "will_need"):  # slide-like objects of the caller's may not hint
-                slide.will_need(boxes, mpp)
+            hint(boxes)
         except Exception:  # noqa: BLE001 - a hint that fails changes nothing but speed
             pass
         cost.stage(stage).seconds += time.perf_counter() - t0
 
     th = threading.Thread(target=run, name="zoomgrade-hints", daemon=True)
     th.start()
-    return th
+    try:
+        yield
+    finally:
+        th.join()
 
 
 class PlanAhead(Generic[T]):
     """Plans items, in order, in a background thread, and right after each plan hints the boxes it will read
     (``hint``), so the OS fetches them while the readers are still on earlier items. Readers call
     ``wait(item)`` before reading it: it returns once the item is planned (re-raising its planning error).
-    Planning time goes to ``plan_stage``, hinting time to ``hint_stage``. ``close()`` before the slide is.
+    Planning time goes to ``plan_stage``, hinting time to ``hint_stage``. ``close()`` (or leave the
+    ``with`` block) before the slide is closed.
     Items are told apart by identity (``id``): pass distinct objects."""
 
     def __init__(self, items: Sequence[T], plan: Callable[[T], Sequence[Box]],
@@ -121,6 +139,12 @@ class PlanAhead(Generic[T]):
     def close(self) -> None:
         self._stop.set()
         self._thread.join()
+
+    def __enter__(self) -> "PlanAhead[T]":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _reader(items: Sequence[T], read: Callable[[T], np.ndarray], out: "queue.Queue[Any]", stop: threading.Event,

@@ -24,7 +24,7 @@ from .budget import Budget
 from .cellcount import count_region
 from .config import GradeConfig
 from .fusion import Likelihood, coarse_prior, fuse, region_likelihood
-from .prefetch import PlanAhead, read_and_grade
+from .prefetch import PlanAhead, read_and_grade, slide_hinter
 from .windows import Reader, Windows, best_covered, region_windows
 
 
@@ -117,16 +117,10 @@ def run_stage2(
     # Windows are planned in a thread of their own, in read order, beside inference (not all up front on
     # the model's thread: 0.15-0.2 s of a 20 x 20 mm slide's 750 regions ran there with one core idle);
     # each plan's file bytes are hinted as soon as it is made, well before a reader gets to it.
-    hint = None
-    if cfg.stage2.readahead and hasattr(slide, "will_need"):
-        def hint(boxes: list) -> None:
-            slide.will_need(boxes, cfg.stage2.mpp)
-    plans = PlanAhead(jobs, lambda job: plan_windows(job, slide.mpp, cfg, size_px).windows.boxes, hint, cost,
-                      "stage2_plan", "stage2_hints")
-    try:
+    hint = slide_hinter(slide, cfg.stage2.mpp) if cfg.stage2.readahead else None
+    with PlanAhead(jobs, lambda job: plan_windows(job, slide.mpp, cfg, size_px).windows.boxes, hint, cost,
+                   "stage2_plan", "stage2_hints") as plans:
         return _grade_jobs(slide, jobs, plans, runner, cfg, labels, cost, budget, size_px, progress)
-    finally:
-        plans.close()  # before anyone closes the slide
 
 
 def _grade_jobs(slide, jobs: list[Job], plans: PlanAhead[Job], runner, cfg: GradeConfig, labels: LabelSet,
