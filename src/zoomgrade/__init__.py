@@ -23,18 +23,18 @@ if TYPE_CHECKING:  # pragma: no cover
     from .slide import Slide, open_slide
 
 __all__ = [
-    "__version__",
-    "open_slide",
-    "Slide",
-    "grade",
+    "TBSRTC",
     "GradeConfig",
-    "load_config",
-    "batch",
+    "LabelSet",
     "Region",
     "RegionGrade",
+    "Slide",
     "SlideResult",
-    "LabelSet",
-    "TBSRTC",
+    "__version__",
+    "batch",
+    "grade",
+    "load_config",
+    "open_slide",
 ]
 
 # Heavy parts (torch, dask, openslide) load on first use, so `import zoomgrade` and `zoomgrade --help` stay fast.

@@ -191,7 +191,7 @@ def test_local_cluster_then_config_change_regrades(good_paths, cluster, tmp_path
     assert (s3.graded, s3.skipped) == (0, 1) and s3.plan is None  # nothing to grade: no cluster started
 
 
-@pytest.mark.parametrize("args,message", [
+@pytest.mark.parametrize(("args", "message"), [
     (["NOWHERE"], "no such file or folder"),
     (["EMPTY"], "no slide files found"),
     (["STUDY", "--mode", "fastest"], "mode"),

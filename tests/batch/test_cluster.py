@@ -21,7 +21,7 @@ def test_memory_caps_the_number_of_workers():
     assert (p.workers, p.threads_per_worker) == (2, 1)
 
 
-@pytest.mark.parametrize("workers,threads,expect", [
+@pytest.mark.parametrize(("workers", "threads", "expect"), [
     (1, None, (1, 2)), (2, None, (2, 1)), (None, 2, (1, 2)), (3, None, (3, 1)), (1, 4, (1, 4)),
 ])
 def test_given_workers_or_threads_share_the_cores(workers, threads, expect):

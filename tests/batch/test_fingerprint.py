@@ -5,8 +5,16 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from zoomgrade.batch.fingerprint import (SlideKey, clear_done, config_hash, input_fingerprint, is_done,
-                                         model_versions, read_done, write_done)
+from zoomgrade.batch.fingerprint import (
+    SlideKey,
+    clear_done,
+    config_hash,
+    input_fingerprint,
+    is_done,
+    model_versions,
+    read_done,
+    write_done,
+)
 
 
 def test_input_fingerprint_follows_size_and_mtime(tmp_path):

@@ -40,7 +40,7 @@ def test_read_text_list_comments_and_relative_paths(tmp_path):
                               (tmp_path / "lists" / "notes.txt").resolve()]
 
 
-@pytest.mark.parametrize("text,expect", [
+@pytest.mark.parametrize(("text", "expect"), [
     ("id,slide_path,site\n1,a.svs,x\n2,b.svs,y\n", ["a.svs", "b.svs"]),
     ("case,path\nc1,a.svs\n", ["a.svs"]),
     ("a.svs,extra\nb.svs,extra\n", ["a.svs", "b.svs"]),  # no known header: first column
@@ -55,7 +55,7 @@ def test_names_disambiguate_colliding_stems_stably(tmp_path):
     named = unique_names([a, b, c])
     names = [s.name for s in named]
     assert names[2] == "t" and slide_stem(c) == "t"
-    assert names[0].startswith("s1-") and names[1].startswith("S1-") and len(set(n.lower() for n in names)) == 3
+    assert names[0].startswith("s1-") and names[1].startswith("S1-") and len({n.lower() for n in names}) == 3
     assert [s.name for s in unique_names([a, b, c])] == names  # same inputs, same names (resumable)
     assert unique_names([a])[0].name == "s1"
 

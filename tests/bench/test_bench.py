@@ -105,7 +105,7 @@ def test_bench_cli_small_run(synth_slide, tmp_path: Path) -> None:
     td = s["tile_decodes"]  # the synthetic slide is a tiled TIFF: decodes are counted
     assert td["decodes"] >= td["unique_tiles"] > 0 and td["unique_s"] > 0
     assert set(s["ablation"]) == {"product_map", "best_constant_map"}
-    assert [t["name"] for t in rec["targets"]][0].startswith("wall-time ratio")
+    assert next(t["name"] for t in rec["targets"]).startswith("wall-time ratio")
     assert len(rec["targets"]) == 7
     (probe,) = rec["memory_probe"]
     assert probe["mode"] == "cascade" and probe["peak_rss_mb"] > 0, probe

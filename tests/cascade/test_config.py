@@ -32,7 +32,7 @@ def test_load_overrides_only_given_keys(tmp_path):
     assert cfg.stage1 == GradeConfig().stage1
 
 
-@pytest.mark.parametrize("text, key", [
+@pytest.mark.parametrize(("text", "key"), [
     ("[fusion]\nprior_wieght = 1\n", "prior_wieght"),
     ("[stage3]\nmpp = 1\n", "stage3"),
     ("[stage2]\nbatch_size = 'big'\n", "batch_size"),

@@ -4,7 +4,7 @@ import pytest
 from zoomgrade.cascade.fallback import patch_rule
 from zoomgrade.errors import ConfigError
 
-RULE = dict(none_threshold=0.5, min_count=2, min_fraction=0.3, min_confidence=0.6)
+RULE = {"none_threshold": 0.5, "min_count": 2, "min_fraction": 0.3, "min_confidence": 0.6}
 
 
 def patch(grade_idx: int, conf: float = 0.9, p_none: float = 0.0) -> list[float]:
@@ -69,5 +69,5 @@ def test_severity_override_stops_at_severity_from(labels):
 
 
 def test_severity_from_must_be_a_fine_grade(labels):
-    with pytest.raises(ConfigError, match="severity_from.*'VII'"):
+    with pytest.raises(ConfigError, match=r"severity_from.*'VII'"):
         patch_rule(np.array([patch(0)]), labels, **RULE, severity_from="VII")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from cascade_builders import make_region
 
 from zoomgrade.bench.slide_io import write_aperio_from_array
 from zoomgrade.cascade.budget import Budget, stage1_grade
@@ -14,8 +15,6 @@ from zoomgrade.cascade.stage1_pass import run_stage1
 from zoomgrade.cascade.stage2_pass import run_stage2
 from zoomgrade.slide import open_slide
 from zoomgrade.types import CostRecord
-
-from cascade_builders import make_region
 
 
 class Recording:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from cascade_builders import make_region
 
 from zoomgrade.bench.slide_io import write_aperio_from_array
 from zoomgrade.cascade.budget import Budget
@@ -15,8 +16,6 @@ from zoomgrade.cascade.stage2_pass import Job, read_order, run_stage2
 from zoomgrade.cascade.windows import Windows
 from zoomgrade.slide import open_slide
 from zoomgrade.types import CostRecord
-
-from cascade_builders import make_region
 
 BENIGN, SUSPICIOUS, MALIGNANT = (0.9, 0.05, 0.05), (0.1, 0.8, 0.1), (0.05, 0.1, 0.85)
 

@@ -60,7 +60,7 @@ def test_tiny_16px_svs(real, any_models):
     assert r.category == "I" and not r.adequacy.adequate
 
 
-@pytest.mark.parametrize("name, mpp", [
+@pytest.mark.parametrize(("name", "mpp"), [
     ("CMU-1-small-region.svs", None), ("fluorescence-DAPI.ndpi", None), ("camelyon-lowres.dcm", None),
     ("boxes-generic.tiff", 0.5), ("kidney-flat.tif", 0.5),
 ])

@@ -13,7 +13,6 @@ from typer.testing import CliRunner
 from zoomgrade.cli.main import app
 
 
-
 def run(*args: str):
     return CliRunner().invoke(app, ["info", *args])
 
@@ -82,10 +81,10 @@ def test_real_command_one_line_and_debug(tmp_path):
     if not exe.exists():
         pytest.skip(f"console script not installed at {exe}")
     missing = tmp_path / "missing.svs"
-    r = subprocess.run([str(exe), "info", str(missing)], capture_output=True, text=True)
+    r = subprocess.run([str(exe), "info", str(missing)], capture_output=True, text=True, check=False)
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr.strip() == f"error: {missing}: no such file"
-    r = subprocess.run([str(exe), "--debug", "info", str(missing)], capture_output=True, text=True)
+    r = subprocess.run([str(exe), "--debug", "info", str(missing)], capture_output=True, text=True, check=False)
     assert r.returncode != 0 and "Traceback" in r.stderr and "SlideError" in r.stderr
 
 

@@ -1,12 +1,10 @@
 import numpy as np
-import pytest
 import torch
 from shapely.geometry import box
 
 from zoomgrade.labels import TBSRTC
 from zoomgrade.models.augment import augment_images, gaussian_blur, hed_jitter, random_dihedral
-from zoomgrade.models.datasets import (find_slides, load_groups, region_windows, split_items, stage1_slide,
-                                       stage2_crops)
+from zoomgrade.models.datasets import find_slides, load_groups, region_windows, split_items, stage1_slide, stage2_crops
 
 SLIDE_MPP = 0.5  # as written by conftest.write_tiny_slide
 
@@ -56,7 +54,7 @@ def test_stage2_edge_crops_show_less_group(tiny_slides):
 def test_split_and_windows(tiny_slides):
     items = find_slides(tiny_slides)
     tr, va = split_items(items, 0.25)
-    assert len(va) == 1 and len(tr) == 3 and not set(i.slide for i in tr) & set(i.slide for i in va)
+    assert len(va) == 1 and len(tr) == 3 and not {i.slide for i in tr} & {i.slide for i in va}
     wins = region_windows((0, 0, 1000, 300), slide_mpp=0.25, mpp=0.5, size=256)
     assert len(wins) == 2 and all(w == 512 for _, _, w, _ in wins)
     covered = box(*wins[0][:2], wins[0][0] + 512, wins[0][1] + 512).union(

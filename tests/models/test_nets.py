@@ -6,7 +6,6 @@ from zoomgrade.models.stage1 import Stage1Config, Stage1Net
 from zoomgrade.models.stage2 import Stage2Config, Stage2Net
 
 
-
 @pytest.mark.parametrize("stride", [2, 4])
 def test_stage1_shapes(stride):
     net = Stage1Net(Stage1Config(out_stride=stride)).eval()
@@ -85,8 +84,8 @@ def test_folding_batchnorm_keeps_outputs_and_removes_every_batchnorm():
 
     from zoomgrade.models.blocks import fold_batchnorm
 
-    for net, x in ((Stage1Net(), torch.randn(1, 3, 96, 128)), (Stage2Net(), torch.randn(2, 3, 128, 128))):
-        net = _randomise_batchnorm(net).eval()
+    for untrained, x in ((Stage1Net(), torch.randn(1, 3, 96, 128)), (Stage2Net(), torch.randn(2, 3, 128, 128))):
+        net = _randomise_batchnorm(untrained).eval()
         folded = fold_batchnorm(copy.deepcopy(net))
         assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
         with torch.inference_mode():

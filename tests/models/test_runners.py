@@ -1,3 +1,5 @@
+from typing import ClassVar
+
 import numpy as np
 import pytest
 import torch
@@ -23,8 +25,10 @@ def _local_stage1():
     torch.manual_seed(0)
     net = Stage1Net(S1)
     with torch.no_grad():
-        net.attn.proj.weight.zero_(); net.attn.proj.bias.zero_()
-        net.attn.ffn[-1].weight.zero_(); net.attn.ffn[-1].bias.zero_()
+        net.attn.proj.weight.zero_()
+        net.attn.proj.bias.zero_()
+        net.attn.ffn[-1].weight.zero_()
+        net.attn.ffn[-1].bias.zero_()
     return net.eval()
 
 
@@ -83,7 +87,7 @@ def test_array_normalisation_equals_the_tensor_arithmetic():
     from zoomgrade.models.runners import to_array
 
     class Card:
-        normalisation = {"mean": [0.71, 0.62, 0.77], "std": [0.16, 0.19, 0.13]}
+        normalisation: ClassVar = {"mean": [0.71, 0.62, 0.77], "std": [0.16, 0.19, 0.13]}
 
     imgs = np.random.default_rng(3).integers(0, 256, (5, 17, 23, 3), dtype=np.uint8)
     imgs[0, 0, :3] = [[0, 0, 0], [255, 255, 255], [1, 128, 254]]

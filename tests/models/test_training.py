@@ -3,7 +3,6 @@
 import json
 
 import numpy as np
-import pytest
 import torch
 from typer.testing import CliRunner
 
@@ -31,7 +30,7 @@ def test_stage1_loss_falls_and_checkpoint_loads(tiny_slides, tmp_path):
     assert card.training["finished"] and card.metrics["validation"]["epoch"] == res.best_epoch
     assert set(card.training["data"]["seeds"]) == set(range(1_000_000, 1_000_004))
     with torch.inference_mode():
-        g, c, a = model(torch.zeros(1, 3, 64, 64))
+        g, _c, _a = model(torch.zeros(1, 3, 64, 64))
     assert g.shape == (1, 1, 32, 32)
 
 
@@ -41,7 +40,7 @@ def test_stage2_loss_falls_and_checkpoint_loads(tiny_slides, tmp_path):
     res = train_stage2(tiny_slides, tmp_path, config=cfg, progress=False, command="pytest")
     losses = [h["loss"] for h in res.history]
     assert losses[-1] < losses[0]
-    model, card = load_model(res.weights, expect={"labels": [*TBSRTC.fine, "none"]})
+    _model, card = load_model(res.weights, expect={"labels": [*TBSRTC.fine, "none"]})
     assert card.input_size == 64 and card.input_mpp == 1.0
     counts = card.training["data"]["train_crops_per_class"]
     assert counts["none"] > 0 and sum(counts.values()) > counts["none"]
@@ -84,5 +83,5 @@ def test_stage2_weight_averaging_keeps_the_average_of_the_last_epochs(tiny_slide
     model, card = load_model(res.weights)
     assert card.metrics["validation"]["swa_of_last_epochs"] == 2
     # the saved weights are the average (with their own batch-norm statistics), not the last epoch's
-    bn = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)][0]
+    bn = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
     assert bn.num_batches_tracked.item() > 0 and torch.isfinite(bn.running_var).all()

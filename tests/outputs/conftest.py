@@ -15,6 +15,6 @@ def flat_slide(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return draw_slide(tmp_path_factory.mktemp("slide") / "smear.png")
 
 
-@pytest.fixture()
+@pytest.fixture
 def result(flat_slide: Path) -> SlideResult:
     return make_result(flat_slide)

@@ -6,13 +6,12 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from result_factory import BLOBS, make_result
 
 from zoomgrade.labels import TBSRTC
 from zoomgrade.outputs import save_result
 from zoomgrade.outputs.overlay import LEGEND_W
 from zoomgrade.types import SlideResult
-
-from result_factory import BLOBS, make_result
 
 
 def _near(a: np.ndarray, rgb: tuple[int, int, int], tol: int = 8) -> np.ndarray:

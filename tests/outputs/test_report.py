@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from result_factory import make_result
 
 from zoomgrade.outputs import save_result
 from zoomgrade.types import SlideResult
-
-from result_factory import make_result
 
 
 class _Collect(HTMLParser):
@@ -35,7 +34,7 @@ class _Collect(HTMLParser):
         for key in ("src", "href", "srcset", "poster", "data"):
             if key in a:
                 self.refs.append((tag, key, a[key]))
-        if tag == "link" or tag == "script" and "src" in a:
+        if tag == "link" or (tag == "script" and "src" in a):
             self.refs.append((tag, "tag", str(a)))
 
     def handle_data(self, data: str) -> None:
@@ -78,7 +77,7 @@ def test_gallery_crops_are_high_power_reads_of_the_most_severe_regions(result: S
     p = _parse(tmp_path / "report.html")
     assert p.figures == len(result.regions)
     crops = [_decode(i["src"]) for i in p.imgs if i.get("alt", "").startswith("region ")]
-    assert [i["alt"] for i in p.imgs if i.get("alt", "").startswith("region ")][0] == "region 4"  # the VI region
+    assert next(i["alt"] for i in p.imgs if i.get("alt", "").startswith("region ")) == "region 4"  # the VI region
     # region 4 is a 120 px-radius disc at 0.5 um/px: read at 0.5 um/px with a margin, > 240 px, not a
     # thumbnail enlargement (the thumbnail shows it 60 px wide)
     assert min(crops[0].size) >= 240

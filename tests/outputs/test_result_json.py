@@ -26,7 +26,7 @@ def test_result_json_validates_against_schema(result: SlideResult) -> None:
 
 
 @pytest.mark.parametrize(
-    "mutate, where",
+    ("mutate", "where"),
     [
         (lambda d: d.pop("category"), "category"),
         (lambda d: d.update(mode="fast"), "mode"),

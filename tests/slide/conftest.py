@@ -10,7 +10,6 @@ import pytest
 from zoomgrade.bench.slide_io import write_aperio_from_array
 
 
-
 @pytest.fixture(scope="session")
 def pyramid(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[np.ndarray]]:
     """A 1200 x 1000 px Aperio-style SVS, 0.25 um/px, levels /4 (1200, 300, 75 px wide), 256 px JPEG tiles."""

@@ -8,11 +8,12 @@ import numpy as np
 import openslide
 import pytest
 
-from zoomgrade.slide import open_slide, slide as slide_mod
+from zoomgrade.slide import open_slide
+from zoomgrade.slide import slide as slide_mod
 from zoomgrade.slide.resample import area_resize
 
 
-@pytest.fixture()
+@pytest.fixture
 def pyr(pyramid):
     path, levels = pyramid
     with open_slide(path) as s:
@@ -20,7 +21,7 @@ def pyr(pyramid):
 
 
 def test_metadata(pyr):
-    s, levels, _ = pyr
+    s, _levels, _ = pyr
     assert (s.backend_name, s.vendor, s.mpp, s.mpp_source, s.objective_power) == ("tifffile", "aperio", 0.25, "file", 40)
     assert [(lv.width, lv.height) for lv in s.levels] == [(1200, 1000), (300, 250), (75, 62)]
     assert [lv.mpp for lv in s.levels] == pytest.approx([0.25, 1.0, 0.25 * (16 + 1000 / 62) / 2])
@@ -29,7 +30,7 @@ def test_metadata(pyr):
 
 
 @pytest.mark.parametrize(
-    "mpp, level", [(0.1, 0), (0.25, 0), (0.5, 0), (0.999, 0), (1.0, 1), (2.0, 1), (3.9, 1), (4.1, 2), (50.0, 2)]
+    ("mpp", "level"), [(0.1, 0), (0.25, 0), (0.5, 0), (0.999, 0), (1.0, 1), (2.0, 1), (3.9, 1), (4.1, 2), (50.0, 2)]
 )
 def test_best_level_is_coarsest_at_least_as_fine(pyr, mpp, level):
     s, _, _ = pyr
@@ -72,7 +73,7 @@ def test_downsampled_read_is_anti_aliased(pyr):
 
 
 def test_out_of_slide_is_white(pyr):
-    s, levels, _ = pyr
+    s, _levels, _ = pyr
     a = s.read_region(-100, -50, 300, 200, 0.25)
     assert a.shape == (200, 300, 3)
     assert (a[:50] == 255).all() and (a[:, :100] == 255).all()

@@ -45,7 +45,7 @@ def test_reads_as_the_table_says(real, name):
 
 
 def test_flat_tiff_needs_mpp(real):
-    with pytest.raises(MissingMppError, match="kidney-flat.tif: .*--mpp"):
+    with pytest.raises(MissingMppError, match=r"kidney-flat\.tif: .*--mpp"):
         open_slide(real / "kidney-flat.tif")
     with open_slide(real / "kidney-flat.tif", mpp=0.5) as s:
         assert (s.backend_name, s.vendor, s.dimensions, s.mpp_source) == ("tifffile", "flat-tiff", (1493, 901), "caller")

@@ -104,7 +104,7 @@ def test_concurrent_readers_get_the_right_pixels(pyramid):
                     for i in np.random.default_rng(k * 10 + rep).permutation(len(boxes)):
                         if not np.array_equal(s.read_region(*boxes[i]), want[i]):
                             bad.append((k, int(i)))
-            except BaseException as err:  # noqa: BLE001 - reported by the assertion below
+            except BaseException as err:
                 errors.append(err)
 
         threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
@@ -149,6 +149,6 @@ def test_segment_cache_decodes_outside_the_lock_and_keeps_lru_order():
     # keep=False (bulk reads): a hit is used, a miss is decoded and not kept
     assert cache.get_or_decode("a", dec("x"), keep=False)[0] == ord("a")
     cache.get_or_decode("e", dec("e"), keep=False)
-    assert calls[-1] == "e" and "e" not in [c for c in calls[:-1]]
+    assert calls[-1] == "e" and "e" not in list(calls[:-1])
     cache.get_or_decode("e", dec("e"))
     assert calls[-2:] == ["e", "e"]  # decoded again: it was not kept

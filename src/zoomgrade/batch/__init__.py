@@ -12,7 +12,7 @@ from typing import Any
 from .run import BatchSummary, batch
 from .worker import SlideRow
 
-__all__ = ["batch", "BatchSummary", "SlideRow"]
+__all__ = ["BatchSummary", "SlideRow", "batch"]
 
 
 class _CallableModule(types.ModuleType):

@@ -90,7 +90,7 @@ def _thread_env(threads: int) -> dict[str, str]:
 def _scheduler_allowed_failures(client) -> int | None:
     try:
         return int(client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.allowed_failures))
-    except Exception:  # noqa: BLE001 - a scheduler may block run_on_scheduler; then we do not know
+    except Exception:
         return None
 
 
@@ -106,7 +106,7 @@ def _dashboard(client) -> str | None:
         with urllib.request.urlopen(link, timeout=2) as resp:
             page = resp.read(4096)
             return link if resp.status == 200 and b"needs bokeh" not in page else None
-    except Exception:  # noqa: BLE001 - no dashboard service, or it does not answer
+    except Exception:
         return None
 
 

@@ -12,6 +12,7 @@ multi-GB slides would cost a full read of the study before any grading; copies t
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -114,10 +115,8 @@ def is_done(slide_dir: Path, key: SlideKey) -> bool:
 
 def clear_done(slide_dir: Path) -> None:
     """Forget that a slide was done, before regrading it (so a crash mid-way leaves it not-done)."""
-    try:
+    with contextlib.suppress(FileNotFoundError):
         (slide_dir / DONE_FILE).unlink()
-    except FileNotFoundError:
-        pass
 
 
 def write_done(slide_dir: Path, key: SlideKey, path: Path, **extra: Any) -> Path:

@@ -92,7 +92,7 @@ def _suspicious(client, keys: list[str]) -> dict[str, int]:
 
     try:
         return client.run_on_scheduler(count)
-    except Exception:  # noqa: BLE001 - a hardened scheduler may refuse run_on_scheduler
+    except Exception:
         return {}
 
 
@@ -105,8 +105,14 @@ class _Progress:
         self.skipped = skipped
         if enabled:
             from rich.console import Console
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
 
             self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                 TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
@@ -158,7 +164,7 @@ def _run_tasks(handle: ClusterHandle, jobs: list[tuple[SlideInput, SlideJob, int
             s, job = futures[fut]
             try:
                 row = fut.result()
-            except Exception as err:  # noqa: BLE001 - KilledWorker after too many deaths, or Dask itself
+            except Exception as err:
                 row = _failed_row(s, Path(job.out_dir) / s.name, job.mode, err, attempts=1)
                 if err.__class__.__name__ == "KilledWorker":
                     row.error = "worker died while grading it on every attempt (killed or out of memory)"

@@ -156,7 +156,7 @@ def grade_slide(job: SlideJob, models: Any = None) -> SlideRow:
                    seconds=round(row.seconds, 3), cpu_seconds=round(row.cpu_seconds, 3), worker=address,
                    pid=row.pid, result_row=row.result_row,
                    graded_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-    except Exception as err:  # noqa: BLE001 - any slide error is that slide's failure, not the batch's
+    except Exception as err:
         # MemoryError is an Exception too; an out-of-memory *kill* of the process is the scheduler's
         # business (the task is rescheduled, see run.py).
         row.seconds = time.perf_counter() - t0

@@ -117,7 +117,7 @@ def file_tile_size(path: str | Path, level_width: int) -> tuple[int, int] | None
             for page in tf.pages:
                 if int(page.imagewidth) == level_width and page.is_tiled:
                     return int(page.tilewidth), int(page.tilelength)
-    except Exception:  # noqa: BLE001 - not a TIFF: no tile accounting
+    except Exception:
         return None
     return None
 

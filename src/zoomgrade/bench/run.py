@@ -274,7 +274,7 @@ def probe_memory(path: Path, mode: str, opts: BenchOptions, threads: int) -> dic
         cmd += ["--weights", str(opts.weights)]
     if opts.config:
         cmd += ["--config", str(opts.config)]
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    r = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if r.returncode != 0:
         return {"mode": mode, "error": (r.stderr.strip().splitlines() or ["?"])[-1]}
     return json.loads(r.stdout.strip().splitlines()[-1])

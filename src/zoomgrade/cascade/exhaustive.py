@@ -144,7 +144,7 @@ def cluster_regions(plan: TilePlan, probs: np.ndarray, slide_mpp: float, labels:
         index[r, c] = i
         if ok[i] and probs[i, -1] < ex.none_threshold:
             cell[r, c] = True
-    lab, n = ndimage.label(cell, structure=np.ones((3, 3), int))
+    lab, _n = ndimage.label(cell, structure=np.ones((3, 3), int))
     px_um2 = slide_mpp * slide_mpp
     out: list[RegionGrade] = []
     for k, sl in enumerate(ndimage.find_objects(lab), start=1):

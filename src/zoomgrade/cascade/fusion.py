@@ -77,10 +77,7 @@ def region_likelihood(window_probs: np.ndarray, overlap: np.ndarray | None = Non
     p_cell = 1.0 - p_none
     presence = float((ov * p_cell).sum() / max(ov.sum(), _EPS))
     w = ov * p_cell
-    if w.sum() <= _EPS:
-        pooled = np.full(n_fine, 1.0 / n_fine)
-    else:
-        pooled = (w[:, None] * fine).sum(axis=0) / w.sum()
+    pooled = np.full(n_fine, 1.0 / n_fine) if w.sum() <= _EPS else (w[:, None] * fine).sum(axis=0) / w.sum()
     # presence >= 0.5 counts as fully present: a group rarely fills every window of its bounding box.
     trust = min(1.0, 2.0 * presence)
     lik = trust * pooled + (1.0 - trust) / n_fine

@@ -253,4 +253,4 @@ def grade_modes(path_or_slide: Any, config: GradeConfig | str | Path | dict | No
             slide.close()
 
 
-__all__ = ["grade", "grade_modes", "build_result", "resolve_config", "resolve_models"]
+__all__ = ["build_result", "grade", "grade_modes", "resolve_config", "resolve_models"]

@@ -67,10 +67,8 @@ def hint_ahead(slide: Any, boxes: Sequence[Box], mpp: float, cost: CostRecord, s
 
     def run() -> None:
         t0 = time.perf_counter()
-        try:
+        with contextlib.suppress(Exception):
             hint(boxes)
-        except Exception:  # noqa: BLE001 - a hint that fails changes nothing but speed
-            pass
         cost.stage(stage).seconds += time.perf_counter() - t0
 
     th = threading.Thread(target=run, name="zoomgrade-hints", daemon=True)
@@ -112,7 +110,7 @@ class PlanAhead(Generic[T]):
                 boxes: Sequence[Box] = ()
                 try:
                     boxes = self._plan(it)
-                except Exception as err:  # noqa: BLE001 - the item's reader reports it
+                except Exception as err:
                     self._errors[id(it)] = err
                 t1 = time.perf_counter()
                 t_plan += t1 - t0
@@ -120,7 +118,7 @@ class PlanAhead(Generic[T]):
                 if hint is not None and boxes:
                     try:
                         hint(boxes)
-                    except Exception:  # noqa: BLE001 - a hint that fails changes nothing but speed
+                    except Exception:
                         hint = None
                     t_hint += time.perf_counter() - t1
         finally:
@@ -140,14 +138,14 @@ class PlanAhead(Generic[T]):
         self._stop.set()
         self._thread.join()
 
-    def __enter__(self) -> "PlanAhead[T]":
+    def __enter__(self) -> PlanAhead[T]:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-def _reader(items: Sequence[T], read: Callable[[T], np.ndarray], out: "queue.Queue[Any]", stop: threading.Event,
+def _reader(items: Sequence[T], read: Callable[[T], np.ndarray], out: queue.Queue[Any], stop: threading.Event,
             skip: Callable[[], bool] | None) -> None:
     for it in items:
         if stop.is_set():
@@ -157,12 +155,12 @@ def _reader(items: Sequence[T], read: Callable[[T], np.ndarray], out: "queue.Que
             continue
         try:
             out.put((it, read(it), None))
-        except Exception as err:  # noqa: BLE001 - one bad region must not end the slide
+        except Exception as err:
             out.put((it, None, f"{type(err).__name__}: {err}"))
     out.put(_Done())
 
 
-def _pool_reader(items: Sequence[T], read: Callable[[T], np.ndarray], out: "queue.Queue[Any]",
+def _pool_reader(items: Sequence[T], read: Callable[[T], np.ndarray], out: queue.Queue[Any],
                  stop: threading.Event, n: int) -> None:
     """``n`` reader threads: items are submitted in order and their futures queued in order, so the
     consumer still sees item order while up to ``n`` reads run at once."""
@@ -224,12 +222,12 @@ def read_and_grade(
                 probs = np.concatenate(outs, axis=0)
                 stage.model_calls += len(outs)
                 stage.model_items += len(batch)
-            except Exception as err:  # noqa: BLE001 - recorded on each region of the batch
+            except Exception as err:
                 failed = f"{type(err).__name__}: {err}"
                 probs = None
             stage.seconds += time.perf_counter() - t0
             start = 0
-            for it, a in to_run:
+            for _it, a in to_run:
                 if probs is not None:
                     results[id(a)] = probs[start:start + len(a)]
                 start += len(a)
@@ -257,7 +255,7 @@ def read_and_grade(
             if isinstance(got[1], Future):
                 try:
                     got = (got[0], got[1].result(), None)
-                except Exception as err:  # noqa: BLE001 - one bad region must not end the slide
+                except Exception as err:
                     got = (got[0], None, f"{type(err).__name__}: {err}")
             pending.append(got)
             n_imgs += 0 if got[1] is None else len(got[1])
@@ -276,8 +274,6 @@ def read_and_grade(
         # The consumer may stop early: let the reader finish its current item and exit.
         stop.set()
         while th.is_alive():
-            try:
+            with contextlib.suppress(queue.Empty):
                 q.get(timeout=0.05)
-            except queue.Empty:
-                pass
         th.join()

@@ -92,7 +92,7 @@ def slide_category(grades: list[RegionGrade], adequacy: Adequacy, labels: LabelS
 
 def counts(grades: list[RegionGrade], labels: LabelSet) -> dict[str, int]:
     """Regions per fine grade (every grade of the label set present, zeros included)."""
-    out = {f: 0 for f in labels.fine}
+    out = dict.fromkeys(labels.fine, 0)
     for g in grades:
         out[g.fine_grade] = out.get(g.fine_grade, 0) + 1
     return out

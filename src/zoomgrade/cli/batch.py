@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -19,16 +18,16 @@ def batch(
                                 help="A folder (searched recursively for slide files) or a .txt/.csv list of paths."),
     out: Path = typer.Option(..., "--out", "-o",
                              help="Output folder: one sub-folder per slide, summary.csv, failures.csv."),
-    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1,
+    workers: int | None = typer.Option(None, "--workers", "-w", min=1,
                                           help="Local worker processes (default: one per core)."),
-    threads_per_worker: Optional[int] = typer.Option(None, "--threads-per-worker", "-t", min=1,
+    threads_per_worker: int | None = typer.Option(None, "--threads-per-worker", "-t", min=1,
                                                      help="torch/BLAS threads per worker (default: cores / workers)."),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler",
+    scheduler: str | None = typer.Option(None, "--scheduler",
                                             help="Address of an existing Dask scheduler (tcp://host:8786)."),
     retries: int = typer.Option(2, "--retries", min=0, help="Times a slide is retried after its worker dies."),
     force: bool = typer.Option(False, "--force", help="Regrade slides that are already done."),
     mode: str = typer.Option("cascade", "--mode", help="cascade, exhaustive or both."),
-    config: Optional[Path] = typer.Option(None, "--config", help="Grading configuration (TOML)."),
+    config: Path | None = typer.Option(None, "--config", help="Grading configuration (TOML)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar; only the final line and errors."),
 ) -> None:
     """Grade many slides on Dask: resumable (done slides are skipped), fault tolerant (failures.csv).

@@ -5,7 +5,6 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -15,21 +14,21 @@ from .common import guarded
 
 @guarded
 def bench(
-    slides: Optional[int] = typer.Option(None, "--slides", help="Slides to grade (default 12; 6 with --quick). "
+    slides: int | None = typer.Option(None, "--slides", help="Slides to grade (default 12; 6 with --quick). "
                                          "With --input: at most this many of the folder's slides."),
-    size_mm: Optional[tuple[float, float]] = typer.Option(None, "--size-mm", help="Generated slide width and height "
+    size_mm: tuple[float, float] | None = typer.Option(None, "--size-mm", help="Generated slide width and height "
                                                           "in mm (default 20 20; 4 4 with --quick)."),
     seed: int = typer.Option(2_000_000, "--seed", help="First slide seed (>= 2,000,000: held out from training "
                              "and evaluation); slide k uses seed + k, categories I-VI in turn."),
     out: Path = typer.Option(Path("out/bench"), "--out", help="Folder for bench.json, bench.md and slides/ "
                              "(generated slides are reused when present)."),
     quick: bool = typer.Option(False, "--quick", help="A small run: 6 slides of 4 x 4 mm."),
-    input_dir: Optional[Path] = typer.Option(None, "--input", help="Benchmark these slides instead (each with "
+    input_dir: Path | None = typer.Option(None, "--input", help="Benchmark these slides instead (each with "
                                              "OUT.truth.json and OUT.geojson beside it)."),
-    weights: Optional[Path] = typer.Option(None, "--weights", help="Folder with stage1/stage2 .safetensors "
+    weights: Path | None = typer.Option(None, "--weights", help="Folder with stage1/stage2 .safetensors "
                                            "(default: the shipped weights)."),
-    config: Optional[Path] = typer.Option(None, "--config", help="Grading config TOML (default: built-in)."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="torch threads (default: usable cores)."),
+    config: Path | None = typer.Option(None, "--config", help="Grading config TOML (default: built-in)."),
+    threads: int | None = typer.Option(None, "--threads", help="torch threads (default: usable cores)."),
     floor_repeats: int = typer.Option(1, "--floor-repeats", help="Repeat the floor measurement, keep the fastest."),
     memory_probe: bool = typer.Option(True, "--memory-probe/--no-memory-probe",
                                       help="Measure each mode's peak memory in a fresh process (first slide)."),

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.markup import escape as esc
@@ -116,7 +116,7 @@ def grade_one(path: Path, out_dir: Path, *, cfg: Any, mode: str, mpp: float | No
     except OSError as err:
         outcome.error, outcome.bad_input = f"{getattr(err, 'filename', None) or path}: {err.strerror or err}", True
         return outcome
-    except Exception as err:  # noqa: BLE001 - one slide's failure must not stop the others
+    except Exception as err:
         outcome.error = f"{path}: {err.__class__.__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
         return outcome
     outcome.out_dir = out_dir
@@ -193,19 +193,19 @@ def grade_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: OUT/<slide>/ per slide, OUT/summary.csv."),
     mode: Mode = typer.Option(Mode.cascade, "--mode", help="cascade (coarse-to-fine), exhaustive (tile all "
                               "tissue at high power) or both (the two side by side, with their agreement)."),
-    mpp: Optional[float] = typer.Option(None, "--mpp", help="Microns per pixel of level 0, for files that do not "
+    mpp: float | None = typer.Option(None, "--mpp", help="Microns per pixel of level 0, for files that do not "
                                         "carry it (flat PNG/JPEG); overrides the file's value."),
-    backend: Optional[str] = typer.Option(None, "--backend", help="Force a reader: tifffile, openslide or pillow "
+    backend: str | None = typer.Option(None, "--backend", help="Force a reader: tifffile, openslide or pillow "
                                           "(default: probe the file's content)."),
-    config: Optional[Path] = typer.Option(None, "--config", help="TOML file overriding the default settings."),
-    device: Optional[Device] = typer.Option(None, "--device", help="cpu or cuda (default: cuda if available)."),
+    config: Path | None = typer.Option(None, "--config", help="TOML file overriding the default settings."),
+    device: Device | None = typer.Option(None, "--device", help="cpu or cuda (default: cuda if available)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or summary lines (errors only)."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary of the run on stdout."),
     no_fallback: bool = typer.Option(False, "--no-fallback", help="Do not tile undecided regions; keep the "
                                      "stage-2 grade whatever its confidence."),
-    budget_mpx: Optional[float] = typer.Option(None, "--budget-mpx", help="Stop reading at high power after this "
+    budget_mpx: float | None = typer.Option(None, "--budget-mpx", help="Stop reading at high power after this "
                                                "many megapixels; later regions keep their stage-1 grade."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="Torch CPU threads (default: torch's choice)."),
+    threads: int | None = typer.Option(None, "--threads", help="Torch CPU threads (default: torch's choice)."),
 ) -> None:
     """Grade whole-slide images: low power first, then high power where it matters.
 
@@ -221,13 +221,13 @@ def grade_cmd(
 
 @guarded
 def demo_cmd(
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for the slide and the results "
+    out: Path | None = typer.Option(None, "--out", "-o", help="Folder for the slide and the results "
                                        "(default: a new temporary folder, kept)."),
     category: str = typer.Option("VI", "--category", help="TBSRTC category of the generated slide (I-VI)."),
     seed: int = typer.Option(1_000_001, "--seed", help="Random seed of the generated slide (>= 1000000: "
                              "never seen in training)."),
     size_mm: float = typer.Option(4.0, "--size-mm", help="Side of the generated square smear in mm."),
-    device: Optional[Device] = typer.Option(None, "--device", help="cpu or cuda (default: cuda if available)."),
+    device: Device | None = typer.Option(None, "--device", help="cpu or cuda (default: cuda if available)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only print where the report is."),
 ) -> None:
     """Generate a synthetic thyroid FNA slide (4 x 4 mm, known category) and grade it: see what zoomgrade gives you."""

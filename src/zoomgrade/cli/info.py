@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -51,8 +51,8 @@ def _table(d: dict[str, Any]) -> Table:
 @guarded
 def info(
     slides: list[Path] = typer.Argument(..., help="Slide files (SVS, NDPI, MRXS, TIFF/OME-TIFF, DICOM, PNG/JPEG...)."),
-    mpp: Optional[float] = typer.Option(None, "--mpp", help="Level-0 microns per pixel, overriding the file."),
-    backend: Optional[str] = typer.Option(None, "--backend", help="Force a reader: tifffile, openslide or pillow."),
+    mpp: float | None = typer.Option(None, "--mpp", help="Level-0 microns per pixel, overriding the file."),
+    backend: str | None = typer.Option(None, "--backend", help="Force a reader: tifffile, openslide or pillow."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list (failed slides carry an 'error')."),
 ) -> None:
     """Show each slide's levels, resolution (and where it came from), objective and associated images."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -19,7 +18,7 @@ def _progress() -> Progress:
                     TimeElapsedColumn(), console=stderr(), transient=True)
 
 
-def _size(size_mm: Optional[list[float]]) -> tuple[float, float]:
+def _size(size_mm: list[float] | None) -> tuple[float, float]:
     if not size_mm:
         return (4.0, 4.0)
     if len(size_mm) != 2:
@@ -32,10 +31,10 @@ def synth(
     out: Path = typer.Argument(..., help="Output slide path (OUT.svs); OUT.geojson and OUT.truth.json go beside it."),
     category: str = typer.Option("II", "--category", "-c", help="TBSRTC category: I, II, III, IV, V or VI."),
     stain: str = typer.Option("pap", "--stain", help="pap or diffquik."),
-    size_mm: Optional[tuple[float, float]] = typer.Option((4.0, 4.0), "--size-mm", help="Slide width and height in mm."),
+    size_mm: tuple[float, float] | None = typer.Option((4.0, 4.0), "--size-mm", help="Slide width and height in mm."),
     seed: int = typer.Option(0, "--seed", help="Random seed (training < 100000; evaluation >= 1000000)."),
     level_step: int = typer.Option(4, "--level-step", help="Downsample between pyramid levels: 4 (Aperio) or 2."),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Render processes (default: up to 2)."),
+    workers: int | None = typer.Option(None, "--workers", help="Render processes (default: up to 2)."),
     as_json: bool = typer.Option(False, "--json", help="Print the truth record as JSON."),
 ) -> None:
     """Write one synthetic thyroid FNA slide (pyramidal Aperio TIFF) with its QuPath GeoJSON and truth."""
@@ -68,9 +67,9 @@ def synth_set(
     out_dir: Path = typer.Argument(..., help="Folder for the slides and manifest.json."),
     n: int = typer.Option(12, "--n", help="Number of slides (balanced over I-VI)."),
     seed: int = typer.Option(0, "--seed", help="First slide seed; slide k uses seed + k."),
-    size_mm: Optional[tuple[float, float]] = typer.Option((4.0, 4.0), "--size-mm", help="Slide width and height in mm."),
+    size_mm: tuple[float, float] | None = typer.Option((4.0, 4.0), "--size-mm", help="Slide width and height in mm."),
     level_step: int = typer.Option(4, "--level-step", help="Downsample between pyramid levels: 4 or 2."),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Render processes per slide (default: up to 2)."),
+    workers: int | None = typer.Option(None, "--workers", help="Render processes per slide (default: up to 2)."),
 ) -> None:
     """Write a balanced set of synthetic slides with manifest.json (train/val/test split by seed)."""
     from ..synth import write_set

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -21,18 +20,18 @@ def train(
     which: Which = typer.Argument(..., help="stage1 (low-power whole-slide network) or stage2 (high-power patch classifier)."),
     slides: Path = typer.Option(..., "--slides", help="Folder of slides, each with a QuPath .geojson beside it (same name)."),
     out: Path = typer.Option(Path("models"), "--out", help="Folder for <stage>.safetensors and its .json model card."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Training epochs (default: stage1 14, stage2 16)."),
-    mpp: Optional[float] = typer.Option(None, "--mpp", help="Input resolution in um/px (default: stage1 8, stage2 0.5)."),
-    size: Optional[int] = typer.Option(None, "--size", help="stage2: patch side in px at --mpp (default 128)."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="stage1: batches per epoch (default 25)."),
-    per_group: Optional[int] = typer.Option(None, "--per-group", help="stage2: crops per annotated group (default 4)."),
-    min_cover: Optional[float] = typer.Option(None, "--min-cover", min=0.0, max=1.0, help="stage2: a crop takes its group's grade when at least this fraction of it is group, or it holds half the group (default 0.15)."),
-    edge_margin: Optional[float] = typer.Option(None, "--edge-margin", min=0.0, help="stage2: crop centres fall up to this many crop sides beyond a group's bounds (default 0.25)."),
-    swa_epochs: Optional[int] = typer.Option(None, "--swa-epochs", help="stage2: keep the average of the last N epochs' weights instead of the best epoch (default 0: best epoch)."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Images per training batch."),
+    epochs: int | None = typer.Option(None, "--epochs", help="Training epochs (default: stage1 14, stage2 16)."),
+    mpp: float | None = typer.Option(None, "--mpp", help="Input resolution in um/px (default: stage1 8, stage2 0.5)."),
+    size: int | None = typer.Option(None, "--size", help="stage2: patch side in px at --mpp (default 128)."),
+    steps: int | None = typer.Option(None, "--steps", help="stage1: batches per epoch (default 25)."),
+    per_group: int | None = typer.Option(None, "--per-group", help="stage2: crops per annotated group (default 4)."),
+    min_cover: float | None = typer.Option(None, "--min-cover", min=0.0, max=1.0, help="stage2: a crop takes its group's grade when at least this fraction of it is group, or it holds half the group (default 0.15)."),
+    edge_margin: float | None = typer.Option(None, "--edge-margin", min=0.0, help="stage2: crop centres fall up to this many crop sides beyond a group's bounds (default 0.25)."),
+    swa_epochs: int | None = typer.Option(None, "--swa-epochs", help="stage2: keep the average of the last N epochs' weights instead of the best epoch (default 0: best epoch)."),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="Images per training batch."),
     seed: int = typer.Option(0, "--seed", help="Random seed (sampling, augmentation, initial weights)."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice; 1 is fastest on a busy machine)."),
-    device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: CUDA if available)."),
+    threads: int | None = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice; 1 is fastest on a busy machine)."),
+    device: str | None = typer.Option(None, "--device", help="cpu or cuda (default: CUDA if available)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
     """Train a model; the best checkpoint (by validation score) is kept with its model card."""

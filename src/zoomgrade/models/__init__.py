@@ -16,7 +16,7 @@ _LAZY = {
     "load_default_models": "runners", "combine_windows": "runners",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = sorted(_LAZY)  # noqa: PLE0605 - built from the lazy table so the two cannot drift
 
 
 def __getattr__(name: str) -> Any:

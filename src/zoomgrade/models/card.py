@@ -59,7 +59,7 @@ class ModelCard:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], where: str = "card") -> "ModelCard":
+    def from_dict(cls, d: dict[str, Any], where: str = "card") -> ModelCard:
         known = set(cls.__dataclass_fields__)
         try:
             kw = {k: v for k, v in d.items() if k in known}
@@ -158,12 +158,10 @@ def check_card(card: ModelCard, expect: dict[str, Any] | None, where: str) -> No
                 raise ModelCardError(f"{where}: model is for {lo:g}-{hi:g} um/px, asked to run at {want:g}")
             continue
         have = getattr(card, key, None)
-        if isinstance(have, tuple):
-            have = list(have)
-        if isinstance(want, tuple):
-            want = list(want)
-        if have != want:
-            raise ModelCardError(f"{where}: model card has {key}={have!r}, expected {want!r}")
+        have = list(have) if isinstance(have, tuple) else have  # JSON gives lists where code gives tuples
+        wanted = list(want) if isinstance(want, tuple) else want
+        if have != wanted:
+            raise ModelCardError(f"{where}: model card has {key}={have!r}, expected {wanted!r}")
 
 
 def load_model(path: str | Path, expect: dict[str, Any] | None = None,

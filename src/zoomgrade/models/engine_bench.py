@@ -66,7 +66,7 @@ def bench(threads: int = 2, rounds: int = 5, with_ort: bool = True) -> dict:
         if with_ort:
             try:
                 fns["onnxruntime"] = _ort_fn(model, x, threads)
-            except Exception as err:  # noqa: BLE001 - report why the engine could not be measured
+            except Exception as err:
                 out.setdefault("ort_error", f"{type(err).__name__}: {err}")
         ref = fns["torch NCHW"]()
         times = {k: [] for k in fns}
@@ -90,7 +90,6 @@ def stage1_slide(height: int = 2500, width: int = 5000, threads: int = 2, weight
     (a 20 x 40 mm smear at 8 um/px is 2,500 x 5,000 px). Run in a fresh process for a clean peak."""
     import resource
 
-    from .card import ModelCard
     from .runners import Stage1Runner, load_default_models
 
     torch.set_num_threads(threads)

@@ -118,7 +118,7 @@ def export_onnx(model: nn.Module, path: str | Path, example: torch.Tensor,
             torch.onnx.export(spec.module, spec.args, str(tmp), dynamo=True, external_data=False,
                               input_names=spec.input_names, output_names=spec.output_names,
                               dynamic_shapes=spec.dynamic_shapes, verbose=False)
-    except Exception as err:  # noqa: BLE001 - the torch weights remain usable; say why there is no ONNX
+    except Exception as err:
         warnings.warn(f"{path}: ONNX export skipped ({type(err).__name__}: {err})", stacklevel=2)
         tmp.unlink(missing_ok=True)
         return None
@@ -160,7 +160,7 @@ class OrtModel:
         so.enable_mem_pattern = False
         try:
             self.session = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
-        except Exception as err:  # noqa: BLE001 - onnxruntime raises its own classes (InvalidProtobuf, ...)
+        except Exception as err:
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise ModelCardError(f"{onnx_path}: unreadable ONNX export ({first}); delete it or re-save the "
                                  "model to re-export") from None

@@ -146,7 +146,7 @@ class Stage1Runner:
             raise ValueError(f"expected an (H,W,3) uint8 image, got {image.shape} {image.dtype}")
         H, W = image.shape[:2]
         s = self.stride
-        if H <= self.window and W <= self.window:
+        if self.window >= H and self.window >= W:
             return Stage1Maps(*self._run(image, 0, 0), stride=s)
         oh, ow = -(-H // s), -(-W // s)
         group = np.zeros((oh, ow), np.float32)

@@ -36,7 +36,7 @@ class Stage1Config:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Stage1Config":
+    def from_dict(cls, d: dict) -> Stage1Config:
         d = dict(d)
         for key in ("widths", "blocks"):
             if key in d:

@@ -33,7 +33,7 @@ class Stage2Config:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Stage2Config":
+    def from_dict(cls, d: dict) -> Stage2Config:
         d = dict(d)
         for key in ("widths", "blocks"):
             if key in d:

@@ -15,9 +15,22 @@ from .schema import SCHEMA_VERSION, result_schema, validate_result_dict
 from .summary import failure_row, summary_row, write_summary_csv
 
 __all__ = [
-    "save_result", "result_to_json", "result_to_geojson", "result_to_dict", "write_summary_csv",
-    "summary_row", "failure_row", "validate_result_dict", "result_schema", "SCHEMA_VERSION", "SchemaWarning",
-    "atomic_write", "atomic_write_bytes", "atomic_write_text", "atomic_write_json", "OUTPUT_FILES",
+    "OUTPUT_FILES",
+    "SCHEMA_VERSION",
+    "SchemaWarning",
+    "atomic_write",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "failure_row",
+    "result_schema",
+    "result_to_dict",
+    "result_to_geojson",
+    "result_to_json",
+    "save_result",
+    "summary_row",
+    "validate_result_dict",
+    "write_summary_csv",
 ]
 
 #: The files save_result writes, in the order it writes them (result.json last: its presence marks a

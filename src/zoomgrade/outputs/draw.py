@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import io
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -59,7 +60,7 @@ def display_thumbnail(result: SlideResult, slide: Any = None, max_side: int = 14
     if thumb is None and slide is not None:
         try:
             thumb = slide.thumbnail(max(result.slide.mpp * max(w0, h0) / max_side, result.slide.mpp))
-        except Exception:  # noqa: BLE001 - a missing thumbnail must not cost the other outputs
+        except Exception:
             thumb = None
     long0 = max(w0, h0)
     # Shown at about the thumbnail's own resolution (enlarging adds bytes, not detail), but at least

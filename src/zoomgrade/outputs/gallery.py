@@ -84,7 +84,7 @@ def gallery_crops(result: SlideResult, slide: Any, labels: LabelSet, n: int = 12
     for i, rg in enumerate(picks, start=1):
         try:
             img, mpp, detail = read_crop(slide, rg, labels, result.slide.mpp)
-        except Exception as err:  # noqa: BLE001 - one unreadable region must not lose the report
+        except Exception as err:
             problems.append(f"region {rg.region.id}: {err}")
             continue
         crops.append(Crop(i, rg, img, mpp, detail))
@@ -104,5 +104,5 @@ def open_for_gallery(result: SlideResult, slide: Any = None) -> tuple[Any, bool,
         mpp = result.slide.mpp if result.slide.mpp_source == "caller" else None
         backend = result.slide.backend if result.slide.backend in ("tifffile", "openslide", "pillow") else None
         return open_slide(result.slide.path, mpp=mpp, backend=backend), True, None
-    except Exception as err:  # noqa: BLE001 - moved/deleted slide: the report is still written
+    except Exception as err:
         return None, False, f"could not reopen {result.slide.path}: {err}"

@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps
 from ..labels import LabelSet
 from ..types import SlideResult
 from .atomic import atomic_write_bytes
-from .draw import DARK, GREY, YLORRD, VIRIDIS, WHITE, colormap, display_thumbnail, font, map_to_display, png_bytes
+from .draw import DARK, GREY, VIRIDIS, WHITE, YLORRD, colormap, display_thumbnail, font, map_to_display, png_bytes
 
 PANEL_SIDE = 560
 TITLE_H, FOOT_H = 58, 70

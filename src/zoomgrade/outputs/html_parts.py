@@ -65,7 +65,7 @@ def region_table(result: SlideResult, labels: LabelSet, decided: dict[str, str])
             + "<th>stage 1</th><th>decided by</th><th>queue</th><th>cells</th><th>x, y, w, h (level 0)</th></tr>")
     rows = []
     for rg in regs[:MAX_TABLE_ROWS]:
-        color = "#%02x%02x%02x" % labels.color_rgb(rg.fine_grade)
+        color = "#{:02x}{:02x}{:02x}".format(*labels.color_rgb(rg.fine_grade))
         probs = "".join(f'<td class="num">{p:.2f}</td>' for p in rg.fine_probs)
         rows.append(
             f'<tr><td class="num">{rg.region.id}</td><td><span class="sw" style="background:{color}"></span>'

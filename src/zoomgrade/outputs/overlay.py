@@ -104,7 +104,7 @@ def render_overlay(result: SlideResult, labels: LabelSet, slide: Any = None, n_r
             d.line(pts, fill=color + (255,), width=3, joint="curve")
     picks = review_regions(result, labels, n_review)
     for i, rg in enumerate(picks, start=1):
-        x, y, w, h = rg.region.bbox
+        x, y, w, _h = rg.region.bbox
         cx, cy = (x + w) * scale + 4, y * scale - 4
         label = str(i)
         tw, th = text_size(d, label, font(13, bold=True))

@@ -11,7 +11,7 @@ from ..labels import LabelSet
 from ..types import SlideResult
 from .draw import jpeg_bytes
 from .gallery import Crop
-from .html_parts import CSS, kv_table, region_table, cost_section
+from .html_parts import CSS, cost_section, kv_table, region_table
 
 DECIDED = {
     "stage2": "stage 2 (high power)",
@@ -32,7 +32,7 @@ def _img(data: bytes | None, mime: str, alt: str, cls: str = "") -> str:
 
 
 def _hex(labels: LabelSet, grade: str) -> str:
-    return "#%02x%02x%02x" % labels.color_rgb(grade)
+    return "#{:02x}{:02x}{:02x}".format(*labels.color_rgb(grade))
 
 
 def _header(result: SlideResult, labels: LabelSet) -> str:
@@ -143,7 +143,7 @@ def render_report(result: SlideResult, labels: LabelSet, *, overlay_png: bytes |
         + (f", objective {s.objective_power:g}x" if s.objective_power else ""),
         "file size": f"{s.size_bytes / 1e6:.1f} MB",
     }
-    when = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

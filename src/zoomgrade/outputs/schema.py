@@ -77,9 +77,8 @@ def _check(value: Any, schema: dict[str, Any], root: dict[str, Any], where: str,
         errors.append(f"{where}: {value!r:.60} is not {schema['const']!r}")
     if "enum" in schema and value not in schema["enum"]:
         errors.append(f"{where}: {value!r:.60} is not one of {schema['enum']}")
-    if "anyOf" in schema:
-        if not any(not _collect(value, s, root, where) for s in schema["anyOf"]):
-            errors.append(f"{where}: {value!r:.60} matches none of the allowed forms")
+    if "anyOf" in schema and not any(not _collect(value, s, root, where) for s in schema["anyOf"]):
+        errors.append(f"{where}: {value!r:.60} matches none of the allowed forms")
     if _TYPES["number"](value):
         if "minimum" in schema and value < schema["minimum"]:
             errors.append(f"{where}: {value} is less than {schema['minimum']}")

@@ -27,7 +27,7 @@ class PillowBackend(SlideBackend):
                     size = im.size
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
             raise ValueError(f"image too large for a flat image ({err})") from None
-        except Exception as err:  # noqa: BLE001 - Pillow raises many kinds for bad files
+        except Exception as err:
             raise ValueError(f"Pillow cannot read it ({err})") from None
         if self._format not in ("PNG", "JPEG", "MPO"):
             raise ValueError(f"{self._format} is not a flat image format this backend reads")
@@ -41,8 +41,8 @@ class PillowBackend(SlideBackend):
         with self._lock:
             if self._pixels is None:
                 with Image.open(self.path) as im:
-                    im = im.convert("RGBA") if "A" in im.getbands() or im.mode == "P" else im.convert("RGB")
-                    self._pixels = to_rgb(np.asarray(im))
+                    rgb = im.convert("RGBA") if "A" in im.getbands() or im.mode == "P" else im.convert("RGB")
+                    self._pixels = to_rgb(np.asarray(rgb))
             return self._pixels
 
     def read_level(self, level: int, x: int, y: int, w: int, h: int) -> np.ndarray:

@@ -59,7 +59,7 @@ def _candidates(path: Path, head: bytes) -> list[str]:
     kind = _magic_kind(head)
     try:
         fmt = openslide.OpenSlide.detect_format(str(path))
-    except Exception:  # noqa: BLE001 - a detector crash means "not OpenSlide's"
+    except Exception:
         fmt = None
     if kind == "tiff" and (fmt is None or fmt in _TIFFFILE_FORMATS):
         return ["tifffile", "openslide"] if fmt else ["tifffile"]
@@ -95,7 +95,7 @@ def open_backend(path: str | Path, backend: str | None = None, cache_bytes: int 
         except TruncatedFileError as err:
             # OpenSlide would open it lazily and fail mid-read: stop here with the real cause
             raise SlideError(p, str(err)) from None
-        except Exception as err:  # noqa: BLE001 - each backend fails in its own way; report them all
+        except Exception as err:
             msg = " ".join(str(err).split()) or type(err).__name__
             errors.append(f"{name}: {msg}")
     raise SlideError(p, "cannot open as a slide (" + "; ".join(errors) + ")")

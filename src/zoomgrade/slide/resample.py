@@ -23,11 +23,10 @@ def area_weights(n_in: int, n_out: int) -> sp.csr_matrix:
         rows.append(np.nonzero(keep)[0])
         cols.append(j[keep])
         vals.append(overlap[keep] / scale)
-    m = sp.csr_matrix(
+    return sp.csr_matrix(
         (np.concatenate(vals).astype(np.float32), (np.concatenate(rows), np.concatenate(cols))),
         shape=(n_out, n_in),
     )
-    return m
 
 
 def apply_weights(img: np.ndarray, wy: sp.csr_matrix, wx: sp.csr_matrix) -> np.ndarray:

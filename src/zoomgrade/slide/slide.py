@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -18,8 +19,8 @@ from ..errors import MissingMppError, SlideError
 from ..types import SlideInfo
 from .base import Level, SlideBackend
 from .probe import open_backend
-from .segment_cache import DEFAULT_CACHE_BYTES, CacheStats
 from .resample import apply_weights, area_resize, area_weights
+from .segment_cache import DEFAULT_CACHE_BYTES, CacheStats
 from .tiles import Tile, tile_grid
 
 #: level pixels decoded at once before resizing; larger reads go in bands of output rows (24 MB RGB,

@@ -15,8 +15,9 @@ import math
 import os
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import imagecodecs
 import numpy as np
@@ -187,10 +188,7 @@ class TifffileBackend(SlideBackend):
                 raise TruncatedFileError("truncated or damaged TIFF: no readable image directory")
         size = os.path.getsize(self.path)
         self._assoc: dict[str, Any] = {}
-        if tif.is_svs:
-            pages = self._svs_pages()
-        else:
-            pages = [lv.keyframe for lv in tif.series[0].levels]
+        pages = self._svs_pages() if tif.is_svs else [lv.keyframe for lv in tif.series[0].levels]
         self._levels = [_index(p, size) for p in pages]
         self.level_dimensions = [(lv.width, lv.height) for lv in self._levels]
         self.level_downsamples = openslide_downsamples(self.level_dimensions)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..labels import TBSRTC  # noqa: F401  (re-exported for scene)
+from ..labels import TBSRTC
 
 CATEGORIES = ("I", "II", "III", "IV", "V", "VI")
 ADEQUATE_CELLS = 10  # TBSRTC adequacy: >= 6 groups of >= 10 well-preserved follicular cells

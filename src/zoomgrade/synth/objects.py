@@ -40,7 +40,7 @@ class Table:
         return idx[hit]
 
     @staticmethod
-    def concat(tables: list["Table"]) -> "Table":
+    def concat(tables: list[Table]) -> Table:
         tables = [t for t in tables if len(t)]
         if not tables:
             raise ValueError("nothing to concatenate")

@@ -59,7 +59,7 @@ class _Level:
     tile: int
     step: int
     quality: int
-    child: "_Level | None"
+    child: _Level | None
     keep_pixels: bool  # the smallest level keeps its pixels for the thumbnail
     tiles: list[bytes] = field(default_factory=list)
     pixels: list[np.ndarray] = field(default_factory=list)
@@ -149,7 +149,7 @@ def write_pyramid(
                 first.push(strip)
             yield from tiles
 
-    common = dict(photometric="rgb", compression="jpeg", subsampling=(2, 2), metadata=None, software="zoomgrade-synth")
+    common = {"photometric": "rgb", "compression": "jpeg", "subsampling": (2, 2), "metadata": None, "software": "zoomgrade-synth"}
     with tifffile.TiffWriter(path, bigtiff=width * height * 3 > 2**31) as tw:
         tw.write(level0(), shape=(height, width, 3), dtype=np.uint8, tile=(tile, tile),
                  description=_desc(width, height, tile, quality, mpp, app_mag, extra=extra_desc), **common)

@@ -92,10 +92,7 @@ class Renderer:
             plasma = self._plasma  # aligned tile: the textured plasma OD is precomputed
         else:
             plasma = (1 + 0.18 * window(tex.mid, x0, y0, w, h))[..., None] * self.plasma_od
-        if flat is not None:
-            od = plasma * np.float32(flat)
-        else:
-            od = plasma * self.tint_patch(x0, y0, w, h)[..., None]
+        od = plasma * np.float32(flat) if flat is not None else plasma * self.tint_patch(x0, y0, w, h)[..., None]
         for i in hit["blobs"]:
             stamps.blob(od, x0, y0, s.blobs, int(i), tex.low)
         rb = s.rbcs

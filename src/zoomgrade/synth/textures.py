@@ -26,7 +26,7 @@ class Textures:
     grain: np.ndarray  # sensor noise
 
     @staticmethod
-    def make(seed: int) -> "Textures":
+    def make(seed: int) -> Textures:
         rng = np.random.default_rng([seed, 7])
         return Textures(
             fine=periodic_noise(rng, TEX, 0.9),
