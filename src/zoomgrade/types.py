@@ -172,6 +172,10 @@ class SlideResult:
     #: mode="both": the exhaustive result run beside this one and the agreement record.
     comparison: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
+    #: the slide's reads and the ones that failed to decode: {"reads", "failed", "first_error"} (slide.limits)
+    decode_errors: dict[str, Any] | None = None
+    #: {model file name: SHA-256} of the model files that graded it, each checked against its card at load
+    model_files: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -190,6 +194,8 @@ class SlideResult:
             "versions": dict(self.versions),
             "comparison": self.comparison,
             "warnings": list(self.warnings),
+            "decode_errors": self.decode_errors,
+            "model_files": dict(self.model_files),
         }
 
     # Writers live in zoomgrade.outputs (data flows one way: result -> writers); these delegate.

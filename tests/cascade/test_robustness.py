@@ -11,7 +11,7 @@ from PIL import Image
 from zoomgrade.bench.slide_io import write_aperio_from_array
 from zoomgrade.cascade import grade
 from zoomgrade.cascade.config import GradeConfig
-from zoomgrade.outputs.schema import validate_result_dict
+from zoomgrade.outputs.schema import SCHEMA_VERSION, validate_result_dict
 from zoomgrade.types import SlideResult
 
 # Keep untrained networks (which may call a whole slide one region) quick: few windows per region.
@@ -22,7 +22,7 @@ FAST.stage2.max_windows_per_region = 6
 def check_valid(r: SlideResult) -> None:
     assert isinstance(r, SlideResult)
     doc = json.loads(json.dumps(r.to_dict()))  # as result.json holds it (tuples become lists)
-    doc["schema_version"] = "1.0"
+    doc["schema_version"] = SCHEMA_VERSION
     assert validate_result_dict(doc) == []
     assert r.category in ("I", "II", "III", "IV", "V", "VI")
     assert sum(r.counts.values()) == len(r.regions)

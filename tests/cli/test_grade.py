@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 import zoomgrade
-from zoomgrade.cli.grade import slide_stem
 from zoomgrade.cli.main import app
 from zoomgrade.outputs import OUTPUT_FILES, validate_result_dict
+from zoomgrade.outputs.naming import slide_stem
 
 WEIGHTS = Path(zoomgrade.__file__).parent / "weights"
 needs_weights = pytest.mark.skipif(

@@ -6,6 +6,7 @@ import torch
 from zoomgrade.errors import ModelCardError
 from zoomgrade.labels import TBSRTC
 from zoomgrade.models.card import ModelCard, load_model, save_model
+from zoomgrade.models.hashes import update_card_hashes
 from zoomgrade.models.stage2 import Stage2Config, Stage2Net
 
 CFG = Stage2Config(stem=8, widths=(8, 16, 16, 24), blocks=(1, 1, 1, 1), fpn_dim=16)
@@ -58,6 +59,9 @@ def test_refuses_missing_or_broken_files(tmp_path):
         load_model(tmp_path / "nothing.safetensors")
     path = save_model(Stage2Net(CFG), _card(), tmp_path / "m")
     path.write_bytes(b"garbage")
+    with pytest.raises(ModelCardError, match="SHA-256"):  # changed bytes: refused before being parsed
+        load_model(path)
+    update_card_hashes(path)  # pinned on purpose: then the parser says what is wrong
     with pytest.raises(ModelCardError, match="unreadable"):
         load_model(path)
     (tmp_path / "m.json").write_text(json.dumps({"name": "x"}))

@@ -12,6 +12,7 @@ from zoomgrade.errors import ModelCardError
 from zoomgrade.labels import TBSRTC
 from zoomgrade.models import onnx_engine
 from zoomgrade.models.card import ModelCard, add_onnx_export, load_model, save_model
+from zoomgrade.models.hashes import sha256
 from zoomgrade.models.runners import Stage1Runner, Stage2Runner
 from zoomgrade.models.stage1 import Stage1Config, Stage1Net
 from zoomgrade.models.stage2 import Stage2Config, Stage2Net
@@ -63,6 +64,7 @@ def test_a_float_input_export_still_runs(exported, tmp_path):
     weights = tmp_path / "stage2.safetensors"
     weights.write_bytes(exported.read_bytes())
     assert onnx_engine.export_onnx(model, tmp_path / "stage2.onnx", torch.zeros(2, 3, 64, 64)) is not None
+    card.files["stage2.onnx"] = sha256(tmp_path / "stage2.onnx")  # a new export: its card pins it
     old = Stage2Runner(model, card, device="cpu", weights_path=weights)
     assert old.engine == "onnxruntime" and not old._ort.takes_pixels
     imgs = np.random.default_rng(2).integers(0, 256, (5, 64, 64, 3), dtype=np.uint8)
@@ -84,6 +86,9 @@ def test_unreadable_export_is_a_card_error_naming_the_file(exported, tmp_path):
     weights = tmp_path / "stage2.safetensors"
     weights.write_bytes(exported.read_bytes())
     (tmp_path / "stage2.onnx").write_bytes(exported.with_suffix(".onnx").read_bytes()[:1000])
+    with pytest.raises(ModelCardError, match=r"stage2\.onnx: SHA-256"):  # not the file its card pins
+        Stage2Runner(model, card, device="cpu", weights_path=weights)
+    card.files["stage2.onnx"] = sha256(tmp_path / "stage2.onnx")  # pinned anyway: the parser refuses it
     with pytest.raises(ModelCardError, match=r"stage2\.onnx: unreadable ONNX export"):
         Stage2Runner(model, card, device="cpu", weights_path=weights)
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -111,6 +113,32 @@ def _dashboard(client) -> str | None:
 
 
 @contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Worker processes started in this block inherit an ignored SIGINT: Ctrl-C in the terminal reaches the
+    whole process group, and only the driver should answer it (one line, exit 130), not every worker with
+    its own traceback. The driver's handler is restored at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _quiet_teardown(cluster) -> None:
+    """After Ctrl-C the cluster is closed under messages still in flight (a plugin being set up, a task's
+    result); the cluster's own event loop would log each as "Future exception was never retrieved" with a
+    traceback. Those are expected then: that loop (this cluster's only) drops them; --debug keeps them."""
+    if os.environ.get("ZOOMGRADE_DEBUG", "") not in ("", "0"):
+        return
+    loop = getattr(getattr(cluster, "loop", None), "asyncio_loop", None)
+    if loop is not None:
+        loop.set_exception_handler(lambda _loop, _context: None)
+
+
+@contextlib.contextmanager
 def open_cluster(scheduler: str | None, plan: ClusterPlan, retries: int) -> Iterator[ClusterHandle]:
     """A connected Client (and the LocalCluster it owns, if any), closed on exit.
 
@@ -125,7 +153,7 @@ def open_cluster(scheduler: str | None, plan: ClusterPlan, retries: int) -> Iter
         # worker-saturation 1.0: a worker holds only the slide it is grading, none queued behind it, so
         # slides go to whichever worker frees up first and a dying worker takes no waiting slide along.
         with dask.config.set({"distributed.scheduler.allowed-failures": retries,
-                              "distributed.scheduler.worker-saturation": 1.0}):
+                              "distributed.scheduler.worker-saturation": 1.0}), _sigint_ignored():
             cluster = LocalCluster(
                 n_workers=plan.workers,
                 threads_per_worker=1,  # one slide at a time per worker process (see module doc)
@@ -140,7 +168,11 @@ def open_cluster(scheduler: str | None, plan: ClusterPlan, retries: int) -> Iter
             )
         try:
             with Client(cluster) as client:
-                yield ClusterHandle(client, plan, True, _dashboard(client), retries, cluster.scheduler_address)
+                try:
+                    yield ClusterHandle(client, plan, True, _dashboard(client), retries, cluster.scheduler_address)
+                except KeyboardInterrupt:
+                    _quiet_teardown(cluster)
+                    raise
         finally:
             cluster.close()
         return

@@ -57,7 +57,7 @@ def config_hash(config_dict: dict[str, Any]) -> str:
 
 
 def model_versions() -> dict[str, str]:
-    """{"stage1": "<card version>+<weights sha256[:12]>", "stage2": ...} of the shipped weights.
+    """{"stage1": "<card version>+<sha256[:12] of the weights and ONNX export>", "stage2": ...} of the shipped weights.
 
     Read from the cards' JSON and the weight bytes, without importing torch, so the driver can decide
     what to skip before any worker starts. The weights' hash catches retrained weights whose card
@@ -68,9 +68,13 @@ def model_versions() -> dict[str, str]:
     weights = resources.files("zoomgrade").joinpath("weights")
     for name in ("stage1", "stage2"):
         card, blob = weights.joinpath(f"{name}.json"), weights.joinpath(f"{name}.safetensors")
+        onnx = weights.joinpath(f"{name}.onnx")
         try:
             version = str(json.loads(card.read_text()).get("version", "?"))
-            digest = hashlib.sha256(blob.read_bytes()).hexdigest()[:12]
+            h = hashlib.sha256(blob.read_bytes())
+            if onnx.is_file():  # the file that runs on the CPU: a re-export regrades too
+                h.update(onnx.read_bytes())
+            digest = h.hexdigest()[:12]
         except (OSError, ValueError):
             out[name] = "missing"
             continue

@@ -10,13 +10,14 @@ batch's own output folders are full of PNGs. Name them in a list file to grade t
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ZoomgradeError
+from ..outputs.naming import output_names, slide_stem, unique_inputs
+
+__all__ = ["SlideInput", "find_slides", "read_list", "resolve_inputs", "slide_stem", "unique_names"]
 
 #: Whole-slide formats the slide layer reads (OpenSlide's vendor formats, generic/OME pyramidal TIFF,
 #: DICOM WSI). Lower case; ".ome.tif(f)" is covered by ".tif(f)".
@@ -41,15 +42,6 @@ def _absolute(path: Path) -> Path:
     """Absolute and normalised, but symlinks kept: a study folder of links names its slides by the
     links (and the slide layer follows them when it opens the file)."""
     return Path(os.path.abspath(path))
-
-
-def slide_stem(path: Path) -> str:
-    """File name without its slide suffix ("a.ome.tiff" -> "a")."""
-    name = path.name
-    for suffix in (".ome.tiff", ".ome.tif"):
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return path.stem
 
 
 def find_slides(folder: Path, exclude: Path | None = None) -> list[Path]:
@@ -107,28 +99,14 @@ def read_list(list_file: Path) -> list[Path]:
 
 
 def unique_names(paths: list[Path]) -> list[SlideInput]:
-    """Give each slide an output folder name: its stem, or ``stem-<hash8>`` where stems collide.
-
-    The hash is of the full path, so the name is the same on every run over the same inputs (which is
-    what makes a batch resumable). Stems are compared case-insensitively: OUT may be on a file system
-    that ignores case.
-    """
-    groups: dict[str, list[Path]] = defaultdict(list)
-    for p in paths:
-        groups[slide_stem(p).lower()].append(p)
-    out = []
-    for p in paths:
-        stem = slide_stem(p)
-        if len(groups[stem.lower()]) > 1:
-            stem = f"{stem}-{hashlib.sha1(str(p).encode()).hexdigest()[:8]}"
-        out.append(SlideInput(path=p, name=stem))
-    return out
+    """Each slide with its output folder name (``outputs.naming``: the rule ``grade`` uses too)."""
+    return [SlideInput(path=p, name=n) for p, n in zip(paths, output_names(paths))]
 
 
 def resolve_inputs(inputs: str | os.PathLike | list, out_dir: Path | None = None) -> list[SlideInput]:
     """Turn the batch's INPUT into its slides: a folder, a list file, one slide file, or a Python list.
 
-    Duplicates (the same file named twice) are graded once. An INPUT that does not exist or holds no
+    Duplicates (the same file named twice, or through a link) are graded once. An INPUT that does not exist or holds no
     slide is a usage error (ZoomgradeError -> exit 2); a bad *entry* is not (it fails in failures.csv).
     """
     if isinstance(inputs, (list, tuple)):
@@ -145,8 +123,7 @@ def resolve_inputs(inputs: str | os.PathLike | list, out_dir: Path | None = None
             paths = [_absolute(src)]
         else:
             raise ZoomgradeError(f"{src}: no such file or folder")
-    seen: set[Path] = set()
-    unique = [p for p in paths if not (p in seen or seen.add(p))]
+    unique, _ = unique_inputs(paths)
     if not unique:
         raise ZoomgradeError(f"{where}: no slide files found (looked for {', '.join(sorted(SLIDE_EXTENSIONS))})")
     return unique_names(unique)

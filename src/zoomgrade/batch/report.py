@@ -15,6 +15,7 @@ from typing import Any
 
 from ..outputs import failure_row, write_summary_csv
 from ..outputs.atomic import atomic_write_text
+from ..outputs.csv_cells import safe_cell
 from .worker import SlideRow
 
 SUMMARY_FILE = "summary.csv"
@@ -42,9 +43,9 @@ def write_summary(rows: list[SlideRow], path: Path) -> Path:
 def write_failures(rows: list[SlideRow], path: Path) -> Path:
     """Always written (header only when nothing failed), so a stale file never outlives a clean rerun."""
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(FAILURE_COLUMNS)
-    w.writerows([r.slide, r.error_class, r.error, r.attempts] for r in rows if r.status == "failed")
+    w.writerows([safe_cell(c) for c in (r.slide, r.error_class, r.error, r.attempts)] for r in rows if r.status == "failed")
     return atomic_write_text(path, buf.getvalue())
 
 

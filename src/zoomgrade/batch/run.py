@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ZoomgradeError
+from ..outputs.lock import output_lock
 from .cluster import ClusterHandle, ClusterPlan, open_cluster, plan_local
 from .fingerprint import SlideKey, config_hash, input_fingerprint, model_versions, read_done
 from .inputs import SlideInput, resolve_inputs
@@ -62,13 +63,21 @@ class BatchSummary:
 
 
 def _load_config(config: Any):
-    from ..cascade import GradeConfig, load_config
+    """The one resolver ``grade`` uses too: a bad config is one error (exit 2) before any slide is sent."""
+    from ..cascade.config import resolve_config
 
-    if config is None or isinstance(config, (str, Path)):
-        return load_config(config)
-    if isinstance(config, GradeConfig):
-        return config
-    raise ZoomgradeError(f"config: expected a TOML path or a GradeConfig, got {type(config).__name__}")
+    return resolve_config(config)
+
+
+def _check_models() -> None:
+    """The shipped model files against their cards, in the driver: a changed file is one error (exit 2)
+    before any worker starts, not a failure per slide."""
+    from importlib import resources
+
+    from ..models.hashes import verify_folder
+
+    with resources.as_file(resources.files("zoomgrade").joinpath("weights")) as folder:
+        verify_folder(folder)
 
 
 def _skipped_row(s: SlideInput, slide_dir: Path, record: dict[str, Any], mode: str) -> SlideRow:
@@ -137,7 +146,7 @@ def _say(enabled: bool, text: str) -> None:
     if enabled:
         from rich.console import Console
 
-        Console(stderr=True).print(text, highlight=False, soft_wrap=True)
+        Console(stderr=True).print(text, highlight=False, soft_wrap=True, markup=False)  # addresses, plain text
 
 
 def _load_models(handle: ClusterHandle) -> None:
@@ -200,9 +209,16 @@ def batch(inputs: Any, out_dir: str | Path, *, workers: int | None = None, threa
     out = Path(out_dir).expanduser().resolve()
     slides = resolve_inputs(inputs, out_dir=out)
     cfg = _load_config(config)
+    _check_models()
     plan = (plan_local(workers, threads_per_worker) if scheduler is None
             else ClusterPlan(0, threads_per_worker, None, "the existing cluster's workers"))
-    out.mkdir(parents=True, exist_ok=True)
+    with output_lock(out):
+        return _batch(slides, out, cfg, plan, scheduler, retries, force, mode, progress, t0)
+
+
+def _batch(slides: list[SlideInput], out: Path, cfg: Any, plan: ClusterPlan, scheduler: str | None, retries: int,
+           force: bool, mode: str, progress: bool, t0: float) -> BatchSummary:
+    """The batch inside OUT's lock: what is done, the cluster, the tasks, the CSVs."""
     chash = config_hash(cfg.to_dict())
     models = model_versions()
 

@@ -16,8 +16,9 @@ from ..labels import TBSRTC, LabelSet
 from ..types import CostRecord, RegionGrade, SlideResult
 from .adequacy import assess_adequacy
 from .budget import Budget, stage1_grade
+from . import input_checks
 from .compare import compare
-from .config import GradeConfig, config_from_dict, load_config, validate
+from .config import GradeConfig, resolve_config
 from .exhaustive import ExhaustiveOutput, run_exhaustive
 from .fallback_pass import run_fallback
 from .queue import severity_order
@@ -42,15 +43,6 @@ class _Rss:
     def mb(self) -> float:
         self.sample()
         return self.peak / 2**20
-
-
-def resolve_config(config: GradeConfig | str | Path | dict | None) -> GradeConfig:
-    if isinstance(config, GradeConfig):
-        validate(config, "config")  # built in code: checked as a file or a dict is
-        return config
-    if isinstance(config, dict):
-        return config_from_dict(config)
-    return load_config(config)
 
 
 def resolve_models(models: Any, need_stage1: bool) -> tuple[Any, Any]:
@@ -219,7 +211,7 @@ def grade_modes(path_or_slide: Any, config: GradeConfig | str | Path | dict | No
     if own:
         from ..slide import open_slide
 
-        slide = open_slide(path_or_slide, mpp=mpp, backend=backend)
+        slide = open_slide(path_or_slide, mpp=mpp, backend=backend, memory_mb=cfg.limits.memory_mb)
     else:
         slide = path_or_slide
     t_open = time.perf_counter() - t_start
@@ -247,6 +239,7 @@ def grade_modes(path_or_slide: Any, config: GradeConfig | str | Path | dict | No
                                     warn + ex.errors[:5])
             if c_result is not None:
                 c_result.comparison = compare(c_result, e_result, ex, labels, cfg)
+        input_checks.record(slide, cfg, s1, s2, [r for r in (c_result, e_result) if r is not None])
         return c_result, e_result
     finally:
         if own:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ..errors import ZoomgradeError
 
@@ -17,6 +19,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: exit codes: 0 all done, 1 some slides failed (the rest written), 2 bad usage or input.
 EXIT_OK, EXIT_PARTIAL, EXIT_BAD_INPUT = 0, 1, 2
+#: Ctrl-C (SIGINT): 128 + 2, the shell's convention
+EXIT_INTERRUPTED = 130
+
+
+def check_number(name: str, value: float | None, lo: float, hi: float | None = None, unit: str = "") -> None:
+    """Refuse a non-finite or out-of-range option value with one line (``ZoomgradeError``: exit 2)."""
+    if value is None:
+        return
+    ok = isinstance(value, (int, float)) and math.isfinite(value) and value >= lo and (hi is None or value <= hi)
+    if not ok:
+        span = f">= {lo:g}" if hi is None else f"in [{lo:g}, {hi:g}]"
+        raise ZoomgradeError(f"{name}: must be a finite number {span}{' ' + unit if unit else ''}, got {value}")
 
 
 def stdout() -> Console:
@@ -32,8 +46,9 @@ def debug_enabled() -> bool:
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
-    """Print one error line to stderr and return the Exit to raise."""
-    stderr().print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """Print one error line to stderr and return the Exit to raise. ``message`` is plain text (paths and
+    values in it may hold rich markup characters such as ``[/]``: they are printed as they are)."""
+    stderr().print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -52,8 +67,8 @@ def guarded(fn: F) -> F:
                 raise
             raise fail(str(err)) from None
         except KeyboardInterrupt:
-            stderr().print("interrupted")
-            raise typer.Exit(130) from None
+            stderr().print("interrupted (results already written are kept)", highlight=False)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         except OSError as err:
             if debug_enabled():
                 raise

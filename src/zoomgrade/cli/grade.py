@@ -16,7 +16,14 @@ from rich.markup import escape as esc
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..errors import ZoomgradeError
-from .common import EXIT_BAD_INPUT, EXIT_OK, EXIT_PARTIAL, fail, guarded, set_torch_threads, stderr, stdout
+from ..outputs.lock import output_lock
+from ..outputs.naming import output_dirs, unique_inputs
+from .common import (EXIT_BAD_INPUT, EXIT_OK, EXIT_PARTIAL, check_number, fail, guarded, set_torch_threads, stderr,
+                     stdout)
+
+#: --mpp: no scanner resolves finer than 0.05 um/px; a level 0 coarser than 100 um/px is not a slide
+MPP_RANGE = (0.05, 100.0)
+MAX_THREADS = 1024
 
 STAGE_NAMES = {
     "open": "open slide", "stage1": "stage 1 (low power)", "stage2": "stage 2 (high power)",
@@ -45,37 +52,17 @@ class Outcome:
 
 
 def _config(config: Path | None, no_fallback: bool, budget_mpx: float | None) -> Any:
-    from ..cascade import load_config
+    """The one resolver (``cascade.config.resolve_config``), then the options that override it, validated
+    again as a whole: a bad file or value is one line and exit 2 before any slide is opened."""
+    from ..cascade.config import resolve_config, validate
 
-    cfg = load_config(config)
+    cfg = resolve_config(config)
     if no_fallback:
         cfg.fallback.enabled = False
     if budget_mpx is not None:
-        if budget_mpx < 0:
-            raise ZoomgradeError(f"--budget-mpx: must be >= 0, got {budget_mpx}")
+        check_number("--budget-mpx", budget_mpx, 0.0)
         cfg.budget.high_power_megapixels = budget_mpx
-    return cfg
-
-
-def slide_stem(path: Path) -> str:
-    """The output folder name of a slide: its file name without the format suffix (x.ome.tiff -> x)."""
-    name = path.name
-    for double in (".ome.tiff", ".ome.tif"):
-        if name.lower().endswith(double):
-            return name[: -len(double)] or name
-    return path.stem or name
-
-
-def _out_dirs(slides: list[Path], out: Path) -> list[Path]:
-    """OUT/<slide stem>/, made unique when two inputs share a stem (a/x.svs, b/x.svs)."""
-    seen: dict[str, int] = {}
-    dirs = []
-    for s in slides:
-        stem = slide_stem(s)
-        n = seen.get(stem, 0)
-        seen[stem] = n + 1
-        dirs.append(out / (stem if n == 0 else f"{stem}-{n + 1}"))
-    return dirs
+    return validate(cfg, str(config) if config else "options")
 
 
 def _progress_callback(progress: Progress, name: str) -> Any:
@@ -93,6 +80,7 @@ def _progress_callback(progress: Progress, name: str) -> Any:
 def grade_one(path: Path, out_dir: Path, *, cfg: Any, mode: str, mpp: float | None, backend: str | None,
               models: Any, show_progress: bool) -> Outcome:
     """Open, grade and save one slide; a failure is returned (one line), never raised."""
+    from ..batch.fingerprint import clear_done
     from ..cascade import grade
     from ..outputs import save_result, summary_row
     from ..slide import open_slide
@@ -101,7 +89,10 @@ def grade_one(path: Path, out_dir: Path, *, cfg: Any, mode: str, mpp: float | No
     console = stderr()
     show_progress = show_progress and console.is_terminal  # no bars (nor their blank lines) in logs/pipes
     try:
-        with open_slide(path, mpp=mpp, backend=backend) as slide:
+        # A batch's record in this folder would describe the result being replaced: forget it first, so a
+        # later batch regrades the slide instead of skipping it with a stale summary.
+        clear_done(out_dir)
+        with open_slide(path, mpp=mpp, backend=backend, memory_mb=cfg.limits.memory_mb) as slide:
             with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                           TimeElapsedColumn(), console=console, transient=True,
                           disable=not show_progress) as progress:
@@ -147,8 +138,9 @@ def run_grade(slides: list[Path], out: Path, *, mode: str = "cascade", mpp: floa
     from ..models import load_default_models
     from ..outputs import failure_row, write_summary_csv
 
-    if mpp is not None and mpp <= 0:
-        raise ZoomgradeError(f"--mpp: must be > 0, got {mpp}")
+    check_number("--mpp", mpp, MPP_RANGE[0], MPP_RANGE[1], "um/px")
+    if threads is not None and not 1 <= threads <= MAX_THREADS:
+        raise ZoomgradeError(f"--threads: must be 1 to {MAX_THREADS}, got {threads}")
     cfg = _config(config, no_fallback, budget_mpx)
     if device == "cuda":
         import torch
@@ -158,21 +150,25 @@ def run_grade(slides: list[Path], out: Path, *, mode: str = "cascade", mpp: floa
                                  "use --device cpu")
     set_torch_threads(threads)
     models = load_default_models(device)  # once for every slide
-    out.mkdir(parents=True, exist_ok=True)
     err, con = stderr(), stdout()
+    slides, duplicates = unique_inputs(list(slides))
+    for d in duplicates:
+        err.print(f"note: {esc(str(d))} is a file already given (same file or a link to it): graded once",
+                  highlight=False, soft_wrap=True)
     outcomes = []
-    for path, out_dir in zip(slides, _out_dirs(slides, out)):
-        o = grade_one(path, out_dir, cfg=cfg, mode=mode, mpp=mpp, backend=backend, models=models,
-                      show_progress=not quiet and not as_json)
-        outcomes.append(o)
-        if o.error:
-            err.print(f"[bold red]failed:[/] {esc(o.error)}", highlight=False, soft_wrap=True)
-        elif not quiet and not as_json:
-            con.print(_line(o), highlight=False, soft_wrap=True)
-    summary = None
-    if len(slides) > 1:
-        rows = [o.row if not o.error else failure_row(o.path, o.error) for o in outcomes]
-        summary = write_summary_csv(rows, out / "summary.csv")
+    with output_lock(out):
+        for path, out_dir in zip(slides, output_dirs(slides, out)):
+            o = grade_one(path, out_dir, cfg=cfg, mode=mode, mpp=mpp, backend=backend, models=models,
+                          show_progress=not quiet and not as_json)
+            outcomes.append(o)
+            if o.error:
+                err.print(f"[bold red]failed:[/] {esc(o.error)}", highlight=False, soft_wrap=True)
+            elif not quiet and not as_json:
+                con.print(_line(o), highlight=False, soft_wrap=True)
+        summary = None
+        if len(slides) > 1:
+            rows = [o.row if not o.error else failure_row(o.path, o.error) for o in outcomes]
+            summary = write_summary_csv(rows, out / "summary.csv")
     failed = [o for o in outcomes if o.error]
     code = EXIT_OK if not failed else (EXIT_BAD_INPUT if len(failed) == len(outcomes) and all(
         o.bad_input for o in failed) else EXIT_PARTIAL)
@@ -205,13 +201,15 @@ def grade_cmd(
                                      "stage-2 grade whatever its confidence."),
     budget_mpx: float | None = typer.Option(None, "--budget-mpx", help="Stop reading at high power after this "
                                                "many megapixels; later regions keep their stage-1 grade."),
-    threads: int | None = typer.Option(None, "--threads", help="Torch CPU threads (default: torch's choice)."),
+    threads: int | None = typer.Option(None, "--threads", min=1, max=MAX_THREADS,
+                                       help="Torch CPU threads (default: torch's choice)."),
 ) -> None:
     """Grade whole-slide images: low power first, then high power where it matters.
 
     Writes OUT/<slide>/result.json, regions.geojson (QuPath: File > Import objects), overlay.png, heatmap.png and report.html; OUT/summary.csv for several slides.
 
-    Exit code 0: all graded; 1: some slides failed (the others are written); 2: bad usage or input.
+    Exit code 0: all graded; 1: some slides failed (the others are written); 2: bad usage or input
+    (every slide bad, a bad option or config, the output folder busy); 130: interrupted (Ctrl-C).
     """
     code = run_grade(slides, out, mode=mode.value, mpp=mpp, backend=backend, config=config,
                      device=device.value if device else None, quiet=quiet, as_json=as_json,
@@ -252,5 +250,5 @@ def demo_cmd(
                        f"{time.perf_counter() - t0:.1f} s: {slide_path}", highlight=False, soft_wrap=True)
     code = run_grade([slide_path], root, device=device.value if device else None, quiet=quiet)
     if code == EXIT_OK:
-        typer.echo(f"report: {root / slide_stem(slide_path) / 'report.html'}")
+        typer.echo(f"report: {output_dirs([slide_path], root)[0] / 'report.html'}")
     raise typer.Exit(code)

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import typer
+from rich.markup import escape as esc
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..errors import ZoomgradeError
@@ -44,7 +45,7 @@ def synth(
     t0 = time.perf_counter()
     try:
         with _progress() as bar:
-            task = bar.add_task(f"rendering {out.name}", total=None)
+            task = bar.add_task(f"rendering {esc(out.name)}", total=None)
             truth = write_slide(out, category.upper(), stain.lower(), size, seed, level_step, workers=workers,
                                 progress=lambda done, total: bar.update(task, completed=done, total=total))
     except ValueError as err:
@@ -55,7 +56,7 @@ def synth(
         return
     counts = ", ".join(f"{k}:{v}" for k, v in truth["counts"].items() if v)
     stdout().print(
-        f"[bold]{out}[/] {truth['width']}x{truth['height']} px, {len(truth['levels'])} levels, category "
+        f"[bold]{esc(str(out))}[/] {truth['width']}x{truth['height']} px, {len(truth['levels'])} levels, category "
         f"[bold]{truth['category']}[/] ({truth['category_name']}), {truth['n_groups']} groups ({counts}), "
         f"{secs:.1f} s",
         highlight=False,
@@ -81,7 +82,7 @@ def synth_set(
     with _progress() as bar:
         task = bar.add_task("slides", total=n)
         manifest = write_set(out_dir, n, seed, size, level_step=level_step, workers=workers,
-                             progress=lambda k, total, name: bar.update(task, completed=k, description=name or "done"))
+                             progress=lambda k, total, name: bar.update(task, completed=k, description=esc(name) if name else "done"))
     splits = ", ".join(f"{k}: {len(v)}" for k, v in manifest["splits"].items())
-    stdout().print(f"[bold]{out_dir}[/]: {n} slides ({splits}) in {time.perf_counter() - t0:.1f} s; "
-                   f"manifest {Path(out_dir) / 'manifest.json'}", highlight=False)
+    stdout().print(f"[bold]{esc(str(out_dir))}[/]: {n} slides ({esc(splits)}) in {time.perf_counter() - t0:.1f} s; "
+                   f"manifest {esc(str(Path(out_dir) / 'manifest.json'))}", highlight=False)

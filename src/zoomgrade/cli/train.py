@@ -54,4 +54,4 @@ def train(
         cfg = replace(Stage2TrainConfig(), **over, **extra)
         res = train_stage2(slides, out, epochs, config=cfg, progress=not quiet)
     stdout().print(f"{which.value}: best validation score {res.best_score:.3f} at epoch {res.best_epoch}, "
-                   f"{res.seconds:.0f} s -> {res.weights}", highlight=False)
+                   f"{res.seconds:.0f} s -> {res.weights}", highlight=False, markup=False)

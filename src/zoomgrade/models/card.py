@@ -18,6 +18,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..errors import ModelCardError
+from .hashes import sha256, verify_file
 from .stage1 import Stage1Config, Stage1Net
 from .stage2 import Stage2Config, Stage2Net
 
@@ -48,6 +49,9 @@ class ModelCard:
     #: .safetensors it was exported from}
     engine: dict[str, Any] = field(default_factory=dict)
     card_format: int = CARD_FORMAT
+    #: {file name beside the card: SHA-256} of every file that runs (weights, ONNX export); checked at load
+    #: (models/hashes.py). Optional for old cards (then ``engine.weights_sha256`` pins the weights).
+    files: dict[str, str] = field(default_factory=dict)
 
     @property
     def mpp(self) -> float:
@@ -114,6 +118,9 @@ def save_model(model: nn.Module, card: ModelCard, path: str | Path, *,
         if onnx is not None:
             card.engine = engine_record(onnx, tmp_w)
         model.train(was_training)
+    card.files = {wpath.name: sha256(tmp_w)}
+    if card.engine.get("onnx"):
+        card.files[card.engine["onnx"]] = sha256(wpath.with_name(card.engine["onnx"]))
     tmp_c.write_text(json.dumps(card.to_dict(), indent=2) + "\n")
     tmp_w.replace(wpath)
     tmp_c.replace(cpath)
@@ -131,6 +138,7 @@ def add_onnx_export(path: str | Path, example: torch.Tensor) -> Path | None:
     if onnx is None:
         return None
     card.engine = engine_record(onnx, wpath)
+    card.files = {**card.files, wpath.name: sha256(wpath), onnx.name: sha256(onnx)}
     tmp_c = cpath.with_suffix(".json.tmp")
     tmp_c.write_text(json.dumps(card.to_dict(), indent=2) + "\n")
     tmp_c.replace(cpath)
@@ -173,6 +181,7 @@ def load_model(path: str | Path, expect: dict[str, Any] | None = None,
     model = build_model(card)
     if not wpath.exists():
         raise ModelCardError(f"{wpath}: weights file not found")
+    verify_file(wpath, card)  # the bytes that will run are the ones the card describes
     try:
         state = load_file(str(wpath), device="cpu")
     except (SafetensorError, OSError, ValueError) as err:

@@ -9,7 +9,6 @@ exported from, so a stale export is refused rather than silently used.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import logging
 import os
@@ -23,18 +22,11 @@ import torch
 from torch import nn
 
 from ..errors import ModelCardError
+from .hashes import sha256
 
 # onnxruntime (imported by us, and by onnxscript during export) writes a telemetry device id under
 # ~/.cache/Microsoft/DeveloperTools/.onnxruntime/ on import unless this is set first: leave no traces.
 os.environ["ORT_DISABLE_TELEMETRY"] = "1"
-
-
-def sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def import_ort() -> Any | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,6 +21,7 @@ from ..errors import ModelCardError
 from ..labels import TBSRTC, LabelSet
 from .blocks import fold_batchnorm
 from .card import ModelCard, load_model, paths_for
+from .hashes import pinned, verify_file
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
@@ -91,10 +93,21 @@ def _ort_engine(card: ModelCard, device: torch.device, engine: str, weights_path
 
         onnx_path = Path(weights_path).with_name(onnx_name)
         if onnx_path.exists() and import_ort() is not None:
+            verify_file(onnx_path, card)  # what runs on the CPU is the export the card pins
             ort_model = OrtModel(onnx_path, weights_path, card.engine["weights_sha256"])
     if engine == "onnxruntime" and ort_model is None:
         raise ModelCardError(f"{card.name}: ONNX Runtime engine asked for but no usable export/onnxruntime")
     return ort_model
+
+
+def _files(card: ModelCard, weights_path: str | Path | None, ort_model: Any) -> dict[str, str]:
+    """{file name: SHA-256 the card pins} of the files this runner loaded (checked at load), for result.json."""
+    if weights_path is None:
+        return {}
+    paths = [Path(weights_path)]
+    if ort_model is not None:
+        paths.append(Path(weights_path).with_name(card.engine["onnx"]))
+    return {p.name: h for p in paths if (h := pinned(card, p))}
 
 
 def _ort_input(ort_model, images: np.ndarray, card: ModelCard) -> np.ndarray:
@@ -118,6 +131,7 @@ class Stage1Runner:
         self.card = card
         self._ort = _ort_engine(card, self.device, engine, weights_path)
         self.engine = "onnxruntime" if self._ort is not None else "torch"
+        self.files = _files(card, weights_path, self._ort)
         self.ort_min_side = 16 * int(card.hyperparameters.get("attn_grid", 16))
         self.stride = int(card.hyperparameters.get("out_stride", 2))
         self.multiple = 16
@@ -195,6 +209,7 @@ class Stage2Runner:
         self.batch_size = batch_size
         self._ort = _ort_engine(card, self.device, engine, weights_path)
         self.engine = "onnxruntime" if self._ort is not None else "torch"
+        self.files = _files(card, weights_path, self._ort)
 
     @property
     def labels(self) -> list[str]:

@@ -12,7 +12,7 @@ import math
 from importlib import resources
 from typing import Any
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "2.0"
 SCHEMA_FILE = "result.schema.json"
 
 # Keywords that only annotate: nothing to check.

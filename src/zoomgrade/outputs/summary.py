@@ -11,6 +11,7 @@ from typing import Any
 from ..labels import TBSRTC
 from ..types import SlideResult
 from .atomic import atomic_write_text
+from .csv_cells import safe_cell
 
 BASE_COLUMNS = ["slide", "path", "status", "mode", "category", "category_name", "risk_of_malignancy",
                 "adequate", "n_regions"]
@@ -41,6 +42,8 @@ def summary_row(result: SlideResult, out_dir: str | Path | None = None) -> dict[
         ra, ratio = cmp.get("region_agreement"), hp.get("ratio")
         row["region_agreement"] = "" if ra is None else round(float(ra), 4)
         row["high_power_pixel_ratio"] = "" if ratio is None else round(float(ratio), 5)
+    # a damaged file's failed reads (also a warning in result.json and report.html)
+    row["failed_reads"] = int((result.decode_errors or {}).get("failed", 0) or 0)
     row["wall_seconds"] = round(float(result.cost.wall_seconds), 3)
     row["peak_rss_mb"] = round(float(result.cost.peak_rss_mb), 1)
     row["megapixels_read"] = round(sum(result.cost.pixels_by_mpp.values()) / 1e6, 3)
@@ -57,7 +60,8 @@ def failure_row(path: str | Path, error: str) -> dict[str, Any]:
 def write_summary_csv(results_or_rows: Iterable[SlideResult | Mapping[str, Any]], path: str | Path) -> Path:
     """Write summary.csv atomically: SlideResults become rows; mappings (e.g. ``failure_row``) pass through.
 
-    Columns: the fixed ones first, then any others in first-seen order; missing cells stay empty.
+    Columns: the fixed ones first, then any others in first-seen order; missing cells stay empty. Text cells
+    a spreadsheet would evaluate as a formula are written inert (``csv_cells``).
     """
     rows = [summary_row(r) if isinstance(r, SlideResult) else dict(r) for r in results_or_rows]
     cols: list[str] = list(BASE_COLUMNS)
@@ -67,8 +71,8 @@ def write_summary_csv(results_or_rows: Iterable[SlideResult | Mapping[str, Any]]
                 cols.append(k)
     cols += TAIL_COLUMNS
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
+    w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\r\n")
     w.writeheader()
     for r in rows:
-        w.writerow({k: r.get(k, "") for k in cols})
+        w.writerow({k: safe_cell(r.get(k, "")) for k in cols})
     return atomic_write_text(path, buf.getvalue())

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .limits import DEFAULT_MEMORY_MB
 from .segment_cache import DEFAULT_CACHE_BYTES, SegmentCache
 
 
@@ -40,10 +41,12 @@ class SlideBackend(ABC):
     #: the decoded-tile cache this backend keeps itself, if any (``Slide.cache_stats`` reports it)
     cache: SegmentCache | None = None
 
-    def __init__(self, path: str, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
+    def __init__(self, path: str, cache_bytes: int = DEFAULT_CACHE_BYTES, memory_mb: int = DEFAULT_MEMORY_MB) -> None:
         """``cache_bytes`` bounds the decoded-tile cache of backends that decode tiles on demand (0 = none);
-        every backend takes it, so callers need not know which ones cache."""
+        every backend takes it, so callers need not know which ones cache. ``memory_mb``: the memory ceiling
+        that bounds what one decode may allocate (``slide.limits``)."""
         self.path = path
+        self.memory_mb = int(memory_mb)
         self.level_dimensions = []
         self.level_downsamples = []
         self.properties = {}

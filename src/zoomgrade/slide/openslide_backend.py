@@ -9,6 +9,7 @@ import numpy as np
 import openslide
 
 from .base import SlideBackend, to_rgb
+from .limits import DEFAULT_MEMORY_MB
 from .segment_cache import DEFAULT_CACHE_BYTES
 
 
@@ -23,8 +24,10 @@ def _float(value: str | None) -> float | None:
 class OpenSlideBackend(SlideBackend):
     name = "openslide"
 
-    def __init__(self, path: str, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
-        super().__init__(path)
+    def __init__(self, path: str, cache_bytes: int = DEFAULT_CACHE_BYTES, memory_mb: int = DEFAULT_MEMORY_MB) -> None:
+        # OpenSlide decodes the vendor formats' tiles itself, bounded by their tile sizes; the regions asked of
+        # it are bounded by Slide.read_region's own check.
+        super().__init__(path, cache_bytes, memory_mb)
         try:
             self._osr = openslide.OpenSlide(path)
         except openslide.OpenSlideUnsupportedFormatError:
@@ -57,6 +60,8 @@ class OpenSlideBackend(SlideBackend):
         return to_rgb(np.asarray(img))
 
     def associated_image(self, name: str) -> np.ndarray:
+        # OpenSlide decodes associated images whole, and does not say their size first: they are labels and
+        # macro photos, small by nature
         return to_rgb(np.asarray(self._osr.associated_images[name]))
 
     def close(self) -> None:

@@ -11,13 +11,14 @@ import numpy as np
 from PIL import Image
 
 from .base import SlideBackend, to_rgb, white
+from .limits import DEFAULT_MEMORY_MB, check_decoded_size, decode_limit
 
 
 class PillowBackend(SlideBackend):
     name = "pillow"
 
-    def __init__(self, path: str, cache_bytes: int = 0) -> None:
-        super().__init__(path)  # no tile cache: the one image is decoded once and kept
+    def __init__(self, path: str, cache_bytes: int = 0, memory_mb: int = DEFAULT_MEMORY_MB) -> None:
+        super().__init__(path, 0, memory_mb)  # no tile cache: the one image is decoded once and kept
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -31,6 +32,10 @@ class PillowBackend(SlideBackend):
             raise ValueError(f"Pillow cannot read it ({err})") from None
         if self._format not in ("PNG", "JPEG", "MPO"):
             raise ValueError(f"{self._format} is not a flat image format this backend reads")
+        # decoded as RGBA at worst (4 bytes a pixel), once, and kept: it must fit its share of the ceiling
+        check_decoded_size(f"flat {self._format} image", size[0], size[1], 4, decode_limit(memory_mb), memory_mb,
+                           hint="downscale it or convert it to a tiled pyramidal TIFF (e.g. `vips tiffsave IN "
+                                "OUT.tif --tile --pyramid`)")
         self.vendor = self._format.lower() if self._format else None
         self.level_dimensions = [size]
         self.level_downsamples = [1.0]

@@ -9,6 +9,7 @@ import openslide
 
 from ..errors import SlideError
 from .base import SlideBackend
+from .limits import DEFAULT_MEMORY_MB, ImageTooLargeError
 from .openslide_backend import OpenSlideBackend
 from .pillow_backend import PillowBackend
 from .segment_cache import DEFAULT_CACHE_BYTES
@@ -70,9 +71,11 @@ def _candidates(path: Path, head: bytes) -> list[str]:
     return []
 
 
-def open_backend(path: str | Path, backend: str | None = None, cache_bytes: int = DEFAULT_CACHE_BYTES) -> SlideBackend:
+def open_backend(path: str | Path, backend: str | None = None, cache_bytes: int = DEFAULT_CACHE_BYTES,
+                 memory_mb: int = DEFAULT_MEMORY_MB) -> SlideBackend:
     """Open ``path`` with the named backend, or with the first probed one that reads it; ``cache_bytes``
-    bounds the decoded-tile cache of backends that have one (0 disables it)."""
+    bounds the decoded-tile cache of backends that have one (0 disables it); ``memory_mb`` is the memory
+    ceiling (``slide.limits``)."""
     p = Path(path)
     head = _check_file(p)
     if backend is not None:
@@ -91,8 +94,8 @@ def open_backend(path: str | Path, backend: str | None = None, cache_bytes: int 
     errors = []
     for name in names:
         try:
-            return BACKENDS[name](str(p), cache_bytes=cache_bytes)
-        except TruncatedFileError as err:
+            return BACKENDS[name](str(p), cache_bytes=cache_bytes, memory_mb=memory_mb)
+        except (TruncatedFileError, ImageTooLargeError) as err:
             # OpenSlide would open it lazily and fail mid-read: stop here with the real cause
             raise SlideError(p, str(err)) from None
         except Exception as err:

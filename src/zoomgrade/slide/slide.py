@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import MissingMppError, SlideError
 from ..types import SlideInfo
 from .base import Level, SlideBackend
+from .limits import DEFAULT_MEMORY_MB, ImageTooLargeError, ReadLog, check_decoded_size, decode_limit
 from .probe import open_backend
 from .resample import apply_weights, area_resize, area_weights
 from .segment_cache import DEFAULT_CACHE_BYTES, CacheStats
@@ -33,9 +34,13 @@ _MPP_TOL = 1e-6
 class Slide:
     """A slide opened for reading. Use ``open_slide``; close it (or use ``with``) when done."""
 
-    def __init__(self, path: str | Path, backend: SlideBackend, mpp: float | None = None) -> None:
+    def __init__(self, path: str | Path, backend: SlideBackend, mpp: float | None = None,
+                 memory_mb: int = DEFAULT_MEMORY_MB) -> None:
         self.path = str(path)
         self._b = backend
+        self.memory_mb = int(memory_mb)
+        #: every read_region, and the ones that failed (decode or I/O errors): see slide.limits
+        self.read_log = ReadLog()
         self.backend_name = backend.name
         self.vendor = backend.vendor
         self.properties = dict(backend.properties)
@@ -99,16 +104,26 @@ class Slide:
             raise ValueError(f"need w, h > 0 and mpp > 0, got w={w}, h={h}, mpp={mpp}")
         f = self.mpp / mpp
         out_w, out_h = max(1, int(round(w * f))), max(1, int(round(h * f)))
+        try:
+            check_decoded_size(f"a read at {mpp:g} um/px", out_w, out_h, 3, decode_limit(self.memory_mb),
+                               self.memory_mb, hint="read at a coarser resolution or raise the ceiling")
+        except ImageTooLargeError as err:
+            raise SlideError(self.path, str(err)) from None
         li = self.best_level(mpp)
         ds = self.levels[li].downsample
         lx, ly = int(round(x / ds)), int(round(y / ds))
         lw, lh = max(1, int(round(w / ds))), max(1, int(round(h / ds)))
         try:
             if lw * lh <= _BAND_PIXELS:
-                return area_resize(self._b.read_level(li, lx, ly, lw, lh), out_h, out_w)
-            return self._read_banded(li, lx, ly, lw, lh, out_w, out_h)
+                img = area_resize(self._b.read_level(li, lx, ly, lw, lh), out_h, out_w)
+            else:
+                img = self._read_banded(li, lx, ly, lw, lh, out_w, out_h)
         except (OSError, ValueError, RuntimeError) as err:
-            raise SlideError(self.path, f"read failed at level {li} ({lx}, {ly}, {lw}x{lh}): {err}") from None
+            cause = f"read failed at level {li} ({lx}, {ly}, {lw}x{lh}): {err}"
+            self.read_log.failed(cause)
+            raise SlideError(self.path, cause) from None
+        self.read_log.ok()
+        return img
 
     def _read_banded(self, li: int, lx: int, ly: int, lw: int, lh: int, out_w: int, out_h: int) -> np.ndarray:
         out = np.empty((out_h, out_w, 3), dtype=np.uint8)
@@ -177,12 +192,13 @@ class Slide:
 
 
 def open_slide(path: str | Path, mpp: float | None = None, backend: str | None = None, *,
-               cache_bytes: int = DEFAULT_CACHE_BYTES) -> Slide:
+               cache_bytes: int = DEFAULT_CACHE_BYTES, memory_mb: int = DEFAULT_MEMORY_MB) -> Slide:
     """Open a slide; ``backend`` forces one of tifffile / openslide / pillow, else the file is probed.
-    ``cache_bytes`` bounds the cache of decoded file tiles (default 128 MiB; 0 disables it)."""
-    b = open_backend(path, backend, cache_bytes)
+    ``cache_bytes`` bounds the cache of decoded file tiles (default 128 MiB; 0 disables it). ``memory_mb``:
+    the memory ceiling no header can make a read exceed (``slide.limits``; default 2048)."""
+    b = open_backend(path, backend, cache_bytes, memory_mb)
     try:
-        return Slide(path, b, mpp)
+        return Slide(path, b, mpp, memory_mb)
     except BaseException:
         b.close()
         raise
