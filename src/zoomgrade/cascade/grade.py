@@ -14,9 +14,9 @@ from .._version import __version__
 from ..errors import ConfigError, ModelCardError
 from ..labels import TBSRTC, LabelSet
 from ..types import CostRecord, RegionGrade, SlideResult
+from . import input_checks
 from .adequacy import assess_adequacy
 from .budget import Budget, stage1_grade
-from . import input_checks
 from .compare import compare
 from .config import GradeConfig, resolve_config
 from .exhaustive import ExhaustiveOutput, run_exhaustive

@@ -18,8 +18,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..errors import ZoomgradeError
 from ..outputs.lock import output_lock
 from ..outputs.naming import output_dirs, unique_inputs
-from .common import (EXIT_BAD_INPUT, EXIT_OK, EXIT_PARTIAL, check_number, fail, guarded, set_torch_threads, stderr,
-                     stdout)
+from .common import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    check_number,
+    fail,
+    guarded,
+    set_torch_threads,
+    stderr,
+    stdout,
+)
 
 #: --mpp: no scanner resolves finer than 0.05 um/px; a level 0 coarser than 100 um/px is not a slide
 MPP_RANGE = (0.05, 100.0)
