@@ -14,23 +14,13 @@ import tomllib
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, ConfigDict, Field, Strict, TypeAdapter, ValidationError, ValidationInfo
+from pydantic_core import ErrorDetails
 
 from ..errors import ConfigError
 from ..labels import TBSRTC  # the grades that grade-keyed options name (a label set may be passed as context)
-
-
-def _num(lo: float, hi: float, *, lo_open: bool = False) -> Any:
-    """A finite float in [lo, hi] ((lo, hi] with ``lo_open``); TOML integers are accepted."""
-    bound = Field(gt=lo, le=hi) if lo_open else Field(ge=lo, le=hi)
-    return Annotated[float, Strict(), bound, Field(allow_inf_nan=False)]
-
-
-def _int(lo: int, hi: int) -> Any:
-    """An integer in [lo, hi]; true/false, strings and floats are refused."""
-    return Annotated[int, Strict(), Field(ge=lo, le=hi)]
 
 
 def _size_or_zero(v: int) -> int:
@@ -56,96 +46,112 @@ def _rule_grade(v: str, info: ValidationInfo) -> str:
 
 #: Resolutions (um/px): no scanner resolves finer than 0.05 um/px, and a whole slide at coarser than 100 um/px
 #: is a few pixels; outside this range a value is a typo, and a far-too-fine one would ask for terabytes.
-Mpp = _num(0.05, 100.0)
-Fraction = _num(0.0, 1.0)
+Mpp = Annotated[float, Strict(), Field(ge=0.05, le=100.0, allow_inf_nan=False)]
+Fraction = Annotated[float, Strict(), Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 Bool = Annotated[bool, Strict()]
 #: Window and tile sides: a network needs a few strides of pixels; more than 4096 px per side is a memory bomb.
 MIN_PX, MAX_PX = 16, 4096
 SizePx = Annotated[int, Strict(), AfterValidator(_size_or_zero)]
-Area = _num(0.0, 1e9)  # um^2: a 20 x 20 mm slide is 4e8 um^2
+Area = Annotated[float, Strict(), Field(ge=0.0, le=1e9, allow_inf_nan=False)]  # um^2: a 20 x 20 mm slide is 4e8 um^2
 RuleGrade = Annotated[str, Strict(), AfterValidator(_rule_grade)]
 FineOrEmpty = Annotated[str, Strict(), AfterValidator(_fine)]
-Threads = _int(1, 256)
-Count = _int(0, 1_000_000)
+Threads = Annotated[int, Strict(), Field(ge=1, le=256)]
+Count = Annotated[int, Strict(), Field(ge=0, le=1_000_000)]
+GreyMargin = Annotated[float, Strict(), Field(ge=-255.0, le=255.0, allow_inf_nan=False)]
+UpTo10 = Annotated[float, Strict(), Field(ge=0.0, le=10.0, allow_inf_nan=False)]
+UpTo100 = Annotated[float, Strict(), Field(ge=0.0, le=100.0, allow_inf_nan=False)]
+Microns = Annotated[float, Strict(), Field(ge=0.0, le=1000.0, allow_inf_nan=False)]
+SmallArea = Annotated[float, Strict(), Field(ge=0.0, le=1e4, allow_inf_nan=False)]
+Seconds = Annotated[float, Strict(), Field(ge=0.0, le=1e7, allow_inf_nan=False)]
+Grey = Annotated[float, Strict(), Field(ge=0.0, le=255.0, allow_inf_nan=False)]
+OpenFraction = Annotated[float, Strict(), Field(gt=0.0, le=1.0, allow_inf_nan=False)]
+PositiveSmallArea = Annotated[float, Strict(), Field(gt=0.0, le=1e4, allow_inf_nan=False)]
+PositiveArea = Annotated[float, Strict(), Field(gt=0.0, le=1e6, allow_inf_nan=False)]
+PixelsUpTo1000 = Annotated[int, Strict(), Field(ge=0, le=1000)]
+ZeroOrThreads = Annotated[int, Strict(), Field(ge=0, le=1024)]
+Depth = Annotated[int, Strict(), Field(ge=1, le=1024)]
+AtLeastOne = Annotated[int, Strict(), Field(ge=1, le=1_000_000)]
+BatchSize = Annotated[int, Strict(), Field(ge=1, le=4096)]
+TileQueue = Annotated[int, Strict(), Field(ge=1, le=65536)]
+MemoryMb = Annotated[int, Strict(), Field(ge=256, le=1_048_576)]
 
 
-def _forbid(cls: type) -> type:
-    cls.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
-    return cls
+#: Unknown keys are refused (pydantic reads this from each plain dataclass; not a dataclass field).
+_FORBID = ConfigDict(extra="forbid")
 
 
-@_forbid
 @dataclass
 class Stage1Config:
+    __pydantic_config__: ClassVar[ConfigDict] = _FORBID
     mpp: Mpp = 8.0  # low-power resolution the whole slide is read at (um/px)
     group_threshold: Fraction = 0.5  # P(cell group) above which a map pixel belongs to a region
     min_region_area_um2: Area = 400.0  # smaller connected components are dropped as noise
 
 
-@_forbid
 @dataclass
 class Stage2Config:
+    __pydantic_config__: ClassVar[ConfigDict] = _FORBID
     mpp: Mpp = 0.5  # high-power resolution regions are re-read at (um/px)
     window_px: SizePx = 0  # window side at `mpp`; 0 = the stage-2 model card's input size
-    batch_size: _int(1, 4096) = 32  # windows per forward pass
-    prefetch_regions: _int(1, 1024) = 4  # regions read ahead by the reader threads (bounded queue)
+    batch_size: BatchSize = 32  # windows per forward pass
+    prefetch_regions: Depth = 4  # regions read ahead by the reader threads (bounded queue)
     readers: Threads = 2  # reader threads (stage 2 and the fallback); a high-power budget reads with one
     readahead: Bool = True  # hint the OS the file bytes of every region's tiles before reading (cold files)
-    max_windows_per_region: _int(1, 1_000_000) = 256  # very large regions are sampled evenly beyond this
+    max_windows_per_region: AtLeastOne = 256  # very large regions are sampled evenly beyond this
     windows_per_region: Count = 2  # stage 2 reads a region's best-covered windows; the fallback the rest (0 = all)
     lattice: Bool = True  # region grids on the slide-wide grid (the exhaustive one), not centred on the region
     min_window_overlap: Fraction = 0.1  # windows with less of their area inside the region are not read
-    torch_threads: _int(0, 1024) = 0  # 0 = leave torch's setting alone
+    torch_threads: ZeroOrThreads = 0  # 0 = leave torch's setting alone
 
 
-@_forbid
 @dataclass
 class FusionConfig:
+    __pydantic_config__: ClassVar[ConfigDict] = _FORBID
     # w in posterior ~ likelihood * prior**w (0 = stage 2 alone); beyond 10 the low-power guess alone decides
-    prior_weight: _num(0.0, 10.0) = 0.5
-    prior_floor: _num(0.0, 1.0, lo_open=True) = 0.02  # stage-1 probabilities are floored so a prior never vetoes
+    prior_weight: UpTo10 = 0.5
+    prior_floor: OpenFraction = 0.02  # stage-1 probabilities are floored so a prior never vetoes
     min_presence: Fraction = 0.15  # windows' mean P(cell) under this: the region is not a cell group
 
 
-@_forbid
 @dataclass
 class FallbackConfig:
+    __pydantic_config__: ClassVar[ConfigDict] = _FORBID
     enabled: Bool = True
     confidence_threshold: Fraction = 0.6  # fused confidence under this sends the region to the fallback
     none_threshold: Fraction = 0.5  # patches with P(none) >= this hold no cells and do not vote
-    min_count: _int(1, 1_000_000) = 2  # severity-aware rule: a grade wins with at least this many patches ...
-    min_fraction: _num(0.0, 1.0, lo_open=True) = 0.3  # ... or this fraction of the cell patches ...
+    min_count: AtLeastOne = 2  # severity-aware rule: a grade wins with at least this many patches ...
+    min_fraction: OpenFraction = 0.3  # ... or this fraction of the cell patches ...
     min_confidence: Fraction = 0.6  # ... whose mean confidence is at least this; else the majority
     # The override applies to this grade and the more severe ones; less severe grades by the majority
     # ("" = every grade). TBSRTC: V, the malignant grades (see cascade/fallback.py).
     severity_from: FineOrEmpty = "V"
 
 
-@_forbid
 @dataclass
 class AdequacyConfig:
+    __pydantic_config__: ClassVar[ConfigDict] = _FORBID
     min_groups: Count = 6  # TBSRTC: at least 6 groups ...
     min_cells: Count = 10  # ... of at least 10 well-preserved follicular cells
-    um2_per_cell: _num(0.0, 1e6, lo_open=True) = 120.0  # area per follicular cell, for a region's rough cell count
+    um2_per_cell: PositiveArea = 120.0  # area per follicular cell, for a region's rough cell count
     # Cells are counted at high power by their nuclei (see cascade/cellcount.py); the area estimate is used
     # only where a region was not read at high power (budget).
     count_nuclei: Bool = True
-    nucleus_um2: _num(0.0, 1e4, lo_open=True) = 44.0  # one benign follicular nucleus (7.5 um across)
-    min_nucleus_um2: _num(0.0, 1e4) = 10.0  # smaller dark specks are not nuclei
-    nuclear_grey_max: _num(0.0, 255.0) = 120.0  # nuclei are darker than this (mean of R, G, B, 0-255) ...
-    nuclear_blue_margin: _num(-255.0, 255.0) = 10.0  # ... and bluer than red by this much (red cells are not)
-    nuclei_gap_um: _num(0.0, 1000.0) = 10.0  # nuclei closer than this (edge to edge) belong to one group
-    min_nuclei_per_group: _int(1, 1_000_000) = 2  # a lone nucleus (a lymphocyte) is not a group
-    outline_margin_um: _num(0.0, 1000.0) = 8.0  # the low-power outline is grown by this before counting inside it
+    nucleus_um2: PositiveSmallArea = 44.0  # one benign follicular nucleus (7.5 um across)
+    min_nucleus_um2: SmallArea = 10.0  # smaller dark specks are not nuclei
+    nuclear_grey_max: Grey = 120.0  # nuclei are darker than this (mean of R, G, B, 0-255) ...
+    nuclear_blue_margin: GreyMargin = 10.0  # ... and bluer than red by this much (red cells are not)
+    nuclei_gap_um: Microns = 10.0  # nuclei closer than this (edge to edge) belong to one group
+    min_nuclei_per_group: AtLeastOne = 2  # a lone nucleus (a lymphocyte) is not a group
+    outline_margin_um: Microns = 8.0  # the low-power outline is grown by this before counting inside it
 
 
-@_forbid
 @dataclass
 class SlideRuleConfig:
+    __pydantic_config__: ClassVar[ConfigDict] = _FORBID
     # Per slide category (III..VI; II needs only adequacy): regions graded at least that severe count as
     # evidence when their confidence >= min_confidence; the category holds with >= min_count such
     # regions covering >= min_area_um2. Keys are graded categories of the label set (case-sensitive).
-    min_count: dict[RuleGrade, _int(1, 1_000_000)] = field(
+    min_count: dict[RuleGrade, AtLeastOne] = field(
         default_factory=lambda: {"III": 3, "IV": 3, "V": 3, "VI": 3})
     min_area_um2: dict[RuleGrade, Area] = field(
         default_factory=lambda: {"III": 2000.0, "IV": 2000.0, "V": 2000.0, "VI": 2000.0})
@@ -162,47 +168,47 @@ class SlideRuleConfig:
     single_min_area_um2: Area = 3000.0
 
 
-@_forbid
 @dataclass
 class BudgetConfig:
-    high_power_megapixels: _num(0.0, 1e9) = 0.0  # 0 = unlimited; pixels read at stage2.mpp (stage 2 + fallback)
-    seconds: _num(0.0, 1e7) = 0.0  # 0 = unlimited; wall time of the high-power passes
+    __pydantic_config__: ClassVar[ConfigDict] = _FORBID
+    high_power_megapixels: Annotated[float, Strict(), Field(ge=0.0, le=1e9, allow_inf_nan=False)] = 0.0  # 0 = unlimited; pixels read at stage2.mpp (stage 2 + fallback)
+    seconds: Seconds = 0.0  # 0 = unlimited; wall time of the high-power passes
 
 
-@_forbid
 @dataclass
 class ExhaustiveConfig:
+    __pydantic_config__: ClassVar[ConfigDict] = _FORBID
     mpp: Mpp = 0.5  # tiles are read at this resolution (same stage-2 model)
     tile_px: SizePx = 0  # 0 = the model card's input size
     mask_mpp: Mpp = 8.0  # tissue mask resolution
     min_tissue_fraction: Fraction = 0.05  # tiles with less mask coverage are skipped
-    mask_min_od: _num(0.0, 10.0) = 0.02  # material = optical density over the glass colour above this, any channel
-    mask_smooth_sigma: _num(0.0, 100.0) = 1.0  # Gaussian smoothing (mask px) before thresholding
+    mask_min_od: UpTo10 = 0.02  # material = optical density over the glass colour above this, any channel
+    mask_smooth_sigma: UpTo100 = 1.0  # Gaussian smoothing (mask px) before thresholding
     mask_min_object_px: Count = 4  # smaller specks are dropped
-    mask_dilate_px: _int(0, 1000) = 1  # the mask grows by this many px (faint group rims)
+    mask_dilate_px: PixelsUpTo1000 = 1  # the mask grows by this many px (faint group rims)
     mask_glass_peak_fraction: Fraction = 0.5  # glass: brightest luminance level with this share of the peak
     none_threshold: Fraction = 0.5  # tiles with P(none) under this are cell-group tiles
-    batch_size: _int(1, 4096) = 32
-    prefetch_tiles: _int(1, 65536) = 64
+    batch_size: BatchSize = 32
+    prefetch_tiles: TileQueue = 64
     readers: Threads = 2  # reader threads
     readahead: Bool = True  # hint the OS the file bytes of every tissue tile before reading (cold files)
 
 
-@_forbid
 @dataclass
 class LimitsConfig:
+    __pydantic_config__: ClassVar[ConfigDict] = _FORBID
     # The memory ceiling (MiB): no image a header describes (a tile, a strip, a flat image, the low-power
     # whole-slide image, the tissue mask) is decoded when it would not fit in its share of this; the
     # default holds a 20 x 20 mm slide graded by the cascade (docs/input-safety.md).
-    memory_mb: _int(256, 1_048_576) = 2048
+    memory_mb: MemoryMb = 2048
     # More than this fraction of the slide's reads failing to decode: the slide is refused (damaged file);
     # any failed read is counted in result.json and warned about in every output.
     max_failed_read_fraction: Fraction = 0.01
 
 
-@_forbid
 @dataclass
 class GradeConfig:
+    __pydantic_config__: ClassVar[ConfigDict] = _FORBID
     stage1: Stage1Config = field(default_factory=Stage1Config)
     stage2: Stage2Config = field(default_factory=Stage2Config)
     fusion: FusionConfig = field(default_factory=FusionConfig)
@@ -225,7 +231,7 @@ DEFAULT_FILE = "default.toml"
 _MERGED_TABLES = {("slide_rule", k) for k in ("min_count", "min_area_um2", "min_confidence", "min_share")}
 
 
-def _problem(err: dict[str, Any]) -> str:
+def _problem(err: ErrorDetails) -> str:
     loc = [str(p) for p in err["loc"] if p != "[key]"]
     where = ".".join(loc) or "(top level)"
     if err["type"] in ("unexpected_keyword_argument", "extra_forbidden"):

@@ -55,7 +55,8 @@ def _file_key(path: Path) -> tuple[int, int] | str:
 def unique_inputs(paths: list[Path]) -> tuple[list[Path], list[Path]]:
     """(paths to grade, duplicates dropped): each file once, under the first name it was given."""
     seen: set[tuple[int, int] | str] = set()
-    kept, dropped = [], []
+    kept: list[Path] = []
+    dropped: list[Path] = []
     for p in paths:
         key = _file_key(p)
         (dropped if key in seen else kept).append(p)
