@@ -34,3 +34,7 @@ class ModelCardError(ZoomgradeError):
 
 class ConfigError(ZoomgradeError):
     """A configuration file or value is invalid."""
+
+
+class LabelSetError(ZoomgradeError):
+    """A label-set file (or a model card's label set) is invalid: ``"<file>: <key>: <cause>"``."""

@@ -176,9 +176,12 @@ class SlideResult:
     decode_errors: dict[str, Any] | None = None
     #: {model file name: SHA-256} of the model files that graded it, each checked against its card at load
     model_files: dict[str, str] = field(default_factory=dict)
+    #: The LabelSet graded with (zoomgrade.labels; None: the shipped set named ``label_set``). Its file
+    #: form is written to result.json as ``label_definition``.
+    labels: Any = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "slide": self.slide.to_dict(),
             "mode": self.mode,
             "label_set": self.label_set,
@@ -197,6 +200,11 @@ class SlideResult:
             "decode_errors": self.decode_errors,
             "model_files": dict(self.model_files),
         }
+        if self.labels is not None:
+            from .labels import label_set_to_dict
+
+            d["label_definition"] = label_set_to_dict(self.labels)
+        return d
 
     # Writers live in zoomgrade.outputs (data flows one way: result -> writers); these delegate.
     def to_json(self) -> str:

@@ -3,7 +3,9 @@ from pathlib import Path
 import pytest
 
 from zoomgrade.cascade.config import GradeConfig, config_from_dict, default_config, load_config
+from zoomgrade.cascade.labelled import config_for_labels
 from zoomgrade.errors import ConfigError
+from zoomgrade.labels import TBSRTC
 
 
 def test_shipped_defaults_equal_dataclass_defaults():
@@ -28,7 +30,11 @@ def test_load_overrides_only_given_keys(tmp_path):
     assert cfg.fusion.prior_weight == 1.0 and isinstance(cfg.fusion.prior_weight, float)
     assert cfg.fallback.enabled is False
     assert cfg.slide_rule.min_count["VI"] == 1
-    assert cfg.slide_rule.min_count["III"] == GradeConfig().slide_rule.min_count["III"]  # merged, not replaced
+    assert "III" not in cfg.slide_rule.min_count  # the label set gives the rest, when grading
+    used = config_for_labels(cfg, TBSRTC)
+    assert used.slide_rule.min_count["VI"] == 1
+    assert used.slide_rule.min_count["III"] == TBSRTC.slide_rule["min_count"]["III"]  # merged, not replaced
+    assert used.fallback.severity_from == TBSRTC.severity_from
     assert cfg.stage1 == GradeConfig().stage1
 
 
@@ -39,7 +45,6 @@ def test_load_overrides_only_given_keys(tmp_path):
     ("[fallback]\nenabled = 1\n", "enabled"),
     ("[stage1]\nmpp = -2\n", "stage1.mpp"),
     ("[fallback]\nseverity_from = 5\n", "severity_from"),
-    ("[fallback]\nseverity_from = 'VII'\n", "severity_from"),
 ])
 def test_bad_config_names_file_and_key(tmp_path, text, key):
     p = tmp_path / "bad.toml"
@@ -73,3 +78,18 @@ def test_config_built_in_code_is_checked_before_the_slide_is_opened(tmp_path):
     cfg = dataclasses.replace(cfg, fallback=dataclasses.replace(cfg.fallback, severity_from="VII"))
     with pytest.raises(ConfigError, match="severity_from"):
         grade(tmp_path / "missing.svs", cfg)
+
+
+@pytest.mark.parametrize("text, key", [
+    ("[fallback]\nseverity_from = 'VII'\n", "fallback.severity_from"),
+    ("[slide_rule]\nmin_count = { VII = 2 }\n", "slide_rule.min_count.VII"),
+    (f"[slide_rule]\nmin_share = {{ {TBSRTC.fine[0]} = 0.1 }}\n", f"slide_rule.min_share.{TBSRTC.fine[0]}"),
+])
+def test_a_config_naming_a_grade_the_label_set_lacks_is_refused_naming_file_and_key(tmp_path, text, key):
+    from zoomgrade.cascade import grade
+
+    p = tmp_path / "grades.toml"
+    p.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        grade(tmp_path / "missing.svs", p)  # refused before the slide is opened
+    assert str(p) in str(err.value) and key in str(err.value) and TBSRTC.name in str(err.value)

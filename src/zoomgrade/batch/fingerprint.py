@@ -56,8 +56,9 @@ def config_hash(config_dict: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def model_versions() -> dict[str, str]:
-    """{"stage1": "<card version>+<sha256[:12] of the weights and ONNX export>", "stage2": ...} of the shipped weights.
+def model_versions(folder: str | Path | None = None) -> dict[str, str]:
+    """{"stage1": "<card version>+<sha256[:12] of the weights and ONNX export>", "stage2": ...} of a model
+    folder (None: the shipped weights); an ONNX-only stage 2 is hashed by its ONNX file.
 
     Read from the cards' JSON and the weight bytes, without importing torch, so the driver can decide
     what to skip before any worker starts. The weights' hash catches retrained weights whose card
@@ -65,14 +66,17 @@ def model_versions() -> dict[str, str]:
     own clear error).
     """
     out: dict[str, str] = {}
-    weights = resources.files("zoomgrade").joinpath("weights")
+    weights: Any = resources.files("zoomgrade").joinpath("weights") if folder is None else Path(folder)
     for name in ("stage1", "stage2"):
         card, blob = weights.joinpath(f"{name}.json"), weights.joinpath(f"{name}.safetensors")
         onnx = weights.joinpath(f"{name}.onnx")
         try:
-            version = str(json.loads(card.read_text()).get("version", "?"))
+            doc = json.loads(card.read_text())
+            version = str(doc.get("version", "?"))
+            if doc.get("architecture") == "onnx":  # an ONNX-only model: the export is the model
+                blob = onnx = weights.joinpath(doc.get("onnx_file") or f"{name}.onnx")
             h = hashlib.sha256(blob.read_bytes())
-            if onnx.is_file():  # the file that runs on the CPU: a re-export regrades too
+            if onnx.is_file() and onnx != blob:  # the file that runs on the CPU: a re-export regrades too
                 h.update(onnx.read_bytes())
             digest = h.hexdigest()[:12]
         except (OSError, ValueError):

@@ -12,6 +12,8 @@ Failures come in two kinds and are handled where they belong:
 
 from __future__ import annotations
 
+import dataclasses
+
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -69,13 +71,20 @@ def _load_config(config: Any):
     return resolve_config(config)
 
 
-def _check_models() -> None:
-    """The shipped model files against their cards, in the driver: a changed file is one error (exit 2)
-    before any worker starts, not a failure per slide."""
+def _check_models(cfg: Any) -> None:
+    """The model files against their cards, in the driver: a changed file is one error (exit 2) before any
+    worker starts, not a failure per slide; so is a model folder whose label set does not hold together."""
     from importlib import resources
 
     from ..models.hashes import verify_folder
 
+    if cfg.models.folder or cfg.models.label_set:
+        from ..models.folder import load_model_folder
+
+        load_model_folder(cfg.models.folder or None, "cpu", label_set=cfg.models.label_set or None)
+        if cfg.models.folder:
+            verify_folder(cfg.models.folder)
+            return
     with resources.as_file(resources.files("zoomgrade").joinpath("weights")) as folder:
         verify_folder(folder)
 
@@ -149,9 +158,10 @@ def _say(enabled: bool, text: str) -> None:
         Console(stderr=True).print(text, highlight=False, soft_wrap=True, markup=False)  # addresses, plain text
 
 
-def _load_models(handle: ClusterHandle) -> None:
+def _load_models(handle: ClusterHandle, cfg: Any) -> None:
     """Every worker loads the models now (and any worker that joins later, on joining)."""
-    handle.client.register_plugin(ModelPlugin(torch_threads=handle.plan.threads_per_worker), name=PLUGIN_NAME)
+    handle.client.register_plugin(ModelPlugin(torch_threads=handle.plan.threads_per_worker, folder=cfg.models.folder,
+                                              label_set=cfg.models.label_set), name=PLUGIN_NAME)
 
 
 def _run_tasks(handle: ClusterHandle, jobs: list[tuple[SlideInput, SlideJob, int]], bar: _Progress,
@@ -193,7 +203,7 @@ def _run_tasks(handle: ClusterHandle, jobs: list[tuple[SlideInput, SlideJob, int
 
 def batch(inputs: Any, out_dir: str | Path, *, workers: int | None = None, threads_per_worker: int | None = None,
           scheduler: str | None = None, retries: int = 2, force: bool = False, config: Any = None,
-          mode: str = "cascade", progress: bool = True) -> BatchSummary:
+          mode: str = "cascade", progress: bool = True, models: str | Path | None = None) -> BatchSummary:
     """Grade many slides on Dask; see the module doc and docs/cluster.md.
 
     ``inputs``: a folder (recursive), a .txt/.csv list, one slide, or a list of paths. Results go to
@@ -209,7 +219,9 @@ def batch(inputs: Any, out_dir: str | Path, *, workers: int | None = None, threa
     out = Path(out_dir).expanduser().resolve()
     slides = resolve_inputs(inputs, out_dir=out)
     cfg = _load_config(config)
-    _check_models()
+    if models is not None:  # a model folder (else the config's models.folder, else the shipped weights)
+        cfg = dataclasses.replace(cfg, models=dataclasses.replace(cfg.models, folder=str(Path(models).resolve())))
+    _check_models(cfg)
     plan = (plan_local(workers, threads_per_worker) if scheduler is None
             else ClusterPlan(0, threads_per_worker, None, "the existing cluster's workers"))
     with output_lock(out):
@@ -220,7 +232,7 @@ def _batch(slides: list[SlideInput], out: Path, cfg: Any, plan: ClusterPlan, sch
            force: bool, mode: str, progress: bool, t0: float) -> BatchSummary:
     """The batch inside OUT's lock: what is done, the cluster, the tasks, the CSVs."""
     chash = config_hash(cfg.to_dict())
-    models = model_versions()
+    models_seen = model_versions(cfg.models.folder or None)
 
     rows: dict[str, SlideRow] = {}
     jobs: list[tuple[SlideInput, SlideJob, int]] = []
@@ -232,7 +244,7 @@ def _batch(slides: list[SlideInput], out: Path, cfg: Any, plan: ClusterPlan, sch
             rows[s.name] = _failed_row(s, slide_dir, mode, err, attempts=0)
             rows[s.name].error = f"{s.path}: {err.strerror or err}"
             continue
-        key = SlideKey(input=fp, config_hash=chash, mode=mode, models=models)
+        key = SlideKey(input=fp, config_hash=chash, mode=mode, models=models_seen)
         record = None if force else read_done(slide_dir)
         if record is not None and key.matches(record):
             rows[s.name] = _skipped_row(s, slide_dir, record, mode)
@@ -258,7 +270,7 @@ def _batch(slides: list[SlideInput], out: Path, cfg: Any, plan: ClusterPlan, sch
                                             f"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES={retries}")
             if handle.dashboard:
                 _say(progress, f"dashboard: {handle.dashboard}")
-            _load_models(handle)
+            _load_models(handle, cfg)
             summary.startup_seconds = time.perf_counter() - t0
             bar = _Progress(progress, len(jobs), n_skipped)
             try:

@@ -42,20 +42,23 @@ class ModelPlugin(WorkerPlugin):
 
     idempotent = False  # registering again replaces it (e.g. another thread setting)
 
-    def __init__(self, torch_threads: int | None = None, device: str | None = None):
+    def __init__(self, torch_threads: int | None = None, device: str | None = None, folder: str = "",
+                 label_set: str = ""):
         self.torch_threads = torch_threads
         self.device = device
+        self.folder = folder  # a model folder; "" = the shipped weights
+        self.label_set = label_set
         self.models: Any = None
         self.versions: dict[str, str] = {}
         self.load_seconds = 0.0
 
     def _load(self) -> None:
-        from ..models import load_default_models
+        from ..models import load_models
 
         t0 = time.perf_counter()
         set_threads(self.torch_threads)
-        self.models = load_default_models(device=self.device)
-        self.versions = model_versions()
+        self.models = load_models(self.folder or None, self.device, self.label_set or None)
+        self.versions = model_versions(self.folder or None)
         self.load_seconds = time.perf_counter() - t0
 
     async def setup(self, worker: Any) -> None:
@@ -66,7 +69,8 @@ class ModelPlugin(WorkerPlugin):
 
     def __getstate__(self) -> dict[str, Any]:
         # Only the settings travel to workers; models are loaded there.
-        return {"torch_threads": self.torch_threads, "device": self.device, "models": None,
+        return {"torch_threads": self.torch_threads, "device": self.device, "folder": self.folder,
+                "label_set": self.label_set, "models": None,
                 "versions": {}, "load_seconds": 0.0}
 
 

@@ -76,7 +76,7 @@ def replay(records: list[dict[str, Any]], config: Any) -> str:
     grades = []
     for i, r in enumerate(records):
         p = np.asarray(r["fine_probs"])
-        reg = Region(i, box(0, 0, 1, 1), np.ones(3) / 3, "benign", 1.0, r["area_um2"], r["est_cells"])
+        reg = Region(i, box(0, 0, 1, 1), np.ones(3) / 3, TBSRTC.coarse[0], 1.0, r["area_um2"], r["est_cells"])
         grades.append(RegionGrade(reg, r["fine_grade"], float(p.max()), p, None, r["decided_by"], i))
     adequacy = assess_adequacy(grades, config.adequacy)
     return slide_category(grades, adequacy, TBSRTC, config.slide_rule).category

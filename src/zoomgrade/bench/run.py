@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ZoomgradeError
-from ..labels import TBSRTC
+from ..labels import TBSRTC  # the synthetic slides' truth is in the generator's label set
 from . import ablation as ab
 from .floor import RecordingSlide, measure_floor, tile_decodes
 
@@ -129,12 +129,19 @@ def machine_info() -> dict[str, Any]:
 
 
 def load_models(weights: Path | None) -> tuple[Any, Any]:
-    from ..models.runners import load_default_models, load_runners
+    """A model folder's runners (None: the shipped weights); the bench scores them against the synthetic
+    slides' truth, which is written in the generator's label set, so the models must grade in it."""
+    from ..errors import ZoomgradeError
+    from ..models.folder import agreed_label_set
+    from ..models.runners import load_models as load_folder
 
-    if weights is None:
-        return load_default_models()
-    w = Path(weights)
-    return load_runners(w / "stage1.safetensors", w / "stage2.safetensors")
+    s1, s2 = load_folder(weights)
+    labels = agreed_label_set(s1, s2)
+    if not labels.same_as(TBSRTC):
+        raise ZoomgradeError(f"{weights}: the bench's synthetic slides are annotated in {TBSRTC.describe()}, "
+                             f"these models grade in {labels.describe()}; compare cascade and exhaustive on "
+                             "slides of that label set with `zoomgrade grade --mode both`")
+    return s1, s2
 
 
 def warm_up(s1: Any, s2: Any, window_px: int, batch_size: int) -> float:
@@ -200,7 +207,7 @@ def mode_record(run: ModeRun, stages: tuple[str, ...], truth_cat: str, score: ab
         "model_items_by_stage": {k: v.model_items for k, v in r.cost.stages.items() if v.model_items}, "hp_tiles": int(r.cost.tiles_by_mpp.get(f"{hp_mpp:g}", 0)),
         "sampled_peak_rss_mb": float(r.cost.peak_rss_mb), "tile_cache": run.tile_cache,
         "decided_by": {k: sum(1 for g in r.regions if g.decided_by == k) for k in ("stage2", "fallback", "stage1-budget", "exhaustive")},
-        **score.to_dict(TBSRTC),
+        **score.to_dict(r.labels or TBSRTC),
     }
 
 

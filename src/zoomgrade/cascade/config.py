@@ -20,7 +20,9 @@ from pydantic import AfterValidator, ConfigDict, Field, Strict, TypeAdapter, Val
 from pydantic_core import ErrorDetails
 
 from ..errors import ConfigError
-from ..labels import TBSRTC  # the grades that grade-keyed options name (a label set may be passed as context)
+
+#: ``fallback.severity_from``'s default: take the label set's own (its file's ``severity_from``).
+FROM_LABEL_SET = "auto"
 
 
 def _size_or_zero(v: int) -> int:
@@ -29,18 +31,31 @@ def _size_or_zero(v: int) -> int:
     return v
 
 
+def _label_set(info: ValidationInfo) -> tuple[tuple[str, ...] | None, str]:
+    """The label set's fine grades and name when validating against one (cascade/labelled.py); a config
+    read before the models are known has none yet, and its grade names are checked when grading."""
+    ctx = info.context or {}
+    fine = ctx.get("fine")
+    name = ctx.get("label_set")
+    return (tuple(fine) if fine else None), (f" {name}" if name else "")
+
+
 def _fine(v: str, info: ValidationInfo) -> str:
-    fine = (info.context or {}).get("fine", TBSRTC.fine)
-    if v != "" and v not in fine:
-        raise ValueError(f"{v!r} is not a grade of the label set ({', '.join(fine)}) nor \"\"")
+    fine, name = _label_set(info)
+    if fine is not None and v not in ("", FROM_LABEL_SET) and v not in fine:
+        raise ValueError(f"{v!r} is not a grade of the label set{name} ({', '.join(fine)}) nor \"\" or "
+                         f"\"{FROM_LABEL_SET}\"")
     return v
 
 
 def _rule_grade(v: str, info: ValidationInfo) -> str:
     """Slide-rule tables are keyed by the categories the rule decides: every fine grade but the least severe."""
-    fine = tuple((info.context or {}).get("fine", TBSRTC.fine))[1:]
-    if v not in fine:
-        raise ValueError(f"{v!r} is not a graded category of the label set ({', '.join(fine)}; case matters)")
+    fine, name = _label_set(info)
+    if fine is not None and v not in fine[1:]:
+        raise ValueError(f"{v!r} is not a graded category of the label set{name} ({', '.join(fine[1:])}; "
+                         "case matters)")
+    if not v:
+        raise ValueError("a grade name cannot be empty")
     return v
 
 
@@ -123,8 +138,8 @@ class FallbackConfig:
     min_fraction: OpenFraction = 0.3  # ... or this fraction of the cell patches ...
     min_confidence: Fraction = 0.6  # ... whose mean confidence is at least this; else the majority
     # The override applies to this grade and the more severe ones; less severe grades by the majority
-    # ("" = every grade). TBSRTC: V, the malignant grades (see cascade/fallback.py).
-    severity_from: FineOrEmpty = "V"
+    # ("" = every grade; "auto" = the label set's severity_from, see cascade/fallback.py).
+    severity_from: FineOrEmpty = FROM_LABEL_SET
 
 
 @dataclass
@@ -148,20 +163,18 @@ class AdequacyConfig:
 @dataclass
 class SlideRuleConfig:
     __pydantic_config__: ClassVar[ConfigDict] = _FORBID
-    # Per slide category (III..VI; II needs only adequacy): regions graded at least that severe count as
-    # evidence when their confidence >= min_confidence; the category holds with >= min_count such
-    # regions covering >= min_area_um2. Keys are graded categories of the label set (case-sensitive).
-    min_count: dict[RuleGrade, AtLeastOne] = field(
-        default_factory=lambda: {"III": 3, "IV": 3, "V": 3, "VI": 3})
-    min_area_um2: dict[RuleGrade, Area] = field(
-        default_factory=lambda: {"III": 2000.0, "IV": 2000.0, "V": 2000.0, "VI": 2000.0})
-    min_confidence: dict[RuleGrade, Fraction] = field(
-        default_factory=lambda: {"III": 0.6, "IV": 0.6, "V": 0.6, "VI": 0.6})
+    # Per slide category above the least severe fine grade (which needs only adequacy): regions graded
+    # at least that severe count as evidence when their confidence >= min_confidence; the category holds
+    # with >= min_count such regions covering >= min_area_um2. Keys are graded categories of the label
+    # set (case-sensitive); a category not given here takes the label set file's value (its [slide_rule],
+    # cascade/labelled.py).
+    min_count: dict[RuleGrade, AtLeastOne] = field(default_factory=dict)
+    min_area_um2: dict[RuleGrade, Area] = field(default_factory=dict)
+    min_confidence: dict[RuleGrade, Fraction] = field(default_factory=dict)
     # ... and with at least min_share of the slide's gradable groups (>= min_cells cells): a grader's
     # small error rate gives a fixed share of false evidence, which on a smear of hundreds of groups
     # outnumbers any absolute count.
-    min_share: dict[RuleGrade, Fraction] = field(
-        default_factory=lambda: {"III": 0.05, "IV": 0.05, "V": 0.05, "VI": 0.05})
+    min_share: dict[RuleGrade, Fraction] = field(default_factory=dict)
     min_cells: Count = 10  # only groups of at least this many cells are evidence (as for adequacy)
     # One very confident group is enough on its own (a single convincing malignant group).
     single_confidence: Fraction = 0.95
@@ -207,6 +220,17 @@ class LimitsConfig:
 
 
 @dataclass
+class ModelsConfig:
+    __pydantic_config__: ClassVar[ConfigDict] = _FORBID
+    # A model folder (stage1.*/stage2.* with their cards, docs/models.md); "" = the shipped weights. A
+    # relative path in a config file is taken relative to that file. `--models` overrides it.
+    folder: Annotated[str, Strict()] = ""
+    # The label set the models must have been trained for (a shipped name such as "tbsrtc-3", or a
+    # .toml file); "" = whatever the models' cards carry. A mismatch is refused.
+    label_set: Annotated[str, Strict()] = ""
+
+
+@dataclass
 class GradeConfig:
     __pydantic_config__: ClassVar[ConfigDict] = _FORBID
     stage1: Stage1Config = field(default_factory=Stage1Config)
@@ -218,6 +242,7 @@ class GradeConfig:
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     exhaustive: ExhaustiveConfig = field(default_factory=ExhaustiveConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    models: ModelsConfig = field(default_factory=ModelsConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -243,15 +268,18 @@ def _problem(err: ErrorDetails) -> str:
     return f"{where}: {msg}"
 
 
-def validate(cfg: GradeConfig | dict[str, Any], source: str, fine: tuple[str, ...] | None = None) -> GradeConfig:
+def validate(cfg: GradeConfig | dict[str, Any], source: str, fine: tuple[str, ...] | None = None,
+             label_set: str = "") -> GradeConfig:
     """Type- and range-check a whole configuration; returns it as a ``GradeConfig`` or raises one
     ``ConfigError`` ("<source>: <key path>: <why>; <key path>: <why>"). ``fine``: the label set's fine
-    grades that grade-keyed options may name (default TBSRTC's)."""
+    grades that grade-keyed options may name (None: not known yet, checked when grading, see
+    cascade/labelled.py); ``label_set`` its name, for the message."""
     data = asdict(cfg) if isinstance(cfg, GradeConfig) else cfg
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a table of sections, got {type(data).__name__}")
     try:
-        return _ADAPTER.validate_python(data, context={"fine": tuple(fine or TBSRTC.fine)})
+        return _ADAPTER.validate_python(data, context={"fine": tuple(fine) if fine else None,
+                                                       "label_set": label_set})
     except ValidationError as err:
         problems = [_problem(e) for e in err.errors()]
         raise ConfigError(f"{source}: " + "; ".join(problems)) from None
@@ -309,7 +337,13 @@ def load_config(path: str | Path | None) -> GradeConfig:
     if path is None:
         return cfg
     p = Path(path)
-    return validate(_merge(asdict(cfg), _read_toml(p, str(p))), str(p))
+    out = validate(_merge(asdict(cfg), _read_toml(p, str(p))), str(p))
+    # paths in the file are relative to the file
+    if out.models.folder and not Path(out.models.folder).is_absolute():
+        out.models.folder = str((p.parent / out.models.folder).resolve())
+    if out.models.label_set.endswith(".toml") and not Path(out.models.label_set).is_absolute():
+        out.models.label_set = str((p.parent / out.models.label_set).resolve())
+    return out
 
 
 def resolve_config(config: GradeConfig | str | Path | dict | None) -> GradeConfig:

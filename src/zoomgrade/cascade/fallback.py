@@ -8,7 +8,7 @@ least ``min_fraction`` of the voting patches) whose mean confidence is at least 
 convincing malignant patches outweigh many benign ones, as a cytologist's eye would, but one doubtful
 patch does not. When no grade qualifies, the grade with the largest summed probability wins.
 
-The override stops at ``severity_from`` (TBSRTC: V, the malignant grades) because below it the grades are
+The override stops at ``severity_from`` (by default the label set's: for TBSRTC the malignant grades) because below it the grades are
 patterns that must predominate, not focal findings: a follicular neoplasm (IV) is a cellular, mostly
 microfollicular sample, while "a few microfollicles" in a group is atypia (III). On the twelve validation
 slides, stopping at V instead of applying the override to every grade cut the baseline's over-graded
@@ -88,7 +88,9 @@ def patch_rule(
 
 
 def severity_index(severity_from: str | None, labels: LabelSet) -> int:
-    """Index in ``labels.fine`` where the severity override stops (0: every grade)."""
+    """Index in ``labels.fine`` where the severity override stops (0: every grade; "auto": the label set's)."""
+    if severity_from == "auto":
+        severity_from = labels.severity_from
     if not severity_from:
         return 0
     if severity_from not in labels.fine:

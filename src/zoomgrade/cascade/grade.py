@@ -12,7 +12,7 @@ import psutil
 
 from .._version import __version__
 from ..errors import ConfigError, ModelCardError
-from ..labels import TBSRTC, LabelSet
+from ..labels import LabelSet
 from ..types import CostRecord, RegionGrade, SlideResult
 from . import input_checks
 from .adequacy import assess_adequacy
@@ -20,6 +20,7 @@ from .budget import Budget, stage1_grade
 from .compare import compare
 from .config import GradeConfig, resolve_config
 from .exhaustive import ExhaustiveOutput, run_exhaustive
+from .labelled import config_for_labels, models_and_labels
 from .fallback_pass import run_fallback
 from .queue import severity_order
 from .slide_rule import counts, slide_category
@@ -46,12 +47,12 @@ class _Rss:
 
 
 def resolve_models(models: Any, need_stage1: bool) -> tuple[Any, Any]:
-    """(Stage1Runner, Stage2Runner) from ``models`` (a pair, or an object with .stage1/.stage2), or the
-    shipped weights when None."""
-    if models is None:
-        from ..models.runners import load_default_models
+    """(Stage1Runner, Stage2Runner) from ``models`` (a pair, an object with .stage1/.stage2, or a model
+    folder's path), or the shipped weights when None."""
+    if models is None or isinstance(models, (str, Path)):
+        from ..models.runners import load_models
 
-        models = load_default_models()
+        models = load_models(models)
     if isinstance(models, (tuple, list)) and len(models) == 2:
         s1, s2 = models
     elif hasattr(models, "stage1") and hasattr(models, "stage2"):
@@ -112,7 +113,7 @@ def build_result(slide: Any, mode: str, grades: list[RegionGrade], cfg: GradeCon
     adequacy = assess_adequacy(grades, cfg.adequacy)
     sc = slide_category(grades, adequacy, labels, cfg.slide_rule)
     return SlideResult(
-        slide=slide.info(), mode=mode, label_set=labels.name, category=sc.category,
+        slide=slide.info(), mode=mode, label_set=labels.name, labels=labels, category=sc.category,
         category_name=labels.category_names[sc.category],
         risk_of_malignancy=float(labels.risk_of_malignancy[sc.category]), category_reason=sc.reason,
         adequacy=adequacy, counts=counts(grades, labels), regions=grades, cost=cost, config=cfg.to_dict(),
@@ -199,8 +200,8 @@ def grade_modes(path_or_slide: Any, config: GradeConfig | str | Path | dict | No
     """The cascade and/or the exhaustive result of one slide, each with its own cost record; with both,
     the cascade result's ``comparison`` is filled (see ``compare``)."""
     cfg = resolve_config(config)
-    labels = TBSRTC
-    s1, s2 = resolve_models(models, need_stage1=cascade)
+    s1, s2, labels = models_and_labels(models, cfg, need_stage1=cascade, resolve=resolve_models)
+    cfg = config_for_labels(cfg, labels, str(config) if isinstance(config, (str, Path)) else "config")
     if cfg.stage2.torch_threads:
         import torch
 

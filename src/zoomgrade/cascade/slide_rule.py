@@ -1,6 +1,6 @@
 """The slide's category: the most severe category the slide shows with enough evidence.
 
-For a category C above benign (TBSRTC III..VI), a region is evidence when it is a group of at least
+For a category C above the least severe fine grade, a region is evidence when it is a group of at least
 ``min_cells`` cells (as adequacy counts them: a pair of stray nuclei is not a group to grade), it is
 graded C or worse, and its fused probability of "C or worse" is at least ``min_confidence[C]``. C holds with at least
 ``min_count[C]`` evidence regions, and at least ``min_share[C]`` of the slide's gradable groups (those of
@@ -13,8 +13,10 @@ five hundred, more than any fixed count asks for, while a slide of that category
 Counting "C or worse" lets weak evidence of a severe grade still support a less severe category
 (a few doubtful malignant groups: suspicious for malignancy).
 
-When no category above benign holds: an adequate slide is benign (II); an inadequate one is
-nondiagnostic (I). Atypia overrides inadequacy: a slide with enough evidence of III or worse is never I.
+When no category above the least severe holds: an adequate slide takes the least severe fine grade
+(benign); an inadequate one the label set's nondiagnostic category. Atypia overrides inadequacy: a slide
+with enough evidence of a category above the least severe is never nondiagnostic. The per-category
+thresholds come from the config where it names the category, else from the label set's file.
 """
 
 from __future__ import annotations
@@ -50,22 +52,31 @@ def evidence(grades: list[RegionGrade], category: str, labels: LabelSet, min_con
     return out
 
 
-def needed(cat: str, n_gradable: int, cfg: SlideRuleConfig, min_count: int | None = None) -> int:
+def setting(cfg: SlideRuleConfig, labels: LabelSet | None, key: str, cat: str, default: float) -> float:
+    """The config's per-category value, else the label set file's (its [slide_rule]), else ``default``."""
+    given = getattr(cfg, key)
+    if cat in given:
+        return given[cat]
+    return (labels.slide_rule.get(key, {}) if labels is not None else {}).get(cat, default)
+
+
+def needed(cat: str, n_gradable: int, cfg: SlideRuleConfig, min_count: int | None = None,
+           labels: LabelSet | None = None) -> int:
     """Evidence regions category ``cat`` needs on a slide of ``n_gradable`` gradable groups: the count
     (``min_count[cat]``, or ``min_count``) or the share of the gradable groups, whichever is more."""
-    count = cfg.min_count.get(cat, 1) if min_count is None else min_count
-    return max(count, math.ceil(cfg.min_share.get(cat, 0.0) * n_gradable - 1e-9))
+    count = setting(cfg, labels, "min_count", cat, 1) if min_count is None else min_count
+    return max(int(count), math.ceil(setting(cfg, labels, "min_share", cat, 0.0) * n_gradable - 1e-9))
 
 
 def slide_category(grades: list[RegionGrade], adequacy: Adequacy, labels: LabelSet, cfg: SlideRuleConfig) -> SlideCategory:
     n_gradable = sum(1 for g in grades if g.region.est_cells >= cfg.min_cells)
     for cat in reversed(labels.fine[1:]):  # most severe first; the least severe fine grade is "benign"
-        min_conf = cfg.min_confidence.get(cat, 0.5)
+        min_conf = setting(cfg, labels, "min_confidence", cat, 0.5)
         ev = evidence(grades, cat, labels, min_conf, cfg.min_cells)
         if not ev:
             continue
-        n_need = needed(cat, n_gradable, cfg)
-        a_need = cfg.min_area_um2.get(cat, 0.0)
+        n_need = needed(cat, n_gradable, cfg, labels=labels)
+        a_need = setting(cfg, labels, "min_area_um2", cat, 0.0)
         area = sum(g.region.area_um2 for g, _ in ev)
         if len(ev) >= n_need and area >= a_need:
             return SlideCategory(cat, (
@@ -74,7 +85,7 @@ def slide_category(grades: list[RegionGrade], adequacy: Adequacy, labels: LabelS
         # Convincing regions: one is enough where one is at least the share of the gradable groups; on a
         # smear of hundreds of groups a grader's rare confident error is not a convincing group.
         sure = [t for t in ev if t[1] >= cfg.single_confidence and t[0].region.area_um2 >= cfg.single_min_area_um2]
-        n_sure = needed(cat, n_gradable, cfg, min_count=1)
+        n_sure = needed(cat, n_gradable, cfg, min_count=1, labels=labels)
         if len(sure) >= n_sure:
             best = max(sure, key=lambda t: t[1])
             if n_sure == 1:

@@ -30,6 +30,8 @@ def batch(
     mode: str = typer.Option("cascade", "--mode", help="cascade, exhaustive or both."),
     config: Path | None = typer.Option(None, "--config", help="Grading configuration (TOML)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar; only the final line and errors."),
+    models: Path | None = typer.Option(None, "--models", help="Model folder (stage1/stage2 weights and cards; "
+                                          "default: the config's models.folder, else the shipped weights)."),
 ) -> None:
     """Grade many slides on Dask: resumable (done slides are skipped), fault tolerant (failures.csv).
 
@@ -40,7 +42,8 @@ def batch(
     from ..batch import batch as run_batch
 
     summary = run_batch(input, out, workers=workers, threads_per_worker=threads_per_worker, scheduler=scheduler,
-                        retries=retries, force=force, config=config, mode=mode, progress=not quiet)
+                        retries=retries, force=force, config=config, mode=mode, progress=not quiet,
+                        models=models)
     err = stderr()
     for w in summary.warnings:
         err.print(f"[yellow]warning:[/] {esc(w)}", highlight=False, soft_wrap=True)

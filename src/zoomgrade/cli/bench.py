@@ -25,8 +25,8 @@ def bench(
     quick: bool = typer.Option(False, "--quick", help="A small run: 6 slides of 4 x 4 mm."),
     input_dir: Path | None = typer.Option(None, "--input", help="Benchmark these slides instead (each with "
                                              "OUT.truth.json and OUT.geojson beside it)."),
-    weights: Path | None = typer.Option(None, "--weights", help="Folder with stage1/stage2 .safetensors "
-                                           "(default: the shipped weights)."),
+    weights: Path | None = typer.Option(None, "--models", "--weights", help="Model folder "
+                                        "(stage1/stage2 weights and cards; default: the shipped weights)."),
     config: Path | None = typer.Option(None, "--config", help="Grading config TOML (default: built-in)."),
     threads: int | None = typer.Option(None, "--threads", help="torch threads (default: usable cores)."),
     floor_repeats: int = typer.Option(1, "--floor-repeats", help="Repeat the floor measurement, keep the fastest."),

@@ -142,9 +142,9 @@ def _line(o: Outcome) -> str:
 def run_grade(slides: list[Path], out: Path, *, mode: str = "cascade", mpp: float | None = None,
               backend: str | None = None, config: Path | None = None, device: str | None = None,
               quiet: bool = False, as_json: bool = False, no_fallback: bool = False,
-              budget_mpx: float | None = None, threads: int | None = None) -> int:
+              budget_mpx: float | None = None, threads: int | None = None, models_dir: Path | None = None) -> int:
     """Grade ``slides`` into ``out``; returns the exit code (0 all graded, 1 some failed, 2 all bad input)."""
-    from ..models import load_default_models
+    from ..models import load_models
     from ..outputs import failure_row, write_summary_csv
 
     check_number("--mpp", mpp, MPP_RANGE[0], MPP_RANGE[1], "um/px")
@@ -158,7 +158,8 @@ def run_grade(slides: list[Path], out: Path, *, mode: str = "cascade", mpp: floa
             raise ZoomgradeError(f"--device cuda: no CUDA device usable by this torch ({torch.__version__}); "
                                  "use --device cpu")
     set_torch_threads(threads)
-    models = load_default_models(device)  # once for every slide
+    # once for every slide: --models, else the config's models.folder, else the shipped weights
+    models = load_models(models_dir or cfg.models.folder or None, device, cfg.models.label_set or None)
     err, con = stderr(), stdout()
     slides, duplicates = unique_inputs(list(slides))
     for d in duplicates:
@@ -212,6 +213,9 @@ def grade_cmd(
                                                "many megapixels; later regions keep their stage-1 grade."),
     threads: int | None = typer.Option(None, "--threads", min=1, max=MAX_THREADS,
                                        help="Torch CPU threads (default: torch's choice)."),
+    models_dir: Path | None = typer.Option(None, "--models", help="Model folder (stage1/stage2 weights and "
+                                           "cards, docs/models.md; default: the config's models.folder, else "
+                                           "the shipped weights). The label set comes from its cards."),
 ) -> None:
     """Grade whole-slide images: low power first, then high power where it matters.
 
@@ -222,7 +226,7 @@ def grade_cmd(
     """
     code = run_grade(slides, out, mode=mode.value, mpp=mpp, backend=backend, config=config,
                      device=device.value if device else None, quiet=quiet, as_json=as_json,
-                     no_fallback=no_fallback, budget_mpx=budget_mpx, threads=threads)
+                     no_fallback=no_fallback, budget_mpx=budget_mpx, threads=threads, models_dir=models_dir)
     raise typer.Exit(code)
 
 
@@ -230,12 +234,15 @@ def grade_cmd(
 def demo_cmd(
     out: Path | None = typer.Option(None, "--out", "-o", help="Folder for the slide and the results "
                                        "(default: a new temporary folder, kept)."),
-    category: str = typer.Option("VI", "--category", help="TBSRTC category of the generated slide (I-VI)."),
+    category: str = typer.Option("VI", "--category", help="Category of the generated slide, in the synthetic generator's label set (TBSRTC I-VI)."),
     seed: int = typer.Option(1_000_001, "--seed", help="Random seed of the generated slide (>= 1000000: "
                              "never seen in training)."),
     size_mm: float = typer.Option(4.0, "--size-mm", help="Side of the generated square smear in mm."),
     device: Device | None = typer.Option(None, "--device", help="cpu or cuda (default: cuda if available)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only print where the report is."),
+    models_dir: Path | None = typer.Option(None, "--models", help="Model folder (stage1/stage2 weights and "
+                                           "cards, docs/models.md; default: the config's models.folder, else "
+                                           "the shipped weights). The label set comes from its cards."),
 ) -> None:
     """Generate a synthetic thyroid FNA slide (4 x 4 mm, known category) and grade it: see what zoomgrade gives you."""
     from ..labels import TBSRTC
@@ -257,7 +264,7 @@ def demo_cmd(
     if not quiet:
         stderr().print(f"slide (true category {category}, seed {seed}) written in "
                        f"{time.perf_counter() - t0:.1f} s: {slide_path}", highlight=False, soft_wrap=True)
-    code = run_grade([slide_path], root, device=device.value if device else None, quiet=quiet)
+    code = run_grade([slide_path], root, device=device.value if device else None, quiet=quiet, models_dir=models_dir)
     if code == EXIT_OK:
         typer.echo(f"report: {output_dirs([slide_path], root)[0] / 'report.html'}")
     raise typer.Exit(code)

@@ -60,6 +60,10 @@ def _register() -> None:
 
     app.command("bench")(bench.bench)
 
+    from . import models
+
+    app.add_typer(models.app, name="models")
+
 
 _register()
 

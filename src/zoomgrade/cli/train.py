@@ -13,11 +13,12 @@ from .common import guarded, set_torch_threads, stdout
 class Which(str, Enum):
     stage1 = "stage1"
     stage2 = "stage2"
+    both = "both"  # stage 1 then stage 2 into --out: a complete model folder for `grade --models`
 
 
 @guarded
 def train(
-    which: Which = typer.Argument(..., help="stage1 (low-power whole-slide network) or stage2 (high-power patch classifier)."),
+    which: Which = typer.Argument(..., help="stage1 (low-power whole-slide network), stage2 (high-power patch classifier) or both (a complete model folder)."),
     slides: Path = typer.Option(..., "--slides", help="Folder of slides, each with a QuPath .geojson beside it (same name)."),
     out: Path = typer.Option(Path("models"), "--out", help="Folder for <stage>.safetensors and its .json model card."),
     epochs: int | None = typer.Option(None, "--epochs", help="Training epochs (default: stage1 14, stage2 16)."),
@@ -33,25 +34,42 @@ def train(
     threads: int | None = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice; 1 is fastest on a busy machine)."),
     device: str | None = typer.Option(None, "--device", help="cpu or cuda (default: CUDA if available)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+    labels: str = typer.Option("tbsrtc", "--labels", help="Label set: a shipped one (tbsrtc, serous-isrsfc, breast-yokohama) or a .toml file (docs/label-sets.md). Sizes the heads; annotations must use its fine grades' names (or --map)."),
+    map_: list[str] | None = typer.Option(None, "--map", help="OLD=NEW: read the annotations' classification OLD as the label set's NEW ('-' drops it). Repeatable."),
+    map_file: Path | None = typer.Option(None, "--map-file", help="TOML file of OLD = \"NEW\" lines (as --map)."),
 ) -> None:
-    """Train a model; the best checkpoint (by validation score) is kept with its model card."""
+    """Train a model; the best checkpoint (by validation score) is kept with its model card, which carries
+    the label set. --out then is a model folder for `zoomgrade grade --models` (with both stages)."""
     from dataclasses import replace
 
+    from ..labels import load_label_set
+    from ..models.datasets import find_slides
+    from ..models.names import check_names, parse_mapping
+
+    label_set = load_label_set(labels)
+    names = parse_mapping(map_, map_file)
+    check_names([it.geojson for it in find_slides(slides)], label_set, names)  # before any training
     set_torch_threads(threads)
     over = {k: v for k, v in {"mpp": mpp, "batch_size": batch_size, "seed": seed, "threads": threads,
                                   "device": device}.items()
             if v is not None}
-    if which is Which.stage1:
+    results = []
+    if which in (Which.stage1, Which.both):
         from ..models.train_stage1 import Stage1TrainConfig, train_stage1
 
-        cfg = replace(Stage1TrainConfig(), **over, **({"steps_per_epoch": steps} if steps else {}))
-        res = train_stage1(slides, out, epochs, config=cfg, progress=not quiet)
-    else:
+        over1 = {k: v for k, v in over.items() if k != "mpp" or which is Which.stage1}  # --mpp: one stage's
+        cfg = replace(Stage1TrainConfig(), **over1, **({"steps_per_epoch": steps} if steps else {}))
+        results.append(("stage1", train_stage1(slides, out, epochs, config=cfg, progress=not quiet,
+                                               labels=label_set, names=names)))
+    if which in (Which.stage2, Which.both):
         from ..models.train_stage2 import Stage2TrainConfig, train_stage2
 
         extra = {k: v for k, v in {"per_group": per_group, "size": size, "swa_epochs": swa_epochs}.items() if v}
         extra.update({k: v for k, v in {"min_cover": min_cover, "edge_margin": edge_margin}.items() if v is not None})
-        cfg = replace(Stage2TrainConfig(), **over, **extra)
-        res = train_stage2(slides, out, epochs, config=cfg, progress=not quiet)
-    stdout().print(f"{which.value}: best validation score {res.best_score:.3f} at epoch {res.best_epoch}, "
-                   f"{res.seconds:.0f} s -> {res.weights}", highlight=False, markup=False)
+        over2 = {k: v for k, v in over.items() if k != "mpp" or which is Which.stage2}
+        cfg = replace(Stage2TrainConfig(), **over2, **extra)
+        results.append(("stage2", train_stage2(slides, out, epochs, config=cfg, progress=not quiet,
+                                               labels=label_set, names=names)))
+    for stage, res in results:
+        stdout().print(f"{stage}: best validation score {res.best_score:.3f} at epoch {res.best_epoch}, "
+                       f"{res.seconds:.0f} s -> {res.weights} (label set {label_set.name})", highlight=False, markup=False)

@@ -13,7 +13,8 @@ _LAZY = {
     "Stage2Net": "stage2", "Stage2Config": "stage2",
     "ModelCard": "card", "load_model": "card", "save_model": "card",
     "Stage1Maps": "runners", "Stage1Runner": "runners", "Stage2Runner": "runners",
-    "load_default_models": "runners", "combine_windows": "runners",
+    "load_default_models": "runners", "combine_windows": "runners", "load_models": "runners",
+    "load_model_folder": "folder",
 }
 
 __all__ = sorted(_LAZY)  # noqa: PLE0605 - built from the lazy table so the two cannot drift

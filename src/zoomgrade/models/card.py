@@ -23,6 +23,8 @@ from .stage1 import Stage1Config, Stage1Net
 from .stage2 import Stage2Config, Stage2Net
 
 CARD_FORMAT = 1
+#: ``architecture`` of a stage-2 model that is only an ONNX file (any classifier; docs/your-own-model.md)
+ONNX_ONLY = "onnx"
 ARCHITECTURES: dict[str, tuple[type[nn.Module], Any]] = {
     "Stage1Net": (Stage1Net, Stage1Config),
     "Stage2Net": (Stage2Net, Stage2Config),
@@ -52,6 +54,18 @@ class ModelCard:
     #: {file name beside the card: SHA-256} of every file that runs (weights, ONNX export); checked at load
     #: (models/hashes.py). Optional for old cards (then ``engine.weights_sha256`` pins the weights).
     files: dict[str, str] = field(default_factory=dict)
+    #: the whole label set in its file form (zoomgrade.labels.label_set_to_dict); cards written before
+    #: it existed carry only ``label_set`` (a name), resolved to the shipped file of that name
+    label_definition: dict[str, Any] | None = None
+    #: how the model wants its pixels (read by the ONNX-only runner, models/onnx_classifier.py): channel
+    #: order, pixel values scaled to [0, pixel_max] before ``normalisation``, tensor layout, and whether
+    #: the output is logits or probabilities
+    channel_order: str = "RGB"
+    pixel_max: float = 1.0
+    layout: str = "NCHW"
+    output: str = "logits"
+    #: architecture "onnx": the model file beside the card ("" = <name>.onnx)
+    onnx_file: str = ""
 
     @property
     def mpp(self) -> float:
@@ -67,6 +81,8 @@ class ModelCard:
         known = set(cls.__dataclass_fields__)
         try:
             kw = {k: v for k, v in d.items() if k in known}
+            if kw.get("architecture") == ONNX_ONLY:
+                kw.setdefault("hyperparameters", {})  # the graph is in the ONNX file
             if kw.get("mpp_range") is not None:
                 kw["mpp_range"] = tuple(kw["mpp_range"])
             card = cls(**kw)
@@ -74,7 +90,7 @@ class ModelCard:
             raise ModelCardError(f"{where}: not a zoomgrade model card ({err})") from None
         if card.card_format != CARD_FORMAT:
             raise ModelCardError(f"{where}: card format {card.card_format}, this zoomgrade reads {CARD_FORMAT}")
-        if card.architecture not in ARCHITECTURES:
+        if card.architecture not in ARCHITECTURES and card.architecture != ONNX_ONLY:
             raise ModelCardError(f"{where}: unknown architecture {card.architecture!r}")
         return card
 

@@ -8,7 +8,7 @@ group labelled with its fine grade, plus "none" crops away from every group (gla
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,8 @@ class SlideItem:
     slide: Path
     geojson: Path
     seed: int | None = None
+    #: classification name in the annotations -> the label set's name ("-": drop), see models/names.py
+    names: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -56,6 +58,17 @@ def find_slides(slides_dir: str | Path) -> list[SlideItem]:
     return items
 
 
+def named_items(items: list[SlideItem], labels: LabelSet, names: dict[str, str] | None) -> list[SlideItem]:
+    """``items`` with their annotations' names checked against ``labels`` after ``names`` (one error
+    listing every unknown name) and the mapping attached."""
+    from .names import check_names
+
+    check_names([it.geojson for it in items], labels, names or {})
+    for it in items:
+        it.names = dict(names or {})
+    return items
+
+
 def split_items(items: list[SlideItem], val_fraction: float = 0.2) -> tuple[list[SlideItem], list[SlideItem]]:
     """Deterministic train/validation split (every k-th slide in name order to validation)."""
     if len(items) < 2:
@@ -67,7 +80,8 @@ def split_items(items: list[SlideItem], val_fraction: float = 0.2) -> tuple[list
 
 def load_groups(item: SlideItem, labels: LabelSet = TBSRTC) -> list[Group]:
     """Annotated cell groups whose classification is a fine grade of ``labels`` (others are ignored)."""
-    return [Group(a.geometry, a.label) for a in load_annotations(item.geojson) if a.label in labels.fine]
+    named = ((a, item.names.get(a.label, a.label)) for a in load_annotations(item.geojson))
+    return [Group(a.geometry, name) for a, name in named if name in labels.fine]
 
 
 def _polys(g: BaseGeometry) -> list[Polygon]:

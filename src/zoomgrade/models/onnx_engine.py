@@ -130,11 +130,13 @@ def engine_record(onnx_path: Path, weights_path: str | Path) -> dict[str, str]:
 class OrtModel:
     """An ONNX Runtime session that behaves like the torch model for the runner: NCHW float32 in, logits out."""
 
-    def __init__(self, onnx_path: str | Path, weights_path: str | Path, expected_sha: str, threads: int | None = None):
+    def __init__(self, onnx_path: str | Path, weights_path: str | Path, expected_sha: str | None,
+                 threads: int | None = None):
         ort = import_ort()
         if ort is None:
             raise ImportError("onnxruntime is not installed")
-        if sha256(weights_path) != expected_sha:
+        # None: the ONNX file is the model itself (no torch weights it was exported from)
+        if expected_sha is not None and sha256(weights_path) != expected_sha:
             raise ModelCardError(f"{onnx_path}: exported from other weights than {Path(weights_path).name}; "
                                  "delete it or re-save the model to re-export")
         so = ort.SessionOptions()

@@ -265,10 +265,22 @@ def load_runners(stage1_path: str | Path, stage2_path: str | Path, device: str |
 
 
 def load_default_models(device: str | torch.device | None = None,
-                        labels: LabelSet = TBSRTC) -> tuple[Stage1Runner, Stage2Runner]:
-    """The shipped weights (src/zoomgrade/weights/), checked against their cards."""
+                        labels: LabelSet | None = None) -> tuple[Stage1Runner, Stage2Runner]:
+    """The shipped weights (src/zoomgrade/weights/), checked against their cards (and ``labels``)."""
+    from .folder import load_model_folder
+
     p1, p2 = WEIGHTS_DIR / "stage1.safetensors", WEIGHTS_DIR / "stage2.safetensors"
     for p in (p1, p2):
         if not p.exists():
             raise ModelCardError(f"{p}: shipped weights missing; train them with `zoomgrade train`")
-    return load_runners(p1, p2, device, labels)
+    return load_model_folder(WEIGHTS_DIR, device, label_set=labels)
+
+
+def load_models(folder: str | Path | None = None, device: str | torch.device | None = None,
+                labels: LabelSet | str | Path | None = None) -> tuple[Stage1Runner | None, Stage2Runner]:
+    """A model folder's runners (None: the shipped weights), see models/folder.py."""
+    from .folder import load_model_folder
+
+    if folder in (None, ""):
+        return load_default_models(device, labels)  # type: ignore[arg-type]
+    return load_model_folder(folder, device, label_set=labels)

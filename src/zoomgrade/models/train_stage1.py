@@ -12,10 +12,10 @@ import torch
 import torch.nn.functional as F
 
 from .._version import __version__
-from ..labels import TBSRTC, LabelSet
+from ..labels import TBSRTC, LabelSet, label_set_to_dict
 from .augment import augment_images, random_dihedral
 from .card import ModelCard, save_model
-from .datasets import Stage1Slide, find_slides, split_items, stage1_slide
+from .datasets import Stage1Slide, find_slides, named_items, split_items, stage1_slide
 from .evaluate import stage1_scores
 from .runners import Stage1Runner, pick_device
 from .stage1 import Stage1Config, Stage1Net
@@ -104,14 +104,15 @@ def make_card(cfg: Stage1TrainConfig, labels: LabelSet) -> ModelCard:
         name="stage1", version=__version__, architecture="Stage1Net",
         hyperparameters=replace(cfg.net, n_coarse=len(labels.coarse)).to_dict(),
         input_mpp=cfg.mpp, input_size=None, label_set=labels.name, labels=list(labels.coarse),
-        mpp_range=(4.0, 16.0),
+        mpp_range=(4.0, 16.0), label_definition=label_set_to_dict(labels),
         description="Low-power whole-slide network: per-position cell-group probability and coarse grade.",
     )
 
 
 def train_stage1(slides_dir: str | Path, out_dir: str | Path, epochs: int | None = None, *,
                  config: Stage1TrainConfig | None = None, labels: LabelSet = TBSRTC,
-                 progress: bool = True, command: str | None = None) -> TrainResult:
+                 progress: bool = True, command: str | None = None,
+                 names: dict[str, str] | None = None) -> TrainResult:
     cfg = config or Stage1TrainConfig()
     if epochs is not None:
         cfg = replace(cfg, epochs=epochs)
@@ -119,7 +120,7 @@ def train_stage1(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
     t0 = time.perf_counter()
     gen = setup(cfg.seed, cfg.threads)
     rng = np.random.default_rng(cfg.seed)
-    items = find_slides(slides_dir)
+    items = named_items(find_slides(slides_dir), labels, names)  # annotation name -> grade (models/names.py)
     train_items, val_items = split_items(items, cfg.val_fraction)
     out = Path(out_dir) / "stage1.safetensors"
     card = make_card(cfg, labels)

@@ -12,10 +12,10 @@ import torch
 import torch.nn.functional as F
 
 from .._version import __version__
-from ..labels import TBSRTC, LabelSet
+from ..labels import TBSRTC, LabelSet, label_set_to_dict
 from .augment import augment_images, random_dihedral
 from .card import ModelCard, save_model
-from .datasets import find_slides, split_items, stage2_crops
+from .datasets import find_slides, named_items, split_items, stage2_crops
 from .runners import Stage2Runner, pick_device
 from .stage2 import Stage2Config, Stage2Net
 from .train_common import TrainResult, macro_f1, optimiser, progress_bar, record_training, setup
@@ -61,7 +61,7 @@ def make_card(cfg: Stage2TrainConfig, labels: LabelSet) -> ModelCard:
         name="stage2", version=__version__, architecture="Stage2Net",
         hyperparameters=replace(cfg.net, n_classes=len(labels.fine) + 1).to_dict(),
         input_mpp=cfg.mpp, input_size=cfg.size, label_set=labels.name, labels=[*labels.fine, "none"],
-        mpp_range=(0.25, 1.0),
+        mpp_range=(0.25, 1.0), label_definition=label_set_to_dict(labels),
         description="High-power feature-pyramid patch classifier: fine grade, or 'none' (no follicular cells).",
     )
 
@@ -86,7 +86,8 @@ def _to_float(x: np.ndarray) -> torch.Tensor:
 
 def train_stage2(slides_dir: str | Path, out_dir: str | Path, epochs: int | None = None, *,
                  config: Stage2TrainConfig | None = None, labels: LabelSet = TBSRTC,
-                 progress: bool = True, command: str | None = None) -> TrainResult:
+                 progress: bool = True, command: str | None = None,
+                 names: dict[str, str] | None = None) -> TrainResult:
     cfg = config or Stage2TrainConfig()
     if epochs is not None:
         cfg = replace(cfg, epochs=epochs)
@@ -95,7 +96,7 @@ def train_stage2(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
     t0 = time.perf_counter()
     gen = setup(cfg.seed, cfg.threads)
     rng = np.random.default_rng(cfg.seed)
-    items = find_slides(slides_dir)
+    items = named_items(find_slides(slides_dir), labels, names)  # annotation name -> grade (models/names.py)
     train_items, val_items = split_items(items, cfg.val_fraction)
     out = Path(out_dir) / "stage2.safetensors"
     card = make_card(cfg, labels)

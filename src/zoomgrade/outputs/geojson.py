@@ -16,7 +16,7 @@ from shapely.geometry import MultiPolygon, box
 from shapely.validation import make_valid
 
 from ..annotations import feature_collection, qupath_feature
-from ..labels import TBSRTC, LabelSet
+from ..labels import DEFAULT, LabelSet, shipped_label_sets
 from ..types import RegionGrade, SlideResult
 from .atomic import atomic_write_json
 from .json_writer import jsonable
@@ -26,8 +26,10 @@ _NAMESPACE = uuid.UUID("6c1f3a52-0d7e-4d0b-9a51-6f1f2c0a7e11")
 
 
 def labels_of(result: SlideResult) -> LabelSet:
-    """The LabelSet a result was graded with (only TBSRTC ships; others fall back to its colours)."""
-    return TBSRTC
+    """The LabelSet a result was graded with: its own, else the shipped set of its name, else the default."""
+    if getattr(result, "labels", None) is not None:
+        return result.labels
+    return shipped_label_sets().get(result.label_set, DEFAULT)
 
 
 def region_measurements(rg: RegionGrade, labels: LabelSet) -> dict[str, float]:

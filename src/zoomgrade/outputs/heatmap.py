@@ -1,5 +1,5 @@
 """heatmap.png: what stage 1 saw at low power, over the thumbnail, side by side:
-the coarse grade where it found cell groups, P(malignant) there, and where its attention went."""
+the coarse grade where it found cell groups, P(most severe coarse grade) there, and where its attention went."""
 
 from __future__ import annotations
 
@@ -73,10 +73,11 @@ def render_heatmap(result: SlideResult, labels: LabelSet, slide: Any = None) -> 
             d.text((x + 20, foot_y), name, fill=DARK, font=font(12))
             x += 34 + int(d.textlength(name, font=font(12)))
         panels.append(p)
-        if "malignant" in labels.coarse:
-            pm = chans[..., labels.coarse_index("malignant")]
+        if len(labels.coarse) > 1:  # the most severe coarse grade's probability
+            top = labels.coarse[-1]
+            pm = chans[..., labels.coarse_index(top)]
             p, d = _panel(_blend(base, colormap(pm, YLORRD), np.clip(group * 1.5, 0, 1) * 0.9),
-                          "Stage 1: P(malignant)", "where stage 1 found cell groups (faded elsewhere)")
+                          f"Stage 1: P({top.replace('_', ' ')})", "where stage 1 found cell groups (faded elsewhere)")
             _colour_bar(p, d, 10, foot_y, bar_w, YLORRD, "0", "1")
             panels.append(p)
     att = maps.get("attention")

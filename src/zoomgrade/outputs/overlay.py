@@ -22,8 +22,7 @@ def category_banner(result: SlideResult, labels: LabelSet, width: int) -> Image.
     color = labels.color_rgb(result.category)
     band = Image.new("RGB", (width, 76), color)
     d = ImageDraw.Draw(band)
-    title = f"TBSRTC {result.category} · {result.category_name}" if labels.name.startswith("tbsrtc") \
-        else f"{result.category} · {result.category_name}"
+    title = f"{labels.abbreviation} {result.category} · {result.category_name}".lstrip()
     d.text((14, 8), title, fill=WHITE, font=font(26, bold=True))
     tw, _ = text_size(d, title, font(26, bold=True))
     d.text((14 + tw + 18, 16), f"risk of malignancy ≈ {result.risk_of_malignancy:.0%}", fill=WHITE, font=font(17))

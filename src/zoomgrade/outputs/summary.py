@@ -8,10 +8,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..labels import TBSRTC
 from ..types import SlideResult
 from .atomic import atomic_write_text
 from .csv_cells import safe_cell
+from .geojson import labels_of
 
 BASE_COLUMNS = ["slide", "path", "status", "mode", "category", "category_name", "risk_of_malignancy",
                 "adequate", "n_regions"]
@@ -31,7 +31,8 @@ def summary_row(result: SlideResult, out_dir: str | Path | None = None) -> dict[
         "adequate": bool(result.adequacy.adequate),
         "n_regions": len(result.regions),
     }
-    for g in TBSRTC.fine if result.label_set == TBSRTC.name else sorted(result.counts):
+    labels = labels_of(result)
+    for g in labels.fine if result.label_set == labels.name else sorted(result.counts):
         row[f"n_{g}"] = int(result.counts.get(g, 0))
     cmp = result.comparison or {}
     if cmp:  # mode both: the exhaustive baseline's answer beside the cascade's
