@@ -74,6 +74,14 @@ def _config(config: Path | None, no_fallback: bool, budget_mpx: float | None) ->
     return validate(cfg, str(config) if config else "options")
 
 
+def check_config_labels(cfg: Any, models: Any, source: Path | None) -> None:
+    """A config naming a grade the models' label set lacks: refused before any slide is read."""
+    from ..cascade.labelled import config_for_labels
+    from ..models.folder import agreed_label_set
+
+    config_for_labels(cfg, agreed_label_set(*models), str(source) if source else "config")
+
+
 def _progress_callback(progress: Progress, name: str) -> Any:
     tasks: dict[str, Any] = {}
 
@@ -160,6 +168,7 @@ def run_grade(slides: list[Path], out: Path, *, mode: str = "cascade", mpp: floa
     set_torch_threads(threads)
     # once for every slide: --models, else the config's models.folder, else the shipped weights
     models = load_models(models_dir or cfg.models.folder or None, device, cfg.models.label_set or None)
+    check_config_labels(cfg, models, config)  # a grade the label set lacks: refused before any slide
     err, con = stderr(), stdout()
     slides, duplicates = unique_inputs(list(slides))
     for d in duplicates:

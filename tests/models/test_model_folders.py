@@ -1,0 +1,96 @@
+"""Model folders: what `grade --models` refuses (one line, exit 2) and what loads; old cards without the
+label set's definition still load by its name."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from labelset_fixtures import write_other
+from zoomgrade.cli.main import app
+from zoomgrade.labels import TBSRTC, label_set_to_dict, read_label_file
+from zoomgrade.models.card import ModelCard, save_model
+from zoomgrade.models.folder import WEIGHTS_DIR, load_model_folder
+from zoomgrade.models.stage1 import Stage1Config, Stage1Net
+from zoomgrade.models.stage2 import Stage2Config, Stage2Net
+
+TINY1 = Stage1Config(widths=(8, 8, 16, 16), blocks=(1, 1, 1, 1), attn_dim=16, attn_heads=2, fuse_dim=8)
+TINY2 = Stage2Config(stem=8, widths=(8, 16, 16, 24), blocks=(1, 1, 1, 1), fpn_dim=16)
+
+
+def make_folder(d, l1, l2, classes2=None):
+    torch.manual_seed(0)
+    c1 = Stage1Config(**{**TINY1.to_dict(), "n_coarse": len(l1.coarse)})
+    c2 = Stage2Config(**{**TINY2.to_dict(), "n_classes": len(l2.fine) + 1})
+    save_model(Stage1Net(c1), ModelCard("stage1", "t", "Stage1Net", c1.to_dict(), 8.0, None, l1.name,
+                                        list(l1.coarse), label_definition=label_set_to_dict(l1)), d / "stage1")
+    save_model(Stage2Net(c2), ModelCard("stage2", "t", "Stage2Net", c2.to_dict(), 0.5, 64, l2.name,
+                                        classes2 or [*l2.fine, "none"], label_definition=label_set_to_dict(l2)),
+               d / "stage2")
+    return d
+
+
+def _grade(tmp_path, folder, *extra):
+    slide = tmp_path / "missing.svs"  # never opened: the models are refused first
+    return CliRunner().invoke(app, ["grade", str(slide), "--models", str(folder), "--out", str(tmp_path / "o"),
+                                    *extra])
+
+
+def test_stage_models_with_different_label_sets_are_refused_naming_both(tmp_path):
+    other = read_label_file(write_other(tmp_path))
+    folder = make_folder(tmp_path / "m", TBSRTC, other)
+    r = _grade(tmp_path, folder)
+    assert r.exit_code == 2 and r.output.count("error:") == 1
+    assert "label sets differ" in r.output and "stage1.json" in r.output and "stage2.json" in r.output
+    assert TBSRTC.name in r.output and other.name in r.output
+
+
+def test_a_model_whose_classes_do_not_match_its_label_set_is_refused(tmp_path):
+    other = read_label_file(write_other(tmp_path))
+    folder = make_folder(tmp_path / "m", other, other, classes2=["bland", "atypical", "cancer", "suspect", "none"])
+    r = _grade(tmp_path, folder)
+    assert r.exit_code == 2 and "do not match label set other-4x2" in r.output and "stage2.json" in r.output
+
+
+def test_a_config_naming_another_label_set_or_an_unknown_grade_is_refused(tmp_path):
+    other = read_label_file(write_other(tmp_path))
+    folder = make_folder(tmp_path / "m", other, other)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[models]\nlabel_set = "tbsrtc-3"\n')
+    r = _grade(tmp_path, folder, "--config", str(cfg))
+    assert r.exit_code == 2 and "label sets differ" in r.output and "tbsrtc-3" in r.output and "other-4x2" in r.output
+    cfg.write_text('[fallback]\nseverity_from = "V"\n')  # a TBSRTC grade, not one of this label set
+    r = _grade(tmp_path, folder, "--config", str(cfg))
+    assert r.exit_code == 2 and str(cfg) in r.output and "fallback.severity_from" in r.output
+    assert r.output.count("error:") == 1
+
+
+def test_config_models_folder_is_relative_to_the_config_file(tmp_path):
+    from zoomgrade.cascade import load_config
+
+    other = read_label_file(write_other(tmp_path))
+    make_folder(tmp_path / "m", other, other)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[models]\nfolder = "m"\n')
+    c = load_config(cfg)
+    s1, s2 = load_model_folder(c.models.folder)
+    assert s2.label_set.name == "other-4x2" and s1.label_set.same_as(s2.label_set)
+
+
+def test_old_cards_without_the_definition_load_by_name(tmp_path):
+    card = json.loads((WEIGHTS_DIR / "stage2.json").read_text())
+    assert "label_definition" not in card  # the shipped cards predate it
+    s1, s2 = load_model_folder(None)
+    assert s2.label_set == TBSRTC and s1.label_set == TBSRTC
+
+
+@pytest.mark.parametrize("what", ["empty", "not a folder"])
+def test_models_check_refuses_with_one_line(tmp_path, what):
+    d = tmp_path / "d"
+    if what == "empty":
+        d.mkdir()
+    r = CliRunner().invoke(app, ["models", "check", str(d)])
+    assert r.exit_code == 2 and r.output.count("error:") == 1 and str(d) in r.output
