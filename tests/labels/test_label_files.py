@@ -8,8 +8,15 @@ import tomllib
 import pytest
 
 from zoomgrade.errors import LabelSetError
-from zoomgrade.labels import (TBSRTC, label_set_from_dict, label_set_to_dict, load_label_set, read_label_file,
-                              shipped_files, shipped_label_sets)
+from zoomgrade.labels import (
+    TBSRTC,
+    label_set_from_dict,
+    label_set_to_dict,
+    load_label_set,
+    read_label_file,
+    shipped_files,
+    shipped_label_sets,
+)
 
 
 def test_shipped_label_sets_load_with_their_sources():

@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+from labelset_fixtures import MAPPING, write_other
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -17,8 +18,6 @@ from zoomgrade.models.stage1 import Stage1Config
 from zoomgrade.models.stage2 import Stage2Config
 from zoomgrade.models.train_stage1 import Stage1TrainConfig, train_stage1
 from zoomgrade.models.train_stage2 import Stage2TrainConfig, train_stage2
-
-from labelset_fixtures import MAPPING, write_other
 
 TINY1 = Stage1Config(widths=(8, 8, 16, 16), blocks=(1, 1, 1, 1), attn_dim=16, attn_heads=2, fuse_dim=8)
 TINY2 = Stage2Config(stem=8, widths=(8, 16, 16, 24), blocks=(1, 1, 1, 1), fpn_dim=16)
@@ -88,7 +87,7 @@ def test_grade_with_the_folder_writes_every_output_in_its_label_set(other_folder
 
 
 def test_models_check_prints_the_label_set_and_both_stages(other_folder):
-    folder, labels = other_folder
+    folder, _ = other_folder
     r = CliRunner().invoke(app, ["models", "check", str(folder)])
     assert r.exit_code == 0, r.output
     assert "other-4x2" in r.output and "stage 1: Stage1Net" in r.output and "5 probabilities: OK" in r.output

@@ -7,9 +7,9 @@ import json
 
 import pytest
 import torch
+from labelset_fixtures import write_other
 from typer.testing import CliRunner
 
-from labelset_fixtures import write_other
 from zoomgrade.cli.main import app
 from zoomgrade.labels import TBSRTC, label_set_to_dict, read_label_file
 from zoomgrade.models.card import ModelCard, save_model
@@ -94,3 +94,17 @@ def test_models_check_refuses_with_one_line(tmp_path, what):
         d.mkdir()
     r = CliRunner().invoke(app, ["models", "check", str(d)])
     assert r.exit_code == 2 and r.output.count("error:") == 1 and str(d) in r.output
+
+
+def test_a_stage2_model_run_outside_its_resolution_is_said_in_the_warnings():
+    from types import SimpleNamespace
+
+    from zoomgrade.cascade.config import GradeConfig
+    from zoomgrade.cascade.grade import _warnings
+
+    slide = SimpleNamespace(mpp_source="file", mpp=0.25)
+    card = SimpleNamespace(input_mpp=1.0, mpp_range=None)
+    w = _warnings(slide, GradeConfig(), SimpleNamespace(card=card))
+    assert any("stage2.mpp 0.5 um/px is outside the stage-2 model's 1-1 um/px" in x for x in w)
+    card = SimpleNamespace(input_mpp=0.5, mpp_range=(0.25, 1.0))
+    assert _warnings(slide, GradeConfig(), SimpleNamespace(card=card)) == []

@@ -8,9 +8,9 @@ least ``min_fraction`` of the voting patches) whose mean confidence is at least 
 convincing malignant patches outweigh many benign ones, as a cytologist's eye would, but one doubtful
 patch does not. When no grade qualifies, the grade with the largest summed probability wins.
 
-The override stops at ``severity_from`` (by default the label set's: for TBSRTC the malignant grades) because below it the grades are
-patterns that must predominate, not focal findings: a follicular neoplasm (IV) is a cellular, mostly
-microfollicular sample, while "a few microfollicles" in a group is atypia (III). On the twelve validation
+The override stops at ``severity_from`` (by default the label set's; for TBSRTC the malignant grades)
+because below it the grades are patterns that must predominate, not focal findings: a follicular
+neoplasm (IV) is a cellular, mostly microfollicular sample, while "a few microfollicles" in a group is atypia (III). On the twelve validation
 slides, stopping at V instead of applying the override to every grade cut the baseline's over-graded
 regions from 161 to 107 and the cascade's from 81 to 77, found as many V/VI groups (647 vs 646) and left
 every slide category as it was (docs/benchmark.md, session 7).

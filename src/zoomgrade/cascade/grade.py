@@ -20,8 +20,8 @@ from .budget import Budget, stage1_grade
 from .compare import compare
 from .config import GradeConfig, resolve_config
 from .exhaustive import ExhaustiveOutput, run_exhaustive
-from .labelled import config_for_labels, models_and_labels
 from .fallback_pass import run_fallback
+from .labelled import config_for_labels, models_and_labels
 from .queue import severity_order
 from .slide_rule import counts, slide_category
 from .stage1_pass import run_stage1
@@ -52,7 +52,7 @@ def resolve_models(models: Any, need_stage1: bool) -> tuple[Any, Any]:
     if models is None or isinstance(models, (str, Path)):
         from ..models.runners import load_models
 
-        models = load_models(models)
+        models = load_models(models, need_stage1=need_stage1)
     if isinstance(models, (tuple, list)) and len(models) == 2:
         s1, s2 = models
     elif hasattr(models, "stage1") and hasattr(models, "stage2"):
@@ -82,8 +82,14 @@ def _versions(s1: Any, s2: Any) -> dict[str, str]:
     return v
 
 
-def _warnings(slide: Any, cfg: GradeConfig) -> list[str]:
+def _warnings(slide: Any, cfg: GradeConfig, s2: Any = None) -> list[str]:
     w = []
+    card = getattr(s2, "card", None)
+    if card is not None and card.input_mpp:  # a model folder's stage 2 may be trained at another resolution
+        lo, hi = card.mpp_range or (card.input_mpp, card.input_mpp)
+        for key, m in (("stage2.mpp", cfg.stage2.mpp), ("exhaustive.mpp", cfg.exhaustive.mpp)):
+            if not lo * 0.99 <= m <= hi * 1.01:
+                w.append(f"{key} {m:g} um/px is outside the stage-2 model's {lo:g}-{hi:g} um/px: grades are unreliable")
     if getattr(slide, "mpp_source", "file") == "estimate":
         w.append(f"mpp {slide.mpp:.4g} estimated from objective power {slide.objective_power:g}x")
     return w
@@ -218,7 +224,7 @@ def grade_modes(path_or_slide: Any, config: GradeConfig | str | Path | dict | No
     t_open = time.perf_counter() - t_start
     try:
         versions = _versions(s1, s2)
-        warn = _warnings(slide, cfg)
+        warn = _warnings(slide, cfg, s2)
         cfg = fit_to_slide(slide, cfg, warn)
         c_result = e_result = None
         if cascade:

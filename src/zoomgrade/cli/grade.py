@@ -243,7 +243,8 @@ def grade_cmd(
 def demo_cmd(
     out: Path | None = typer.Option(None, "--out", "-o", help="Folder for the slide and the results "
                                        "(default: a new temporary folder, kept)."),
-    category: str = typer.Option("VI", "--category", help="Category of the generated slide, in the synthetic generator's label set (TBSRTC I-VI)."),
+    category: str = typer.Option("VI", "--category", help="Category of the generated slide, in the synthetic "
+                                 "generator's label set (TBSRTC I-VI)."),
     seed: int = typer.Option(1_000_001, "--seed", help="Random seed of the generated slide (>= 1000000: "
                              "never seen in training)."),
     size_mm: float = typer.Option(4.0, "--size-mm", help="Side of the generated square smear in mm."),

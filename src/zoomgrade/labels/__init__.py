@@ -6,13 +6,28 @@
 
 from __future__ import annotations
 
-from .files import (label_set_from_dict, label_set_to_dict, load_label_set, read_label_file,
-                    shipped_files, shipped_label_sets)
+from .files import (
+                    label_set_from_dict,
+                    label_set_to_dict,
+                    load_label_set,
+                    read_label_file,
+                    shipped_files,
+                    shipped_label_sets,
+)
 from .labelset import LabelSet
 
 #: The default label set: The Bethesda System for Reporting Thyroid Cytopathology, 3rd edition.
 TBSRTC: LabelSet = read_label_file(shipped_files()["tbsrtc"])
 DEFAULT = TBSRTC
 
-__all__ = ["LabelSet", "TBSRTC", "DEFAULT", "load_label_set", "read_label_file", "label_set_from_dict",
-           "label_set_to_dict", "shipped_files", "shipped_label_sets"]
+__all__ = [
+                    "DEFAULT",
+                    "TBSRTC",
+                    "LabelSet",
+                    "label_set_from_dict",
+                    "label_set_to_dict",
+                    "load_label_set",
+                    "read_label_file",
+                    "shipped_files",
+                    "shipped_label_sets",
+]

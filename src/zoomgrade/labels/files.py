@@ -102,8 +102,8 @@ def _problems(f: LabelSetFile) -> list[tuple[str, str]]:
             out.append(("coarse", f"fine grade {g!r} is in no coarse grade"))
     order = [g for c in f.coarse for g in c.fine]
     if not out and order != list(f.fine):
-        out.append(("coarse", f"the coarse grades hold the fine grades in the order {', '.join(order)}, "
-                              f"which disagrees with fine = [{', '.join(f.fine)}] (both least to most severe)"))
+        out.append(("coarse", (f"the coarse grades hold the fine grades in the order {', '.join(order)}, "
+                               f"which disagrees with fine = [{', '.join(f.fine)}] (both least to most severe)")))
     for g in [f.nondiagnostic, *f.fine]:
         if g not in f.categories:
             out.append(("categories", f"no entry for category {g!r}"))
@@ -114,7 +114,8 @@ def _problems(f: LabelSetFile) -> list[tuple[str, str]]:
     for rk in RULE_KEYS:
         for k, v in getattr(f.slide_rule, rk).items():
             if k not in above:
-                out.append((f"slide_rule.{rk}.{k}", f"not a fine grade above the least severe ({', '.join(f.fine[1:])})"))
+                out.append((f"slide_rule.{rk}.{k}",
+                            f"not a fine grade above the least severe ({', '.join(f.fine[1:])})"))
             elif v < 0 or (rk in ("min_confidence", "min_share") and v > 1):
                 out.append((f"slide_rule.{rk}.{k}", f"{v!r} is out of range"))
     if f.severity_from not in ("", *f.fine):

@@ -4,7 +4,6 @@ was found, or exactly what is wrong (``ModelCardError``, one line)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -43,7 +42,7 @@ def check_model_folder(folder: str | Path, seed: int = 0) -> list[str]:
     lines = [f"model folder {d}",
              f"label set {ls.name}: {ls.title or '(no title)'}",
              f"  source: {ls.source or '(none given)'}",
-             f"  categories: " + ", ".join(f"{c} {ls.category_names[c]} (ROM {ls.risk_of_malignancy[c]:.0%})"
+             "  categories: " + ", ".join(f"{c} {ls.category_names[c]} (ROM {ls.risk_of_malignancy[c]:.0%})"
                                            for c in ls.categories),
              "  coarse: " + "; ".join(f"{c} = {', '.join(ls.coarse_to_fine[c])}" for c in ls.coarse)]
     rng = np.random.default_rng(seed)
@@ -60,7 +59,15 @@ def check_model_folder(folder: str | Path, seed: int = 0) -> list[str]:
     size = int(c2.input_size or 0)
     if size <= 0:
         raise ModelCardError(f"{getattr(s2, 'source', 'stage2')}: stage 2 needs input_size (its patch side in px)")
-    probs = s2.predict(np.stack([_image(rng, size, size) for _ in range(CHECK_PATCHES)]))
+    batch = np.stack([_image(rng, size, size) for _ in range(CHECK_PATCHES)])
+    if c2.architecture == "onnx" and c2.output == "probabilities":  # the runner renormalises: check the raw rows
+        raw = np.asarray(s2.raw(batch), np.float64).reshape(len(batch), -1)
+        sums = raw.sum(axis=1)
+        if np.abs(sums - 1).max() > 1e-3 or raw.min() < -1e-6:
+            raise ModelCardError(f"{getattr(s2, 'source', 'stage2')}: output says probabilities but the rows sum "
+                                 f"to {sums.min():.3g}-{sums.max():.3g} (min {raw.min():.3g}); if they are "
+                                 "logits, set \"output\": \"logits\"")
+    probs = s2.predict(batch)
     _check_probs(probs, len(ls.fine) + 1, "stage 2", str(getattr(s2, "source", "stage2")))
     extra = ""
     if c2.architecture == "onnx":

@@ -277,10 +277,12 @@ def load_default_models(device: str | torch.device | None = None,
 
 
 def load_models(folder: str | Path | None = None, device: str | torch.device | None = None,
-                labels: LabelSet | str | Path | None = None) -> tuple[Stage1Runner | None, Stage2Runner]:
-    """A model folder's runners (None: the shipped weights), see models/folder.py."""
+                labels: LabelSet | str | Path | None = None, *,
+                need_stage1: bool = True) -> tuple[Stage1Runner | None, Stage2Runner]:
+    """A model folder's runners (None: the shipped weights), see models/folder.py; ``need_stage1=False``
+    accepts a folder with stage 2 only (the exhaustive baseline)."""
     from .folder import load_model_folder
 
     if folder in (None, ""):
         return load_default_models(device, labels)  # type: ignore[arg-type]
-    return load_model_folder(folder, device, label_set=labels)
+    return load_model_folder(folder, device, label_set=labels, need_stage1=need_stage1)
