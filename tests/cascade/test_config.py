@@ -80,7 +80,7 @@ def test_config_built_in_code_is_checked_before_the_slide_is_opened(tmp_path):
         grade(tmp_path / "missing.svs", cfg)
 
 
-@pytest.mark.parametrize("text, key", [
+@pytest.mark.parametrize(("text", "key"), [
     ("[fallback]\nseverity_from = 'VII'\n", "fallback.severity_from"),
     ("[slide_rule]\nmin_count = { VII = 2 }\n", "slide_rule.min_count.VII"),
     (f"[slide_rule]\nmin_share = {{ {TBSRTC.fine[0]} = 0.1 }}\n", f"slide_rule.min_share.{TBSRTC.fine[0]}"),

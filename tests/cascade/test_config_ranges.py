@@ -7,7 +7,9 @@ import dataclasses
 import pytest
 
 from zoomgrade.cascade.config import GradeConfig, config_from_dict, load_config, resolve_config, validate
+from zoomgrade.cascade.labelled import config_for_labels
 from zoomgrade.errors import ConfigError
+from zoomgrade.labels import TBSRTC
 
 
 @pytest.mark.parametrize(("text", "path"), [
@@ -28,12 +30,8 @@ from zoomgrade.errors import ConfigError
     ("[stage2]\nbatch_size = \"32\"\n", "stage2.batch_size"),
     ("[stage2]\nlattice = \"yes\"\n", "stage2.lattice"),
     ("[budget]\nseconds = -1\n", "budget.seconds"),
-    ("[slide_rule]\nmin_count = { VII = 1 }\n", "slide_rule.min_count.VII"),
-    ("[slide_rule]\nmin_confidence = { vi = 0.5 }\n", "slide_rule.min_confidence.vi"),
-    ("[slide_rule]\nmin_share = { II = 0.5 }\n", "slide_rule.min_share.II"),
     ("[slide_rule]\nmin_share = { VI = 1.5 }\n", "slide_rule.min_share.VI"),
     ("[slide_rule]\nmin_count = 3\n", "slide_rule.min_count"),
-    ("[fallback]\nseverity_from = \"v\"\n", "fallback.severity_from"),
     ("[limits]\nmemory_mb = 1\n", "limits.memory_mb"),
     ("[limits]\nspeed = 1\n", "limits.speed"),
     ("stage1 = 5\n", "stage1"),
@@ -45,6 +43,22 @@ def test_nonsense_is_refused_with_its_key_path(tmp_path, text, path):
         load_config(p)
     msg = str(err.value)
     assert msg.startswith(str(p)) and f"{path}:" in msg and "\n" not in msg
+
+
+@pytest.mark.parametrize(("text", "path"), [
+    ("[slide_rule]\nmin_count = { VII = 1 }\n", "slide_rule.min_count.VII"),
+    ("[slide_rule]\nmin_confidence = { vi = 0.5 }\n", "slide_rule.min_confidence.vi"),
+    ("[slide_rule]\nmin_share = { II = 0.5 }\n", "slide_rule.min_share.II"),
+    ("[fallback]\nseverity_from = \"v\"\n", "fallback.severity_from"),
+])
+def test_grade_names_the_label_set_lacks_are_refused_with_their_key_path(tmp_path, text, path):
+    # Grade names are checked against the models' label set, known when grading (cascade/labelled.py)
+    p = tmp_path / "c.toml"
+    p.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        config_for_labels(load_config(p), TBSRTC, str(p))
+    msg = str(err.value)
+    assert msg.startswith(str(p)) and f"{path}:" in msg and "\n" not in msg and TBSRTC.name in msg
 
 
 def test_every_problem_in_one_error(tmp_path):
@@ -84,7 +98,7 @@ def test_the_same_door_for_files_dicts_and_objects(tmp_path):
 
 def test_grade_keys_follow_the_label_set():
     with pytest.raises(ConfigError, match="Bethesda-3"):
-        config_from_dict({"slide_rule": {"min_count": {"Bethesda-3": 1}}})  # TBSRTC by default
+        config_for_labels(config_from_dict({"slide_rule": {"min_count": {"Bethesda-3": 1}}}), TBSRTC)
     d = GradeConfig().to_dict()
     d["slide_rule"].update(min_count={"B3": 1}, min_area_um2={"B3": 0.0}, min_confidence={"B3": 0.5},
                            min_share={"B3": 0.0})
@@ -92,4 +106,4 @@ def test_grade_keys_follow_the_label_set():
     ok = validate(d, "x", fine=("B2", "B3"))  # another label set's grades (given by its model card)
     assert ok.slide_rule.min_count == {"B3": 1}
     with pytest.raises(ConfigError, match=r"slide_rule\.min_count\.B3"):
-        validate(d, "x")
+        validate(d, "x", fine=TBSRTC.fine)

@@ -58,7 +58,7 @@ def _edit(data, path, value):
     d[path[-1]] = value
 
 
-@pytest.mark.parametrize("path, value, key, cause", [
+@pytest.mark.parametrize(("path", "value", "key", "cause"), [
     (("fine",), ["II", "III", "III", "V", "VI"], "fine", "listed twice"),
     (("coarse", 0, "fine"), ["II", "III"], "coarse[1].fine", "already in coarse grade 'benign'"),
     (("coarse", 1, "fine"), ["III"], "coarse", "'IV' is in no coarse grade"),

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from zoomgrade.cli.main import app
 from zoomgrade.labels import TBSRTC
 from zoomgrade.models.folder import WEIGHTS_DIR, load_model_folder
+from zoomgrade.models.hashes import update_card_hashes
 
 
 class TinyVGG(nn.Module):
@@ -51,6 +52,7 @@ def export_user_model(folder, size=64):
         "description": "a user's own patch classifier (test)",
     }
     (folder / "stage2.json").write_text(json.dumps(card, indent=2))
+    update_card_hashes(folder / "stage2")  # `python -m zoomgrade.models.hashes DIR`: pin what will run
     return model
 
 
@@ -100,7 +102,7 @@ def test_user_model_grades_through_the_cascade_and_the_baseline(user_folder, syn
     assert all(len(g["fine_probs"]) == len(TBSRTC.fine) for g in res["regions"])
 
 
-@pytest.mark.parametrize("edit, cause", [
+@pytest.mark.parametrize(("edit", "cause"), [
     ({"labels": ["II", "III", "IV", "V", "none", "none"]}, "duplicated"),
     ({"labels": ["VI", "none", "II", "V", "III", "Bethesda IV"]}, "missing ['IV']"),
     ({"layout": "CHWN"}, "layout must be"),
@@ -116,3 +118,13 @@ def test_bad_user_cards_are_refused_with_what_is_wrong(user_folder, tmp_path, ed
     (bad / "stage2.json").write_text(json.dumps(card))
     r = CliRunner().invoke(app, ["models", "check", str(bad)])
     assert r.exit_code == 2 and cause in r.output and "stage2" in r.output, r.output
+
+
+def test_an_unpinned_or_changed_onnx_file_is_refused(user_folder, tmp_path):
+    d, _ = user_folder
+    bad = tmp_path / "bad"
+    shutil.copytree(d, bad)
+    card = json.loads((bad / "stage2.json").read_text())
+    (bad / "stage2.json").write_text(json.dumps({k: v for k, v in card.items() if k != "files"}))
+    r = CliRunner().invoke(app, ["models", "check", str(bad)])
+    assert r.exit_code == 2 and "pins no SHA-256" in r.output

@@ -13,7 +13,6 @@ Failures come in two kinds and are handled where they belong:
 from __future__ import annotations
 
 import dataclasses
-
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -71,20 +70,20 @@ def _load_config(config: Any):
     return resolve_config(config)
 
 
-def _check_models(cfg: Any) -> None:
+def _check_models(cfg: Any, source: str) -> None:
     """The model files against their cards, in the driver: a changed file is one error (exit 2) before any
-    worker starts, not a failure per slide; so is a model folder whose label set does not hold together."""
+    worker starts, not a failure per slide; so is a model folder whose label set does not hold together, or
+    a config naming a grade that label set lacks."""
     from importlib import resources
 
+    from ..cascade.labelled import config_for_labels
+    from ..models.folder import folder_label_set
     from ..models.hashes import verify_folder
 
-    if cfg.models.folder or cfg.models.label_set:
-        from ..models.folder import load_model_folder
-
-        load_model_folder(cfg.models.folder or None, "cpu", label_set=cfg.models.label_set or None)
-        if cfg.models.folder:
-            verify_folder(cfg.models.folder)
-            return
+    config_for_labels(cfg, folder_label_set(cfg.models.folder or None, cfg.models.label_set or None), source)
+    if cfg.models.folder:
+        verify_folder(cfg.models.folder)
+        return
     with resources.as_file(resources.files("zoomgrade").joinpath("weights")) as folder:
         verify_folder(folder)
 
@@ -221,7 +220,7 @@ def batch(inputs: Any, out_dir: str | Path, *, workers: int | None = None, threa
     cfg = _load_config(config)
     if models is not None:  # a model folder (else the config's models.folder, else the shipped weights)
         cfg = dataclasses.replace(cfg, models=dataclasses.replace(cfg.models, folder=str(Path(models).resolve())))
-    _check_models(cfg)
+    _check_models(cfg, str(config) if isinstance(config, (str, Path)) else "config")
     plan = (plan_local(workers, threads_per_worker) if scheduler is None
             else ClusterPlan(0, threads_per_worker, None, "the existing cluster's workers"))
     with output_lock(out):

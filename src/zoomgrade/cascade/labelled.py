@@ -8,9 +8,8 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import ConfigError
 from ..labels import LabelSet
-from .config import FROM_LABEL_SET, GradeConfig
+from .config import FROM_LABEL_SET, GradeConfig, validate
 
 RULE_KEYS = ("min_count", "min_area_um2", "min_confidence", "min_share")
 
@@ -29,23 +28,13 @@ def models_and_labels(models: Any, cfg: GradeConfig, *, need_stage1: bool,
 
 
 def config_for_labels(cfg: GradeConfig, labels: LabelSet, source: str = "config") -> GradeConfig:
-    """``cfg`` with the slide rule's per-category values the config leaves out taken from ``labels`` and
-    ``fallback.severity_from = "auto"`` made the label set's; a grade the label set lacks is refused."""
-    above = labels.fine[1:]
+    """``cfg`` checked against ``labels`` (every grade it names must be the label set's: one ``ConfigError``
+    naming ``source`` and each bad key), with the slide rule's per-category values it leaves out taken from
+    the label set's file and ``fallback.severity_from = "auto"`` made the label set's."""
+    validate(cfg, source, fine=labels.fine, label_set=labels.name)
     sr = cfg.slide_rule
-    rule: dict[str, dict[str, Any]] = {}
-    for key in RULE_KEYS:
-        given = getattr(sr, key)
-        for g in given:
-            if g not in above:
-                raise ConfigError(f"{source}: slide_rule.{key}.{g}: {g!r} is not a grade of label set {labels.name} "
-                                  f"above its least severe ({', '.join(above)})")
-        rule[key] = {**labels.slide_rule.get(key, {}), **given}
-    sf = cfg.fallback.severity_from
-    if sf == FROM_LABEL_SET:
-        sf = labels.severity_from
-    elif sf not in ("", *labels.fine):
-        raise ConfigError(f"{source}: fallback.severity_from: {sf!r} is not a fine grade of label set {labels.name} "
-                          f"({', '.join(labels.fine)}), \"\" or \"{FROM_LABEL_SET}\"")
+    rule = {key: {**labels.slide_rule.get(key, {}), **getattr(sr, key)} for key in RULE_KEYS}
+    sf = labels.severity_from if cfg.fallback.severity_from == FROM_LABEL_SET else cfg.fallback.severity_from
     r = dataclasses.replace
-    return r(cfg, slide_rule=r(sr, **rule), fallback=r(cfg.fallback, severity_from=sf))
+    return validate(r(cfg, slide_rule=r(sr, **rule), fallback=r(cfg.fallback, severity_from=sf)), source,
+                    fine=labels.fine, label_set=labels.name)

@@ -77,6 +77,27 @@ def _where(runner: Any) -> str:
     return str(getattr(runner, "source", None) or getattr(getattr(runner, "card", None), "name", "?"))
 
 
+def folder_label_set(folder: str | Path | None = None, label_set: str | Path | LabelSet | None = None) -> LabelSet:
+    """The label set of a model folder (None: the shipped weights) from its cards alone (no torch, no
+    weights read), both stages (and ``label_set``) agreeing: what a batch's driver checks a config against."""
+    from types import SimpleNamespace
+
+    from .card import read_card
+
+    d = WEIGHTS_DIR if folder in (None, "") else Path(folder)
+    runners = []
+    for stage in ("stage1", "stage2"):
+        cpath = d / f"{stage}.json"
+        if cpath.exists():
+            card = read_card(cpath)
+            runners.append(SimpleNamespace(card=card, source=str(cpath), label_set=card_label_set(card, str(cpath))))
+        else:
+            runners.append(None)
+    if runners[1] is None:
+        raise ModelCardError(f"{d}: no stage2.json model card in this model folder")
+    return agreed_label_set(runners[0], runners[1], label_set)
+
+
 def load_stage(folder: Path, stage: str, device: Any = None, labels: LabelSet | None = None) -> Any:
     """One stage's runner from ``folder/<stage>.json`` (+ weights or ONNX file), carrying its label set."""
     from .card import ONNX_ONLY, load_model, paths_for, read_card

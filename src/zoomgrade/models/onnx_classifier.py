@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import ModelCardError
 from ..labels import LabelSet
 from .card import ModelCard
+from .hashes import verify_file
 from .onnx_engine import OrtModel, import_ort
 
 NONE = "none"
@@ -73,6 +74,8 @@ class OnnxClassifierRunner:
             raise ModelCardError(f"{p}: ONNX file named by {where} not found")
         if import_ort() is None:
             raise ModelCardError(f"{p}: onnxruntime is not installed")
+        # what runs is the file the card pins (`python -m zoomgrade.models.hashes DIR` records it)
+        self.files = {p.name: verify_file(p, card)}
         self.ort = OrtModel(p, p, None)
         inp = self.ort.session.get_inputs()
         if len(inp) != 1:
