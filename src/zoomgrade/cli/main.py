@@ -64,6 +64,10 @@ def _register() -> None:
 
     app.add_typer(models.app, name="models")
 
+    from . import view
+
+    app.command("view")(view.view)
+
 
 _register()
 
