@@ -52,6 +52,7 @@ def test_rescan_sees_new_results(results_dir: Path, tmp_path: Path) -> None:
     idx = ResultsIndex(folder)
     n = len(idx.entries())
     copy_results(folder / "smear-VI", folder / "again")
+    idx.refresh(force=True)  # (the server looks again at most every RESCAN_SECONDS, and on every worklist load)
     assert len(idx.entries()) == n + 1
 
 

@@ -118,6 +118,7 @@ def test_missing_and_corrupt_slides_are_messages(results_dir: Path, serve, tmp_p
     doc["slide"]["path"] = str(next((results_dir.parent / "slides").glob("*.svs")))
     doc["slide"]["width"] += 64
     vi.write_text(json.dumps(doc))
+    fetch(s.url + "api/worklist")  # the worklist's load rescans the folder at once
     st, _, body = fetch(s.url + f"api/slide/{k['smear-VI.svs']}")
     assert "not the slide that was graded" in json.loads(body)["slide_error"]
     # and the server still serves

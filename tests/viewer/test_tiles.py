@@ -70,3 +70,17 @@ def test_pool_bounds_open_slides_and_remembers_failures(synth_slide, tmp_path: P
     with pytest.raises(SlideUnavailable, match="not found"), pool.lease("gone", tmp_path / "gone.svs", None):
         pass
     pool.close()
+
+
+def test_latency_pan_plan() -> None:
+    """The measured pan: five finest levels, a 6 x 4 viewport across the middle, each tile once per level."""
+    from zoomgrade.viewer.latency import pan_tiles
+
+    dz = DeepZoom(80_000, 80_000)
+    tiles = pan_tiles(dz.width, dz.height, dz.max_level)
+    assert len(tiles) == len(set(tiles))
+    assert {lv for lv, _, _ in tiles} == set(range(dz.max_level - 4, dz.max_level + 1))
+    finest = [(c, r) for lv, c, r in tiles if lv == dz.max_level]
+    cols = -(-80_000 // 256)
+    assert {c for c, _ in finest} == set(range(cols)) and len({r for _, r in finest}) == 4
+    assert all(dz.tile_box(lv, c, r) is not None for lv, c, r in tiles)

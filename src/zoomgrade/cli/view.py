@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from .common import guarded, stdout
+from .common import fail, guarded, stdout
 
 
 @guarded
@@ -28,7 +28,13 @@ def view(
     """
     from ..viewer import ViewerServer
 
-    server = ViewerServer(results_dir, host=host, port=port or 0).start()
+    try:
+        server = ViewerServer(results_dir, host=host, port=port or 0)
+    except OSError as err:
+        if err.filename:  # the results folder itself: guarded's one line
+            raise
+        raise fail(f"{host}:{port or 0}: cannot listen there: {err.strerror or err}") from None
+    server.start()
     n = len(server.viewer.index.entries())
     stdout().print(f"zoomgrade viewer: {n} slide(s) from {server.viewer.index.root} at {server.url} "
                    "(Ctrl-C stops it)", highlight=False, soft_wrap=True)

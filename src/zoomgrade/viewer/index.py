@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ class SlideEntry:
     error: str | None = None
     mode: str | None = None
     n_warnings: int = 0
+    dims: tuple[int, int] | None = None  # level-0 size the slide was graded at (a different file is not shown)
 
     def row(self) -> dict[str, Any]:
         """The worklist row as plain JSON."""
@@ -120,8 +122,15 @@ def entry_from_result(key: str, result_dir: Path, doc: dict[str, Any]) -> SlideE
         risk=_num(doc.get("risk_of_malignancy")) if category is not None else None,
         n_regions=len(regions), counts={str(k): int(v) for k, v in counts.items() if _num(v) is not None},
         seconds=_num(cost.get("wall_seconds")), qc=doc.get("qc"), mode=str(doc.get("mode") or "") or None,
-        n_warnings=len(warnings),
+        n_warnings=len(warnings), dims=_dims(slide),
     )
+
+
+def _dims(slide: dict[str, Any]) -> tuple[int, int] | None:
+    try:
+        return int(slide["width"]), int(slide["height"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _summary_rows(root: Path) -> list[dict[str, str]]:
@@ -135,6 +144,10 @@ def _summary_rows(root: Path) -> list[dict[str, str]]:
         return []  # the worklist still lists every result folder; summary.csv only adds failures
 
 
+#: seconds between two looks at the folder for changes (a tile request must not stat a thousand folders)
+RESCAN_SECONDS = 2.0
+
+
 class ResultsIndex:
     """The slides of a results folder; rescanned when the folder changes (a batch may still be running)."""
 
@@ -144,6 +157,7 @@ class ResultsIndex:
             raise ResultsError(f"{root}: not a folder")
         self._lock = threading.Lock()
         self._stamp: tuple | None = None
+        self._checked = -RESCAN_SECONDS
         self._entries: dict[str, SlideEntry] = {}
         self.refresh()
         if not self._entries:
@@ -171,8 +185,12 @@ class ResultsIndex:
                 pass
         return tuple(stamp)
 
-    def refresh(self) -> None:
+    def refresh(self, force: bool = False) -> None:
         with self._lock:
+            now = time.monotonic()
+            if not force and now - self._checked < RESCAN_SECONDS:
+                return
+            self._checked = now
             stamp = self._scan_stamp()
             if stamp == self._stamp:
                 return

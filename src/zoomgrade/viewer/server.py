@@ -53,12 +53,7 @@ class Viewer:
     hosts: set[str] | None = None
 
     def expect(self, entry: SlideEntry) -> tuple[int, int] | None:
-        try:
-            doc = self.index.result(entry)
-            s = doc.get("slide") or {}
-            return int(s["width"]), int(s["height"])
-        except (ResultsError, KeyError, TypeError, ValueError):
-            return None
+        return entry.dims
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
@@ -114,6 +109,7 @@ class WorklistPage(Base):
 
 class WorklistApi(Base):
     def get(self) -> None:
+        self.viewer.index.refresh(force=True)  # a reload of the worklist shows what a running batch just wrote
         rows = [e.row() for e in self.viewer.index.entries()]
         self.send_json({"folder": self.viewer.index.root.name, "slides": rows})
 

@@ -47,13 +47,14 @@
 
   // -- drawing the regions -----------------------------------------------------------------------------
   function affine() {  // image px -> element px (no rotation): x' = ox + x * s
-    const vp = state.viewer.viewport;
-    const a = vp.imageToViewerElementCoordinates(new OpenSeadragon.Point(0, 0));
-    const b = vp.imageToViewerElementCoordinates(new OpenSeadragon.Point(1000, 1000));
+    const it = state.item;  // the slide's TiledImage (the heatmap is a second one)
+    const a = it.imageToViewerElementCoordinates(new OpenSeadragon.Point(0, 0));
+    const b = it.imageToViewerElementCoordinates(new OpenSeadragon.Point(1000, 1000));
     return { ox: a.x, oy: a.y, s: (b.x - a.x) / 1000 };
   }
 
   function draw() {
+    if (!state.item) return;
     const c = state.canvas, v = state.viewer;
     const w = v.container.clientWidth, h = v.container.clientHeight, dpr = window.devicePixelRatio || 1;
     if (c.width !== Math.round(w * dpr) || c.height !== Math.round(h * dpr)) {
@@ -105,7 +106,7 @@
   }
 
   function regionAt(pos) {
-    const p = state.viewer.viewport.viewerElementToImageCoordinates(pos);
+    const p = state.item.viewerElementToImageCoordinates(pos);
     const tol = 4 / affine().s;  // a few screen px around a small region still hits it
     for (const r of state.doc.regions) {  // most severe first: the most severe of overlapping regions wins
       if (state.hidden.has(r.fine_grade)) continue;
@@ -151,7 +152,7 @@
     details(r);
     if (fly) {
       const [x, y, w, h] = r.bbox, pad = Math.max(w, h) * 1.5 + 200;
-      const rect = state.viewer.viewport.imageToViewportRectangle(x - pad, y - pad, w + 2 * pad, h + 2 * pad);
+      const rect = state.item.imageToViewportRectangle(x - pad, y - pad, w + 2 * pad, h + 2 * pad);
       state.viewer.viewport.fitBounds(rect);
     }
     draw();
@@ -225,18 +226,19 @@
     });
     state.canvas = el("canvas", { id: "regions-canvas" });
     state.viewer.canvas.append(state.canvas);
+    state.viewer.addHandler("open", () => { state.item = state.viewer.world.getItemAt(0); draw(); });
     state.viewer.addHandler("update-viewport", draw);
     state.viewer.addHandler("resize", draw);
     state.viewer.addHandler("canvas-click", (e) => {
       if (!e.quick) return;
-      const r = regionAt(e.position);
+      const r = state.item && regionAt(e.position);
       if (r) select(r, false);
     });
     const tip = document.getElementById("tip");
     new OpenSeadragon.MouseTracker({
       element: state.viewer.canvas,
       moveHandler: (e) => {
-        const r = regionAt(e.position);
+        const r = state.item && regionAt(e.position);
         tip.hidden = !r;
         if (!r) return;
         tip.textContent = r.fine_grade + " " + pct(r.fine_confidence) + " \u00b7 " + r.decided_by
