@@ -194,11 +194,11 @@
   }
 
   function toggleHeat(on) {
-    if (state.heat) { state.heat.setOpacity(on ? 0.6 : 0); return; }
+    if (state.heat) { state.heat.setOpacity(on ? 0.85 : 0); return; }
     if (!on) return;
     state.viewer.addTiledImage({
       tileSource: { type: "image", url: "/heatmap/" + key + ".png", buildPyramid: false },
-      x: 0, y: 0, width: 1, opacity: 0.6,
+      x: 0, y: 0, width: 1, opacity: 0.85,
       success: (e) => { state.heat = e.item; },
       error: () => { say("No stage-1 heatmap for this slide."); document.getElementById("heat").disabled = true; },
     });
