@@ -130,7 +130,7 @@
     const rows = [
       ["fine grade", r.fine_grade + (gradeName(r.fine_grade) ? " \u00b7 " + gradeName(r.fine_grade) : "")
         + " (" + pct(r.fine_confidence) + ")"],
-      ["coarse grade (stage 1)", String(r.coarse_grade).replaceAll("_", " ") + " (" + pct(r.confidence) + ")"],
+      ["coarse grade (stage 1)", String(r.coarse_grade).replaceAll("_", " ") + " (confidence " + pct(r.confidence) + ")"],
       ["fused probabilities", probs(r.fine_probs, L.grades)],
       ["stage-2 raw probabilities", probs(r.stage2_probs, L.grades)],
       ["stage-1 probabilities", probs(r.coarse_probs, L.coarse && L.coarse.map(c => c.replaceAll("_", " ")))],
@@ -206,6 +206,7 @@
 
   function start(d) {
     state.doc = d;
+    if (!d.labels) document.getElementById("report").hidden = true;  // no result was written: no report either
     header(d);
     if (!d.dzi) {
       say(d.slide_error ? "The slide cannot be shown: " + d.slide_error
