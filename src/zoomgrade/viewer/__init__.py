@@ -6,7 +6,8 @@ reader) with its regions drawn in their grade colours. Front door: ``ViewerServe
 """
 
 from .index import ResultsError, ResultsIndex, SlideEntry
-from .server import ViewerServer, make_app
+from .serve import ViewerServer
+from .server import make_app
 from .tiles import DeepZoom
 
 __all__ = ["DeepZoom", "ResultsError", "ResultsIndex", "SlideEntry", "ViewerServer", "make_app"]

@@ -15,7 +15,7 @@ import sys
 import time
 import urllib.request
 
-from .server import ViewerServer
+from .serve import ViewerServer
 
 VIEW_COLS, VIEW_ROWS, STEP = 6, 4, 2
 LEVELS = 5

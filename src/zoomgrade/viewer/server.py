@@ -11,15 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import mimetypes
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import tornado.web
-from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_sockets
 
 from ..errors import ZoomgradeError
 from .heatmap_layer import heatmap_overlay
@@ -255,60 +252,3 @@ def make_app(viewer: Viewer) -> tornado.web.Application:
     return tornado.web.Application(routes, template_path=str(TEMPLATES), default_handler_class=NotFound,
                                    default_handler_args=a, autoescape="xhtml_escape", compress_response=True,
                                    serve_traceback=False, xsrf_cookies=False)
-
-
-class ViewerServer:
-    """The server on its own thread and event loop: ``start()`` returns once it listens; ``url``; ``stop()``."""
-
-    def __init__(self, results_dir: str | Path, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.viewer = Viewer(ResultsIndex(results_dir))
-        self.sockets = bind_sockets(port, host)  # port 0: a free port; OSError (in use) reaches the caller
-        self.port = self.sockets[0].getsockname()[1]
-        self.host = host
-        local = host in ("127.0.0.1", "localhost", "::1")
-        self.viewer.hosts = ({f"{h}:{self.port}" for h in ("127.0.0.1", "localhost", "[::1]")} if local else None)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-
-    @property
-    def url(self) -> str:
-        shown = "127.0.0.1" if self.host in ("0.0.0.0", "") else f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{shown}:{self.port}/"
-
-    def _main(self) -> None:
-        async def serve() -> None:
-            server = HTTPServer(make_app(self.viewer), xheaders=False)
-            server.add_sockets(self.sockets)
-            self._stop = asyncio.Event()
-            self._ready.set()
-            await self._stop.wait()
-            server.stop()
-
-        self._loop = asyncio.new_event_loop()
-        try:
-            self._loop.run_until_complete(serve())
-        finally:
-            self._loop.close()
-
-    def start(self) -> Self:
-        self._thread = threading.Thread(target=self._main, name="zoomgrade-viewer", daemon=True)
-        self._thread.start()
-        self._ready.wait(30)
-        return self
-
-    def wait(self) -> None:
-        while self._thread is not None and self._thread.is_alive():
-            self._thread.join(0.5)
-
-    def stop(self) -> None:
-        if self._loop is not None and self._thread is not None and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._stop.set)
-            self._thread.join(10)
-        self.viewer.close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
