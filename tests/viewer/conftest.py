@@ -4,15 +4,11 @@ name, and one failure in summary.csv), and a running viewer over a folder."""
 from __future__ import annotations
 
 import shutil
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-#: a file name that is markup: the viewer must show it as text
-HOSTILE = "<img src=x onerror=alert(1)> & \"smear'.svs"
+from viewer_helpers import HOSTILE
 
 
 @pytest.fixture(scope="session")
@@ -38,12 +34,6 @@ def results_dir(tmp_path_factory: pytest.TempPathFactory, synth_slide: Callable[
     return out
 
 
-def copy_results(src: Path, dst: Path) -> Path:
-    """A private copy of a results folder (tests that damage files must not touch the shared one)."""
-    shutil.copytree(src, dst)
-    return dst
-
-
 @pytest.fixture()
 def serve() -> Iterator[Callable[[Path], object]]:
     """Factory: ``serve(results_dir) -> ViewerServer`` started on a free local port, stopped after the test."""
@@ -59,13 +49,3 @@ def serve() -> Iterator[Callable[[Path], object]]:
     yield start
     for s in servers:
         s.stop()
-
-
-def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
-    """(status, headers, body) of a GET, 4xx/5xx included."""
-    req = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            return resp.status, dict(resp.headers), resp.read()
-    except urllib.error.HTTPError as err:
-        return err.code, dict(err.headers), err.read()

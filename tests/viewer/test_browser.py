@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import HOSTILE
+from viewer_helpers import HOSTILE
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
 DRIVER = shutil.which("chromedriver")
@@ -175,7 +175,7 @@ def test_worklist_slide_tiles_regions_and_fly_to(results_dir: Path, serve, brows
 
 
 def test_slide_page_of_a_missing_slide_says_why(results_dir: Path, serve, browser, tmp_path: Path) -> None:
-    from conftest import copy_results
+    from viewer_helpers import copy_results
 
     folder = copy_results(results_dir, tmp_path / "out")
     import json

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import HOSTILE, copy_results
+from viewer_helpers import HOSTILE, copy_results
 
 from zoomgrade.viewer.index import ResultsError, ResultsIndex, qc_summary
 from zoomgrade.viewer.slide_doc import label_display, regions_by_severity

@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from conftest import HOSTILE, copy_results, fetch
+from viewer_helpers import HOSTILE, copy_results, fetch
 
 
 def keys(server) -> dict[str, str]:
