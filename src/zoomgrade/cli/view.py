@@ -34,13 +34,13 @@ def view(
         if err.filename:  # the results folder itself: guarded's one line
             raise
         raise fail(f"{host}:{port or 0}: cannot listen there: {err.strerror or err}") from None
-    server.start()
-    n = len(server.viewer.index.entries())
-    stdout().print(f"zoomgrade viewer: {n} slide(s) from {server.viewer.index.root} at {server.url} "
-                   "(Ctrl-C stops it)", highlight=False, soft_wrap=True)
-    if not no_browser:
-        threading.Thread(target=webbrowser.open, args=(server.url,), daemon=True).start()
-    try:
+    try:  # the address is printed inside: a Ctrl-C from then on stops the viewer cleanly (exit 0)
+        server.start()
+        n = len(server.viewer.index.entries())
+        stdout().print(f"zoomgrade viewer: {n} slide(s) from {server.viewer.index.root} at {server.url} "
+                       "(Ctrl-C stops it)", highlight=False, soft_wrap=True)
+        if not no_browser:
+            threading.Thread(target=webbrowser.open, args=(server.url,), daemon=True).start()
         server.wait()
     except KeyboardInterrupt:
         stdout().print("viewer stopped")

@@ -29,7 +29,8 @@ def pan_tiles(width: int, height: int, max_level: int, tile: int = 256) -> list[
         cols, rows = -(-int(width * s) // tile), -(-int(height * s) // tile)
         r0 = max(0, rows // 2 - VIEW_ROWS // 2)
         seen: set[tuple[int, int]] = set()
-        for c0 in range(0, max(1, cols - VIEW_COLS + 1), STEP):
+        last = max(0, cols - VIEW_COLS)
+        for c0 in sorted({*range(0, last + 1, STEP), last}):  # the last step reaches the right edge
             for c in range(c0, min(cols, c0 + VIEW_COLS)):
                 for r in range(r0, min(rows, r0 + VIEW_ROWS)):
                     if (c, r) not in seen:
