@@ -34,7 +34,7 @@ def results_dir(tmp_path_factory: pytest.TempPathFactory, synth_slide: Callable[
     return out
 
 
-@pytest.fixture()
+@pytest.fixture
 def serve() -> Iterator[Callable[[Path], object]]:
     """Factory: ``serve(results_dir) -> ViewerServer`` started on a free local port, stopped after the test."""
     from zoomgrade.viewer import ViewerServer

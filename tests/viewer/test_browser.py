@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(
     reason="headless Chromium and its driver are absent (Debian: apt-get install -y chromium chromium-driver)")
 
 
-@pytest.fixture()
+@pytest.fixture
 def browser(tmp_path: Path):
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is a dev dependency: pip install -e '.[dev]'")
     from selenium.webdriver.chrome.options import Options

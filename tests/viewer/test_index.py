@@ -28,7 +28,7 @@ def test_batch_folder(results_dir: Path) -> None:
 def test_one_slide_folder_and_empty_folder(results_dir: Path, tmp_path: Path) -> None:
     one = ResultsIndex(results_dir / "smear-VI")
     assert [e.name for e in one.entries()] == ["smear-VI.svs"]
-    with pytest.raises(ResultsError, match="no result.json"):
+    with pytest.raises(ResultsError, match=r"no result\.json"):
         ResultsIndex(tmp_path)
     with pytest.raises(ResultsError, match="not a folder"):
         ResultsIndex(tmp_path / "nothing")

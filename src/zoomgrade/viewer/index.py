@@ -7,6 +7,7 @@ Only what this index names is ever served: each slide's own output files and the
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -179,10 +180,8 @@ class ResultsIndex:
         stamp = [str(self.root.stat().st_mtime_ns)]
         for d in dirs + [self.root / "summary.csv"]:
             f = d / "result.json" if d.is_dir() else d
-            try:
+            with contextlib.suppress(OSError):  # gone since the listing: the next look sees it
                 stamp.append(f"{f}:{f.stat().st_mtime_ns}")
-            except OSError:
-                pass
         return tuple(stamp)
 
     def refresh(self, force: bool = False) -> None:

@@ -59,7 +59,7 @@ def label_display(doc: dict[str, Any], result_dir: Path | None) -> dict[str, Any
     names = dict(known.category_names) if known else {}
     if isinstance(own.get("category_names"), dict):
         names.update({str(k): str(v) for k, v in own["category_names"].items()})
-    colors = {k: v for k, v in (known.colors if known else {}).items()}
+    colors = dict(known.colors) if known else {}
     colors.update(_geojson_colours(result_dir))
     if isinstance(own.get("colors"), dict):
         colors.update({str(k): h for k, v in own["colors"].items() if (h := _hex(v))})
