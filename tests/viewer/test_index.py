@@ -65,8 +65,10 @@ def test_qc_summary_shapes() -> None:
 
 def test_labels_from_the_result_not_hard_coded(results_dir: Path) -> None:
     """A result graded with another label set is drawn in its own names, colours and severity order."""
-    doc = {"label_set": "paris-2", "labels": {"fine": ["NHGUC", "AUC", "HGUC"], "colors": {"HGUC": "#123456"},
-                                              "category_names": {"HGUC": "High-grade urothelial carcinoma"}},
+    doc = {"label_set": "paris-2",  # result.json 2.0's label_definition, the label set's file form
+           "label_definition": {"fine": ["NHGUC", "AUC", "HGUC"],
+                                "coarse": [{"name": "negative", "fine": ["NHGUC"], "colour": "#00ff00"}],
+                                "categories": {"HGUC": {"name": "High-grade urothelial carcinoma", "colour": "#123456"}}},
            "regions": [{"id": 1, "fine_grade": "AUC", "fine_confidence": 0.9, "bbox": [0, 0, 5, 5]},
                        {"id": 2, "fine_grade": "HGUC", "fine_confidence": 0.6, "bbox": [9, 9, 5, 5]},
                        {"id": 3, "fine_grade": "NHGUC", "fine_confidence": 0.99, "bbox": [20, 0, 5, 5]}]}

@@ -50,9 +50,22 @@ def _geojson_colours(result_dir: Path | None) -> dict[str, str]:
     return out
 
 
+def _from_definition(ld: Any) -> dict[str, Any]:
+    """result.json 2.0's ``label_definition`` (the label set's file form) as fine / coarse / colors / names."""
+    if not isinstance(ld, dict):
+        return {}
+    cats = ld.get("categories") if isinstance(ld.get("categories"), dict) else {}
+    coarse = [c for c in ld.get("coarse") or [] if isinstance(c, dict) and isinstance(c.get("name"), str)]
+    colors = {str(k): v.get("colour") for k, v in cats.items() if isinstance(v, dict)}
+    colors.update({c["name"]: c.get("colour") for c in coarse})
+    return {"fine": ld.get("fine") if isinstance(ld.get("fine"), list) else None,
+            "coarse": [c["name"] for c in coarse] or None, "colors": colors,
+            "category_names": {str(k): v["name"] for k, v in cats.items() if isinstance(v, dict) and v.get("name")}}
+
+
 def label_display(doc: dict[str, Any], result_dir: Path | None) -> dict[str, Any]:
     """``fine`` (least to most severe, or None when unknown), ``coarse``, ``names``, ``colors`` for this result."""
-    own = doc.get("labels") if isinstance(doc.get("labels"), dict) else {}
+    own = _from_definition(doc.get("label_definition"))
     known = _known_label_sets().get(str(doc.get("label_set")))
     fine = own.get("fine") or (list(known.fine) if known else None)
     coarse = own.get("coarse") or (list(known.coarse) if known else None)
