@@ -79,6 +79,7 @@ def test_labels_from_the_result_not_hard_coded(results_dir: Path) -> None:
     # the GeoJSON's classification colours are used when the result carries no colours of its own
     vi = json.loads((results_dir / "smear-VI" / "result.json").read_text())
     vi["label_set"] = "unknown-set"
+    vi.pop("label_definition", None)
     lab = label_display(vi, results_dir / "smear-VI")
     assert lab["colors"]["VI"] == "#6a1b9a" and lab["fine"] is None
     order = [r["order"] for r in regions_by_severity(vi, None)]
