@@ -32,6 +32,9 @@ class SlideItem:
     seed: int | None = None
     #: classification name in the annotations -> the label set's name ("-": drop), see models/names.py
     names: dict[str, str] = field(default_factory=dict)
+    category: str | None = None  # slide-level truth (manifest column, or a synthetic slide's truth file)
+    patient: str | None = None  # slides of one patient stay in one split
+    split: str | None = None  # "train" / "val" / "test" when a manifest says so
 
 
 @dataclass
@@ -41,18 +44,18 @@ class Group:
 
 
 def find_slides(slides_dir: str | Path) -> list[SlideItem]:
-    """Every slide in ``slides_dir`` with a QuPath GeoJSON beside it (same stem, ``.geojson``)."""
+    """Every slide in ``slides_dir`` with a QuPath GeoJSON beside it (same stem, ``.geojson``), or every
+    slide a CSV manifest lists (``models.manifest``)."""
     d = Path(slides_dir)
+    if d.is_file() and d.suffix.lower() == ".csv":
+        return _manifest_items(d)
     if not d.is_dir():
         raise ZoomgradeError(f"{d}: not a directory of slides")
     items = []
     for p in sorted(d.iterdir()):
         if p.suffix.lower() in SLIDE_SUFFIXES and p.with_suffix(".geojson").exists():
-            truth = p.with_name(p.stem + ".truth.json")
-            seed = None
-            if truth.exists():
-                seed = json.loads(truth.read_text()).get("seed")
-            items.append(SlideItem(p, p.with_suffix(".geojson"), seed))
+            seed, category = _truth(p)
+            items.append(SlideItem(p, p.with_suffix(".geojson"), seed, category=category))
     if not items:
         raise ZoomgradeError(f"{d}: no slides with a .geojson annotation file beside them")
     return items
@@ -69,13 +72,35 @@ def named_items(items: list[SlideItem], labels: LabelSet, names: dict[str, str] 
     return items
 
 
+def _truth(slide: Path) -> tuple[int | None, str | None]:
+    """Seed and category of a synthetic slide (its ``.truth.json``), or (None, None)."""
+    truth = slide.with_name(slide.stem + ".truth.json")
+    if not truth.exists():
+        return None, None
+    t = json.loads(truth.read_text())
+    return t.get("seed"), t.get("category")
+
+
+def _manifest_items(path: Path) -> list[SlideItem]:
+    from .manifest import read_manifest
+
+    items = []
+    for r in read_manifest(path):
+        if not r["slide"].exists():
+            raise ZoomgradeError(f"{path}: line {r['line']}: slide {r['slide']} not found")
+        seed, category = _truth(r["slide"])
+        items.append(SlideItem(r["slide"], r["geojson"], seed, category=r["category"] or category,
+                                patient=r["patient"], split=r["split"]))
+    return items
+
+
 def split_items(items: list[SlideItem], val_fraction: float = 0.2) -> tuple[list[SlideItem], list[SlideItem]]:
-    """Deterministic train/validation split (every k-th slide in name order to validation)."""
-    if len(items) < 2:
-        return items, items
-    k = max(2, round(1 / max(val_fraction, 1e-3)))
-    val = [it for i, it in enumerate(items) if i % k == k - 1]
-    return [it for it in items if it not in val], val or items[-1:]
+    """Deterministic train/validation split by slide, or by patient, or as a manifest gives it
+    (``manifest.assign_splits``); slides a manifest marks "test" are in neither list."""
+    from .manifest import assign_splits
+
+    train, val, _ = assign_splits(items, val_fraction)
+    return train, val
 
 
 def load_groups(item: SlideItem, labels: LabelSet = TBSRTC) -> list[Group]:

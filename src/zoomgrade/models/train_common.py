@@ -101,3 +101,21 @@ def record_training(card: Any, cfg: Any, items: list, train_items: list, val_ite
     }
     kept = averaged[-1] if averaged else (history[best_epoch - 1] if history else {})
     card.metrics = {"validation": kept, "history": history}
+
+
+def resume_key(cfg: Any, init: str | Path | None) -> dict[str, Any]:
+    """What a checkpoint must have been written with for a run to resume from it."""
+    from .checkpoint import comparable_config
+
+    return {**comparable_config(cfg), "init": str(init) if init else None}
+
+
+def annotate_card(card: Any, items: list, train_items: list, val_items: list, *, init: dict[str, Any] | None = None,
+                  class_balance: dict[str, Any] | None = None) -> None:
+    """Add to the card's training record (after ``record_training``): how the slides were split (and which
+    were held out for testing), where the weights started, and how class imbalance was handled."""
+    from .manifest import split_record
+
+    card.training["data"].update(split_record(items, train_items, val_items))
+    card.training["init"] = init
+    card.training["class_balance"] = class_balance

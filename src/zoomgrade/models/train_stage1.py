@@ -15,11 +15,14 @@ from .._version import __version__
 from ..labels import TBSRTC, LabelSet, label_set_to_dict
 from .augment import augment_images, random_dihedral
 from .card import ModelCard, save_model
+from .checkpoint import TrainState, capture_rng, checkpoint_path, load_checkpoint, restore_rng, save_checkpoint
 from .datasets import Stage1Slide, find_slides, named_items, split_items, stage1_slide
+from .finetune import adopt, init_record, load_init
 from .evaluate import stage1_scores
 from .runners import Stage1Runner, pick_device
 from .stage1 import Stage1Config, Stage1Net
-from .train_common import TrainResult, optimiser, progress_bar, record_training, setup
+from .train_common import TrainResult, annotate_card, optimiser, progress_bar, record_training, resume_key, setup
+from .train_report import write_report
 
 
 @dataclass
@@ -111,11 +114,18 @@ def make_card(cfg: Stage1TrainConfig, labels: LabelSet) -> ModelCard:
 
 def train_stage1(slides_dir: str | Path, out_dir: str | Path, epochs: int | None = None, *,
                  config: Stage1TrainConfig | None = None, labels: LabelSet = TBSRTC,
-                 progress: bool = True, command: str | None = None,
-                 names: dict[str, str] | None = None) -> TrainResult:
+                 progress: bool = True, command: str | None = None, names: dict[str, str] | None = None,
+                 init: str | Path | None = None, init_why: str = "", resume: bool = False) -> TrainResult:
+    """``init``: a model folder to fine-tune from (its architecture and mpp are kept), None for random
+    weights. ``resume``: go on from the checkpoint a killed run of the same options left in ``out_dir``;
+    it ends as the uninterrupted run would have (``models.checkpoint``)."""
     cfg = config or Stage1TrainConfig()
     if epochs is not None:
         cfg = replace(cfg, epochs=epochs)
+    start = None
+    if init is not None:
+        start, init_card = load_init(Path(init), "stage1", labels)
+        cfg = adopt(cfg, init_card, Stage1Config)
     cfg = replace(cfg, net=replace(cfg.net, n_coarse=len(labels.coarse)))
     t0 = time.perf_counter()
     gen = setup(cfg.seed, cfg.threads)
@@ -125,7 +135,10 @@ def train_stage1(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
     out = Path(out_dir) / "stage1.safetensors"
     card = make_card(cfg, labels)
     dev = pick_device(cfg.device)
-    model = Stage1Net(cfg.net).to(dev)
+    model = Stage1Net(cfg.net)
+    if start is not None:
+        model.load_state_dict(start.state_dict())
+    model = model.to(dev)
     opt, sched = optimiser(model, cfg.lr, cfg.weight_decay, cfg.epochs * cfg.steps_per_epoch)
     ema = None
     if cfg.ema_decay > 0:
@@ -149,7 +162,29 @@ def train_stage1(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
         if cfg.grade_balance > 0:
             class_w = torch.tensor(grade_class_weights(train_slides, cfg.net.n_coarse, cfg.grade_balance),
                                    dtype=torch.float32, device=dev)
-        for ep in range(cfg.epochs):
+        ckpt, key = checkpoint_path(out_dir, "stage1"), resume_key(cfg, init)
+        first, initial = 0, None
+        if resume:
+            st = load_checkpoint(ckpt, key)
+            for name, m in (("model", model), ("opt", opt), ("sched", sched), ("ema", ema)):
+                if m is not None:
+                    m.load_state_dict(st.modules[name])
+            first, history, best, initial = st.epoch, st.history, st.best, st.initial
+            restore_rng(st.rng, gen, rng)
+            if prog:
+                prog.console.print(f"stage1: resumed after epoch {first} from {ckpt}", highlight=False)
+        elif start is not None:
+            initial = {"epoch": 0, "loss": None,
+                       **stage1_scores(Stage1Runner(kept, card, device=dev), val_slides, labels)}
+            if prog:
+                prog.console.print(f"stage1 epoch 0 (initial weights): score {initial['score']:.3f}", highlight=False)
+        run = {"init": init_record(Path(init) if init else None, init_why or "random initial weights", initial),
+               "class_balance": {"method": f"weighted loss: coarse-grade cross-entropy weighted by (inverse class "
+                                           f"area frequency) ** {cfg.grade_balance:g}; group map pos_weight "
+                                           f"{cfg.pos_weight:g}",
+                                 "class_weights": None if class_w is None else
+                                 dict(zip(labels.coarse, (round(float(w), 4) for w in class_w)))}}
+        for ep in range(first, cfg.epochs):
             model.train()
             if prog:
                 prog.reset(task, total=cfg.steps_per_epoch, description=f"stage1 epoch {ep + 1}/{cfg.epochs}")
@@ -178,14 +213,21 @@ def train_stage1(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
                                    f"score {scores['score']:.3f}", highlight=False)
             if scores["score"] > best[0]:
                 best = (scores["score"], ep + 1, copy.deepcopy(kept.state_dict()))
-                _save(kept, card, out, cfg, items, train_items, val_items, history, best, t0, command, final=False)
+                _save(kept, card, out, cfg, items, train_items, val_items, history, best, t0, command, False, run)
+            save_checkpoint(ckpt, TrainState(
+                ep + 1, history, best, {"model": model.state_dict(), "opt": opt.state_dict(),
+                                        "sched": sched.state_dict(), **({"ema": ema.state_dict()} if ema else {})},
+                capture_rng(gen, rng), key, initial))
     kept.load_state_dict(best[2])
-    _save(kept, card, out, cfg, items, train_items, val_items, history, best, t0, command, final=True)
+    _save(kept, card, out, cfg, items, train_items, val_items, history, best, t0, command, True, run)
+    write_report(out.parent, card, ["score", "recall", "coarse_accuracy", "coarse_balanced_accuracy", "precision"])
+    ckpt.unlink(missing_ok=True)  # finished: the model folder holds the result
     return TrainResult(out, best[0], best[1], history, time.perf_counter() - t0)
 
 
-def _save(model, card, out, cfg, items, train_items, val_items, history, best, t0, command, final):
+def _save(model, card, out, cfg, items, train_items, val_items, history, best, t0, command, final, run):
     record_training(card, cfg, items, train_items, val_items, history, best[1], t0, command, final)
+    annotate_card(card, items, train_items, val_items, **run)
     # the export's example must hold the full attention grid (attn_grid cells a side, at stride 16)
     g = 16 * cfg.net.attn_grid
     example = torch.zeros(1, 3, 2 * g, 3 * g) if final and cfg.export_onnx else None

@@ -15,10 +15,14 @@ from .._version import __version__
 from ..labels import TBSRTC, LabelSet, label_set_to_dict
 from .augment import augment_images, random_dihedral
 from .card import ModelCard, save_model
+from .checkpoint import TrainState, capture_rng, checkpoint_path, load_checkpoint, restore_rng, save_checkpoint
 from .datasets import find_slides, named_items, split_items, stage2_crops
+from .finetune import adopt, init_record, load_init
 from .runners import Stage2Runner, pick_device
 from .stage2 import Stage2Config, Stage2Net
-from .train_common import TrainResult, macro_f1, optimiser, progress_bar, record_training, setup
+from .train_report import write_report
+from .train_common import (TrainResult, annotate_card, macro_f1, optimiser, progress_bar, record_training, resume_key,
+                           setup)
 
 
 @dataclass
@@ -86,11 +90,18 @@ def _to_float(x: np.ndarray) -> torch.Tensor:
 
 def train_stage2(slides_dir: str | Path, out_dir: str | Path, epochs: int | None = None, *,
                  config: Stage2TrainConfig | None = None, labels: LabelSet = TBSRTC,
-                 progress: bool = True, command: str | None = None,
-                 names: dict[str, str] | None = None) -> TrainResult:
+                 progress: bool = True, command: str | None = None, names: dict[str, str] | None = None,
+                 init: str | Path | None = None, init_why: str = "", resume: bool = False) -> TrainResult:
+    """``init``: a model folder to fine-tune from (its architecture, mpp and patch size are kept), None
+    for random weights. ``resume``: go on from the checkpoint a killed run of the same options left in
+    ``out_dir``; it ends as the uninterrupted run would have (``models.checkpoint``)."""
     cfg = config or Stage2TrainConfig()
     if epochs is not None:
         cfg = replace(cfg, epochs=epochs)
+    start = None
+    if init is not None:
+        start, init_card = load_init(Path(init), "stage2", labels)
+        cfg = adopt(cfg, init_card, Stage2Config)
     n_cls = len(labels.fine) + 1
     cfg = replace(cfg, net=replace(cfg.net, n_classes=n_cls))
     t0 = time.perf_counter()
@@ -101,7 +112,10 @@ def train_stage2(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
     out = Path(out_dir) / "stage2.safetensors"
     card = make_card(cfg, labels)
     dev = pick_device(cfg.device)
-    model = Stage2Net(cfg.net).to(dev, memory_format=torch.channels_last)
+    model = Stage2Net(cfg.net)
+    if start is not None:
+        model.load_state_dict(start.state_dict())
+    model = model.to(dev, memory_format=torch.channels_last)
     mean = torch.tensor(card.normalisation["mean"], device=dev).view(1, 3, 1, 1)
     std = torch.tensor(card.normalisation["std"], device=dev).view(1, 3, 1, 1)
     history: list[dict[str, float]] = []
@@ -117,7 +131,28 @@ def train_stage2(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
         steps = max(1, len(ytr) // cfg.batch_size)
         opt, sched = optimiser(model, cfg.lr, cfg.weight_decay, cfg.epochs * steps)
         swa = torch.optim.swa_utils.AveragedModel(model) if cfg.swa_epochs else None
-        for ep in range(cfg.epochs):
+        ckpt, key = checkpoint_path(out_dir, "stage2"), resume_key(cfg, init)
+        first, initial = 0, None
+        if resume:
+            st = load_checkpoint(ckpt, key)
+            for name, m in (("model", model), ("opt", opt), ("sched", sched), ("swa", swa)):
+                if m is not None:
+                    m.load_state_dict(st.modules[name])
+            first, history, best, initial = st.epoch, st.history, st.best, st.initial
+            restore_rng(st.rng, gen, rng)
+            if prog:
+                prog.console.print(f"stage2: resumed after epoch {first} from {ckpt}", highlight=False)
+        elif start is not None:
+            model.eval()
+            initial = {"epoch": 0, "loss": None, **_scores(model, card, dev, xva, yva, labels)}
+            if prog:
+                prog.console.print(f"stage2 epoch 0 (initial weights): macro_f1 {initial['macro_f1']:.3f}",
+                                   highlight=False)
+        run = {"init": init_record(Path(init) if init else None, init_why or "random initial weights", initial),
+               "class_balance": {"method": "balanced sampling: each class drawn equally often (probability "
+                                           "1 / class count per crop)",
+                                 "train_crops_per_class": dict(zip(card.labels, (int(c) for c in counts)))}}
+        for ep in range(first, cfg.epochs):
             model.train()
             if prog:
                 prog.reset(task, total=steps, description=f"stage2 epoch {ep + 1}/{cfg.epochs}")
@@ -146,13 +181,20 @@ def train_stage2(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
                 swa.update_parameters(model)
             elif row["macro_f1"] > best[0] and not cfg.swa_epochs:
                 best = (row["macro_f1"], ep + 1, copy.deepcopy(model.state_dict()))
-                _save(model, card, out, cfg, items, train_items, val_items, counts, history, best, t0, command, False)
+                _save(model, card, out, cfg, items, train_items, val_items, counts, history, best, t0, command, False,
+                      run)
+            save_checkpoint(ckpt, TrainState(
+                ep + 1, history, best, {"model": model.state_dict(), "opt": opt.state_dict(),
+                                        "sched": sched.state_dict(), **({"swa": swa.state_dict()} if swa else {})},
+                capture_rng(gen, rng), key, initial))
         if cfg.swa_epochs:
             row = _finish_swa(swa, xtr, ytr, p, cfg, mean, std, dev, rng, xva, yva, card, labels)
             history.append(row)
             best = (row["macro_f1"], cfg.epochs, copy.deepcopy(swa.module.state_dict()))
     model.load_state_dict(best[2])
-    _save(model, card, out, cfg, items, train_items, val_items, counts, history, best, t0, command, True)
+    _save(model, card, out, cfg, items, train_items, val_items, counts, history, best, t0, command, True, run)
+    write_report(out.parent, card, ["macro_f1", "fine_macro_f1", "none_recall"])
+    ckpt.unlink(missing_ok=True)  # finished: the model folder holds the result
     return TrainResult(out, best[0], best[1], history, time.perf_counter() - t0)
 
 
@@ -162,7 +204,9 @@ def _scores(model, card, dev, xva, yva, labels: LabelSet) -> dict[str, float]:
     # a fresh runner each time: runners keep a folded copy of the weights they were given
     pred = Stage2Runner(model, card, device=dev, batch_size=64).predict(xva).argmax(1)
     fine = yva < len(labels.fine)
-    return {"macro_f1": macro_f1(yva, pred, list(range(n_cls))),
+    conf = np.zeros((n_cls, n_cls), int)
+    np.add.at(conf, (yva, pred), 1)
+    return {"confusion": conf.tolist(), "confusion_labels": list(card.labels),"macro_f1": macro_f1(yva, pred, list(range(n_cls))),
             "fine_macro_f1": macro_f1(yva[fine], pred[fine], list(range(len(labels.fine)))),
             "none_recall": float(np.mean(pred[~fine] == n_cls - 1)) if (~fine).any() else 0.0,
             "accuracy": float(np.mean(pred == yva))}
@@ -181,9 +225,10 @@ def _finish_swa(swa, xtr, ytr, p, cfg, mean, std, dev, rng, xva, yva, card, labe
             **_scores(swa.module, card, dev, xva, yva, labels)}
 
 
-def _save(model, card, out, cfg, items, train_items, val_items, counts, history, best, t0, command, final):
+def _save(model, card, out, cfg, items, train_items, val_items, counts, history, best, t0, command, final, run):
     record_training(card, cfg, items, train_items, val_items, history, best[1], t0, command, final,
                     train_crops_per_class=dict(zip(card.labels, (int(c) for c in counts))))
+    annotate_card(card, items, train_items, val_items, **run)
     # the final checkpoint is also exported to ONNX for the CPU engine (torch stays the reference)
     example = torch.zeros(2, 3, cfg.size, cfg.size) if final and cfg.export_onnx else None
     save_model(model, card, out, export_example=example)
