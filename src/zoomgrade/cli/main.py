@@ -56,6 +56,11 @@ def _register() -> None:
 
     app.command("train")(train.train)
 
+    from . import data, evaluate
+
+    app.add_typer(data.app, name="data")
+    app.command("evaluate")(evaluate.evaluate_cmd)
+
     from . import bench
 
     app.command("bench")(bench.bench)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from .common import guarded, set_torch_threads, stdout
+from .common import guarded, set_torch_threads, stderr, stdout
 
 
 class Which(str, Enum):
@@ -19,8 +19,8 @@ class Which(str, Enum):
 @guarded
 def train(
     which: Which = typer.Argument(..., help="stage1 (low-power whole-slide network), stage2 (high-power patch classifier) or both (a complete model folder)."),
-    slides: Path = typer.Option(..., "--slides", help="Folder of slides, each with a QuPath .geojson beside it (same name)."),
-    out: Path = typer.Option(Path("models"), "--out", help="Folder for <stage>.safetensors and its .json model card."),
+    slides: Path = typer.Option(..., "--slides", help="Folder of slides, each with a QuPath .geojson beside it (same name), or a CSV manifest (columns slide, geojson, category, patient, split)."),
+    out: Path = typer.Option(Path("models"), "--out", help="Model folder: <stage>.safetensors, its .json card, .onnx, training report; train both stages into one folder."),
     epochs: int | None = typer.Option(None, "--epochs", help="Training epochs (default: stage1 14, stage2 16)."),
     mpp: float | None = typer.Option(None, "--mpp", help="Input resolution in um/px (default: stage1 8, stage2 0.5)."),
     size: int | None = typer.Option(None, "--size", help="stage2: patch side in px at --mpp (default 128)."),
@@ -37,39 +37,66 @@ def train(
     labels: str = typer.Option("tbsrtc", "--labels", help="Label set: a shipped one (tbsrtc, serous-isrsfc, breast-yokohama) or a .toml file (docs/label-sets.md). Sizes the heads; annotations must use its fine grades' names (or --map)."),
     map_: list[str] | None = typer.Option(None, "--map", help="OLD=NEW: read the annotations' classification OLD as the label set's NEW ('-' drops it). Repeatable."),
     map_file: Path | None = typer.Option(None, "--map-file", help="TOML file of OLD = \"NEW\" lines (as --map)."),
+    init: str | None = typer.Option(None, "--init", help="Model folder to fine-tune from; 'shipped' for the package's weights, 'none' for random weights (default: shipped when its label set matches)."),
+    resume: bool = typer.Option(False, "--resume", help="Go on from the checkpoint a stopped run left in --out (same options)."),
+    lr: float | None = typer.Option(None, "--lr", min=0.0, help="Peak learning rate (default 3e-3; fine-tuning 3e-4)."),
+    deterministic: bool = typer.Option(False, "--deterministic", help="torch deterministic algorithms (bit-identical resumes on GPUs too)."),
+    no_onnx: bool = typer.Option(False, "--no-onnx", help="Skip the ONNX export of the final model (faster; the CPU engine then falls back to torch)."),
 ) -> None:
     """Train a model; the best checkpoint (by validation score) is kept with its model card, which carries
-    the label set. --out then is a model folder for `zoomgrade grade --models` (with both stages)."""
+    the label set, and a training report. --out then is a model folder for `zoomgrade grade --models`
+    (with both stages). A checkpoint is written after every epoch: a stopped run goes on with --resume."""
     from dataclasses import replace
 
     from ..labels import load_label_set
     from ..models.datasets import find_slides
+    from ..models.finetune import resolve_init
     from ..models.names import check_names, parse_mapping
 
     label_set = load_label_set(labels)
     names = parse_mapping(map_, map_file)
     check_names([it.geojson for it in find_slides(slides)], label_set, names)  # before any training
     set_torch_threads(threads)
+    if deterministic:
+        import torch
+
+        torch.use_deterministic_algorithms(True)
     over = {k: v for k, v in {"mpp": mpp, "batch_size": batch_size, "seed": seed, "threads": threads,
                                   "device": device}.items()
             if v is not None}
+    if lr is not None:
+        over["lr"] = lr
+    if no_onnx:
+        over["export_onnx"] = False
+
+    def start(stage: str) -> dict:
+        """Where this stage's weights start (--init), said on stderr; fine-tuning's rate is a tenth."""
+        folder, why = resolve_init(init, stage, label_set)
+        if folder is not None and init is None and (mpp is not None or size is not None):
+            folder, why = None, "random initial weights (--mpp/--size differ from the shipped model's input)"
+        stderr().print(f"{stage}: {why}", highlight=False, markup=False)
+        lr_ = {} if lr is not None or folder is None else {"lr": 3e-4}
+        return {"run": {"init": folder, "init_why": why, "resume": resume}, "lr": lr_}
+
     results = []
     if which in (Which.stage1, Which.both):
         from ..models.train_stage1 import Stage1TrainConfig, train_stage1
 
+        s = start("stage1")
         over1 = {k: v for k, v in over.items() if k != "mpp" or which is Which.stage1}  # --mpp: one stage's
-        cfg = replace(Stage1TrainConfig(), **over1, **({"steps_per_epoch": steps} if steps else {}))
+        cfg = replace(Stage1TrainConfig(), **over1, **s["lr"], **({"steps_per_epoch": steps} if steps else {}))
         results.append(("stage1", train_stage1(slides, out, epochs, config=cfg, progress=not quiet,
-                                               labels=label_set, names=names)))
+                                               labels=label_set, names=names, **s["run"])))
     if which in (Which.stage2, Which.both):
         from ..models.train_stage2 import Stage2TrainConfig, train_stage2
 
         extra = {k: v for k, v in {"per_group": per_group, "size": size, "swa_epochs": swa_epochs}.items() if v}
         extra.update({k: v for k, v in {"min_cover": min_cover, "edge_margin": edge_margin}.items() if v is not None})
+        s = start("stage2")
         over2 = {k: v for k, v in over.items() if k != "mpp" or which is Which.stage2}
-        cfg = replace(Stage2TrainConfig(), **over2, **extra)
+        cfg = replace(Stage2TrainConfig(), **over2, **s["lr"], **extra)
         results.append(("stage2", train_stage2(slides, out, epochs, config=cfg, progress=not quiet,
-                                               labels=label_set, names=names)))
+                                               labels=label_set, names=names, **s["run"])))
     for stage, res in results:
         stdout().print(f"{stage}: best validation score {res.best_score:.3f} at epoch {res.best_epoch}, "
                        f"{res.seconds:.0f} s -> {res.weights} (label set {label_set.name})", highlight=False, markup=False)

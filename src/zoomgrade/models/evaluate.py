@@ -18,17 +18,20 @@ from .runners import Stage1Runner, Stage2Runner, combine_windows
 from .train_common import macro_f1
 
 
-def match_regions(regions: list, groups: list[Group], labels: LabelSet = TBSRTC) -> dict[str, int]:
+def match_regions(regions: list, groups: list[Group], labels: LabelSet = TBSRTC, pairs: bool = False) -> dict[str, Any]:
     """Counts: groups, found (some region overlaps the group), coarse_correct (the most-overlapping
-    region's coarse grade is the group's), regions, true_regions (regions overlapping some group), and
-    ``confusion`` (rows: the found groups' true coarse grade, columns: the region's)."""
+    region's coarse grade is the group's), regions, true_regions (regions overlapping some group),
+    ``confusion`` (rows: the found groups' true coarse grade, columns: the region's), and with ``pairs``
+    also ``matches`` (per group: index of its most-overlapping region, -1 when none) and ``hit`` (per
+    region: whether it overlaps some group)."""
     polys = [r.polygon for r in regions]
     tree = STRtree(polys) if polys else None
     found = correct = 0
     hit = np.zeros(len(regions), bool)
     n = len(labels.coarse)
     confusion = np.zeros((n, n), int)
-    for g in groups:
+    matches = [-1] * len(groups)
+    for k, g in enumerate(groups):
         if tree is None:
             continue
         best, best_area = None, 0.0
@@ -39,11 +42,15 @@ def match_regions(regions: list, groups: list[Group], labels: LabelSet = TBSRTC)
                 if a > best_area:
                     best, best_area = int(i), a
         if best is not None:
+            matches[k] = best
             found += 1
             correct += regions[best].coarse_grade == labels.coarse_of(g.fine)
             confusion[labels.coarse_index(labels.coarse_of(g.fine)), labels.coarse_index(regions[best].coarse_grade)] += 1
-    return {"groups": len(groups), "found": found, "coarse_correct": int(correct),
-            "regions": len(regions), "true_regions": int(hit.sum()), "confusion": confusion}
+    out = {"groups": len(groups), "found": found, "coarse_correct": int(correct),
+           "regions": len(regions), "true_regions": int(hit.sum()), "confusion": confusion}
+    if pairs:
+        out.update(matches=matches, hit=[bool(h) for h in hit])
+    return out
 
 
 def stage1_scores(runner: Stage1Runner, samples: Iterable[Any], labels: LabelSet = TBSRTC,
