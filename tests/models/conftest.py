@@ -68,3 +68,9 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def tiny_slide_writer():
+    """``write_tiny_slide`` for tests that build their own (small, odd) sets."""
+    return write_tiny_slide

@@ -71,6 +71,10 @@ def assign_splits(items: list[Any], val_fraction: float = 0.2) -> tuple[list[Any
     for i, it in enumerate(by_slide):
         (val if i % k == k - 1 else train).append(it)
     hows = [h for h, group in (("manifest", given), ("patient", by_patient), ("slide", by_slide)) if group]
+    pats = sorted({it.patient for it in train if getattr(it, "patient", None)})
+    if not val and len(pats) > 1:  # no patient drew validation: the last patient's slides validate
+        val = [it for it in train if it.patient == pats[-1]]
+        train = [it for it in train if it.patient != pats[-1]]
     if not val:  # too few slides for the rule: the last one validates (and trains, as it always did)
         val = train[-1:]
     if not train:
