@@ -13,7 +13,12 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from zoomgrade.cli.main import app
-from zoomgrade.evaluation.metrics import bootstrap, calibration, region_metrics, slide_metrics
+from zoomgrade.evaluation.metrics import (
+    bootstrap,
+    calibration,
+    region_metrics,
+    slide_metrics,
+)
 from zoomgrade.evaluation.run import ModeRecord, SlideRecord
 from zoomgrade.labels import TBSRTC
 

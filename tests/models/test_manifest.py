@@ -43,7 +43,7 @@ def test_split_by_patient_keeps_each_patients_slides_together(tmp_path, tiny_sli
 
 def test_folder_split_is_by_slide_as_before(tiny_slides):
     items = find_slides(tiny_slides)
-    train, val, how = assign_splits(items, 0.5)
+    _train, val, how = assign_splits(items, 0.5)
     assert how == "slide" and [it.slide.name for it in val] == [items[1].slide.name, items[3].slide.name]
 
 

@@ -104,7 +104,7 @@ def test_fine_tuning_starts_from_the_shipped_weights(tiny_slides, tmp_path):
     assert folder == shipped_dir() and "fine-tuning" in why
     cfg = Stage1TrainConfig(epochs=1, steps_per_epoch=1, batch_size=2, crop=64, threads=1, export_onnx=False)
     res = train_stage1(tiny_slides, tmp_path, config=cfg, progress=False, init=folder, init_why=why)
-    model, card = load_model(res.weights)
+    _model, card = load_model(res.weights)
     init = card.training["init"]
     assert init["from"] == str(shipped_dir())
     shipped, shipped_card = load_model(shipped_dir() / "stage1.safetensors")

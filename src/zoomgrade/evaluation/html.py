@@ -38,9 +38,9 @@ def _mode(mode: str, d: dict[str, Any]) -> list[str]:
     parts = [f"<h2>{mode}</h2>", "<h3>Headline (95% bootstrap interval over slides)</h3>",
              _table(["figure", "value"], [[k.replace("_", " "), _ci(v, ci.get(k, {}))] for k, v in h.items()])]
     parts += ["<h3>Region level</h3>",
-              f"<p>{reg['groups']} annotated groups, {reg['found']} found by a region (detection recall "
+              (f"<p>{reg['groups']} annotated groups, {reg['found']} found by a region (detection recall "
               f"{_f(reg['detection_recall'])}), {reg['false_alarm_regions']} regions over no annotation. "
-              f"Quadratic weighted kappa over the found groups: {_f(reg['qwk'])}; macro-F1: {_f(reg['macro_f1'])}.</p>",
+              f"Quadratic weighted kappa over the found groups: {_f(reg['qwk'])}; macro-F1: {_f(reg['macro_f1'])}.</p>"),
               _table(["grade", "precision", "recall", "F1", "support"],
                      [[g, _f(v["precision"]), _f(v["recall"]), _f(v["f1"]), str(v["support"])]
                       for g, v in reg["per_grade"].items()]),
@@ -48,8 +48,8 @@ def _mode(mode: str, d: dict[str, Any]) -> list[str]:
                                     f"{mode}: regions (none = missed / false alarm)"), "region confusion matrix")]
     cal = reg["calibration"]
     parts += ["<h3>Calibration</h3>",
-              f"<p>Expected calibration error {_f(cal['ece'])} over {cal['n']} found groups ({len(cal['bins'])} bins "
-              "of the region's top-grade confidence).</p>",
+              (f"<p>Expected calibration error {_f(cal['ece'])} over {cal['n']} found groups ({len(cal['bins'])} bins "
+              "of the region's top-grade confidence).</p>"),
               _img(reliability_figure(cal["bins"], cal["ece"], f"{mode}: reliability"), "reliability diagram")]
     parts += ["<h3>Slide level</h3>",
               f"<p>{sl['n']} slides with a known category; accuracy {_f(sl['accuracy'])}; nondiagnostic rate "
@@ -66,9 +66,9 @@ def _mode(mode: str, d: dict[str, Any]) -> list[str]:
 
 def write_html(doc: dict[str, Any], path: Path) -> Path:
     parts = [f"<h1>Evaluation: {html.escape(doc['source'])}</h1>",
-             f"<p>Models: {html.escape(doc['models']['folder'])}; modes: {', '.join(doc['modes'])}; "
+             (f"<p>Models: {html.escape(doc['models']['folder'])}; modes: {', '.join(doc['modes'])}; "
              f"{doc['n_slides']} slides; label set {html.escape(doc['label_set'])}; zoomgrade {doc['zoomgrade']}; "
-             f"{doc['seconds']} s on {html.escape(doc['machine'])}.</p>"]
+             f"{doc['seconds']} s on {html.escape(doc['machine'])}.</p>")]
     if doc["warnings"]:
         parts.append("<div class='warn'><b>Limits of these figures</b><ul>"
                      + "".join(f"<li>{html.escape(w)}</li>" for w in doc["warnings"]) + "</ul></div>")

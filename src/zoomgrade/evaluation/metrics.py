@@ -15,7 +15,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import accuracy_score, cohen_kappa_score, confusion_matrix, precision_recall_fscore_support
+from sklearn.metrics import (
+    accuracy_score,
+    cohen_kappa_score,
+    confusion_matrix,
+    precision_recall_fscore_support,
+)
 
 from ..labels import LabelSet
 from .run import SlideRecord
@@ -62,7 +67,7 @@ def calibration(conf: list[float], ok: list[bool], n_bins: int = N_BINS) -> dict
         if n:
             ece += n / len(c) * abs(acc - mc)
         bins.append({"lo": float(edges[b]), "hi": float(edges[b + 1]), "count": n, "accuracy": acc, "confidence": mc})
-    return {"ece": float(ece) if len(c) else None, "bins": bins, "n": int(len(c))}
+    return {"ece": float(ece) if len(c) else None, "bins": bins, "n": len(c)}
 
 
 def region_metrics(records: list[SlideRecord], mode: str, labels: LabelSet) -> dict[str, Any]:

@@ -17,8 +17,8 @@ from .augment import augment_images, random_dihedral
 from .card import ModelCard, save_model
 from .checkpoint import TrainState, capture_rng, checkpoint_path, load_checkpoint, restore_rng, save_checkpoint
 from .datasets import Stage1Slide, find_slides, named_items, split_items, stage1_slide
-from .finetune import adopt, init_record, load_init
 from .evaluate import stage1_scores
+from .finetune import adopt, init_record, load_init
 from .runners import Stage1Runner, pick_device
 from .stage1 import Stage1Config, Stage1Net
 from .train_common import TrainResult, annotate_card, optimiser, progress_bar, record_training, resume_key, setup

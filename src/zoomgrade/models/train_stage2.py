@@ -20,9 +20,17 @@ from .datasets import find_slides, named_items, split_items, stage2_crops
 from .finetune import adopt, init_record, load_init
 from .runners import Stage2Runner, pick_device
 from .stage2 import Stage2Config, Stage2Net
+from .train_common import (
+    TrainResult,
+    annotate_card,
+    macro_f1,
+    optimiser,
+    progress_bar,
+    record_training,
+    resume_key,
+    setup,
+)
 from .train_report import write_report
-from .train_common import (TrainResult, annotate_card, macro_f1, optimiser, progress_bar, record_training, resume_key,
-                           setup)
 
 
 @dataclass
