@@ -29,12 +29,14 @@ def check(
     if as_json:
         out.print_json(json.dumps(rep.to_dict()))
     else:
-        t = Table(title=f"{rep.source}: {rep.n_slides} slides, annotated groups per grade")
+        out.print(f"{rep.source}: {rep.n_slides} slides; annotated groups per grade:", highlight=False)
+        t = Table()
         t.add_column("split")
         for g in TBSRTC.fine:
             t.add_column(g, justify="right")
         for s, c in rep.split_counts.items():
-            t.add_row(s, *(str(c[g]) for g in TBSRTC.fine))
+            if list(rep.split_counts) != ["unsplit"]:
+                t.add_row(s, *(str(c[g]) for g in TBSRTC.fine))
         t.add_row("all", *(str(rep.class_counts[g]) for g in TBSRTC.fine), style="bold")
         out.print(t)
         out.print("slide categories: " + ", ".join(f"{k}: {v}" for k, v in rep.categories.items()), highlight=False)
