@@ -49,7 +49,8 @@ def resolve_init(init: str | Path | None, stage: str, labels: LabelSet) -> tuple
             return None, f"random initial weights (the shipped {stage} is for label set {card.label_set})"
         raise ModelCardError(f"{folder / (stage + '.json')}: model is for label set {card.label_set} "
                              f"{card.labels}, training {labels.name} {stage_labels(stage, labels)}")
-    return folder, f"fine-tuning from {folder}"
+    shipped = folder.resolve() == shipped_dir().resolve()
+    return folder, "fine-tuning from the shipped models" if shipped else f"fine-tuning from {folder}"
 
 
 def load_init(folder: Path, stage: str, labels: LabelSet) -> tuple[nn.Module, ModelCard]:
