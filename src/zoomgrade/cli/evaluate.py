@@ -55,7 +55,7 @@ def evaluate_cmd(
     if doc["agreement"]:
         a = doc["agreement"]
         con.print(f"cascade vs exhaustive: category agreement {a['category_agreement']:.3f} over {a['n']} slides, "
-                  f"time ratio (median) {a['time_ratio_median']:.3f}", highlight=False)
+                  f"time ratio (median) {a['time_ratio_median']:.3f}", highlight=False, soft_wrap=True)
     for w in doc["warnings"]:
         con.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
-    con.print(f"written: {Path(out) / 'eval.json'}, {Path(out) / 'eval.html'}", highlight=False)
+    con.print(f"written: {Path(out) / 'eval.json'}, {Path(out) / 'eval.html'}", highlight=False, soft_wrap=True)
