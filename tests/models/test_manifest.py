@@ -47,7 +47,7 @@ def test_folder_split_is_by_slide_as_before(tiny_slides):
     assert how == "slide" and [it.slide.name for it in val] == [items[1].slide.name, items[3].slide.name]
 
 
-@pytest.mark.parametrize("rows, header, msg", [
+@pytest.mark.parametrize(("rows", "header", "msg"), [
     (["x.tif"], "image,category", "needs a 'slide' column"),
     (["DIR/nope.tif,II,,train"], "slide,category,patient,split", "not found"),
     (["DIR/a.tif,II,,holdout"], "slide,category,patient,split", "is not one of"),

@@ -87,7 +87,7 @@ def test_resume_refuses_other_options_and_a_missing_checkpoint(tiny_slides, tmp_
 
     save_checkpoint(checkpoint_path(tmp_path, "stage2"), TrainState(0, [], (-1.0, -1, None), {}, {},
                                                                     resume_key(replace(cfg, lr=0.5), None)))
-    with pytest.raises(ZoomgradeError, match="other training options.*lr"):
+    with pytest.raises(ZoomgradeError, match=r"other training options.*lr"):
         train_stage2(tiny_slides, tmp_path, config=cfg, progress=False, resume=True)
 
 
@@ -128,8 +128,8 @@ def test_init_refuses_a_folder_for_other_labels(tmp_path):
     card = json.loads((tmp_path / "stage2.json").read_text())
     card["label_set"] = "other"
     (tmp_path / "stage2.json").write_text(json.dumps(card))
-    with pytest.raises(ModelCardError, match="label set other"):
+    with pytest.raises(ModelCardError, match=r"label set other"):
         resolve_init(tmp_path, "stage2", TBSRTC)
-    with pytest.raises(ModelCardError, match="no stage1.json"):
+    with pytest.raises(ModelCardError, match=r"no stage1\.json"):
         resolve_init(tmp_path, "stage1", TBSRTC)
     assert resolve_init("none", "stage2", TBSRTC)[0] is None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -20,12 +19,12 @@ class EvalMode(str, Enum):
 @guarded
 def evaluate_cmd(
     source: Path = typer.Argument(..., help="Folder of slides with QuPath .geojson beside them, or a CSV manifest."),
-    models: Optional[Path] = typer.Option(None, "--models", help="Model folder (stage1.*, stage2.*; default: the shipped models)."),
+    models: Path | None = typer.Option(None, "--models", help="Model folder (stage1.*, stage2.*; default: the shipped models)."),
     out: Path = typer.Option(Path("evaluation"), "--out", help="Folder for eval.json, eval.html and each slide's outputs."),
     mode: EvalMode = typer.Option(EvalMode.cascade, "--mode", help="cascade, exhaustive, or both (adds their agreement and times)."),
-    split: Optional[str] = typer.Option(None, "--split", help="Only the manifest's slides of this split (e.g. test)."),
-    config: Optional[Path] = typer.Option(None, "--config", help="Grading config TOML (default: shipped defaults)."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch."),
+    split: str | None = typer.Option(None, "--split", help="Only the manifest's slides of this split (e.g. test)."),
+    config: Path | None = typer.Option(None, "--config", help="Grading config TOML (default: shipped defaults)."),
+    threads: int | None = typer.Option(None, "--threads", help="CPU threads for torch."),
 ) -> None:
     """Grade each slide against its annotations: region and slide confusion, per-grade F1, weighted kappa,
     calibration, bootstrap intervals; writes OUT/eval.json and a self-contained OUT/eval.html."""

@@ -16,12 +16,12 @@ def _img(fig: Any, alt: str) -> str:
 
 
 def _f(v: Any) -> str:
-    return "–" if v is None else f"{v:.3f}" if isinstance(v, float) else html.escape(str(v))
+    return "-" if v is None else f"{v:.3f}" if isinstance(v, float) else html.escape(str(v))
 
 
 def _ci(v: Any, ci: dict[str, Any]) -> str:
     if v is None:
-        return "–"
+        return "-"
     if ci.get("lo") is None:
         return f"{v:.3f}"
     return f"{v:.3f} [{ci['lo']:.3f}, {ci['hi']:.3f}]"
@@ -88,7 +88,7 @@ def write_html(doc: dict[str, Any], path: Path) -> Path:
         for mode in doc["modes"]:
             m = s["modes"].get(mode)
             cells.append(f"<a href='{html.escape(m['report'])}'>{html.escape(m['category'])}</a> "
-                         f"({m['seconds']:.1f} s)" if m else html.escape(s.get("error") or "–"))
+                         f"({m['seconds']:.1f} s)" if m else html.escape(s.get("error") or "-"))
         rows.append(cells)
     parts += ["<h2>Slides</h2>", _table(["slide", "truth", *doc["modes"]], rows)]
     page = ("<!doctype html><html><head><meta charset='utf-8'><title>zoomgrade evaluation</title><style>"

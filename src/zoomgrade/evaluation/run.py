@@ -97,7 +97,7 @@ def grade_item(item: SlideItem, out: Path, models: Any, config: Any, modes: tupl
                 rec.modes[result.mode] = mode_record(result, item, labels, str(rel / "report.html"))
     except (ZoomgradeError, OSError) as err:
         rec.error = str(err)
-    except Exception as err:  # noqa: BLE001 - one slide's failure must not stop the others
+    except Exception as err:  # one slide's failure must not stop the others
         rec.error = f"{item.slide}: {err.__class__.__name__}: {err}"
     return rec
 

@@ -71,7 +71,7 @@ def load_checkpoint(path: Path, config: dict[str, Any]) -> TrainState:
         raise ZoomgradeError(f"{path}: no checkpoint to resume from (start without --resume)")
     try:
         d = torch.load(path, map_location="cpu", weights_only=False)  # our own file, written above
-    except Exception as err:  # noqa: BLE001 - any unreadable file gets the same one-line answer
+    except Exception as err:  # any unreadable file gets the same one-line answer
         raise ZoomgradeError(f"{path}: unreadable checkpoint ({err.__class__.__name__})") from None
     if d.get("format") != FORMAT:
         raise ZoomgradeError(f"{path}: checkpoint format {d.get('format')}, this zoomgrade reads {FORMAT}")

@@ -43,7 +43,7 @@ def per_class(confusion: np.ndarray, names: list[str]) -> list[dict[str, Any]]:
 
 
 def _fmt(v: Any) -> str:
-    return "–" if v is None else f"{v:.3f}" if isinstance(v, float) else html.escape(str(v))
+    return "-" if v is None else f"{v:.3f}" if isinstance(v, float) else html.escape(str(v))
 
 
 def write_report(out_dir: str | Path, card: Any, score_keys: list[str]) -> Path:
@@ -63,7 +63,7 @@ def write_report(out_dir: str | Path, card: Any, score_keys: list[str]) -> Path:
              f"Epochs run: {card.training.get('epochs_run')}, kept: epoch {card.training.get('best_epoch')}, "
              f"{card.training.get('seconds')} s; finished: {card.training.get('finished')}<br>"
              f"Initial weights: {html.escape(str((card.training.get('init') or {}).get('how', 'random')))}<br>"
-             f"Class imbalance: {html.escape(str((card.training.get('class_balance') or {}).get('method', '–')))}</p>"),
+             f"Class imbalance: {html.escape(str((card.training.get('class_balance') or {}).get('method', '-')))}</p>"),
              f'<img alt="loss and validation curves" src="data:image/png;base64,{png_base64(curves)}">']
     if conf:
         c = np.asarray(conf)
