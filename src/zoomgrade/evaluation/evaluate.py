@@ -51,7 +51,7 @@ def doubts(records: list[SlideRecord], models: tuple[Any, Any], labels: LabelSet
 
 def run_evaluation(source: str | Path, out: str | Path, *, models_dir: str | Path | None = None,
                    modes: tuple[str, ...] = ("cascade",), config: Any = None, split: str | None = None,
-                   labels: LabelSet = TBSRTC,
+                   labels: LabelSet = TBSRTC,  # used when the models do not carry a label set
                    on_slide: Callable[[int, int, SlideRecord], None] | None = None) -> dict[str, Any]:
     """Grade every slide of ``source`` (folder or CSV manifest; ``split``: only the manifest's rows of that
     split) in ``modes`` and write ``out/eval.json``, ``out/eval.html`` and each slide's outputs."""
@@ -64,7 +64,8 @@ def run_evaluation(source: str | Path, out: str | Path, *, models_dir: str | Pat
         if not items:
             raise ZoomgradeError(f"{source}: no slides in split {split!r}")
     cfg = load_config(config)
-    models = load_models(models_dir, labels)
+    models = load_models(models_dir, None, need_stage1="cascade" in modes)
+    labels = getattr(models[1], "label_set", None) or labels  # the folder's label set decides the grades
     o = Path(out)
     o.mkdir(parents=True, exist_ok=True)
     records, seconds = grade_all(items, o, models, cfg, modes, labels, on_slide)

@@ -48,16 +48,12 @@ class SlideRecord:
                 "modes": {m: asdict(r) for m, r in self.modes.items()}}
 
 
-def load_models(folder: str | Path | None, labels: LabelSet) -> tuple[Any, Any]:
-    """Runners of a model folder (``stage1.*``, ``stage2.*`` beside each other), or the shipped ones."""
-    from ..models.runners import load_default_models, load_runners
+def load_models(folder: str | Path | None, labels: LabelSet | None = None, need_stage1: bool = True) -> tuple[Any, Any]:
+    """Runners of a model folder (``models.folder``: both cards checked to carry one label set, and
+    ``labels`` when given), or the shipped ones."""
+    from ..models.runners import load_models as load_folder
 
-    if folder is None:
-        return load_default_models(labels=labels)
-    d = Path(folder)
-    if not d.is_dir():
-        raise ZoomgradeError(f"{d}: not a model folder (a directory with stage1.* and stage2.*)")
-    return load_runners(d / "stage1.safetensors", d / "stage2.safetensors", labels=labels)
+    return load_folder(folder, labels=labels, need_stage1=need_stage1)
 
 
 def mode_record(result: Any, item: SlideItem, labels: LabelSet, report: str) -> ModeRecord:
