@@ -15,7 +15,8 @@ import numpy as np
 from shapely.geometry import Polygon, mapping
 
 #: How a region's fine grade was decided.
-DecidedBy = Literal["stage2", "fallback", "stage1-budget", "exhaustive"]
+#: "stage1-early-stop": not read, as no unread region could change the slide's answer (result ``reading``).
+DecidedBy = Literal["stage2", "fallback", "stage1-budget", "stage1-early-stop", "exhaustive"]
 
 
 @dataclass
@@ -179,6 +180,8 @@ class SlideResult:
     #: The LabelSet graded with (zoomgrade.labels; None: the shipped set named ``label_set``). Its file
     #: form is written to result.json as ``label_definition``.
     labels: Any = field(default=None, repr=False)
+    #: The cascade's high-power reading: regions read and unread, and why reading stopped (None: exhaustive).
+    reading: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = {
@@ -199,6 +202,7 @@ class SlideResult:
             "warnings": list(self.warnings),
             "decode_errors": self.decode_errors,
             "model_files": dict(self.model_files),
+            "reading": None if self.reading is None else dict(self.reading),
         }
         if self.labels is not None:
             from .labels import label_set_to_dict

@@ -2,7 +2,7 @@ import numpy as np
 from shapely.geometry import box
 from skimage.draw import disk
 
-from zoomgrade.cascade.cellcount import count_cells, count_region, polygon_mask
+from zoomgrade.cascade.cellcount import count_cells, count_region, crosses, mosaic, polygon_mask, scaled_count
 from zoomgrade.cascade.config import AdequacyConfig
 
 CFG = AdequacyConfig()
@@ -57,3 +57,35 @@ def test_inside_mask_and_region_windows():
 
 def test_blank_is_zero():
     assert count_cells(canvas(), 0.5, CFG) == 0
+
+
+def test_a_group_cut_by_a_window_border_is_counted_once():
+    """Two neighbouring windows of one grid are counted as one mosaic: nuclei cut by the border between
+    them count once, and the halves of a group cut by it are one group."""
+    whole = canvas(256)
+    for i in range(5):
+        put(whole, 60, 88 + 20 * i, 7.5, NUC)  # a row of 5 nuclei across x = 128 (the middle nucleus cut)
+    left, right = whole[:, :128].copy(), whole[:, 128:].copy()
+    # windows of 128 px at 0.5 um/px = 256 level-0 px at 0.25 um/px, side by side
+    boxes = [(0, 0, 256, 256), (256, 0, 256, 256)]
+    imgs = np.stack([left[:128], right[:128]])
+    region = box(0, 0, 512, 256)
+    assert count_region(imgs, boxes, region, 0.5, CFG, 0.0) == count_cells(whole[:128], 0.5, CFG) == 5
+    # window by window, the cut nucleus is two
+    per_window = sum(count_cells(im, 0.5, CFG) for im in imgs)
+    assert per_window == 6
+
+
+def test_mosaic_only_for_one_grid_of_near_windows():
+    imgs = np.zeros((2, 8, 8, 3), np.uint8)
+    joined = mosaic(imgs, [(0, 0, 16, 16), (16, 16, 16, 16)])
+    assert joined is not None and joined[0].shape == (16, 16, 3) and joined[1] == (0, 0, 32, 32)
+    assert mosaic(imgs, [(0, 0, 16, 16), (8, 0, 16, 16)]) is None  # not one grid
+    assert mosaic(imgs, [(0, 0, 16, 16), (160, 160, 16, 16)]) is None  # far apart: 121 cells for 2 windows
+    assert mosaic(imgs[:1], [(0, 0, 16, 16)]) is None
+
+
+def test_a_scaled_count_that_crosses_a_threshold_is_flagged():
+    # 7 cells in the 2 best-covered of 3 windows scale to 10: would make an adequate group of a small one
+    assert scaled_count(7, 2, 3) == 10 and crosses(7, 10, (10,))
+    assert not crosses(12, 18, (10,)) and not crosses(4, 6, (10,))

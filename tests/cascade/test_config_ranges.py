@@ -101,9 +101,20 @@ def test_grade_keys_follow_the_label_set():
         config_for_labels(config_from_dict({"slide_rule": {"min_count": {"Bethesda-3": 1}}}), TBSRTC)
     d = GradeConfig().to_dict()
     d["slide_rule"].update(min_count={"B3": 1}, min_area_um2={"B3": 0.0}, min_confidence={"B3": 0.5},
-                           min_share={"B3": 0.0})
+                           min_share={"B3": 0.0}, min_pool_share={})
     d["fallback"]["severity_from"] = "B3"
     ok = validate(d, "x", fine=("B2", "B3"))  # another label set's grades (given by its model card)
     assert ok.slide_rule.min_count == {"B3": 1}
     with pytest.raises(ConfigError, match=r"slide_rule\.min_count\.B3"):
         validate(d, "x", fine=TBSRTC.fine)
+
+
+def test_early_stop_keys_are_checked():
+    with pytest.raises(ConfigError, match=r"early_stop\.undergrade\.Benign"):
+        config_from_dict({"early_stop": {"undergrade": {"Benign": 0.1}}})  # coarse grades, case matters
+    with pytest.raises(ConfigError, match=r"early_stop\.confidence"):
+        config_from_dict({"early_stop": {"confidence": 1.0}})
+    with pytest.raises(ConfigError, match=r"slide_rule\.min_pool_share\.VI"):
+        config_from_dict({"slide_rule": {"min_pool_share": {"VI": 1.5}}})
+    cfg = config_from_dict({"early_stop": {"undergrade": {"benign": 0.1}}})  # merged over the defaults
+    assert cfg.early_stop.undergrade == {"benign": 0.1, "suspicious_follicular": 0.4}

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 import zoomgrade
 from zoomgrade.cli.main import app
-from zoomgrade.outputs import OUTPUT_FILES, validate_result_dict
+from zoomgrade.outputs import OUTPUT_FILES, TIMINGS_FILE, validate_result_dict
 from zoomgrade.outputs.naming import slide_stem
 
 WEIGHTS = Path(zoomgrade.__file__).parent / "weights"
@@ -46,7 +46,7 @@ def mixed_run(slides: dict[str, Path], tmp_path_factory: pytest.TempPathFactory)
 def test_a_bad_slide_among_good_ones_exits_1_and_the_good_one_is_written(mixed_run) -> None:
     res, out, good = mixed_run
     assert res.exit_code == 1, res.output
-    assert sorted(p.name for p in good.iterdir()) == sorted(OUTPUT_FILES)
+    assert sorted(p.name for p in good.iterdir()) == sorted((*OUTPUT_FILES, TIMINGS_FILE))
     doc = json.loads((good / "result.json").read_text())
     assert validate_result_dict(doc) == []
     assert "bad.svs" in res.stderr and "missing.svs" in res.stderr
@@ -114,3 +114,15 @@ def test_demo_generates_grades_and_says_where_the_report_is(tmp_path: Path) -> N
 def test_demo_refuses_an_unknown_category(tmp_path: Path) -> None:
     res = invoke("demo", "--out", tmp_path, "--category", "VII")
     assert res.exit_code == 2 and "VII" in res.stderr
+
+
+@needs_weights
+def test_read_all_reads_every_region_and_timings_split_the_command(slides: dict[str, Path], tmp_path: Path) -> None:
+    res = invoke("grade", slides["good"], "--out", tmp_path, "--quiet", "--read-all")
+    assert res.exit_code == 0, res.output
+    folder = tmp_path / slide_stem(slides["good"])
+    reading = json.loads((folder / "result.json").read_text())["reading"]
+    assert reading["early_stop"] is False and reading["unread"] == 0 and reading["read"] == reading["regions"]
+    t = json.loads((folder / TIMINGS_FILE).read_text())
+    assert set(t["command_seconds"]) >= {"open", "grade", "write"}
+    assert 0 < t["command_seconds"]["write"] <= sum(t["write_seconds"].values()) + 0.25

@@ -29,6 +29,18 @@ def _mean(vals: list[Any]) -> float | None:
     return float(np.mean(v)) if v else None
 
 
+def _early_stop_line(record: dict[str, Any]) -> str:
+    """The cascade ran with its default early stop: how much it left unread (the agreement above is with it)."""
+    rd = [r["cascade"].get("reading") or {} for r in record["slides"]]
+    rd = [x for x in rd if x]
+    if not rd:
+        return "Early stop: not recorded."
+    n, unread = sum(x["regions"] for x in rd), sum(x["unread"] for x in rd)
+    return (f"Early stop ({'on' if all(x['early_stop'] for x in rd) else 'off on some slides'}): reading stopped "
+            f"early on {sum(x['stopped'] for x in rd)} of {len(rd)} slides; {unread} of {n} regions "
+            f"({unread / max(n, 1):.0%}) kept their stage-1 grade unread.")
+
+
 def summarise(record: dict[str, Any], scores: list[dict[str, ab.ModeScore]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Medians over slides, pooled truth scores (all slides' groups together) and the targets."""
     S = record["slides"]
@@ -197,6 +209,7 @@ def to_markdown(record: dict[str, Any]) -> str:
         L += ["", f"Ablation maps (coarse -> fine): {record.get('ablation_maps')}.", "",
               f"Slide-category agreement cascade vs exhaustive: {_f(s['category_agreement'])}; V/VI recall of the "
               f"cascade relative to exhaustive (pooled): {_f(s['vvi_recall_vs_exhaustive'])}.", "",
+              _early_stop_line(record), "",
               "## Memory", ""]
         for p in record.get("memory_probe", []):
             L.append(f"- {p['mode']} alone in a fresh process on {p.get('slide', '?')}: peak RSS "

@@ -206,7 +206,9 @@ def mode_record(run: ModeRun, stages: tuple[str, ...], truth_cat: str, score: ab
         "megapixels_by_stage": {k: v.pixels / 1e6 for k, v in r.cost.stages.items() if v.pixels},
         "model_items_by_stage": {k: v.model_items for k, v in r.cost.stages.items() if v.model_items}, "hp_tiles": int(r.cost.tiles_by_mpp.get(f"{hp_mpp:g}", 0)),
         "sampled_peak_rss_mb": float(r.cost.peak_rss_mb), "tile_cache": run.tile_cache,
-        "decided_by": {k: sum(1 for g in r.regions if g.decided_by == k) for k in ("stage2", "fallback", "stage1-budget", "exhaustive")},
+        "decided_by": {k: sum(1 for g in r.regions if g.decided_by == k)
+                       for k in ("stage2", "fallback", "stage1-budget", "stage1-early-stop", "exhaustive")},
+        "reading": r.reading,  # the cascade's early stop (the product's default): regions read, unread, why
         **score.to_dict(r.labels or TBSRTC),
     }
 

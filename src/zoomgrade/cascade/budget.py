@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from ..labels import LabelSet
-from ..types import Region, RegionGrade
+from ..types import DecidedBy, Region, RegionGrade
 from .config import BudgetConfig
 from .fusion import coarse_prior
 from .windows import Reader
@@ -37,10 +37,12 @@ class Budget:
         return self.max_seconds > 0 and time.perf_counter() - self.t0 >= self.max_seconds
 
 
-def stage1_grade(region: Region, labels: LabelSet, order: int, floor: float) -> RegionGrade:
+def stage1_grade(region: Region, labels: LabelSet, order: int, floor: float,
+                 decided_by: DecidedBy = "stage1-budget") -> RegionGrade:
     """A region that keeps its stage-1 grade: the prior over the fine grades, and the least severe fine
-    grade of its coarse grade (a low-power guess never claims more than the coarse grade says)."""
+    grade of its coarse grade (a low-power guess never claims more than the coarse grade says).
+    ``decided_by``: why it was not read ("stage1-budget", or "stage1-early-stop")."""
     prior = coarse_prior(region.coarse_probs, labels, floor)
     fine = labels.coarse_to_fine[region.coarse_grade][0]
     return RegionGrade(region=region, fine_grade=fine, confidence=float(np.max(prior)), fine_probs=prior,
-                       stage2_probs=None, decided_by="stage1-budget", order=order)
+                       stage2_probs=None, decided_by=decided_by, order=order)

@@ -48,6 +48,13 @@ def _fine(v: str, info: ValidationInfo) -> str:
     return v
 
 
+def _coarse(v: str, info: ValidationInfo) -> str:
+    coarse = tuple((info.context or {}).get("coarse", TBSRTC.coarse))
+    if v not in coarse:
+        raise ValueError(f"{v!r} is not a coarse grade of the label set ({', '.join(coarse)}; case matters)")
+    return v
+
+
 def _rule_grade(v: str, info: ValidationInfo) -> str:
     """Slide-rule tables are keyed by the categories the rule decides: every fine grade but the least severe."""
     fine, name = _label_set(info)
@@ -70,6 +77,7 @@ SizePx = Annotated[int, Strict(), AfterValidator(_size_or_zero)]
 Area = Annotated[float, Strict(), Field(ge=0.0, le=1e9, allow_inf_nan=False)]  # um^2: a 20 x 20 mm slide is 4e8 um^2
 RuleGrade = Annotated[str, Strict(), AfterValidator(_rule_grade)]
 FineOrEmpty = Annotated[str, Strict(), AfterValidator(_fine)]
+CoarseGrade = Annotated[str, Strict(), AfterValidator(_coarse)]
 Threads = Annotated[int, Strict(), Field(ge=1, le=256)]
 Count = Annotated[int, Strict(), Field(ge=0, le=1_000_000)]
 GreyMargin = Annotated[float, Strict(), Field(ge=-255.0, le=255.0, allow_inf_nan=False)]
@@ -176,9 +184,27 @@ class SlideRuleConfig:
     # outnumbers any absolute count.
     min_share: dict[RuleGrade, Fraction] = field(default_factory=dict)
     min_cells: Count = 10  # only groups of at least this many cells are evidence (as for adequacy)
+    # A grade that shares its coarse grade with less severe ones (IV, VI) needs its evidence to be at least
+    # this share of the evidence for the coarse grade's least severe grade (III, V): stage 2 mistakes one
+    # grade of a coarse grade for its neighbour far more often than for anything else (docs/cascade.md).
+    min_pool_share: dict[RuleGrade, Fraction] = field(default_factory=dict)
     # One very confident group is enough on its own (a single convincing malignant group).
     single_confidence: Fraction = 0.95
     single_min_area_um2: Area = 3000.0
+
+
+@dataclass
+class EarlyStopConfig:
+    __pydantic_config__: ClassVar[ConfigDict] = _FORBID
+    # Stop the high-power pass once no unread region can change the slide's category or adequacy
+    # (cascade/early_stop.py); false reads every region.
+    enabled: Bool = True
+    # How often stage 1 under-grades: per coarse grade, an upper bound on the share of its regions that high
+    # power grades as evidence for a grade above that coarse grade (measured on validation slides).
+    undergrade: dict[CoarseGrade, Fraction] = field(
+        default_factory=lambda: {"benign": 0.5, "suspicious_follicular": 0.4})
+    # The unread regions' count of such surprises is bounded at this binomial quantile.
+    confidence: Annotated[float, Strict(), Field(gt=0.0, lt=1.0, allow_inf_nan=False)] = 0.999
 
 
 @dataclass
@@ -240,6 +266,7 @@ class GradeConfig:
     adequacy: AdequacyConfig = field(default_factory=AdequacyConfig)
     slide_rule: SlideRuleConfig = field(default_factory=SlideRuleConfig)
     budget: BudgetConfig = field(default_factory=BudgetConfig)
+    early_stop: EarlyStopConfig = field(default_factory=EarlyStopConfig)
     exhaustive: ExhaustiveConfig = field(default_factory=ExhaustiveConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
@@ -253,7 +280,8 @@ _ADAPTER = TypeAdapter(GradeConfig)
 
 DEFAULT_FILE = "default.toml"
 #: Tables of per-grade values merge over the defaults (a file may set one grade only).
-_MERGED_TABLES = {("slide_rule", k) for k in ("min_count", "min_area_um2", "min_confidence", "min_share")}
+_MERGED_TABLES = {("slide_rule", k) for k in ("min_count", "min_area_um2", "min_confidence", "min_share",
+                                                "min_pool_share")} | {("early_stop", "undergrade")}
 
 
 def _problem(err: ErrorDetails) -> str:

@@ -3,10 +3,14 @@
 A region stage 2 cannot decide is tiled into patches at high power; each patch is graded by the stage-2
 network. Patches whose P(none) is at least ``none_threshold`` show no follicular cells and do not vote.
 Among the voting patches, each takes the fine grade it finds most likely. Then, from the most severe
-grade down to ``severity_from``, a grade wins when it is held by at least ``min_count`` patches (or by at
-least ``min_fraction`` of the voting patches) whose mean confidence is at least ``min_confidence``: a few
+coarse grade down to the one of ``severity_from``, a coarse grade wins when its grades (from
+``severity_from`` up) are held by at least ``min_count`` patches (or by at least ``min_fraction`` of the
+voting patches) whose mean probability of that coarse grade is at least ``min_confidence``: a few
 convincing malignant patches outweigh many benign ones, as a cytologist's eye would, but one doubtful
-patch does not. When no grade qualifies, the grade with the largest summed probability wins.
+patch does not. Within the winning coarse grade the fine grade is the one most likely on average over
+those patches: the override is about finding malignancy, not about which of two sibling grades stage 2
+confuses most (V and VI: a V region with one VI patch of two was VI; docs/cascade.md). When no coarse
+grade qualifies, the grade with the largest summed probability wins.
 
 The override stops at ``severity_from`` (by default the label set's; for TBSRTC the malignant grades)
 because below it the grades are patterns that must predominate, not focal findings: a follicular
@@ -72,19 +76,29 @@ def patch_rule(
     mean_probs = fv.mean(axis=0)
     n = len(fv)
     lowest = severity_index(severity_from, labels)
-    for gi in range(n_fine - 1, lowest - 1, -1):  # most severe first
-        held = idx == gi
+    for members in _override_groups(labels, lowest):  # most severe coarse grade first
+        held = np.isin(idx, members)
         k = int(held.sum())
         if k == 0:
             continue
         enough = k >= min_count or k / n >= min_fraction
-        if enough and float(conf[held].mean()) >= min_confidence:
-            return PatchVote(labels.fine[gi], fv[held].mean(axis=0), float(conf[held].mean()), grades, len(probs), n,
-                             "severity")
+        # A patch's confidence is its probability of the coarse grade: V and VI are one finding here.
+        if enough and float(fv[held][:, members].sum(axis=1).mean()) >= min_confidence:
+            mp = fv[held].mean(axis=0)
+            win = members[int(np.argmax(mp[members]))]  # among siblings, the most likely on average
+            return PatchVote(labels.fine[win], mp, float(mp[win]), grades, len(probs), n, "severity")
     gi = int(mean_probs.argmax())
     held = idx == gi
     c = float(conf[held].mean()) if held.any() else float(mean_probs[gi])
     return PatchVote(labels.fine[gi], mean_probs, c, grades, len(probs), n, "majority")
+
+
+def _override_groups(labels: LabelSet, lowest: int) -> list[list[int]]:
+    """The fine indices (>= ``lowest``) of each coarse grade, most severe coarse grade first."""
+    groups: dict[str, list[int]] = {}
+    for i in range(lowest, len(labels.fine)):
+        groups.setdefault(labels.coarse_of(labels.fine[i]), []).append(i)
+    return sorted(groups.values(), key=lambda m: -m[-1])
 
 
 def severity_index(severity_from: str | None, labels: LabelSet) -> int:

@@ -23,6 +23,7 @@ from .exhaustive import ExhaustiveOutput, run_exhaustive
 from .fallback_pass import run_fallback
 from .labelled import config_for_labels, models_and_labels
 from .queue import severity_order
+from .reading_stop import Reading, ReadingStop, reading_record
 from .slide_rule import counts, slide_category
 from .stage1_pass import run_stage1
 from .stage2_pass import run_stage2
@@ -114,7 +115,8 @@ def fit_to_slide(slide: Any, cfg: GradeConfig, warnings: list[str]) -> GradeConf
 
 
 def build_result(slide: Any, mode: str, grades: list[RegionGrade], cfg: GradeConfig, labels: LabelSet,
-                 cost: CostRecord, maps: dict[str, Any], versions: dict[str, str], warnings: list[str]) -> SlideResult:
+                 cost: CostRecord, maps: dict[str, Any], versions: dict[str, str], warnings: list[str],
+                 reading: Reading | None = None) -> SlideResult:
     """Adequacy, slide category and counts: the same for both modes."""
     adequacy = assess_adequacy(grades, cfg.adequacy)
     sc = slide_category(grades, adequacy, labels, cfg.slide_rule)
@@ -123,12 +125,12 @@ def build_result(slide: Any, mode: str, grades: list[RegionGrade], cfg: GradeCon
         category_name=labels.category_names[sc.category],
         risk_of_malignancy=float(labels.risk_of_malignancy[sc.category]), category_reason=sc.reason,
         adequacy=adequacy, counts=counts(grades, labels), regions=grades, cost=cost, config=cfg.to_dict(),
-        versions=versions, maps=maps, warnings=warnings,
+        versions=versions, maps=maps, warnings=warnings, reading=None if reading is None else reading.to_dict(),
     )
 
 
 def _cascade(slide: Any, s1: Any, s2: Any, cfg: GradeConfig, labels: LabelSet, cost: CostRecord, rss: _Rss,
-             progress: Progress | None) -> tuple[list[RegionGrade], dict[str, Any], list[str]]:
+             progress: Progress | None) -> tuple[list[RegionGrade], dict[str, Any], list[str], Reading]:
     size = window_size(s2, cfg.stage2.window_px)
     if progress:
         progress("stage1", 0, 1)
@@ -138,14 +140,17 @@ def _cascade(slide: Any, s1: Any, s2: Any, cfg: GradeConfig, labels: LabelSet, c
         progress("stage1", 1, 1)
     queue_ = severity_order(s1out.regions, labels)
     budget = Budget(cfg.budget)
-    decisions = run_stage2(slide, queue_, s2, cfg, labels, cost, budget, size, progress)
+    stop = ReadingStop(queue_, labels, cfg) if cfg.early_stop.enabled else None
+    decisions = run_stage2(slide, queue_, s2, cfg, labels, cost, budget, size, progress, stop)
     rss.sample()
     floor = cfg.fusion.prior_floor
     final: dict[int, RegionGrade] = {}
     notes: list[str] = []
     n_dismissed = n_budget = 0
     for d in decisions:
-        if d.skipped:
+        if d.unread:
+            final[d.job.order] = stage1_grade(d.job.region, labels, d.job.order, floor, "stage1-early-stop")
+        elif d.skipped:
             final[d.job.order] = stage1_grade(d.job.region, labels, d.job.order, floor)
             n_budget += 1
         elif d.grade is not None and not d.needs_fallback:
@@ -176,7 +181,10 @@ def _cascade(slide: Any, s1: Any, s2: Any, cfg: GradeConfig, labels: LabelSet, c
         notes.append(f"{n_dismissed} stage-1 regions showed no cell group at high power and were dismissed")
     if n_budget:
         notes.append(f"high-power budget spent: {n_budget} regions keep their stage-1 grade")
-    return [final[k] for k in sorted(final)], s1out.maps, notes
+    reading = reading_record(decisions, stop)
+    if reading.stopped:
+        notes.append(f"reading stopped early: {reading.unread} regions keep their stage-1 grade ({reading.reason})")
+    return [final[k] for k in sorted(final)], s1out.maps, notes, reading
 
 
 def _exhaustive(slide: Any, s2: Any, cfg: GradeConfig, labels: LabelSet, cost: CostRecord,
@@ -231,10 +239,11 @@ def grade_modes(path_or_slide: Any, config: GradeConfig | str | Path | dict | No
             cost = CostRecord()
             cost.stage("open").seconds = t_open
             t0 = time.perf_counter()
-            grades, maps, notes = _cascade(slide, s1, s2, cfg, labels, cost, rss, progress)
+            grades, maps, notes, reading = _cascade(slide, s1, s2, cfg, labels, cost, rss, progress)
             cost.wall_seconds = time.perf_counter() - t0 + t_open
             cost.peak_rss_mb = rss.mb()
-            c_result = build_result(slide, "cascade", grades, cfg, labels, cost, maps, versions, warn + notes)
+            c_result = build_result(slide, "cascade", grades, cfg, labels, cost, maps, versions, warn + notes,
+                                    reading)
         if exhaustive:
             cost = CostRecord()
             cost.stage("open").seconds = t_open

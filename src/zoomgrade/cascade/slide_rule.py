@@ -21,6 +21,7 @@ thresholds come from the config where it names the category, else from the label
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -68,9 +69,64 @@ def needed(cat: str, n_gradable: int, cfg: SlideRuleConfig, min_count: int | Non
     return max(int(count), math.ceil(setting(cfg, labels, "min_share", cat, 0.0) * n_gradable - 1e-9))
 
 
-def slide_category(grades: list[RegionGrade], adequacy: Adequacy, labels: LabelSet, cfg: SlideRuleConfig) -> SlideCategory:
+RULE_TABLES = ("min_count", "min_area_um2", "min_confidence", "min_share", "min_pool_share")
+_TABLE_DEFAULTS = {"min_count": 1, "min_area_um2": 0.0, "min_confidence": 0.5, "min_share": 0.0, "min_pool_share": 0.0}
+
+
+def resolved(cfg: SlideRuleConfig, labels: LabelSet) -> SlideRuleConfig:
+    """``cfg`` with every per-category table filled for every graded category of ``labels`` (the config's
+    value, else the label set file's, else the default): what the rule and the early stop read."""
+    cats = labels.fine[1:]
+    tables = {k: {c: setting(cfg, labels, k, c, _TABLE_DEFAULTS[k]) for c in cats} for k in RULE_TABLES}
+    return dataclasses.replace(cfg, **tables)
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What the rule weighs for one category: its evidence regions, their area, the convincing ones among
+    them, the slide's gradable groups, and the evidence for the least severe grade of the category's coarse
+    grade (the sibling pool; equal to ``n_evidence`` for that grade itself)."""
+
+    n_evidence: int
+    area_um2: float
+    n_sure: int
+    n_gradable: int
+    n_pool: int
+
+
+def tally(grades: list[RegionGrade], cat: str, labels: LabelSet, cfg: SlideRuleConfig) -> Tally:
+    """``cfg``: a ``resolved`` config."""
+    ev = evidence(grades, cat, labels, cfg.min_confidence.get(cat, 0.5), cfg.min_cells)
+    sure = sum(1 for g, p in ev if p >= cfg.single_confidence and g.region.area_um2 >= cfg.single_min_area_um2)
+    base = pool_grade(cat, labels)
+    pool = ev if base == cat else evidence(grades, base, labels, cfg.min_confidence.get(base, 0.5), cfg.min_cells)
     n_gradable = sum(1 for g in grades if g.region.est_cells >= cfg.min_cells)
+    return Tally(len(ev), sum(g.region.area_um2 for g, _ in ev), sure, n_gradable, len(pool))
+
+
+def pool_grade(cat: str, labels: LabelSet) -> str:
+    """The least severe fine grade of ``cat``'s coarse grade: stage 2 tells the grades of one coarse grade
+    apart with its largest errors (V from VI, III from IV), so ``cat`` is weighed against that pool."""
+    return labels.coarse_to_fine[labels.coarse_of(cat)][0]
+
+
+def holds(cat: str, t: Tally, cfg: SlideRuleConfig) -> str | None:
+    """Which path makes ``cat`` hold on tally ``t`` ("count", "single") or None (``cfg``: ``resolved``).
+    Monotone: more evidence, area or convincing regions never make it fail; more gradable groups or a larger
+    pool never make it hold (the early stop's bounds rely on this, ``cascade/early_stop.py``)."""
+    if t.n_evidence < cfg.min_pool_share.get(cat, 0.0) * max(t.n_pool, t.n_evidence):
+        return None
+    if t.n_evidence >= needed(cat, t.n_gradable, cfg) and t.area_um2 >= cfg.min_area_um2.get(cat, 0.0):
+        return "count"
+    if t.n_sure >= needed(cat, t.n_gradable, cfg, min_count=1):
+        return "single"
+    return None
+
+
+def slide_category(grades: list[RegionGrade], adequacy: Adequacy, labels: LabelSet, cfg: SlideRuleConfig) -> SlideCategory:
+    cfg = resolved(cfg, labels)
     for cat in reversed(labels.fine[1:]):  # most severe first; the least severe fine grade is "benign"
+<<<<<<< HEAD
         min_conf = setting(cfg, labels, "min_confidence", cat, 0.5)
         ev = evidence(grades, cat, labels, min_conf, cfg.min_cells)
         if not ev:
@@ -79,11 +135,24 @@ def slide_category(grades: list[RegionGrade], adequacy: Adequacy, labels: LabelS
         a_need = setting(cfg, labels, "min_area_um2", cat, 0.0)
         area = sum(g.region.area_um2 for g, _ in ev)
         if len(ev) >= n_need and area >= a_need:
+=======
+        t = tally(grades, cat, labels, cfg)
+        path = holds(cat, t, cfg) if t.n_evidence else None
+        if path is None:
+            continue
+        min_conf = cfg.min_confidence.get(cat, 0.5)
+        base = pool_grade(cat, labels)
+        pool = (f", {t.n_evidence} of the {t.n_pool} regions graded {base} or worse"
+                if base != cat and cfg.min_pool_share.get(cat, 0.0) > 0 else "")
+        if path == "count":
+>>>>>>> 23666ec (Stop reading when the answer is decided; every category right (issue 23))
             return SlideCategory(cat, (
-                f"{len(ev)} regions graded {cat} or worse with P >= {min_conf:g}, {area:,.0f} um2 "
-                f"(needs {n_need} of {n_gradable} gradable groups and {a_need:,.0f} um2)"))
+                f"{t.n_evidence} regions graded {cat} or worse with P >= {min_conf:g}, {t.area_um2:,.0f} um2 "
+                f"(needs {needed(cat, t.n_gradable, cfg)} of {t.n_gradable} gradable groups and "
+                f"{cfg.min_area_um2.get(cat, 0.0):,.0f} um2){pool}"))
         # Convincing regions: one is enough where one is at least the share of the gradable groups; on a
         # smear of hundreds of groups a grader's rare confident error is not a convincing group.
+<<<<<<< HEAD
         sure = [t for t in ev if t[1] >= cfg.single_confidence and t[0].region.area_um2 >= cfg.single_min_area_um2]
         n_sure = needed(cat, n_gradable, cfg, min_count=1, labels=labels)
         if len(sure) >= n_sure:
@@ -92,9 +161,19 @@ def slide_category(grades: list[RegionGrade], adequacy: Adequacy, labels: LabelS
                 return SlideCategory(cat, (
                     f"one region graded {best[0].fine_grade} with P({cat} or worse) = {best[1]:.2f} "
                     f">= {cfg.single_confidence:g}, {best[0].region.area_um2:,.0f} um2"))
+=======
+        n_sure = needed(cat, t.n_gradable, cfg, min_count=1)
+        if n_sure == 1:
+            ev = evidence(grades, cat, labels, min_conf, cfg.min_cells)
+            best = max((e for e in ev if e[1] >= cfg.single_confidence and
+                        e[0].region.area_um2 >= cfg.single_min_area_um2), key=lambda e: e[1])
+>>>>>>> 23666ec (Stop reading when the answer is decided; every category right (issue 23))
             return SlideCategory(cat, (
-                f"{len(sure)} regions graded {cat} or worse with P >= {cfg.single_confidence:g} and "
-                f">= {cfg.single_min_area_um2:,.0f} um2 each (needs {n_sure} of {n_gradable} gradable groups)"))
+                f"one region graded {best[0].fine_grade} with P({cat} or worse) = {best[1]:.2f} "
+                f">= {cfg.single_confidence:g}, {best[0].region.area_um2:,.0f} um2{pool}"))
+        return SlideCategory(cat, (
+            f"{t.n_sure} regions graded {cat} or worse with P >= {cfg.single_confidence:g} and "
+            f">= {cfg.single_min_area_um2:,.0f} um2 each (needs {n_sure} of {t.n_gradable} gradable groups){pool}"))
     if adequacy.adequate:
         benign = labels.fine[0]
         return SlideCategory(benign, f"adequate ({adequacy.reason}) and no atypia with enough evidence")

@@ -21,10 +21,11 @@ import numpy as np
 from ..labels import LabelSet
 from ..types import CostRecord, Region, RegionGrade
 from .budget import Budget
-from .cellcount import count_region
+from .cellcount import count_region, crosses, scaled_count
 from .config import GradeConfig
 from .fusion import Likelihood, coarse_prior, fuse, region_likelihood
 from .prefetch import PlanAhead, read_and_grade, slide_hinter
+from .reading_stop import ReadingStop
 from .windows import Reader, Windows, best_covered, region_windows
 
 
@@ -46,8 +47,20 @@ class Stage2Decision:
     needs_fallback: bool = False
     dismissed: bool = False  # windows showed no cells: a stage-1 false alarm
     skipped: bool = False  # budget spent before this region was read
+    unread: bool = False  # not read: the early stop had decided the slide (cascade/early_stop.py)
     error: str | None = None
     window_probs: np.ndarray | None = None  # (k, n_fine + 1) stage-2 outputs of the windows (fallback reuses)
+
+
+def _stop_now(stop: ReadingStop, d: Stage2Decision, n_done: int, check_every: int) -> bool:
+    """Tell the early stop what stage 2 made of one region; every ``check_every`` regions, ask it."""
+    if d.dismissed:
+        stop.dismissed(d.job.order)
+    elif d.grade is not None and not d.needs_fallback:
+        stop.graded_as(d.job.order, d.grade)
+    elif not d.skipped:
+        stop.awaits_fallback(d.job.order, d.job.region)
+    return n_done % check_every == 0 and stop.check() is not None
 
 
 def plan_windows(job: Job, slide_mpp: float, cfg: GradeConfig, size_px: int) -> Job:
@@ -108,8 +121,10 @@ def run_stage2(
     budget: Budget,
     size_px: int,
     progress: Callable[[str, int, int], None] | None = None,
+    stop: ReadingStop | None = None,
 ) -> list[Stage2Decision]:
-    """Grade ``regions`` (already severity-ordered) at ``cfg.stage2.mpp``; one decision per region, in order."""
+    """Grade ``regions`` (already severity-ordered) at ``cfg.stage2.mpp``; one decision per region, in order.
+    With ``stop``, reading ends once it says the slide's answer is decided; the rest come back ``unread``."""
     jobs = [Job(i, r) for i, r in enumerate(regions)]
     if not budget.limited:
         # two windows high: a usual file tile (256-1024 px) spans one or two bands
@@ -120,17 +135,18 @@ def run_stage2(
     hint = slide_hinter(slide, cfg.stage2.mpp) if cfg.stage2.readahead else None
     with PlanAhead(jobs, lambda job: plan_windows(job, slide.mpp, cfg, size_px).windows.boxes, hint, cost,
                    "stage2_plan", "stage2_hints") as plans:
-        return _grade_jobs(slide, jobs, plans, runner, cfg, labels, cost, budget, size_px, progress)
+        return _grade_jobs(slide, jobs, plans, runner, cfg, labels, cost, budget, size_px, progress, stop)
 
 
 def _grade_jobs(slide, jobs: list[Job], plans: PlanAhead[Job], runner, cfg: GradeConfig, labels: LabelSet,
-                cost: CostRecord, budget: Budget, size_px: int, progress: Callable[[str, int, int], None] | None
-                ) -> list[Stage2Decision]:
+                cost: CostRecord, budget: Budget, size_px: int, progress: Callable[[str, int, int], None] | None,
+                stop: ReadingStop | None = None) -> list[Stage2Decision]:
     reader = Reader(slide, cfg.stage2.mpp, size_px, cost, "stage2_read")
     budget.readers.append(reader)
     cells: dict[int, int] = {}
     lock = threading.Lock()  # the reader threads share the count's cost record
     margin0 = cfg.adequacy.outline_margin_um / slide.mpp
+    thresholds = (cfg.adequacy.min_cells, cfg.slide_rule.min_cells)  # the cell counts that decide something
 
     def read(job: Job) -> np.ndarray:
         plans.wait(job)
@@ -140,9 +156,19 @@ def _grade_jobs(slide, jobs: list[Job], plans: PlanAhead[Job], runner, cfg: Grad
             # In the reader thread, overlapping inference: the pixels are in hand anyway.
             t2 = time.perf_counter()
             n = count_region(imgs, job.windows.boxes, job.region.polygon, cfg.stage2.mpp, cfg.adequacy, margin0)
-            t_count = time.perf_counter() - t2
             k = len(job.windows.boxes)
-            cells[job.order] = int(round(n * job.windows.n_planned / k)) if k else n
+            est = scaled_count(n, k, job.windows.n_planned)
+            t_count = time.perf_counter() - t2
+            if crosses(n, est, thresholds) and job.rest.boxes:
+                # Scaled up from the best-covered windows, which hold most of a small group, a count can pass
+                # a threshold the group does not reach: where it would decide, the rest of the grid is counted.
+                more = reader.read(job.rest.boxes)
+                t2 = time.perf_counter()
+                n = count_region(np.concatenate([imgs, more]), job.windows.boxes + job.rest.boxes, job.region.polygon,
+                                 cfg.stage2.mpp, cfg.adequacy, margin0)
+                est = scaled_count(n, k + len(job.rest.boxes), job.windows.n_planned)
+                t_count += time.perf_counter() - t2
+            cells[job.order] = est
         if t_count:
             with lock:
                 cost.stage("stage2_count").seconds += t_count
@@ -150,6 +176,8 @@ def _grade_jobs(slide, jobs: list[Job], plans: PlanAhead[Job], runner, cfg: Grad
 
     total = len(jobs)
     out: list[Stage2Decision] = []
+    # About one check per model batch: the rule walks every graded region (cheap, but not per region).
+    check_every = max(1, cfg.stage2.batch_size // max(1, cfg.stage2.windows_per_region))
     if progress:
         progress("stage2", 0, total)
     for o in read_and_grade(
@@ -176,5 +204,10 @@ def _grade_jobs(slide, jobs: list[Job], plans: PlanAhead[Job], runner, cfg: Grad
             d = decide(o.item, o.probs, labels, cfg)
             d.window_probs = o.probs
             out.append(d)
+        if stop is not None and _stop_now(stop, out[-1], len(out), check_every):
+            break
+    if len(out) < total:  # stopped early: the rest keep their stage-1 grade
+        seen = {d.job.order for d in out}
+        out.extend(Stage2Decision(j, None, unread=True) for j in jobs if j.order not in seen)
     out.sort(key=lambda d: d.job.order)  # back to severity order (the read order may differ)
     return out

@@ -60,12 +60,14 @@ class Outcome:
     bad_input: bool = False  # the slide itself was the problem (exit 2 if every slide is like that)
 
 
-def _config(config: Path | None, no_fallback: bool, budget_mpx: float | None) -> Any:
+def _config(config: Path | None, no_fallback: bool, budget_mpx: float | None, read_all: bool = False) -> Any:
     """The one resolver (``cascade.config.resolve_config``), then the options that override it, validated
     again as a whole: a bad file or value is one line and exit 2 before any slide is opened."""
     from ..cascade.config import resolve_config, validate
 
     cfg = resolve_config(config)
+    if read_all:
+        cfg.early_stop.enabled = False
     if no_fallback:
         cfg.fallback.enabled = False
     if budget_mpx is not None:
@@ -109,14 +111,20 @@ def grade_one(path: Path, out_dir: Path, *, cfg: Any, mode: str, mpp: float | No
         # A batch's record in this folder would describe the result being replaced: forget it first, so a
         # later batch regrades the slide instead of skipping it with a stale summary.
         clear_done(out_dir)
+        t0 = time.perf_counter()
         with open_slide(path, mpp=mpp, backend=backend, memory_mb=cfg.limits.memory_mb) as slide:
+            t_open = time.perf_counter() - t0
             with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                           TimeElapsedColumn(), console=console, transient=True,
                           disable=not show_progress) as progress:
                 report = _progress_callback(progress, path.name)
+                t0, c0 = time.perf_counter(), time.process_time()
                 result = grade(slide, cfg, mode=mode, models=models, progress=report)
+                t_grade, c_grade = time.perf_counter() - t0, time.process_time() - c0
                 report("write", 0, 1)
-                save_result(result, out_dir, slide=slide)
+                # the whole command's split (open, grade, write) goes to timings.json beside the outputs
+                save_result(result, out_dir, slide=slide, timings={"open": t_open, "grade": t_grade,
+                                                                      "grade_cpu": c_grade})
                 report("write", 1, 1)
     except ZoomgradeError as err:
         outcome.error, outcome.bad_input = str(err), True
@@ -150,7 +158,8 @@ def _line(o: Outcome) -> str:
 def run_grade(slides: list[Path], out: Path, *, mode: str = "cascade", mpp: float | None = None,
               backend: str | None = None, config: Path | None = None, device: str | None = None,
               quiet: bool = False, as_json: bool = False, no_fallback: bool = False,
-              budget_mpx: float | None = None, threads: int | None = None, models_dir: Path | None = None) -> int:
+              budget_mpx: float | None = None, threads: int | None = None, models_dir: Path | None = None,
+              read_all: bool = False) -> int:
     """Grade ``slides`` into ``out``; returns the exit code (0 all graded, 1 some failed, 2 all bad input)."""
     from ..models import load_models
     from ..outputs import failure_row, write_summary_csv
@@ -158,7 +167,7 @@ def run_grade(slides: list[Path], out: Path, *, mode: str = "cascade", mpp: floa
     check_number("--mpp", mpp, MPP_RANGE[0], MPP_RANGE[1], "um/px")
     if threads is not None and not 1 <= threads <= MAX_THREADS:
         raise ZoomgradeError(f"--threads: must be 1 to {MAX_THREADS}, got {threads}")
-    cfg = _config(config, no_fallback, budget_mpx)
+    cfg = _config(config, no_fallback, budget_mpx, read_all)
     if device == "cuda":
         import torch
 
@@ -225,6 +234,8 @@ def grade_cmd(
     models_dir: Path | None = typer.Option(None, "--models", help="Model folder (stage1/stage2 weights and "
                                            "cards, docs/models.md; default: the config's models.folder, else "
                                            "the shipped weights). The label set comes from its cards."),
+    read_all: bool = typer.Option(False, "--read-all", help="Read every region at high power, even once no unread "
+                                  "region can change the slide's answer (early_stop.enabled = false)."),
 ) -> None:
     """Grade whole-slide images: low power first, then high power where it matters.
 
@@ -235,7 +246,8 @@ def grade_cmd(
     """
     code = run_grade(slides, out, mode=mode.value, mpp=mpp, backend=backend, config=config,
                      device=device.value if device else None, quiet=quiet, as_json=as_json,
-                     no_fallback=no_fallback, budget_mpx=budget_mpx, threads=threads, models_dir=models_dir)
+                     no_fallback=no_fallback, budget_mpx=budget_mpx, threads=threads, models_dir=models_dir,
+                     read_all=read_all)
     raise typer.Exit(code)
 
 

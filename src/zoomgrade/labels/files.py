@@ -19,7 +19,7 @@ from ..errors import LabelSetError
 from .labelset import LabelSet
 
 HEX = r"^#[0-9a-fA-F]{6}$"
-RULE_KEYS = ("min_count", "min_area_um2", "min_confidence", "min_share")
+RULE_KEYS = ("min_count", "min_area_um2", "min_confidence", "min_share", "min_pool_share")
 
 
 class _Strict(BaseModel):
@@ -56,6 +56,7 @@ class SlideRule(_Strict):
     min_area_um2: dict[str, float] = Field(default_factory=dict)
     min_confidence: dict[str, float] = Field(default_factory=dict)
     min_share: dict[str, float] = Field(default_factory=dict)
+    min_pool_share: dict[str, float] = Field(default_factory=dict)
 
 
 class LabelSetFile(_Strict):
@@ -116,7 +117,7 @@ def _problems(f: LabelSetFile) -> list[tuple[str, str]]:
             if k not in above:
                 out.append((f"slide_rule.{rk}.{k}",
                             f"not a fine grade above the least severe ({', '.join(f.fine[1:])})"))
-            elif v < 0 or (rk in ("min_confidence", "min_share") and v > 1):
+            elif v < 0 or (rk in ("min_confidence", "min_share", "min_pool_share") and v > 1):
                 out.append((f"slide_rule.{rk}.{k}", f"{v!r} is out of range"))
     if f.severity_from not in ("", *f.fine):
         out.append(("severity_from", f"{f.severity_from!r} is not a fine grade ({', '.join(f.fine)}) or \"\""))

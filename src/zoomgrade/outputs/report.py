@@ -17,6 +17,7 @@ DECIDED = {
     "stage2": "stage 2 (high power)",
     "fallback": "fallback (high-power patches)",
     "stage1-budget": "stage 1 only (high-power budget spent)",
+    "stage1-early-stop": "stage 1 only (not read: the slide's answer was decided)",
     "exhaustive": "exhaustive tiling",
 }
 
@@ -133,6 +134,19 @@ def _comparison(result: SlideResult) -> str:
             + f"<details><summary>full comparison record</summary>{kv_table(rest)}</details></section>")
 
 
+def _reading(result: SlideResult) -> str:
+    """How much was read at high power, and why reading stopped where it did."""
+    r = result.reading
+    if not r:
+        return ""
+    if r.get("stopped"):
+        text = (f"High power read {r['read']} of {r['regions']} regions, then stopped: {r['reason']}. The "
+                f"{r['unread']} regions not read keep their stage-1 grade (marked \"not read\" below).")
+    else:
+        text = f"High power read all {r['read']} of {r['regions']} regions ({r['reason']})."
+    return f'<section><h2>Reading</h2><p>{escape(text)}</p></section>'
+
+
 def render_report(result: SlideResult, labels: LabelSet, *, overlay_png: bytes | None,
                   heatmap_png: bytes | None, crops: list[Crop], gallery_note: str | None) -> str:
     s = result.slide
@@ -151,6 +165,7 @@ def render_report(result: SlideResult, labels: LabelSet, *, overlay_png: bytes |
 <style>{CSS}</style></head>
 <body>
 {_header(result, labels)}
+{_reading(result)}
 <section><h2>Regions per grade</h2>{_counts(result, labels)}</section>
 <section><h2>Overview</h2>
 <p class="muted">Every region found at low power, outlined in the colour of its fine grade; the numbers are the

@@ -1,0 +1,178 @@
+"""When the high-power pass may stop: no unread region can change the slide's category or adequacy.
+
+The high-power pass reads regions most severe first. After each batch, the regions split into *graded* ones
+(final grade, high-power cell count) and *ungraded* ones: not read yet (they would keep their stage-1
+grade), or read but waiting for the fallback (anything is possible). For every category, most severe first,
+the slide rule (``slide_rule.holds``) is evaluated on two bounding tallies:
+
+- **could hold**: every ungraded region that might become evidence for the category does, with the
+  largest areas, and the others are not gradable groups (fewest groups for the share to reach);
+- **must hold**: no ungraded region becomes evidence, every one is a gradable group, and as many as might
+  join the category's sibling pool do.
+
+An ungraded region *might* become evidence for a category when its reach (the most severe fine grade its
+stage-1 coarse grade contains; the top grade for a region awaiting the fallback) is at least that category.
+Regions whose reach is below it can only get there by being under-graded at low power; of ``n`` such
+regions, at most the ``confidence`` quantile of Binomial(n, rate) are counted, ``rate`` being an upper
+bound on how often stage 1 under-grades that coarse grade: the lower of the worst measured on validation
+slides (``early_stop.undergrade``) and the Clopper-Pearson bound from the slide's own regions of that
+coarse grade read so far (``Undergrade``).
+The rule is monotone in each tally (``slide_rule.holds``), so when the first category that could hold must
+hold, and adequacy is the same at both extremes, every completion of the unread regions within those
+bounds gives the same category and adequacy, including the stage-1 grades the unread regions keep.
+
+Everything here is in severity indices of the label set (0 = least severe fine grade): pure functions of
+plain records, no slide and no model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.stats import beta, binom
+
+from ..labels import LabelSet
+from .config import AdequacyConfig, EarlyStopConfig, SlideRuleConfig
+from .slide_rule import Tally, holds
+
+
+@dataclass(frozen=True)
+class Graded:
+    """A region whose grade is final."""
+
+    severity: int  # index of its fine grade
+    p_at_least: tuple[float, ...]  # P(grade index >= k), k = 0 .. n_fine - 1
+    cells: int
+    area_um2: float
+
+
+@dataclass(frozen=True)
+class Ungraded:
+    """A region not graded yet: unread, or awaiting the fallback."""
+
+    reach: int  # most severe fine index it reaches without being under-graded at low power
+    area_um2: float
+
+
+@dataclass(frozen=True)
+class Undergrade:
+    """How many of ``n`` ungraded regions of one reach may turn out evidence for a grade above that reach.
+
+    The rate is the lower of two upper bounds: ``rates`` (per reach, how often stage 1 under-grades at
+    most on validation slides) and, from ``seen``, the Clopper-Pearson bound at ``confidence`` of the share
+    this slide's own graded regions of that reach showed (regions of one coarse grade are read in no
+    order of their high-power grade, so the ones read are a sample of the ones left)."""
+
+    rates: dict[int, float]  # reach -> upper bound on P(graded above it at high power); none: 1
+    confidence: float = 0.999
+    seen: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)  # (reach, k) -> (graded, evidence)
+
+    def rate(self, reach: int, k: int) -> float:
+        cap = self.rates.get(reach, 1.0)
+        j, e = self.seen.get((reach, k), (0, 0))
+        if j > e:
+            cap = min(cap, float(beta.ppf(self.confidence, e + 1, j - e)))
+        return cap
+
+    def most(self, n: int, reach: int, k: int) -> int:
+        if n <= 0:
+            return 0
+        if reach >= k:
+            return n
+        rate = self.rate(reach, k)
+        if rate <= 0:
+            return 0
+        if rate >= 1:
+            return n
+        return int(min(n, binom.ppf(self.confidence, n, rate)))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    category: int | None  # severity index of the category that holds; None: none above the least severe
+    adequate: bool
+    reason: str
+
+
+def undergrade_from_config(cfg: EarlyStopConfig, labels: LabelSet) -> Undergrade:
+    """Rates keyed by coarse grade -> rates keyed by the reach (most severe fine index) of that coarse grade."""
+    rates = {}
+    for coarse, rate in cfg.undergrade.items():
+        if coarse in labels.coarse_to_fine:
+            rates[labels.fine_index(labels.coarse_to_fine[coarse][-1])] = float(rate)
+    return Undergrade(rates, cfg.confidence)
+
+
+def reach_of(coarse: str, labels: LabelSet) -> int:
+    return labels.fine_index(labels.coarse_to_fine[coarse][-1])
+
+
+class _Arrays:
+    """The graded and ungraded regions as arrays: the rule runs about once per model batch over every
+    region, which in Python loops cost a tenth of a 20 x 20 mm slide's grading."""
+
+    def __init__(self, graded: Sequence[Graded], ungraded: Sequence[Ungraded], n_fine: int) -> None:
+        self.sev = np.fromiter((g.severity for g in graded), np.int64, len(graded))
+        self.p = np.array([g.p_at_least for g in graded], np.float64).reshape(len(graded), n_fine)
+        self.cells = np.fromiter((g.cells for g in graded), np.int64, len(graded))
+        self.area = np.fromiter((g.area_um2 for g in graded), np.float64, len(graded))
+        self.reach = np.fromiter((u.reach for u in ungraded), np.int64, len(ungraded))
+        self.u_area = np.fromiter((u.area_um2 for u in ungraded), np.float64, len(ungraded))
+
+
+def _tally(a: _Arrays, k: int, pool: int, rule: SlideRuleConfig, fine: Sequence[str]) -> Tally:
+    cat, base = fine[k], fine[pool]
+    grad = a.cells >= rule.min_cells
+    ev = grad & (a.sev >= k) & (a.p[:, k] >= rule.min_confidence.get(cat, 0.5))
+    in_pool = grad & (a.sev >= pool) & (a.p[:, pool] >= rule.min_confidence.get(base, 0.5))
+    sure = ev & (a.p[:, k] >= rule.single_confidence) & (a.area >= rule.single_min_area_um2)
+    return Tally(int(ev.sum()), float(a.area[ev].sum()), int(sure.sum()), int(grad.sum()), int(in_pool.sum()))
+
+
+def _most(a: _Arrays, k: int, under: Undergrade, large_only: float = 0.0) -> int:
+    reach = a.reach[a.u_area >= large_only] if large_only > 0 else a.reach
+    if not len(reach):
+        return 0
+    values, counts = np.unique(reach, return_counts=True)
+    return sum(under.most(int(n), int(r), k) for r, n in zip(values, counts))
+
+
+def decide(graded: Sequence[Graded], ungraded: Sequence[Ungraded], fine: Sequence[str], pools: Sequence[int],
+           rule: SlideRuleConfig, adequacy: AdequacyConfig, under: Undergrade) -> Verdict | None:
+    """The slide's category and adequacy if no completion of ``ungraded`` within the under-grade bounds can
+    change them, else None. ``fine``: the fine grades, least severe first; ``pools[k]``: the index of the
+    least severe fine grade of grade k's coarse grade."""
+    n_un = len(ungraded)
+    arr = _Arrays(graded, ungraded, len(fine))
+    n_ok = int((arr.cells >= adequacy.min_cells).sum())
+    if n_ok >= adequacy.min_groups:
+        adequate = True
+    elif n_ok + n_un < adequacy.min_groups:
+        adequate = False
+    else:
+        return None
+    areas = np.sort(arr.u_area)[::-1]
+    for k in range(len(fine) - 1, 0, -1):
+        t = _tally(arr, k, pools[k], rule, fine)
+        m = _most(arr, k, under)
+        m_sure = _most(arr, k, under, large_only=rule.single_min_area_um2)
+        could = Tally(t.n_evidence + m, t.area_um2 + float(areas[:m].sum()), t.n_sure + m_sure,
+                      t.n_gradable + m, t.n_pool)
+        if (t.n_evidence + m) == 0 or holds(fine[k], could, rule) is None:
+            continue
+        m_pool = _most(arr, pools[k], under) if pools[k] < k else 0
+        must = Tally(t.n_evidence, t.area_um2, t.n_sure, t.n_gradable + n_un, t.n_pool + m_pool)
+        if t.n_evidence and holds(fine[k], must, rule) is not None:
+            return Verdict(k, adequate, (
+                f"{fine[k]} holds on {t.n_evidence} evidence regions even if all {n_un} ungraded regions were "
+                f"gradable groups{f' and {m_pool} joined the {fine[pools[k]]} pool' if m_pool else ''}, and no "
+                f"more severe category can hold"))
+        return None
+    return Verdict(None, adequate, (
+        f"no category above {fine[0]} can hold whatever the {n_un} ungraded regions show (under-grading bounded "
+        f"at the {under.confidence:g} quantile), and adequacy is settled ({n_ok} adequate groups graded)"))
+
+
+__all__ = ["Graded", "Undergrade", "Ungraded", "Verdict", "decide", "reach_of", "undergrade_from_config"]

@@ -1,0 +1,96 @@
+"""The early stop's rule: a verdict only when no completion of the ungraded regions can change the slide rule's
+category or adequacy (checked against the real slide rule on random completions)."""
+
+import numpy as np
+import pytest
+from cascade_builders import make_grade
+
+from zoomgrade.cascade.adequacy import assess_adequacy
+from zoomgrade.cascade.config import AdequacyConfig, SlideRuleConfig
+from zoomgrade.cascade.early_stop import Graded, Undergrade, Ungraded, decide
+from zoomgrade.cascade.slide_rule import pool_grade, resolved, slide_category
+from zoomgrade.labels import TBSRTC
+
+FINE = TBSRTC.fine
+POOLS = [TBSRTC.fine_index(pool_grade(f, TBSRTC)) for f in FINE]
+TOP = len(FINE) - 1
+
+
+def as_graded(g) -> Graded:
+    p = np.asarray(g.fine_probs)
+    return Graded(TBSRTC.fine_index(g.fine_grade), tuple(np.cumsum(p[::-1])[::-1]), g.region.est_cells,
+                  g.region.area_um2)
+
+
+def random_grade(rng, top: int):
+    k = int(rng.integers(0, top + 1))
+    return make_grade(FINE[k], conf=float(rng.uniform(0.4, 0.99)), area_um2=float(rng.uniform(500, 6000)),
+                      est_cells=int(rng.integers(3, 40)))
+
+
+def final(grades, rule, adq):
+    a = assess_adequacy(grades, adq)
+    return slide_category(grades, a, TBSRTC, rule).category, a.adequate
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_a_verdict_holds_for_every_completion(seed):
+    """Random slides; the graded part and the reach of the rest random. With no under-grading allowed
+    (rate 0), every completion that keeps each region within its reach must give the verdict."""
+    rng = np.random.default_rng(seed)
+    rule = resolved(SlideRuleConfig(min_pool_share={"IV": 0.3, "VI": 0.5} if seed % 2 else {}), TBSRTC)
+    adq = AdequacyConfig()
+    sev = int(rng.integers(0, TOP + 1))  # how severe this slide tends to be
+    n = int(rng.integers(4, 40))
+    graded = [random_grade(rng, sev) for _ in range(int(rng.integers(0, n)))]
+    unread_area = rng.uniform(500, 6000, n - len(graded))
+    reaches = rng.choice([0, 2, 4], len(unread_area), p=[0.7, 0.2, 0.1])
+    ungraded = [Ungraded(int(r), float(a)) for r, a in zip(reaches, unread_area)]
+    v = decide([as_graded(g) for g in graded], ungraded, FINE, POOLS, rule, adq, Undergrade({0: 0.0, 2: 0.0}))
+    if v is None:
+        return
+    for _ in range(30):
+        done = [make_grade(FINE[int(rng.integers(0, u.reach + 1))], conf=float(rng.uniform(0.4, 0.99)),
+                           area_um2=u.area_um2, est_cells=int(rng.integers(3, 40))) for u in ungraded]
+        cat, adequate = final(graded + done, rule, adq)
+        assert adequate == v.adequate
+        expect = FINE[v.category] if v.category is not None else (FINE[0] if adequate else TBSRTC.nondiagnostic)
+        assert cat == expect, (v, cat)
+
+
+def test_a_malignant_slide_stops_before_its_benign_regions():
+    rule, adq = resolved(SlideRuleConfig(), TBSRTC), AdequacyConfig()
+    graded = [as_graded(make_grade("VI", conf=0.9)) for _ in range(30)]
+    benign_unread = [Ungraded(0, 3000.0)] * 200
+    v = decide(graded, benign_unread, FINE, POOLS, rule, adq, Undergrade({0: 0.02}))
+    assert v is not None and FINE[v.category] == "VI" and v.adequate
+    # stage 1 unmeasured (no rate): a benign-looking region might be anything; VI still holds, as nothing
+    # is more severe, but with 30 VI regions among up to 230 groups the share (5%) still needs 12.
+    assert decide(graded, benign_unread, FINE, POOLS, rule, adq, Undergrade({})) is not None
+
+
+def test_under_grading_keeps_a_benign_slide_reading():
+    rule, adq = resolved(SlideRuleConfig(), TBSRTC), AdequacyConfig()
+    graded = [as_graded(make_grade("II", conf=0.9)) for _ in range(20)]
+    unread = [Ungraded(0, 3000.0)] * 100
+    # 5% of 100 benign-looking regions might be III or worse: more than the 6 a slide of 120 groups needs
+    assert decide(graded, unread, FINE, POOLS, rule, adq, Undergrade({0: 0.05})) is None
+    # with stage 1 never under-grading, nothing unread can make atypia: benign, adequate
+    v = decide(graded, unread, FINE, POOLS, rule, adq, Undergrade({0: 0.0}))
+    assert v is not None and v.category is None and v.adequate
+
+
+def test_adequacy_must_be_settled():
+    rule, adq = resolved(SlideRuleConfig(), TBSRTC), AdequacyConfig(min_groups=6, min_cells=10)
+    graded = [as_graded(make_grade("II", est_cells=12)) for _ in range(4)]
+    never = Undergrade({0: 0.0})
+    assert decide(graded, [Ungraded(0, 800.0)] * 3, FINE, POOLS, rule, adq, never) is None  # 4 + up to 3
+    v = decide(graded, [Ungraded(0, 800.0)], FINE, POOLS, rule, adq, never)
+    assert v is not None and not v.adequate and v.category is None  # 4 + at most 1 < 6: nondiagnostic
+
+
+def test_binomial_bound():
+    u = Undergrade({0: 0.01}, confidence=0.999)
+    assert u.most(500, 0, 2) < 20 and u.most(500, 0, 2) >= 5  # mean 5: the 0.999 quantile a little above
+    assert u.most(10, 4, 4) == 10  # within reach: every one may be evidence
+    assert Undergrade({}).most(7, 0, 3) == 7  # nothing measured: anything

@@ -1,0 +1,24 @@
+"""Regions the early stop left unread are marked in every output, and the report says why reading stopped."""
+
+import json
+from pathlib import Path
+
+from zoomgrade.outputs import result_to_dict, result_to_geojson, save_result, validate_result_dict
+from zoomgrade.types import SlideResult
+
+
+def test_unread_regions_are_marked_everywhere(result: SlideResult, tmp_path: Path) -> None:
+    assert result.regions, "the fixture must have regions"
+    result.regions[-1].decided_by = "stage1-early-stop"
+    why = "VI holds on 30 evidence regions even if all 12 ungraded regions were gradable groups"
+    result.reading = {"early_stop": True, "stopped": True, "regions": len(result.regions),
+                      "read": len(result.regions) - 1, "unread": 1, "reason": why}
+    doc = result_to_dict(result)
+    assert validate_result_dict(doc) == []
+    assert doc["reading"]["unread"] == 1 and doc["regions"][-1]["decided_by"] == "stage1-early-stop"
+    props = [f["properties"] for f in result_to_geojson(result)["features"]]
+    assert [p["read_at_high_power"] for p in props].count(False) == 1
+    save_result(result, tmp_path)
+    html = (tmp_path / "report.html").read_text()
+    assert "then stopped" in html and why in html and "not read: the slide&#x27;s answer was decided" in html
+    assert json.loads((tmp_path / "result.json").read_text())["reading"]["stopped"] is True
