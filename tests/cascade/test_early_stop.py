@@ -64,9 +64,9 @@ def test_a_malignant_slide_stops_before_its_benign_regions():
     benign_unread = [Ungraded(0, 3000.0)] * 200
     v = decide(graded, benign_unread, FINE, POOLS, rule, adq, Undergrade({0: 0.02}))
     assert v is not None and FINE[v.category] == "VI" and v.adequate
-    # stage 1 unmeasured (no rate): a benign-looking region might be anything; VI still holds, as nothing
-    # is more severe, but with 30 VI regions among up to 230 groups the share (5%) still needs 12.
-    assert decide(graded, benign_unread, FINE, POOLS, rule, adq, Undergrade({})) is not None
+    # stage 1 unmeasured (no rate): every benign-looking region might be V, and 30 VI regions could then
+    # be fewer than the share of the V-or-worse pool that VI needs (min_pool_share): reading goes on
+    assert decide(graded, benign_unread, FINE, POOLS, rule, adq, Undergrade({})) is None
 
 
 def test_under_grading_keeps_a_benign_slide_reading():

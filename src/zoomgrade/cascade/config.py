@@ -49,6 +49,8 @@ def _fine(v: str, info: ValidationInfo) -> str:
 
 
 def _coarse(v: str, info: ValidationInfo) -> str:
+    from ..labels import TBSRTC  # the default label set's coarse grades unless the context names others
+
     coarse = tuple((info.context or {}).get("coarse", TBSRTC.coarse))
     if v not in coarse:
         raise ValueError(f"{v!r} is not a coarse grade of the label set ({', '.join(coarse)}; case matters)")

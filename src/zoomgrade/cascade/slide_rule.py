@@ -126,16 +126,6 @@ def holds(cat: str, t: Tally, cfg: SlideRuleConfig) -> str | None:
 def slide_category(grades: list[RegionGrade], adequacy: Adequacy, labels: LabelSet, cfg: SlideRuleConfig) -> SlideCategory:
     cfg = resolved(cfg, labels)
     for cat in reversed(labels.fine[1:]):  # most severe first; the least severe fine grade is "benign"
-<<<<<<< HEAD
-        min_conf = setting(cfg, labels, "min_confidence", cat, 0.5)
-        ev = evidence(grades, cat, labels, min_conf, cfg.min_cells)
-        if not ev:
-            continue
-        n_need = needed(cat, n_gradable, cfg, labels=labels)
-        a_need = setting(cfg, labels, "min_area_um2", cat, 0.0)
-        area = sum(g.region.area_um2 for g, _ in ev)
-        if len(ev) >= n_need and area >= a_need:
-=======
         t = tally(grades, cat, labels, cfg)
         path = holds(cat, t, cfg) if t.n_evidence else None
         if path is None:
@@ -145,29 +135,17 @@ def slide_category(grades: list[RegionGrade], adequacy: Adequacy, labels: LabelS
         pool = (f", {t.n_evidence} of the {t.n_pool} regions graded {base} or worse"
                 if base != cat and cfg.min_pool_share.get(cat, 0.0) > 0 else "")
         if path == "count":
->>>>>>> 23666ec (Stop reading when the answer is decided; every category right (issue 23))
             return SlideCategory(cat, (
                 f"{t.n_evidence} regions graded {cat} or worse with P >= {min_conf:g}, {t.area_um2:,.0f} um2 "
                 f"(needs {needed(cat, t.n_gradable, cfg)} of {t.n_gradable} gradable groups and "
                 f"{cfg.min_area_um2.get(cat, 0.0):,.0f} um2){pool}"))
         # Convincing regions: one is enough where one is at least the share of the gradable groups; on a
         # smear of hundreds of groups a grader's rare confident error is not a convincing group.
-<<<<<<< HEAD
-        sure = [t for t in ev if t[1] >= cfg.single_confidence and t[0].region.area_um2 >= cfg.single_min_area_um2]
-        n_sure = needed(cat, n_gradable, cfg, min_count=1, labels=labels)
-        if len(sure) >= n_sure:
-            best = max(sure, key=lambda t: t[1])
-            if n_sure == 1:
-                return SlideCategory(cat, (
-                    f"one region graded {best[0].fine_grade} with P({cat} or worse) = {best[1]:.2f} "
-                    f">= {cfg.single_confidence:g}, {best[0].region.area_um2:,.0f} um2"))
-=======
         n_sure = needed(cat, t.n_gradable, cfg, min_count=1)
         if n_sure == 1:
             ev = evidence(grades, cat, labels, min_conf, cfg.min_cells)
             best = max((e for e in ev if e[1] >= cfg.single_confidence and
                         e[0].region.area_um2 >= cfg.single_min_area_um2), key=lambda e: e[1])
->>>>>>> 23666ec (Stop reading when the answer is decided; every category right (issue 23))
             return SlideCategory(cat, (
                 f"one region graded {best[0].fine_grade} with P({cat} or worse) = {best[1]:.2f} "
                 f">= {cfg.single_confidence:g}, {best[0].region.area_um2:,.0f} um2{pool}"))
