@@ -23,6 +23,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import dask
 from dask.system import CPU_COUNT
@@ -46,7 +47,7 @@ class ClusterPlan:
 
 @dataclass
 class ClusterHandle:
-    client: object  # distributed.Client
+    client: Any  # distributed.Client (untyped)
     plan: ClusterPlan
     local: bool
     dashboard: str | None

@@ -94,6 +94,7 @@ def grade_one(index: int, seed: int, category: str, stain: str, size_mm: tuple[f
     truth = json.loads(truth_paths(path)[1].read_text()) if kept else write_slide(path, category, stain, size_mm, seed)
     gen_s = 0.0 if kept else time.perf_counter() - t0
     r, e = grade_modes(path, config, cascade=True, exhaustive=True, models=models)
+    assert r is not None  # asked for the cascade: grade_modes returns it
     cmp_ = r.comparison or {}
     ex = cmp_.get("exhaustive", {})
     hp = cmp_.get("high_power_pixels", {})
@@ -110,7 +111,7 @@ def grade_one(index: int, seed: int, category: str, stain: str, size_mm: tuple[f
         hp_pixels_exhaustive=int(hp.get("exhaustive", 0)), hp_ratio=hp.get("ratio"),
         cascade_seconds=float(r.cost.wall_seconds), exhaustive_seconds=float(ex.get("cost", {}).get("wall_seconds", 0)),
         generate_seconds=gen_s, n_regions=len(r.regions),
-        n_fallback=sum(1 for g in r.regions if g.decided_by == "fallback"),
+        n_fallback=sum(g.decided_by == "fallback" for g in r.regions),
         truth_counts=dict(truth.get("counts", {})), cascade_counts=dict(r.counts),
         exhaustive_counts=dict(ex.get("counts", {})),
     )
@@ -197,7 +198,7 @@ def evaluate(n: int = 30, size_mm: tuple[float, float] = (4, 4), seed: int = HEL
         (out_dir / "regions.jsonl").unlink(missing_ok=True)
     done = {r.seed for r in rows}
     keep = slides_dir is not None
-    work = Path(slides_dir) if keep else Path(tempfile.mkdtemp(prefix="zoomgrade-agreement-slides-"))
+    work = Path(slides_dir) if slides_dir is not None else Path(tempfile.mkdtemp(prefix="zoomgrade-agreement-slides-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
         for index, s, cat, stain in plan(n, seed):

@@ -115,7 +115,7 @@ def file_tile_size(path: str | Path, level_width: int) -> tuple[int, int] | None
 
         with tifffile.TiffFile(path) as tf:
             for page in tf.pages:
-                if int(page.imagewidth) == level_width and page.is_tiled:
+                if isinstance(page, tifffile.TiffPage) and int(page.imagewidth) == level_width and page.is_tiled:
                     return int(page.tilewidth), int(page.tilelength)
     except Exception:
         return None

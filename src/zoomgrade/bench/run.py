@@ -192,7 +192,7 @@ def run_mode(path: Path, mode: str, models: tuple[Any, Any], cfg: Any, tmp: Path
         slide.close()
     result.cost.stage("open").seconds = t_open
     cache = None if stats is None else {"hits": stats.hits, "misses": stats.misses}
-    return ModeRun(result, t_open, t_grade, t_write, src if mode == "cascade" else None, cache)
+    return ModeRun(result, t_open, t_grade, t_write, src if isinstance(src, RecordingSlide) else None, cache)
 
 
 def mode_record(run: ModeRun, stages: tuple[str, ...], truth_cat: str, score: ab.ModeScore, hp_mpp: float) -> dict[str, Any]:

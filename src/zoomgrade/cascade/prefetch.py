@@ -227,10 +227,10 @@ def read_and_grade(
                 probs = None
             stage.seconds += time.perf_counter() - t0
             start = 0
-            for _it, a in to_run:
+            for _it, imgs in to_run:
                 if probs is not None:
-                    results[id(a)] = probs[start:start + len(a)]
-                start += len(a)
+                    results[id(imgs)] = probs[start:start + len(imgs)]
+                start += len(imgs)
         outs_: list[Outcome[T]] = []
         for it, a, e in pending:
             if e == SKIPPED:

@@ -43,7 +43,7 @@ def bench(
 
     if slides is not None and slides < 1:
         raise ZoomgradeError(f"--slides {slides}: must be at least 1")
-    opts = BenchOptions(out=out, slides=slides, size_mm=tuple(map(float, size_mm)) if size_mm else None, seed=seed,
+    opts = BenchOptions(out=out, slides=slides, size_mm=(float(size_mm[0]), float(size_mm[1])) if size_mm else None, seed=seed,
                         quick=quick, input_dir=input_dir, weights=weights, config=config, threads=threads,
                         floor_repeats=floor_repeats, memory_probe=memory_probe, profile=profile,
                         separability=separability,

@@ -137,7 +137,7 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
         raise ValueError("fold_batchnorm needs an eval() model: training would update folded statistics")
     for m in model.modules():
         if isinstance(m, ConvBNAct) and isinstance(m[1], nn.BatchNorm2d):
-            m[0] = fuse_conv_bn_eval(m[0], m[1])
+            m[0] = fuse_conv_bn_eval(m[0], m[1])  # type: ignore[type-var]  # m[0] is the block's Conv2d
             m[1] = nn.Identity()
     return model
 

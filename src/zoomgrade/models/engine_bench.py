@@ -13,6 +13,7 @@ import io
 import json
 import statistics
 import time
+from typing import Any
 
 import numpy as np
 import torch
@@ -41,9 +42,11 @@ def _ort_fn(model, x, threads: int):
     from .onnx_engine import import_ort
 
     ort = import_ort()
+    if ort is None:
+        raise ImportError("onnxruntime is not installed")
 
     buf = io.BytesIO()
-    torch.onnx.export(model.eval(), (x,), buf, dynamo=True, external_data=False)
+    torch.onnx.export(model.eval(), (x,), buf, dynamo=True, external_data=False)  # type: ignore[arg-type]  # a file object works
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
@@ -60,7 +63,7 @@ def bench(threads: int = 2, rounds: int = 5, with_ort: bool = True) -> dict:
         "stage2 batch 64 x 256px": (Stage2Net(), torch.randn(64, 3, 256, 256), 64),
         "stage1 1 x 1024x1024px": (Stage1Net(), torch.randn(1, 3, 1024, 1024), 1),
     }
-    out = {"threads": threads, "rounds": rounds, "torch": torch.__version__, "cases": {}}
+    out: dict[str, Any] = {"threads": threads, "rounds": rounds, "torch": torch.__version__, "cases": {}}
     for name, (model, x, n) in cases.items():
         fns = {"torch NCHW": _torch_fn(model, x, False), "torch channels_last": _torch_fn(model, x, True)}
         if with_ort:
@@ -69,7 +72,7 @@ def bench(threads: int = 2, rounds: int = 5, with_ort: bool = True) -> dict:
             except Exception as err:
                 out.setdefault("ort_error", f"{type(err).__name__}: {err}")
         ref = fns["torch NCHW"]()
-        times = {k: [] for k in fns}
+        times: dict[str, list[float]] = {k: [] for k in fns}
         agree = {}
         for k, f in fns.items():
             y = f()  # warm-up, and check every engine agrees with the reference

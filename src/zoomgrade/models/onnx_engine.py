@@ -69,6 +69,8 @@ class PixelInput(nn.Module):
     def __init__(self, module: nn.Module, mean: list[float], std: list[float]):
         super().__init__()
         self.module = module
+        self.mean: torch.Tensor  # buffers, declared for the type checker
+        self.std: torch.Tensor
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
 
@@ -96,8 +98,9 @@ def export_onnx(model: nn.Module, path: str | Path, example: torch.Tensor,
     fails."""
     path = Path(path)
     tmp = path.with_suffix(".onnx.tmp")
-    model = model.eval().cpu().to(memory_format=torch.contiguous_format)
-    spec = model.onnx_spec(example.cpu()) if hasattr(model, "onnx_spec") else image_spec(model, example.cpu())
+    model = model.eval().cpu().to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]  # torch's stubs lack memory_format
+    onnx_spec = getattr(model, "onnx_spec", None)  # models with several inputs or outputs describe them
+    spec = onnx_spec(example.cpu()) if onnx_spec is not None else image_spec(model, example.cpu())
     if normalisation is not None:
         spec = pixel_spec(spec, normalisation)
     quiet = logging.getLogger("torch.onnx")  # it logs a line per missing torchvision op

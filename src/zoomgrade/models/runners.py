@@ -71,7 +71,7 @@ def _inference_copy(model: nn.Module, device: torch.device) -> nn.Module:
     """An eval-mode copy with batch norm folded into the convolutions, channels_last, on ``device``.
     A copy, so a model still being trained (validation runs through a runner) is left untouched."""
     m = fold_batchnorm(copy.deepcopy(model).to(device).eval())
-    return m.to(memory_format=torch.channels_last)
+    return m.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs lack memory_format
 
 
 @dataclass
@@ -138,7 +138,7 @@ class Stage1Runner:
         self.window = max(self.multiple * 4, window // self.multiple * self.multiple)
         self.overlap = overlap // self.multiple * self.multiple
 
-    def _run(self, img: np.ndarray, y0: int, x0: int):
+    def _run(self, img: np.ndarray, y0: int, x0: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         h, w = img.shape[:2]
         ph, pw = -h % self.multiple, -w % self.multiple
         if ph or pw:  # pad with white: that is what glass looks like
@@ -150,9 +150,9 @@ class Stage1Runner:
             x = to_input(img, self.card, self.device)
             g, c, a = self.model(x, pos_offset=(float(y0), float(x0)))
         oh, ow = -(-h // self.stride), -(-w // self.stride)
-        g = torch.sigmoid(g[0, 0, :oh, :ow]).float().cpu().numpy()
-        c = torch.softmax(c[0, :, :oh, :ow], dim=0).permute(1, 2, 0).float().cpu().numpy()
-        return g, c, a[0, 0, :oh, :ow].float().cpu().numpy()
+        group = torch.sigmoid(g[0, 0, :oh, :ow]).float().cpu().numpy()
+        grade = torch.softmax(c[0, :, :oh, :ow], dim=0).permute(1, 2, 0).float().cpu().numpy()
+        return group, grade, a[0, 0, :oh, :ow].float().cpu().numpy()
 
     @torch.inference_mode()
     def predict(self, image: np.ndarray) -> Stage1Maps:

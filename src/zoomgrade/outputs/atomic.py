@@ -40,7 +40,10 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    return atomic_write(path, lambda fh: fh.write(data))
+    def write(fh: IO[bytes]) -> None:
+        fh.write(data)
+
+    return atomic_write(path, write)
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:

@@ -36,7 +36,8 @@ def apply_weights(img: np.ndarray, wy: sp.csr_matrix, wx: sp.csr_matrix) -> np.n
     t = wy @ img.reshape(h, w * c).astype(np.float32)  # (oh, w*c)
     t = t.reshape(oh, w, c).transpose(1, 0, 2).reshape(w, oh * c)
     t = (wx @ t).reshape(ow, oh, c).transpose(1, 0, 2)
-    return np.clip(np.rint(t), 0, 255).astype(np.uint8)
+    out: np.ndarray = np.clip(np.rint(t), 0, 255).astype(np.uint8)
+    return out
 
 
 def block_mean(img: np.ndarray, ky: int, kx: int) -> np.ndarray:

@@ -23,6 +23,7 @@ import imagecodecs
 import numpy as np
 import tifffile
 
+from ..errors import SlideError
 from . import readahead
 from .base import SlideBackend, openslide_downsamples, to_rgb, white
 from .limits import DEFAULT_MEMORY_MB, check_decoded_size, decode_limit
@@ -181,6 +182,7 @@ def _index(page: tifffile.TiffPage, file_size: int, memory_mb: int = DEFAULT_MEM
 
 class TifffileBackend(SlideBackend):
     name = "tifffile"
+    cache: SegmentCache  # always present here (the base class allows none)
     _fd: int | None = None
 
     def __init__(self, path: str, cache_bytes: int = DEFAULT_CACHE_BYTES, memory_mb: int = DEFAULT_MEMORY_MB) -> None:
@@ -231,6 +233,8 @@ class TifffileBackend(SlideBackend):
         ImageDescription."""
         levels = []
         for i, page in enumerate(self._tif.pages):
+            if not isinstance(page, tifffile.TiffPage):
+                continue  # a TiffFrame only appears when frames are asked for, which this reader never does
             if page.is_tiled:
                 levels.append(page)
                 continue
@@ -239,6 +243,11 @@ class TifffileBackend(SlideBackend):
             if name:
                 self._assoc[name] = page
         return sorted(levels, key=lambda p: -int(p.imagewidth))
+
+    def _open_fd(self) -> int:
+        if self._fd is None:
+            raise SlideError(self.path, "the slide is closed")
+        return self._fd
 
     def _segment(self, level: int, lv: _LevelIndex, index: int, row0: int, row1: int, keep: bool = True
                  ) -> np.ndarray | None:
@@ -250,7 +259,7 @@ class TifffileBackend(SlideBackend):
             # uncompressed: read only the needed rows (a flat TIFF may be one strip of the whole image);
             # nothing to decode, so nothing worth caching beyond the OS page cache
             stride = lv.seg_w * lv.samples
-            data = os.pread(self._fd, (row1 - row0) * stride, off + row0 * stride)
+            data = os.pread(self._open_fd(), (row1 - row0) * stride, off + row0 * stride)
             rows = len(data) // stride
             return np.frombuffer(data[: rows * stride], np.uint8).reshape(rows, lv.seg_w, lv.samples)
         seg = self.cache.get_or_decode((level, index), lambda: self._decode(lv, index, off, count), keep)
@@ -258,7 +267,7 @@ class TifffileBackend(SlideBackend):
 
     def _decode(self, lv: _LevelIndex, index: int, off: int, count: int) -> np.ndarray:
         """The whole compressed segment ``index``, decoded, as (seg_h, seg_w, samples) uint8."""
-        data = os.pread(self._fd, count, off)
+        data = os.pread(self._open_fd(), count, off)
         if lv.compression == _JPEG:
             seg = imagecodecs.jpeg8_decode(
                 data, tables=lv.jpegtables, colorspace=_jpeg_colorspace(data, lv.photometric)
@@ -311,7 +320,7 @@ class TifffileBackend(SlideBackend):
     def close(self) -> None:
         if self.cache is not None:
             self.cache.clear()
-        if getattr(self, "_fd", None) is not None:
-            os.close(self._fd)
-            self._fd = None
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
         self._tif.close()

@@ -112,7 +112,7 @@ def _papillary(n: int, s: float, rng: np.random.Generator) -> Layout:
         xy.append(br.xy - br.xy[0] + anchor)  # the branch starts on the trunk
         angs.append(br.angles)
     pts = np.concatenate(xy)
-    return Layout(pts - pts.mean(0), np.concatenate(angs))
+    return Layout(pts - pts.mean(0), np.concatenate(angs))  # type: ignore[arg-type]  # _path_cells sets angles
 
 
 def layout_group(architecture: str, fine: str, n: int, mpp: float, rng: np.random.Generator) -> Layout:
@@ -160,4 +160,4 @@ def group_outline(xy: np.ndarray, radius: float) -> Polygon:
         closed = shape.buffer(radius * close, quad_segs=6).buffer(-radius * close, quad_segs=6)
         if isinstance(closed, Polygon) and closed.is_valid:
             return Polygon(closed.exterior).simplify(1.5)
-    return MultiPoint([tuple(p) for p in xy]).convex_hull.buffer(radius).simplify(1.5)  # type: ignore[return-value]
+    return MultiPoint([tuple(p) for p in xy]).convex_hull.buffer(radius).simplify(1.5)

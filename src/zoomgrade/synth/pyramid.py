@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import imagecodecs
 import numpy as np
@@ -27,7 +28,7 @@ APERIO_HEAD = "Aperio Image Library v12.0.15"
 
 def encode_tile(rgb: np.ndarray, quality: int) -> bytes:
     """JPEG (YCbCr 4:2:0) exactly as tifffile would encode the tile, so the TIFF tags match."""
-    return imagecodecs.jpeg_encode(rgb, level=quality, colorspace="RGB", outcolorspace="YCBCR", subsampling=(2, 2))
+    return bytes(imagecodecs.jpeg_encode(rgb, level=quality, colorspace="RGB", outcolorspace="YCBCR", subsampling=(2, 2)))
 
 
 def downsample(rgb: np.ndarray, f: int) -> np.ndarray:
@@ -149,7 +150,7 @@ def write_pyramid(
                 first.push(strip)
             yield from tiles
 
-    common = {"photometric": "rgb", "compression": "jpeg", "subsampling": (2, 2), "metadata": None, "software": "zoomgrade-synth"}
+    common: dict[str, Any] = {"photometric": "rgb", "compression": "jpeg", "subsampling": (2, 2), "metadata": None, "software": "zoomgrade-synth"}
     with tifffile.TiffWriter(path, bigtiff=width * height * 3 > 2**31) as tw:
         tw.write(level0(), shape=(height, width, 3), dtype=np.uint8, tile=(tile, tile),
                  description=_desc(width, height, tile, quality, mpp, app_mag, extra=extra_desc), **common)
