@@ -5,7 +5,7 @@ The public API::
     import zoomgrade
     slide = zoomgrade.open_slide("smear.svs")            # read any region at any microns-per-pixel
     result = zoomgrade.grade("smear.svs")                # stage 1 -> regions -> stage 2 -> SlideResult
-    result.save("out/smear")                             # result.json, regions.geojson, report.html, ...
+    zoomgrade.save_result(result, "out/smear")           # result.json, regions.geojson, report.html, ...
     zoomgrade.batch(["a.svs", "b.ndpi"], "out/")         # many slides on Dask
 """
 
@@ -20,6 +20,7 @@ from .types import Region, RegionGrade, SlideResult
 if TYPE_CHECKING:  # pragma: no cover
     from .batch import batch
     from .cascade import GradeConfig, grade, load_config
+    from .outputs import save_result
     from .slide import Slide, open_slide
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "grade",
     "load_config",
     "open_slide",
+    "save_result",
 ]
 
 # Heavy parts (torch, dask, openslide) load on first use, so `import zoomgrade` and `zoomgrade --help` stay fast.
@@ -45,6 +47,7 @@ _LAZY = {
     "GradeConfig": ("cascade", "GradeConfig"),
     "load_config": ("cascade", "load_config"),
     "batch": ("batch", "batch"),
+    "save_result": ("outputs", "save_result"),
 }
 
 

@@ -8,7 +8,6 @@ Coordinates are always level-0 pixels of the slide. Probability vectors follow t
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -210,21 +209,5 @@ class SlideResult:
             d["label_definition"] = label_set_to_dict(self.labels)
         return d
 
-    # Writers live in zoomgrade.outputs (data flows one way: result -> writers); these delegate.
-    def to_json(self) -> str:
-        """result.json's text (versioned schema: docs/result-schema.md)."""
-        from .outputs import result_to_json
-
-        return result_to_json(self)
-
-    def to_geojson(self) -> dict[str, Any]:
-        """The regions as a QuPath-importable GeoJSON FeatureCollection (level-0 pixels)."""
-        from .outputs import result_to_geojson
-
-        return result_to_geojson(self)
-
-    def save(self, out_dir: str | Path, slide: Any = None) -> Path:
-        """Write result.json, regions.geojson, overlay.png, heatmap.png and report.html atomically."""
-        from .outputs import save_result
-
-        return save_result(self, out_dir, slide=slide)
+    # Writers live in zoomgrade.outputs and take the result (data flows one way: result -> writers):
+    # zoomgrade.save_result(result, dir), zoomgrade.outputs.result_to_json / result_to_geojson.

@@ -96,7 +96,7 @@ def region_feature(rg: RegionGrade, result: SlideResult, object_type: str = "ann
 
 def result_to_geojson(result: SlideResult, *,
                       object_type: Literal["annotation", "detection"] = "annotation") -> dict[str, Any]:
-    """``SlideResult.to_geojson()``: a QuPath-importable FeatureCollection of the graded regions."""
+    """A QuPath-importable FeatureCollection of the graded regions."""
     feats = [f for rg in result.regions if (f := region_feature(rg, result, object_type)) is not None]
     return jsonable(feature_collection(feats))
 

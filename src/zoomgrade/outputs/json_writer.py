@@ -51,7 +51,7 @@ def result_to_dict(result: SlideResult) -> dict[str, Any]:
 
 
 def result_to_json(result: SlideResult, *, indent: int | None = 2) -> str:
-    """``SlideResult.to_json()``: the result.json text."""
+    """The result.json text of ``result``."""
     return json.dumps(result_to_dict(result), indent=indent, allow_nan=False)
 
 
