@@ -140,3 +140,15 @@ def test_stage1_onnxruntime_gives_the_torch_maps(stage1_exported):
     # smaller than the attention grid: torch runs it (the export lacks the shrunken-grid branch)
     tiny = rng.integers(0, 256, (100, 180, 3), dtype=np.uint8)
     assert np.abs(ort.predict(tiny).group - ref.predict(tiny).group).max() == 0
+
+
+def test_the_library_leaves_the_process_environment_as_it_found_it(tmp_path):
+    # Telemetry is off around onnxruntime's import only; the entry points set it for their own process.
+    code = ("import os; from zoomgrade.models.onnx_engine import import_ort; assert import_ort() is not None; "
+            "import zoomgrade.cascade; print(os.environ.get('ORT_DISABLE_TELEMETRY'))")
+    env = {**os.environ, "HOME": str(tmp_path)}
+    env.pop("ORT_DISABLE_TELEMETRY", None)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "None"
+    assert list(tmp_path.rglob("*")) == []  # and still no device id written

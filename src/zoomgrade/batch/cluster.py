@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -85,9 +84,11 @@ def plan_local(workers: int | None = None, threads_per_worker: int | None = None
                        memory_limit=max(1, memory // workers), why=why)
 
 
-def _thread_env(threads: int) -> dict[str, str]:
+def _worker_env(threads: int) -> dict[str, str]:
+    """The worker processes' environment: BLAS threads, and no onnxruntime telemetry files (its import
+    writes a device id under ~/.cache unless ORT_DISABLE_TELEMETRY is set)."""
     n = str(threads)
-    return {"OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n}
+    return {"OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n, "ORT_DISABLE_TELEMETRY": "1"}
 
 
 def _scheduler_allowed_failures(client) -> int | None:
@@ -128,11 +129,11 @@ def _sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, old)
 
 
-def _quiet_teardown(cluster) -> None:
+def _quiet_teardown(cluster, debug: bool) -> None:
     """After Ctrl-C the cluster is closed under messages still in flight (a plugin being set up, a task's
     result); the cluster's own event loop would log each as "Future exception was never retrieved" with a
     traceback. Those are expected then: that loop (this cluster's only) drops them; --debug keeps them."""
-    if os.environ.get("ZOOMGRADE_DEBUG", "") not in ("", "0"):
+    if debug:
         return
     loop = getattr(getattr(cluster, "loop", None), "asyncio_loop", None)
     if loop is not None:
@@ -140,7 +141,8 @@ def _quiet_teardown(cluster) -> None:
 
 
 @contextlib.contextmanager
-def open_cluster(scheduler: str | None, plan: ClusterPlan, retries: int) -> Iterator[ClusterHandle]:
+def open_cluster(scheduler: str | None, plan: ClusterPlan, retries: int, debug: bool = False
+                 ) -> Iterator[ClusterHandle]:
     """A connected Client (and the LocalCluster it owns, if any), closed on exit.
 
     ``retries`` = how many times a slide is rescheduled after the worker grading it dies: Dask's
@@ -163,16 +165,15 @@ def open_cluster(scheduler: str | None, plan: ClusterPlan, retries: int) -> Iter
                 dashboard_address=":0",  # any free port: several batches may run side by side
                 # Workers' own logs (tracebacks of a failed model load, restarts after a kill) only with
                 # --debug: the driver reports every failure in one line and in failures.csv.
-                silence_logs=logging.WARNING if os.environ.get("ZOOMGRADE_DEBUG", "") not in ("", "0")
-                else logging.CRITICAL,
-                env=_thread_env(threads),
+                silence_logs=logging.WARNING if debug else logging.CRITICAL,
+                env=_worker_env(threads),
             )
         try:
             with Client(cluster) as client:
                 try:
                     yield ClusterHandle(client, plan, True, _dashboard(client), retries, cluster.scheduler_address)
                 except KeyboardInterrupt:
-                    _quiet_teardown(cluster)
+                    _quiet_teardown(cluster, debug)
                     raise
         finally:
             cluster.close()

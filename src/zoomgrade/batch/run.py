@@ -202,13 +202,14 @@ def _run_tasks(handle: ClusterHandle, jobs: list[tuple[SlideInput, SlideJob, int
 
 def batch(inputs: Any, out_dir: str | Path, *, workers: int | None = None, threads_per_worker: int | None = None,
           scheduler: str | None = None, retries: int = 2, force: bool = False, config: Any = None,
-          mode: str = "cascade", progress: bool = True, models: str | Path | None = None) -> BatchSummary:
+          mode: str = "cascade", progress: bool = True, models: str | Path | None = None,
+          debug: bool = False) -> BatchSummary:
     """Grade many slides on Dask; see the module doc and docs/cluster.md.
 
     ``inputs``: a folder (recursive), a .txt/.csv list, one slide, or a list of paths. Results go to
     ``out_dir/<slide name>/``; ``out_dir/summary.csv`` and ``out_dir/failures.csv`` at the end.
     Bad usage (no inputs, bad config or mode, unreachable scheduler) raises ZoomgradeError; bad slides
-    do not raise, they are counted in ``failed``.
+    do not raise, they are counted in ``failed``. ``debug``: keep the workers' own logs (tracebacks).
     """
     t0 = time.perf_counter()
     if mode not in MODES:
@@ -224,11 +225,11 @@ def batch(inputs: Any, out_dir: str | Path, *, workers: int | None = None, threa
     plan = (plan_local(workers, threads_per_worker) if scheduler is None
             else ClusterPlan(0, threads_per_worker, None, "the existing cluster's workers"))
     with output_lock(out):
-        return _batch(slides, out, cfg, plan, scheduler, retries, force, mode, progress, t0)
+        return _batch(slides, out, cfg, plan, scheduler, retries, force, mode, progress, t0, debug)
 
 
 def _batch(slides: list[SlideInput], out: Path, cfg: Any, plan: ClusterPlan, scheduler: str | None, retries: int,
-           force: bool, mode: str, progress: bool, t0: float) -> BatchSummary:
+           force: bool, mode: str, progress: bool, t0: float, debug: bool = False) -> BatchSummary:
     """The batch inside OUT's lock: what is done, the cluster, the tasks, the CSVs."""
     chash = config_hash(cfg.to_dict())
     models_seen = model_versions(cfg.models.folder or None)
@@ -254,7 +255,7 @@ def _batch(slides: list[SlideInput], out: Path, cfg: Any, plan: ClusterPlan, sch
     summary = BatchSummary(0, 0, 0, [], 0.0, out / SUMMARY_FILE, out / FAILURES_FILE)
     n_skipped = sum(r.status == "skipped" for r in rows.values())
     if jobs:
-        with open_cluster(scheduler, plan, retries) as handle:
+        with open_cluster(scheduler, plan, retries, debug=debug) as handle:
             summary.plan, summary.scheduler, summary.dashboard = plan, handle.address, handle.dashboard
             if handle.local:
                 _say(progress, f"local Dask cluster: {plan.workers} worker(s) x {plan.threads_per_worker} "

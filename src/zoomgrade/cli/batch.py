@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape as esc
 
-from .common import EXIT_OK, EXIT_PARTIAL, guarded, stderr, stdout
+from .common import EXIT_OK, EXIT_PARTIAL, debug_enabled, guarded, stderr, stdout
 
 #: failures listed on the terminal (all of them are in failures.csv)
 SHOW_FAILURES = 10
@@ -43,7 +43,7 @@ def batch(
 
     summary = run_batch(input, out, workers=workers, threads_per_worker=threads_per_worker, scheduler=scheduler,
                         retries=retries, force=force, config=config, mode=mode, progress=not quiet,
-                        models=models)
+                        models=models, debug=debug_enabled())
     err = stderr()
     for w in summary.warnings:
         err.print(f"[yellow]warning:[/] {esc(w)}", highlight=False, soft_wrap=True)

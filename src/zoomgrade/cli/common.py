@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import typer
@@ -41,8 +41,19 @@ def stderr() -> Console:
     return Console(stderr=True)
 
 
+@dataclass
+class RunOptions:
+    """What the root command (``zoomgrade --debug CMD``) decided for this run. Set by the CLI's callback
+    on every invocation; the library never reads it (it gets explicit parameters, e.g. batch(debug=))."""
+
+    debug: bool = False
+
+
+RUN = RunOptions()
+
+
 def debug_enabled() -> bool:
-    return os.environ.get("ZOOMGRADE_DEBUG", "") not in ("", "0")
+    return RUN.debug
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:

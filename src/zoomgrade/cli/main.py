@@ -7,6 +7,7 @@ import os
 import typer
 
 from .._version import __version__
+from .common import RUN
 
 app = typer.Typer(
     name="zoomgrade",
@@ -25,11 +26,14 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors."),
+    debug: bool = typer.Option(False, "--debug", envvar="ZOOMGRADE_DEBUG",
+                               help="Show tracebacks instead of one-line errors."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
-    if debug:
-        os.environ["ZOOMGRADE_DEBUG"] = "1"
+    RUN.debug = debug  # read by cli.common.guarded; passed on as a parameter where the library needs it
+    # The process is ours here: onnxruntime (imported later, also by the exporter) writes a telemetry device
+    # id under ~/.cache/Microsoft/DeveloperTools/ on import unless this is set. Leave no traces.
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 
 def _register() -> None:

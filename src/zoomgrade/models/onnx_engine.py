@@ -13,6 +13,7 @@ import io
 import logging
 import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,18 +25,32 @@ from torch import nn
 from ..errors import ModelCardError
 from .hashes import sha256
 
-# onnxruntime (imported by us, and by onnxscript during export) writes a telemetry device id under
-# ~/.cache/Microsoft/DeveloperTools/.onnxruntime/ on import unless this is set first: leave no traces.
-os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+#: onnxruntime writes a telemetry device id under ~/.cache/Microsoft/DeveloperTools/.onnxruntime/ when it
+#: is imported, unless this variable is set then. The entry points (CLI, batch workers) set it for their
+#: process; ``import_ort`` sets it only around the import, for library callers, and restores it.
+TELEMETRY_ENV = "ORT_DISABLE_TELEMETRY"
+
+
+@contextlib.contextmanager
+def _telemetry_off() -> Iterator[None]:
+    before = os.environ.get(TELEMETRY_ENV)
+    os.environ[TELEMETRY_ENV] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(TELEMETRY_ENV, None)
+        else:
+            os.environ[TELEMETRY_ENV] = before
 
 
 def import_ort() -> Any | None:
-    """onnxruntime, or None when it is not installed (telemetry off, see above)."""
-    os.environ["ORT_DISABLE_TELEMETRY"] = "1"
-    try:
-        import onnxruntime
-    except ImportError:
-        return None
+    """onnxruntime, or None when it is not installed; imported with telemetry off (see TELEMETRY_ENV)."""
+    with _telemetry_off():
+        try:
+            import onnxruntime
+        except ImportError:
+            return None
     return onnxruntime
 
 
