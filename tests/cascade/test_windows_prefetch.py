@@ -1,5 +1,4 @@
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -42,20 +41,20 @@ def test_fit_crops_and_pads_white():
 
 
 def test_read_and_grade_batches_across_items_and_overlaps_reading():
-    reads: list[float] = []
-    preds: list[tuple[float, float]] = []
-    lock = threading.Lock()
+    predicting = threading.Event()  # the first model call has started
+    read_meanwhile = threading.Event()  # a read ran while it was running
+    calls = []
 
     def read(n: int) -> np.ndarray:
-        time.sleep(0.01)
-        with lock:
-            reads.append(time.perf_counter())
+        if predicting.is_set():
+            read_meanwhile.set()
         return np.full((n, 4, 4, 3), n, np.uint8)
 
     def predict(x: np.ndarray) -> np.ndarray:
-        t0 = time.perf_counter()
-        time.sleep(0.03)
-        preds.append((t0, time.perf_counter()))
+        calls.append(len(x))
+        if len(calls) == 1:  # the first batch waits for the reader: it must be reading ahead (prefetch)
+            predicting.set()
+            read_meanwhile.wait(10)
         return np.repeat(x[:, 0, 0, :1].astype(float), 2, axis=1)
 
     items = [1, 2, 3, 5, 1, 1]
@@ -67,8 +66,7 @@ def test_read_and_grade_batches_across_items_and_overlaps_reading():
     st = cost.stages["inf"]
     assert st.model_items == sum(items)
     assert st.model_calls < len(items)  # small items shared batches
-    # some read happened while the model was running (prefetch)
-    assert any(a < t < b for a, b in preds for t in reads)
+    assert read_meanwhile.is_set()  # some read happened while the model was running (prefetch)
 
 
 def test_read_errors_and_budget_skips_are_per_item():
@@ -112,14 +110,19 @@ def test_consumer_stopping_early_ends_the_reader():
 def test_several_readers_read_at_once_and_keep_item_order():
     lock = threading.Lock()
     running, most = [0], [0]
+    done = {i: threading.Event() for i in range(30)}
 
     def read(i: int) -> np.ndarray:
         with lock:
             running[0] += 1
             most[0] = max(most[0], running[0])
-        time.sleep(0.002 * (7 - i % 7))  # later items often finish first
+        if i % 7 == 0 and i + 1 < 30:  # these finish only after the next item: later items finish first
+            finished_after_next = done[i + 1].wait(10)
         with lock:
             running[0] -= 1
+        done[i].set()
+        if i % 7 == 0 and i + 1 < 30 and not finished_after_next:
+            raise AssertionError(f"item {i + 1} was not read while item {i} was")
         if i == 5:
             raise OSError("bad tile")
         return np.full((1 + i % 3, 2, 2, 3), i, np.uint8)
@@ -138,9 +141,12 @@ def test_several_readers_stop_when_the_consumer_does():
                          lambda x: np.ones((len(x), 2)), batch_size=1, depth=2, cost=CostRecord(), infer_stage="i",
                          readers=2)
     next(gen)
+    readers = [t for t in threading.enumerate() if t.name.startswith("zoomgrade-reader")]
+    assert readers
     gen.close()
-    time.sleep(0.05)
-    assert not any(t.name.startswith("zoomgrade-reader") for t in threading.enumerate())
+    for t in readers:  # blocked readers would never end: the queue is full and nobody takes from it
+        t.join(timeout=10)
+    assert not any(t.is_alive() for t in readers)
 
 
 def test_min_overlap_and_shifted_grid():
