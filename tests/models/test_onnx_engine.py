@@ -17,6 +17,8 @@ from zoomgrade.models.runners import Stage1Runner, Stage2Runner
 from zoomgrade.models.stage1 import Stage1Config, Stage1Net
 from zoomgrade.models.stage2 import Stage2Config, Stage2Net
 
+pytestmark = pytest.mark.slow  # every test exports a model or starts an interpreter
+
 pytest.importorskip("onnxscript", reason="the ONNX exporter needs onnx + onnxscript (training extras)")
 pytest.importorskip("onnxruntime", reason="onnxruntime is the CPU engine; not installed here")
 

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 import torch
 from typer.testing import CliRunner
 
@@ -18,6 +19,7 @@ TINY1 = Stage1Config(widths=(8, 8, 16, 16), blocks=(1, 1, 1, 1), attn_dim=16, at
 TINY2 = Stage2Config(stem=8, widths=(8, 16, 16, 24), blocks=(1, 1, 1, 1), fpn_dim=16)
 
 
+@pytest.mark.slow
 def test_stage1_loss_falls_and_checkpoint_loads(tiny_slides, tmp_path):
     cfg = Stage1TrainConfig(epochs=4, steps_per_epoch=8, batch_size=4, crop=64, lr=1e-2, threads=1,
                             export_onnx=False, net=TINY1)
@@ -34,6 +36,7 @@ def test_stage1_loss_falls_and_checkpoint_loads(tiny_slides, tmp_path):
     assert g.shape == (1, 1, 32, 32)
 
 
+@pytest.mark.slow
 def test_stage2_loss_falls_and_checkpoint_loads(tiny_slides, tmp_path):
     cfg = Stage2TrainConfig(epochs=4, size=64, mpp=1.0, batch_size=16, per_group=4, none_per_slide=8,
                             lr=1e-2, threads=1, export_onnx=False, net=TINY2)
@@ -46,6 +49,7 @@ def test_stage2_loss_falls_and_checkpoint_loads(tiny_slides, tmp_path):
     assert counts["none"] > 0 and sum(counts.values()) > counts["none"]
 
 
+@pytest.mark.slow
 def test_cli_train_writes_weights_and_card(tiny_slides, tmp_path):
     r = CliRunner().invoke(app, ["train", "stage1", "--slides", str(tiny_slides), "--out", str(tmp_path),
                                  "--epochs", "1", "--steps", "1", "--batch-size", "2", "--threads", "1",
@@ -74,6 +78,7 @@ def test_grade_class_weights_favour_rare_classes():
     assert grade_class_weights([SimpleNamespace(grade=np.zeros((1, 4), int), grade_weight=np.ones((1, 4)))], 3)[2] == 1.0
 
 
+@pytest.mark.slow
 def test_stage2_weight_averaging_keeps_the_average_of_the_last_epochs(tiny_slides, tmp_path):
     cfg = Stage2TrainConfig(epochs=3, size=64, mpp=1.0, batch_size=16, per_group=2, none_per_slide=4,
                             lr=1e-2, threads=1, export_onnx=False, swa_epochs=2, net=TINY2)

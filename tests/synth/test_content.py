@@ -16,6 +16,7 @@ from zoomgrade.synth.groups import layout_group
 from zoomgrade.synth.profiles import ARCHITECTURES, PROFILES
 
 
+@pytest.mark.slow
 def test_groups_are_a_few_percent_of_otsu_tissue(synth_slide):
     import openslide
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import openslide
+import pytest
 from typer.testing import CliRunner
 
 from zoomgrade.cli.main import app
@@ -12,6 +13,7 @@ from zoomgrade.synth import truth_paths, write_slide
 from zoomgrade.synth.dataset import plan_set
 
 
+@pytest.mark.slow
 def test_same_seed_same_bytes(tmp_path):
     a = write_slide(tmp_path / "a" / "s.svs", "V", "diffquik", (1.5, 1.0), 1_000_123, workers=1)
     b = write_slide(tmp_path / "b" / "s.svs", "V", "diffquik", (1.5, 1.0), 1_000_123, workers=2)
@@ -23,6 +25,7 @@ def test_same_seed_same_bytes(tmp_path):
     assert c["seed"] == 1_000_124
 
 
+@pytest.mark.slow
 def test_cli_synth(tmp_path):
     out = tmp_path / "cli.svs"
     res = CliRunner().invoke(app, ["synth", str(out), "--category", "IV", "--stain", "pap", "--size-mm", "1.5", "1",
@@ -42,6 +45,7 @@ def test_cli_rejects_bad_category(tmp_path):
     assert "VII" in res.output and not (tmp_path / "x.svs").exists()
 
 
+@pytest.mark.slow
 def test_set_is_balanced_and_split_never_overlaps(tmp_path):
     plan = plan_set(60, 5000)
     cats = [p["category"] for p in plan]

@@ -14,6 +14,7 @@ from zoomgrade.labels import TBSRTC
 from zoomgrade.synth import CATEGORIES, slide_category, truth_paths
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("category", CATEGORIES)
 def test_opens_as_aperio_with_truth(synth_slide, category):
     stain = "diffquik" if category in ("II", "V") else "pap"
@@ -45,6 +46,7 @@ def test_opens_as_aperio_with_truth(synth_slide, category):
     assert truth["mpp"] == 0.25 and truth["size_mm"] == [2.0, 2.0] and truth["stain"] == stain
 
 
+@pytest.mark.slow
 def test_level_step_two(synth_slide):
     path = synth_slide("II", size_mm=(2, 2), level_step=2)
     with openslide.OpenSlide(str(path)) as s:
@@ -65,6 +67,7 @@ def test_pixels_match_between_levels(synth_slide):
     assert hi.std() > 15  # a cell group is there
 
 
+@pytest.mark.slow
 def test_file_tiles_are_256_px_and_hold_the_rendered_pixels(tmp_path, monkeypatch):
     """Blocks are rendered 512 px at a time and written as 256 px file tiles: a tile put in the wrong
     place would show as a large difference from the same slide written in 512 px tiles."""

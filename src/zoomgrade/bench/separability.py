@@ -174,7 +174,7 @@ def run(out: Path, per_category: int = 10, size_mm: float = 2.0, per_group: int 
     out.mkdir(parents=True, exist_ok=True)
     train = make_slides(out, per_category, size_mm, TRAIN_SEED + 100 * seed)
     # as many test slides as training ones: with ~12 groups per class a single group moved balanced
-    # accuracy by 1.5 points (session 1), too coarse a measure for a 0.90 / 0.70 target
+    # accuracy by 1.5 points, too coarse a measure for a 0.90 / 0.70 target
     test = make_slides(out, per_category, size_mm, TEST_SEED + 100 * seed)
     t_gen = time.perf_counter() - t0
     tr = cut_crops(train, per_group, seed)
@@ -204,7 +204,7 @@ def run(out: Path, per_category: int = 10, size_mm: float = 2.0, per_group: int 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=Path("out/separability"), help="slide cache folder")
-    # 10: with 5, about 20 groups a class trained the high-power classifier to 0.88; with 10, 0.99 (session 2)
+    # 10: with 5, about 20 groups a class trained the high-power classifier to 0.88; with 10, 0.99
     ap.add_argument("--per-category", type=int, default=10)
     ap.add_argument("--size-mm", type=float, default=2.0)
     ap.add_argument("--per-group", type=int, default=6)

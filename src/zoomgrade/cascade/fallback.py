@@ -17,7 +17,7 @@ because below it the grades are patterns that must predominate, not focal findin
 neoplasm (IV) is a cellular, mostly microfollicular sample, while "a few microfollicles" in a group is atypia (III). On the twelve validation
 slides, stopping at V instead of applying the override to every grade cut the baseline's over-graded
 regions from 161 to 107 and the cascade's from 81 to 77, found as many V/VI groups (647 vs 646) and left
-every slide category as it was (docs/benchmark.md, session 7).
+every slide category as it was.
 
 The region's probabilities are the mean over the patches that decided it (the winning grade's patches
 under the severity rule, every voting patch under the majority rule), so that the slide rule's

@@ -217,7 +217,7 @@ def stage2_crops(item: SlideItem, rng: np.random.Generator, mpp: float = 0.5, si
             crop = read(cx, cy)
             if got < 3 * n_none // 4 and crop.mean() > 235 and tries < n_none * 10:
                 # three quarters on something (blood, colloid, debris), not bare glass: with half, a benign
-                # held-out slide's blood on thick colloid was graded VI (seed 1000601, session 2)
+                # held-out slide's blood on thick colloid was graded VI (seed 1000601)
                 continue
             images.append(crop)
             ys.append(len(labels.fine))

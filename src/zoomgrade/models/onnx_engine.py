@@ -168,7 +168,7 @@ class OrtModel:
         # No memory pattern: ORT plans one block for a whole run from the first run's allocations and
         # builds it on the second. For stage 1 on a 20 x 20 mm slide that second run took 2.1 s instead of
         # 0.5-0.7 s and grew the process by about 850 MB, which a batch then kept (2.2 GB, over the 2 GB
-        # target); without it each run took 0.5-0.7 s at 1.3 GB, and stage 2 was as fast (session 8).
+        # target); without it each run took 0.5-0.7 s at 1.3 GB, and stage 2 was as fast.
         so.enable_mem_pattern = False
         try:
             self.session = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
@@ -178,7 +178,7 @@ class OrtModel:
                                  "model to re-export") from None
         self.inputs = [i.name for i in self.session.get_inputs()]
         self._dtypes = [np.uint8 if i.type == "tensor(uint8)" else np.float32 for i in self.session.get_inputs()]
-        # exports since session 5 take the pixels (PixelInput); earlier ones the normalised NCHW image
+        # newer exports take the pixels (PixelInput); older ones the normalised NCHW image: both still load
         self.takes_pixels = self._dtypes[0] == np.uint8
 
     def __call__(self, x: np.ndarray) -> np.ndarray:

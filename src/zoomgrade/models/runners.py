@@ -46,7 +46,7 @@ def to_array(images: np.ndarray, card: ModelCard) -> np.ndarray:
 
     In place on one float32 copy, then one layout copy: the same float32 operations as
     ``(v / 255 - mean) / std`` on a tensor, so the values are bit-identical. Measured on stage-2 batches
-    (32 x 128 px): 2.7 ms against 5.5 ms for the per-channel lookup table of session 3, which had
+    (32 x 128 px): 2.7 ms against 5.5 ms for a per-channel lookup table, which had
     replaced torch's chain of passes (3-4.5x slower than the table)."""
     images = _as_batch(images)
     x = images.astype(np.float32)

@@ -38,12 +38,12 @@ class Stage1TrainConfig:
     target_gain: float = 4.0  # map pixel target = min(1, gain x group coverage): small groups must fire
     grade_loss_weight: float = 1.0
     # Weigh the coarse-grade loss by (inverse class frequency) ** grade_balance, frequency = group area in the
-    # training slides. Unweighted (0), benign (two thirds of the area) won: held-out found groups, session 1
-    # weights, rows truth benign/suspicious/malignant: [[145, 1, 0], [21, 19, 1], [19, 5, 3]]. Fully
+    # training slides. Unweighted (0), benign (two thirds of the area) won: held-out found groups, first
+    # shipped weights, rows truth benign/suspicious/malignant: [[145, 1, 0], [21, 19, 1], [19, 5, 3]]. Fully
     # weighted (1) over-called malignancy on validation slides: [[63, 6, 27], [3, 17, 7], [4, 4, 17]].
     grade_balance: float = 0.5
     # Validate and keep an exponential moving average of the weights: with batches of 8 crops the raw
-    # weights' validation scores swung by 0.2 from one epoch to the next (session 2), so the "best" epoch
+    # weights' validation scores swung by 0.2 from one epoch to the next, so the "best" epoch
     # was a lucky one; the average is smooth. 0 = no average.
     ema_decay: float = 0.99
     val_fraction: float = 0.2

@@ -40,11 +40,11 @@ class Stage2TrainConfig:
     epochs: int = 16
     batch_size: int = 32
     per_group: int = 4  # crops per annotated group
-    none_per_slide: int = 40  # "none" crops per slide (20 in session 1: too few busy backgrounds)
+    none_per_slide: int = 40  # "none" crops per slide (with 20: too few busy backgrounds)
     # A crop is labelled with its group's grade when >= min_cover of it is group (or it holds half the
     # group); centres fall up to edge_margin sides beyond the group's bounds. The exhaustive lattice cuts
     # groups anywhere, and its tiles under 15% group were over-graded three to five times as often as the
-    # rest (validation slides 60102, 60108), but training on them (0.05 / 0.4, v10, session 6) made more
+    # rest (validation slides 60102, 60108), but training on them (0.05 / 0.4, stage 2 v10) made more
     # edge and background tiles vote and more regions over-graded (8 -> 11, 11 -> 16 on those slides),
     # and moved the V/VI line (validation VI groups called V: 107 -> 295 of 406), so 0.15 / 0.25 stay.
     min_cover: float = 0.15

@@ -52,7 +52,7 @@ def group_mix(category: str, area_mm2: float, rng: np.random.Generator) -> list[
     n = max(n, ADEQUATE_GROUPS + KEY_GROUPS + 1)
     if category == "II":
         return [("II", s) for s in _sizes(rng, n, 10, 150)]
-    # share of the slide's groups that carry its category (V raised from 0.25 in session 2: with ~3 V
+    # share of the slide's groups that carry its category (V raised from 0.25: with ~3 V
     # groups a slide, V was the rarest class in training and in the separability measurement)
     key = {"III": 0.25, "IV": 0.75, "V": 0.4, "VI": 0.4}[category]
     k = max(KEY_GROUPS, int(round(n * key * rng.uniform(0.8, 1.2))))

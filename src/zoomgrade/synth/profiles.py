@@ -49,11 +49,11 @@ PROFILES: dict[str, NuclearProfile] = {
         # focal mild atypia: slightly larger, paler nuclei with rare grooves. Density, spacing and overlap
         # are set with IV's so that both put the same nuclear OD on a unit of group area at low power
         # (area share x density x (1 - pallor / 2)): by that estimate IV was 38% darker per area at 0.85
-        # spacing and 10% overlap, and the low-power classifier named 80-89% of IV groups (session 3)
+        # spacing and 10% overlap, and the low-power classifier named 80-89% of IV groups
         size=1.28, size_sd=0.10, aspect=(1.05, 1.3), density=0.80, pallor=0.3, rim=0.25, texture=0.25,
         groove_p=0.08, inclusion_p=0.0, nucleolus_p=0.1, irregular=0.06, spacing=0.9, overlap=0.08,
-        # AUS with architectural atypia: mostly microfollicles, like IV at low power (session 2: the
-        # 30% flat sheets made a third of III groups look benign to the low-power coarse grade)
+        # AUS with architectural atypia: mostly microfollicles, like IV at low power (with
+        # 30% flat sheets, made a third of III groups looked benign to the low-power coarse grade)
         architecture={"flat_sheet": 0.1, "microfollicular": 0.55, "trabecular": 0.35},
     ),
     "IV": NuclearProfile(
@@ -65,7 +65,7 @@ PROFILES: dict[str, NuclearProfile] = {
     "V": NuclearProfile(
         # suspicious for PTC: enlarged pale nuclei, but grooves in only a third and rare inclusions.
         # Size, density and pallor are set so that V and VI groups carry the same nuclear OD per area at
-        # 8 um/px (session 2: with VI at 2.0x and V at 1.45x the low-power classifier named 39/40 VI groups)
+        # 8 um/px (with VI at 2.0x and V at 1.45x the low-power classifier named 39/40 VI groups)
         size=1.7, size_sd=0.08, aspect=(1.25, 1.5), density=0.45, pallor=0.62, rim=0.4, texture=0.32,
         groove_p=0.35, inclusion_p=0.02, nucleolus_p=0.15, irregular=0.05, spacing=0.88, overlap=0.15,
         architecture={"crowded_sheet": 0.5, "papillary": 0.4, "microfollicular": 0.1},
