@@ -54,6 +54,7 @@ def rows_by_file(out: Path) -> dict[str, dict[str, str]]:
     return by
 
 
+@pytest.mark.slow
 @needs_weights
 def test_folder_batch_grades_good_slides_and_records_bad_ones(first_run, good_paths):
     out, res = first_run
@@ -78,6 +79,7 @@ def test_folder_batch_grades_good_slides_and_records_bad_ones(first_run, good_pa
     assert "graded 3, skipped 0, failed 1" in res.stdout
 
 
+@pytest.mark.slow
 @needs_weights
 def test_rerun_grades_nothing_new(first_run, study, cluster, good_paths):
     out, _ = first_run
@@ -92,6 +94,7 @@ def test_rerun_grades_nothing_new(first_run, study, cluster, good_paths):
         assert by[p.name]["status"] == "skipped" and by[p.name]["category"] == categories[p.name]
 
 
+@pytest.mark.slow
 @needs_weights
 def test_list_file_and_half_done_slide(first_run, study, cluster, good_paths):
     out, _ = first_run
@@ -140,6 +143,7 @@ def run_and_kill(client, **batch_kwargs):
     return box["s"], killed[0], killed[1]
 
 
+@pytest.mark.slow
 @needs_weights
 def test_force_regrade_survives_a_killed_worker(first_run, cluster, good_paths):
     """--force regrades done slides; a worker SIGKILLed mid-slide costs a retry, not a slide."""
@@ -159,6 +163,7 @@ def test_force_regrade_survives_a_killed_worker(first_run, cluster, good_paths):
     assert len(read_csv(out / "summary.csv")) == 3 and read_csv(out / "failures.csv") == []
 
 
+@pytest.mark.slow
 @needs_weights
 def test_slide_whose_worker_always_dies_is_a_failure(cluster, good_paths, tmp_path):
     """With no retries left (allowed-failures 0) the killed slide is in failures.csv as KilledWorker."""
@@ -177,6 +182,7 @@ def test_slide_whose_worker_always_dies_is_a_failure(cluster, good_paths, tmp_pa
     assert not (tmp_path / name / "batch.json").exists()
 
 
+@pytest.mark.slow
 @needs_weights
 def test_local_cluster_then_config_change_regrades(good_paths, cluster, tmp_path):
     one = [str(good_paths[0])]

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from zoomgrade.bench import agreement
 from zoomgrade.cascade import load_config
 
 
+@pytest.mark.slow
 def test_kept_slides_are_reused_and_rows_replay(tmp_path):
     slides, out = tmp_path / "slides", tmp_path / "out"
     first = agreement.evaluate(1, (1.5, 1.5), 1_000_000, out, verbose=False, slides_dir=slides)
@@ -24,6 +27,7 @@ def test_kept_slides_are_reused_and_rows_replay(tmp_path):
     assert agreement.replay(rec["exhaustive"], cfg) == row1["exhaustive"]
 
 
+@pytest.mark.slow
 def test_without_a_slides_dir_nothing_is_left(tmp_path, monkeypatch):
     monkeypatch.setattr(agreement.tempfile, "tempdir", str(tmp_path))
     agreement.evaluate(1, (1.0, 1.0), 1_000_001, tmp_path / "out", verbose=False)

@@ -73,6 +73,7 @@ def _untrained_weights(d: Path) -> Path:
     return d
 
 
+@pytest.mark.slow
 def test_bench_cli_small_run(synth_slide, tmp_path: Path) -> None:
     from zoomgrade.cli.main import app
     from zoomgrade.synth import truth_paths

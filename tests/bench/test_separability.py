@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from zoomgrade.bench import separability
 from zoomgrade.bench.report import separability_lines
 
 
+@pytest.mark.slow
 def test_separability_runs_and_reports(tmp_path) -> None:
     res = separability.run(tmp_path, per_category=1, size_mm=1.5, per_group=2, epochs=1)
     d = res["data"]

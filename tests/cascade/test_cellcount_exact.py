@@ -108,6 +108,7 @@ def windows(slide, polys, mpp: float, size: int = 128):
     return boxes, np.stack([slide.read_region(*b, mpp) for b in boxes])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mpp", [0.5, 1.0])
 def test_counts_equal_reference_on_generated_slides(slides, mpp):
     n_windows = n_nonzero = 0

@@ -23,6 +23,7 @@ def both_vi(synth_slide, shipped_models):
     return path, grade(path, mode="both", models=shipped_models)
 
 
+@pytest.mark.slow
 def test_cascade_reads_a_small_fraction_of_the_exhaustive_pixels(both_vi):
     _, r = both_vi
     hp = r.comparison["high_power_pixels"]
@@ -35,6 +36,7 @@ def test_cascade_reads_a_small_fraction_of_the_exhaustive_pixels(both_vi):
     assert r.cost.tiles_by_mpp["8"] == 1
 
 
+@pytest.mark.slow
 def test_both_modes_agree_with_truth_on_a_malignant_slide(both_vi):
     path, r = both_vi
     assert r.category == truth(path)["category"] == "VI"
@@ -47,6 +49,7 @@ def test_both_modes_agree_with_truth_on_a_malignant_slide(both_vi):
     assert sev == sorted(sev, reverse=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("category", ["I", "II"])
 def test_cascade_category_matches_truth(synth_slide, shipped_models, category):
     path = synth_slide(category)
@@ -56,6 +59,7 @@ def test_cascade_category_matches_truth(synth_slide, shipped_models, category):
     assert {"thumbnail", "group", "grade", "attention", "map_mpp", "thumbnail_mpp"} <= set(r.maps)
 
 
+@pytest.mark.slow
 def test_budget_and_no_fallback_options(synth_slide, shipped_models):
     path = synth_slide("II")
     full = grade(path, models=shipped_models)

@@ -20,6 +20,7 @@ def _disc(shape: tuple[int, int], cy: int, cx: int, r: int) -> np.ndarray:
     return (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stain", ["pap", "diffquik"])
 def test_mask_covers_every_truth_group(synth_slide, stain):
     """A small generated smear: >= 99% of the area of groups of >= 10 cells lies in the mask and in the

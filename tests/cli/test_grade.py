@@ -42,6 +42,7 @@ def mixed_run(slides: dict[str, Path], tmp_path_factory: pytest.TempPathFactory)
     return res, out, out / slide_stem(slides["good"])
 
 
+@pytest.mark.slow
 @needs_weights
 def test_a_bad_slide_among_good_ones_exits_1_and_the_good_one_is_written(mixed_run) -> None:
     res, out, good = mixed_run
@@ -65,6 +66,7 @@ def test_only_bad_input_exits_2(slides: dict[str, Path], tmp_path: Path) -> None
     assert not any(p.is_dir() for p in tmp_path.iterdir())  # nothing graded, no half folders
 
 
+@pytest.mark.slow
 @needs_weights
 def test_json_summary_on_stdout(slides: dict[str, Path], tmp_path: Path) -> None:
     res = invoke("grade", slides["good"], "--out", tmp_path, "--json", "--no-fallback", "--budget-mpx", "50")
@@ -102,6 +104,7 @@ def test_out_is_required(tmp_path: Path) -> None:
     assert invoke("grade", tmp_path / "any.svs").exit_code == 2
 
 
+@pytest.mark.slow
 @needs_weights
 def test_demo_generates_grades_and_says_where_the_report_is(tmp_path: Path) -> None:
     res = invoke("demo", "--out", tmp_path, "--category", "II", "--size-mm", "1", "--quiet")

@@ -76,6 +76,7 @@ def test_json_carries_errors(real, tmp_path):
     assert good["width"] == 16 and bad == {"path": str(tmp_path / "gone.svs"), "error": f"{tmp_path / 'gone.svs'}: no such file"}
 
 
+@pytest.mark.slow
 def test_real_command_one_line_and_debug(tmp_path):
     exe = Path(sys.executable).parent / "zoomgrade"
     if not exe.exists():
