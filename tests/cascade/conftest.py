@@ -25,7 +25,7 @@ def shipped_models():
     """The shipped weights; tests of accuracy and cost skip without them."""
     if not have_weights():
         pytest.skip(f"shipped weights not found in {WEIGHTS}")
-    from zoomgrade.models.runners import load_default_models
+    from zoomgrade.models.folder import load_default_models
 
     return load_default_models("cpu")
 
@@ -35,7 +35,7 @@ def any_models():
     """Shipped weights when present, else real networks with untrained weights: enough for tests that
     check the cascade never crashes and accounts what it reads, whatever the grades."""
     if have_weights():
-        from zoomgrade.models.runners import load_default_models
+        from zoomgrade.models.folder import load_default_models
 
         return load_default_models("cpu")
     from cascade_builders import untrained_runners

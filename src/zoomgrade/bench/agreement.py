@@ -184,7 +184,7 @@ def evaluate(n: int = 30, size_mm: tuple[float, float] = (4, 4), seed: int = HEL
     if threads:
         torch.set_num_threads(threads)
     if models is None:
-        from ..models.runners import load_default_models
+        from ..models.folder import load_default_models
 
         models = load_default_models()
     out_dir = Path(out) if out else Path(tempfile.mkdtemp(prefix="zoomgrade-agreement-"))

@@ -133,7 +133,7 @@ def load_models(weights: Path | None) -> tuple[Any, Any]:
     slides' truth, which is written in the generator's label set, so the models must grade in it."""
     from ..errors import ZoomgradeError
     from ..models.folder import agreed_label_set
-    from ..models.runners import load_models as load_folder
+    from ..models.folder import load_models as load_folder
 
     s1, s2 = load_folder(weights)
     labels = agreed_label_set(s1, s2)

@@ -51,7 +51,7 @@ def resolve_models(models: Any, need_stage1: bool) -> tuple[Any, Any]:
     """(Stage1Runner, Stage2Runner) from ``models`` (a pair, an object with .stage1/.stage2, or a model
     folder's path), or the shipped weights when None."""
     if models is None or isinstance(models, (str, Path)):
-        from ..models.runners import load_models
+        from ..models.folder import load_models
 
         models = load_models(models, need_stage1=need_stage1)
     if isinstance(models, (tuple, list)) and len(models) == 2:

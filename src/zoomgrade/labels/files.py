@@ -158,7 +158,7 @@ def label_set_from_dict(data: dict[str, Any], where: str) -> LabelSet:
         colors=colors, abbreviation=f.abbreviation, title=f.title, source=f.source, slide_rule=rule,
         severity_from=f.severity_from,
         risk_notes={k: c.risk_note for k, c in f.categories.items() if c.risk_note},
-        risk_ranges={k: tuple(c.risk_range) for k, c in f.categories.items() if c.risk_range is not None},
+        risk_ranges={k: c.risk_range for k, c in f.categories.items() if c.risk_range is not None},
     )
 
 

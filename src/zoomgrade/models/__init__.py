@@ -13,7 +13,7 @@ _LAZY = {
     "Stage2Net": "stage2", "Stage2Config": "stage2",
     "ModelCard": "card", "load_model": "card", "save_model": "card",
     "Stage1Maps": "runners", "Stage1Runner": "runners", "Stage2Runner": "runners",
-    "load_default_models": "runners", "combine_windows": "runners", "load_models": "runners",
+    "load_default_models": "folder", "combine_windows": "runners", "load_models": "folder",
     "load_model_folder": "folder",
 }
 

@@ -93,7 +93,8 @@ def stage1_slide(height: int = 2500, width: int = 5000, threads: int = 2, weight
     (a 20 x 40 mm smear at 8 um/px is 2,500 x 5,000 px). Run in a fresh process for a clean peak."""
     import resource
 
-    from .runners import Stage1Runner, load_default_models
+    from .folder import load_default_models
+    from .runners import Stage1Runner
 
     torch.set_num_threads(threads)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -128,7 +128,8 @@ if __name__ == "__main__":  # python -m zoomgrade.models.evaluate DIR [stage1.sa
 
     import torch
 
-    from .runners import load_default_models, load_runners
+    from .folder import load_default_models
+    from .runners import load_runners
 
     torch.set_num_threads(2)
     r1, r2 = load_runners(sys.argv[2], sys.argv[3]) if len(sys.argv) > 3 else load_default_models()

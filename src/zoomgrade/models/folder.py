@@ -85,7 +85,7 @@ def folder_label_set(folder: str | Path | None = None, label_set: str | Path | L
     from .card import read_card
 
     d = WEIGHTS_DIR if folder in (None, "") else Path(folder)
-    runners = []
+    runners: list[SimpleNamespace | None] = []
     for stage in ("stage1", "stage2"):
         cpath = d / f"{stage}.json"
         if cpath.exists():
@@ -145,3 +145,22 @@ def load_model_folder(folder: str | Path | None = None, device: Any = None, *, n
     if need_stage1 and s1 is None:
         raise ModelCardError(f"{d}: the cascade needs a stage-1 model (stage1.json)")
     return s1, s2
+
+
+def load_default_models(device: Any = None, labels: LabelSet | str | Path | None = None) -> tuple[Any, Any]:
+    """The shipped weights (src/zoomgrade/weights/), checked against their cards (and ``labels``)."""
+    p1, p2 = WEIGHTS_DIR / "stage1.safetensors", WEIGHTS_DIR / "stage2.safetensors"
+    for p in (p1, p2):
+        if not p.exists():
+            raise ModelCardError(f"{p}: shipped weights missing; train them with `zoomgrade train`")
+    return load_model_folder(WEIGHTS_DIR, device, label_set=labels)
+
+
+def load_models(folder: str | Path | None = None, device: Any = None,
+                labels: LabelSet | str | Path | None = None, *,
+                need_stage1: bool = True) -> tuple[Any, Any]:
+    """A model folder's runners (None: the shipped weights), see models/folder.py; ``need_stage1=False``
+    accepts a folder with stage 2 only (the exhaustive baseline)."""
+    if folder in (None, ""):
+        return load_default_models(device, labels)
+    return load_model_folder(folder, device, label_set=labels, need_stage1=need_stage1)

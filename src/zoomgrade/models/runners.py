@@ -262,27 +262,3 @@ def load_runners(stage1_path: str | Path, stage2_path: str | Path, device: str |
                                              "labels": [*labels.fine, "none"]}, device=dev)
     return (Stage1Runner(m1, c1, dev, weights_path=paths_for(stage1_path)[0]),
             Stage2Runner(m2, c2, dev, weights_path=paths_for(stage2_path)[0]))
-
-
-def load_default_models(device: str | torch.device | None = None,
-                        labels: LabelSet | None = None) -> tuple[Stage1Runner, Stage2Runner]:
-    """The shipped weights (src/zoomgrade/weights/), checked against their cards (and ``labels``)."""
-    from .folder import load_model_folder
-
-    p1, p2 = WEIGHTS_DIR / "stage1.safetensors", WEIGHTS_DIR / "stage2.safetensors"
-    for p in (p1, p2):
-        if not p.exists():
-            raise ModelCardError(f"{p}: shipped weights missing; train them with `zoomgrade train`")
-    return load_model_folder(WEIGHTS_DIR, device, label_set=labels)
-
-
-def load_models(folder: str | Path | None = None, device: str | torch.device | None = None,
-                labels: LabelSet | str | Path | None = None, *,
-                need_stage1: bool = True) -> tuple[Stage1Runner | None, Stage2Runner]:
-    """A model folder's runners (None: the shipped weights), see models/folder.py; ``need_stage1=False``
-    accepts a folder with stage 2 only (the exhaustive baseline)."""
-    from .folder import load_model_folder
-
-    if folder in (None, ""):
-        return load_default_models(device, labels)  # type: ignore[arg-type]
-    return load_model_folder(folder, device, label_set=labels, need_stage1=need_stage1)
