@@ -51,7 +51,7 @@ class SlideRecord:
 def load_models(folder: str | Path | None, labels: LabelSet | None = None, need_stage1: bool = True) -> tuple[Any, Any]:
     """Runners of a model folder (``models.folder``: both cards checked to carry one label set, and
     ``labels`` when given), or the shipped ones."""
-    from ..models.runners import load_models as load_folder
+    from ..models.folder import load_models as load_folder
 
     return load_folder(folder, labels=labels, need_stage1=need_stage1)
 
