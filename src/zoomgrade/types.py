@@ -156,9 +156,9 @@ class SlideResult:
     slide: SlideInfo
     mode: Literal["cascade", "exhaustive"]
     label_set: str
-    category: str  # slide category, e.g. "VI"
-    category_name: str
-    risk_of_malignancy: float
+    category: str | None  # slide category, e.g. "VI"; None when withheld (see ``status``)
+    category_name: str | None
+    risk_of_malignancy: float | None
     category_reason: str  # the rule that fired, in words
     adequacy: Adequacy
     counts: dict[str, int]  # fine grade -> number of regions
@@ -181,6 +181,18 @@ class SlideResult:
     labels: Any = field(default=None, repr=False)
     #: The cascade's high-power reading: regions read and unread, and why reading stopped (None: exhaustive).
     reading: dict[str, Any] | None = None
+    #: "graded", or "withheld" (quality control failed or the slide lies outside the models' domain:
+    #: no category, ``withheld_reasons`` say why; zoomgrade.qc)
+    status: Literal["graded", "withheld"] = "graded"
+    withheld_reasons: list[str] = field(default_factory=list)
+    #: graded although the gate would have withheld it (research option); every output says so
+    forced_out_of_domain: bool = False
+    qc: list[dict[str, Any]] = field(default_factory=list)  # QcRecord.to_dict() per check
+    domain: dict[str, Any] | None = None  # in-domain scores of the slide and its regions
+
+    @property
+    def withheld(self) -> bool:
+        return self.status == "withheld"
 
     def to_dict(self) -> dict[str, Any]:
         d = {
@@ -202,6 +214,11 @@ class SlideResult:
             "decode_errors": self.decode_errors,
             "model_files": dict(self.model_files),
             "reading": None if self.reading is None else dict(self.reading),
+            "status": self.status,
+            "withheld_reasons": list(self.withheld_reasons),
+            "forced_out_of_domain": self.forced_out_of_domain,
+            "qc": list(self.qc),
+            "domain": self.domain,
         }
         if self.labels is not None:
             from .labels import label_set_to_dict

@@ -76,7 +76,7 @@ def test_folder_batch_grades_good_slides_and_records_bad_ones(first_run, good_pa
     assert [Path(f["path"]).name for f in failures] == ["broken.svs"]
     assert failures[0]["error_class"] == "SlideError" and "broken.svs" in failures[0]["error"]
     assert "\n" not in failures[0]["error"]
-    assert "graded 3, skipped 0, failed 1" in res.stdout
+    assert "graded 3, withheld 0, skipped 0, failed 1" in res.stdout
 
 
 @pytest.mark.slow

@@ -107,7 +107,7 @@ def test_bench_cli_small_run(synth_slide, tmp_path: Path) -> None:
     assert td["decodes"] >= td["unique_tiles"] > 0 and td["unique_s"] > 0
     assert set(s["ablation"]) == {"product_map", "best_constant_map"}
     assert next(t["name"] for t in rec["targets"]).startswith("wall-time ratio")
-    assert len(rec["targets"]) == 7
+    assert len(rec["targets"]) == 8  # with the in-domain pass rate of QC and the gate
     (probe,) = rec["memory_probe"]
     assert probe["mode"] == "cascade" and probe["peak_rss_mb"] > 0, probe
     md = (out / "bench.md").read_text()

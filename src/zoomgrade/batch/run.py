@@ -45,11 +45,12 @@ class BatchSummary:
     scheduler: str | None = None
     dashboard: str | None = None
     warnings: list[str] = field(default_factory=list)
+    withheld: int = 0  # done, but no category (quality control or outside the models' domain)
 
     @property
     def exit_code(self) -> int:
-        """0 all graded or skipped, 1 some failed (the CLI's exit status)."""
-        return 1 if self.failed else 0
+        """0 all graded or skipped, 1 some failed, 3 none failed but some withheld (the CLI's exit status)."""
+        return 1 if self.failed else 3 if self.withheld else 0
 
     @property
     def slides_per_hour(self) -> float:
@@ -289,6 +290,7 @@ def _finish(summary: BatchSummary, slides: list[SlideInput], rows: dict[str, Sli
     summary.graded = sum(r.status == "graded" for r in summary.rows)
     summary.skipped = sum(r.status == "skipped" for r in summary.rows)
     summary.failed = sum(r.status == "failed" for r in summary.rows)
+    summary.withheld = sum(r.status == "withheld" for r in summary.rows)
     summary.seconds = time.perf_counter() - t0
     write_summary(summary.rows, summary.summary_csv)
     write_failures(summary.rows, summary.failures_csv)

@@ -93,7 +93,7 @@ class SlideRow:
 
     slide: str
     name: str
-    status: str  # "graded" | "skipped" | "failed"
+    status: str  # "graded" | "withheld" (no category: zoomgrade.qc) | "skipped" | "failed"
     mode: str
     output_dir: str
     category: str = ""
@@ -166,8 +166,8 @@ def grade_slide(job: SlideJob, models: Any = None) -> SlideRow:
         row.seconds = time.perf_counter() - t0
         row.error_class, row.error = err.__class__.__name__, one_line(err)
         return row
-    row.status = "graded"
-    row.category, row.category_name = result.category, result.category_name
+    row.status = result.status  # "graded" or "withheld"
+    row.category, row.category_name = result.category or "", result.category_name or ""
     row.counts = {k: int(v) for k, v in result.counts.items()}
     row.n_regions = len(result.regions)
     return row

@@ -201,6 +201,9 @@ def mode_record(run: ModeRun, stages: tuple[str, ...], truth_cat: str, score: ab
     secs["open"], secs["write"] = run.open_s, run.write_s
     return {
         "category": r.category, "correct": r.category == truth_cat, "n_regions": len(r.regions),
+        # quality control and the domain gate on held-out in-domain slides: these should pass
+        "status": r.status, "withheld_reasons": list(r.withheld_reasons),
+        "gate_s": float(r.cost.stages["gate"].seconds) if "gate" in r.cost.stages else 0.0,
         "seconds": secs, "wall_s": run.wall_s, "wall_with_write_s": run.wall_s + run.write_s,
         "hp_megapixels": r.cost.pixels_at(hp_mpp) / 1e6,
         "megapixels_by_stage": {k: v.pixels / 1e6 for k, v in r.cost.stages.items() if v.pixels},

@@ -13,6 +13,7 @@ import psutil
 from .._version import __version__
 from ..errors import ConfigError, ModelCardError
 from ..labels import LabelSet
+from ..qc.apply import apply_gate, gate_after_stage1
 from ..types import CostRecord, RegionGrade, SlideResult
 from . import input_checks
 from .adequacy import assess_adequacy
@@ -130,7 +131,8 @@ def build_result(slide: Any, mode: str, grades: list[RegionGrade], cfg: GradeCon
 
 
 def _cascade(slide: Any, s1: Any, s2: Any, cfg: GradeConfig, labels: LabelSet, cost: CostRecord, rss: _Rss,
-             progress: Progress | None) -> tuple[list[RegionGrade], dict[str, Any], list[str], Reading]:
+             progress: Progress | None, force: bool = False
+             ) -> tuple[list[RegionGrade], dict[str, Any], list[str], Reading, Any]:
     size = window_size(s2, cfg.stage2.window_px)
     if progress:
         progress("stage1", 0, 1)
@@ -138,7 +140,9 @@ def _cascade(slide: Any, s1: Any, s2: Any, cfg: GradeConfig, labels: LabelSet, c
     rss.sample()
     if progress:
         progress("stage1", 1, 1)
-    queue_ = severity_order(s1out.regions, labels)
+    # quality control and domain gate: a withheld slide has no evidence; out-of-domain regions are none
+    gate = gate_after_stage1(slide, s1out.maps, s1out.regions, s1, s2, cfg.stage2.mpp, size, cost, force)
+    queue_ = severity_order(gate.evidence(s1out.regions), labels)
     budget = Budget(cfg.budget)
     stop = ReadingStop(queue_, labels, cfg) if cfg.early_stop.enabled else None
     decisions = run_stage2(slide, queue_, s2, cfg, labels, cost, budget, size, progress, stop)
@@ -184,7 +188,17 @@ def _cascade(slide: Any, s1: Any, s2: Any, cfg: GradeConfig, labels: LabelSet, c
     reading = reading_record(decisions, stop)
     if reading.stopped:
         notes.append(f"reading stopped early: {reading.unread} regions keep their stage-1 grade ({reading.reason})")
-    return [final[k] for k in sorted(final)], s1out.maps, notes, reading
+    return [final[k] for k in sorted(final)], s1out.maps, notes, reading, gate
+
+
+def _gate_only(slide: Any, s1: Any, s2: Any, cfg: GradeConfig, labels: LabelSet, cost: CostRecord,
+               force: bool) -> Any:
+    """The gate for an exhaustive-only run: stage 1 runs for it alone (its thumbnail, features, regions)."""
+    if s1 is None:
+        return None
+    s1out = run_stage1(slide, s1, cfg, labels, CostRecord())
+    return gate_after_stage1(slide, s1out.maps, s1out.regions, s1, s2, cfg.stage2.mpp, window_size(s2, 0), cost,
+                             force)
 
 
 def _exhaustive(slide: Any, s2: Any, cfg: GradeConfig, labels: LabelSet, cost: CostRecord,
@@ -195,14 +209,16 @@ def _exhaustive(slide: Any, s2: Any, cfg: GradeConfig, labels: LabelSet, cost: C
 
 def grade(path_or_slide: Any, config: GradeConfig | str | Path | dict | None = None, *, mode: str = "cascade",
           mpp: float | None = None, backend: str | None = None, models: Any = None,
-          progress: Progress | None = None) -> SlideResult:
+          progress: Progress | None = None, force_out_of_domain: bool = False) -> SlideResult:
     """Grade one slide. ``mode``: "cascade" (coarse to fine), "exhaustive" (tile everything), or "both"
-    (the cascade's result with ``comparison`` holding the exhaustive run's summary and the agreement)."""
+    (the cascade's result with ``comparison`` holding the exhaustive run's summary and the agreement).
+    A slide that fails quality control or lies outside the models' domain is withheld (``status``,
+    no category) unless ``force_out_of_domain`` (research: graded, and marked as forced)."""
     if mode not in MODES:
         raise ConfigError(f"mode: expected one of {', '.join(MODES)}, got {mode!r}")
     cascade, exhaustive = grade_modes(path_or_slide, config, cascade=mode != "exhaustive",
                                       exhaustive=mode != "cascade", mpp=mpp, backend=backend, models=models,
-                                      progress=progress)
+                                      progress=progress, force_out_of_domain=force_out_of_domain)
     result = cascade if cascade is not None else exhaustive
     assert result is not None
     return result
@@ -210,7 +226,8 @@ def grade(path_or_slide: Any, config: GradeConfig | str | Path | dict | None = N
 
 def grade_modes(path_or_slide: Any, config: GradeConfig | str | Path | dict | None = None, *, cascade: bool = True,
                 exhaustive: bool = False, mpp: float | None = None, backend: str | None = None,
-                models: Any = None, progress: Progress | None = None) -> tuple[SlideResult | None, SlideResult | None]:
+                models: Any = None, progress: Progress | None = None, force_out_of_domain: bool = False
+                ) -> tuple[SlideResult | None, SlideResult | None]:
     """The cascade and/or the exhaustive result of one slide, each with its own cost record; with both,
     the cascade result's ``comparison`` is filled (see ``compare``)."""
     cfg = resolve_config(config)
@@ -235,15 +252,17 @@ def grade_modes(path_or_slide: Any, config: GradeConfig | str | Path | dict | No
         warn = _warnings(slide, cfg, s2)
         cfg = fit_to_slide(slide, cfg, warn)
         c_result = e_result = None
+        gate = None
         if cascade:
             cost = CostRecord()
             cost.stage("open").seconds = t_open
             t0 = time.perf_counter()
-            grades, maps, notes, reading = _cascade(slide, s1, s2, cfg, labels, cost, rss, progress)
+            grades, maps, notes, reading, gate = _cascade(slide, s1, s2, cfg, labels, cost, rss, progress,
+                                                         force_out_of_domain)
             cost.wall_seconds = time.perf_counter() - t0 + t_open
             cost.peak_rss_mb = rss.mb()
-            c_result = build_result(slide, "cascade", grades, cfg, labels, cost, maps, versions, warn + notes,
-                                    reading)
+            c_result = apply_gate(build_result(slide, "cascade", grades, cfg, labels, cost, maps, versions, warn + notes,
+                                    reading), gate)
         if exhaustive:
             cost = CostRecord()
             cost.stage("open").seconds = t_open
@@ -251,8 +270,9 @@ def grade_modes(path_or_slide: Any, config: GradeConfig | str | Path | dict | No
             ex = _exhaustive(slide, s2, cfg, labels, cost, progress)
             cost.wall_seconds = time.perf_counter() - t0 + t_open
             cost.peak_rss_mb = rss.mb()
-            e_result = build_result(slide, "exhaustive", ex.grades, cfg, labels, cost, ex.maps, versions,
-                                    warn + ex.errors[:5])
+            e_result = apply_gate(build_result(slide, "exhaustive", ex.grades, cfg, labels, cost, ex.maps, versions,
+                                               warn + ex.errors[:5]), gate or _gate_only(slide, s1, s2, cfg, labels,
+                                                                                         cost, force_out_of_domain))
             if c_result is not None:
                 c_result.comparison = compare(c_result, e_result, ex, labels, cfg)
         input_checks.record(slide, cfg, s1, s2, [r for r in (c_result, e_result) if r is not None])

@@ -60,5 +60,5 @@ def run_stage1(slide: Any, runner: Any, cfg: GradeConfig, labels: LabelSet, cost
     )
     st.seconds += time.perf_counter() - t0
     display = {"thumbnail": thumb, "group": group, "grade": grade, "attention": att,
-               "map_mpp": float(map_mpp), "thumbnail_mpp": float(mpp)}
+               "map_mpp": float(map_mpp), "thumbnail_mpp": float(mpp), "features": maps.features}
     return Stage1Output(regions, display)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape as esc
 
-from .common import EXIT_OK, EXIT_PARTIAL, debug_enabled, guarded, stderr, stdout
+from .common import debug_enabled, guarded, stderr, stdout
 
 #: failures listed on the terminal (all of them are in failures.csv)
 SHOW_FAILURES = 10
@@ -37,6 +37,7 @@ def batch(
 
     Exit code 0: every slide graded or skipped; 1: some slides failed (the others are written);
     2: bad usage (no slides found, bad config, unreachable scheduler, OUT busy with another run);
+    3: none failed, but some slides were withheld (no category: quality control or outside the models' domain);
     130: interrupted (Ctrl-C; what finished is in summary.csv).
     """
     from ..batch import batch as run_batch
@@ -55,7 +56,8 @@ def batch(
     rate = (f", {summary.slides_per_hour:.0f} slides/h ({summary.steady_slides_per_hour:.0f} after "
             f"{summary.startup_seconds:.1f} s start-up)" if summary.graded else "")
     lost = f", {summary.lost_attempts} attempt(s) lost to dead workers" if summary.lost_attempts else ""
-    stdout().print(f"graded {summary.graded}, skipped {summary.skipped}, failed {summary.failed} "
+    stdout().print(f"graded {summary.graded}, withheld {summary.withheld}, skipped {summary.skipped}, "
+                   f"failed {summary.failed} "
                    f"in {summary.seconds:.1f} s{rate}{lost}; summary: {summary.summary_csv}",
                    highlight=False, soft_wrap=True, markup=False)
-    raise typer.Exit(EXIT_PARTIAL if summary.failed else EXIT_OK)
+    raise typer.Exit(summary.exit_code)

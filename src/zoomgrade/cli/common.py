@@ -17,8 +17,10 @@ from ..errors import ZoomgradeError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: exit codes: 0 all done, 1 some slides failed (the rest written), 2 bad usage or input.
-EXIT_OK, EXIT_PARTIAL, EXIT_BAD_INPUT = 0, 1, 2
+#: exit codes: 0 all done, 1 some slides failed (the rest written), 2 bad usage or input, 3 every slide
+#: done but at least one withheld (no category: quality control or outside the models' domain). A
+#: pipeline that reads only the exit code must not take a withheld slide for a graded one.
+EXIT_OK, EXIT_PARTIAL, EXIT_BAD_INPUT, EXIT_WITHHELD = 0, 1, 2, 3
 #: Ctrl-C (SIGINT): 128 + 2, the shell's convention
 EXIT_INTERRUPTED = 130
 

@@ -22,6 +22,7 @@ from .common import (
     EXIT_BAD_INPUT,
     EXIT_OK,
     EXIT_PARTIAL,
+    EXIT_WITHHELD,
     check_number,
     fail,
     guarded,
@@ -97,7 +98,7 @@ def _progress_callback(progress: Progress, name: str) -> Any:
 
 
 def grade_one(path: Path, out_dir: Path, *, cfg: Any, mode: str, mpp: float | None, backend: str | None,
-              models: Any, show_progress: bool) -> Outcome:
+              models: Any, show_progress: bool, force_out_of_domain: bool = False) -> Outcome:
     """Open, grade and save one slide; a failure is returned (one line), never raised."""
     from ..batch.fingerprint import clear_done
     from ..cascade import grade
@@ -119,7 +120,8 @@ def grade_one(path: Path, out_dir: Path, *, cfg: Any, mode: str, mpp: float | No
                           disable=not show_progress) as progress:
                 report = _progress_callback(progress, path.name)
                 t0, c0 = time.perf_counter(), time.process_time()
-                result = grade(slide, cfg, mode=mode, models=models, progress=report)
+                result = grade(slide, cfg, mode=mode, models=models, progress=report,
+                               force_out_of_domain=force_out_of_domain)
                 t_grade, c_grade = time.perf_counter() - t0, time.process_time() - c0
                 report("write", 0, 1)
                 # the whole command's split (open, grade, write) goes to timings.json beside the outputs
@@ -143,10 +145,14 @@ def grade_one(path: Path, out_dir: Path, *, cfg: Any, mode: str, mpp: float | No
 def _line(o: Outcome) -> str:
     """The one-line summary of a graded slide (rich markup; every value escaped)."""
     r = o.row
+    if r.get("status") == "withheld":  # no category to show: say why, plainly
+        return (f"[bold]{esc(Path(o.path).name)}[/]  [bold]WITHHELD[/] (not graded): {esc(r.get('withheld_reasons', ''))}"
+                f", {r['wall_seconds']:.1f} s -> {esc(str(o.out_dir))}/report.html")
     counts = " ".join(f"{k[2:]}:{v}" for k, v in r.items() if k.startswith("n_") and k != "n_regions" and v)
     adequacy = "adequate" if r["adequate"] else "NOT adequate"
     n = r["n_regions"]
-    text = (f"[bold]{esc(Path(o.path).name)}[/]  [bold]{esc(r['category'])}[/] {esc(r['category_name'])} "
+    forced = "[bold red]FORCED outside the models' domain[/] " if r.get("forced_out_of_domain") else ""
+    text = (f"[bold]{esc(Path(o.path).name)}[/]  {forced}[bold]{esc(r['category'])}[/] {esc(r['category_name'])} "
             f"(risk {r['risk_of_malignancy']:.0%}), {adequacy}, {n} region{'' if n == 1 else 's'} "
             f"{esc('[' + (counts or 'none') + ']')}, {r['wall_seconds']:.1f} s")
     if r.get("exhaustive_category"):
@@ -159,8 +165,9 @@ def run_grade(slides: list[Path], out: Path, *, mode: str = "cascade", mpp: floa
               backend: str | None = None, config: Path | None = None, device: str | None = None,
               quiet: bool = False, as_json: bool = False, no_fallback: bool = False,
               budget_mpx: float | None = None, threads: int | None = None, models_dir: Path | None = None,
-              read_all: bool = False) -> int:
-    """Grade ``slides`` into ``out``; returns the exit code (0 all graded, 1 some failed, 2 all bad input)."""
+              read_all: bool = False, force_out_of_domain: bool = False) -> int:
+    """Grade ``slides`` into ``out``; returns the exit code (0 all graded, 1 some failed, 2 all bad input,
+    3 none failed but some withheld)."""
     from ..models import load_models
     from ..outputs import failure_row, write_summary_csv
 
@@ -187,7 +194,8 @@ def run_grade(slides: list[Path], out: Path, *, mode: str = "cascade", mpp: floa
     with output_lock(out):
         for path, out_dir in zip(slides, output_dirs(slides, out)):
             o = grade_one(path, out_dir, cfg=cfg, mode=mode, mpp=mpp, backend=backend, models=models,
-                          show_progress=not quiet and not as_json)
+                          show_progress=not quiet and not as_json,
+                          force_out_of_domain=force_out_of_domain)
             outcomes.append(o)
             if o.error:
                 err.print(f"[bold red]failed:[/] {esc(o.error)}", highlight=False, soft_wrap=True)
@@ -198,15 +206,17 @@ def run_grade(slides: list[Path], out: Path, *, mode: str = "cascade", mpp: floa
             rows = [o.row if not o.error else failure_row(o.path, o.error) for o in outcomes]
             summary = write_summary_csv(rows, out / "summary.csv")
     failed = [o for o in outcomes if o.error]
-    code = EXIT_OK if not failed else (EXIT_BAD_INPUT if len(failed) == len(outcomes) and all(
-        o.bad_input for o in failed) else EXIT_PARTIAL)
+    withheld = [o for o in outcomes if not o.error and o.row.get("status") == "withheld"]
+    code = (EXIT_WITHHELD if withheld else EXIT_OK) if not failed else (EXIT_BAD_INPUT if len(failed) == len(
+        outcomes) and all(o.bad_input for o in failed) else EXIT_PARTIAL)
     if as_json:
         doc = {"out": str(out), "summary_csv": str(summary) if summary else None, "exit_code": code,
                "slides": [{**(o.row or failure_row(o.path, o.error or "")),
                            "report": str(o.out_dir / "report.html") if o.out_dir else None} for o in outcomes]}
         print(json.dumps(doc, indent=2, default=str))
-    elif not quiet and failed and len(failed) < len(outcomes):
-        err.print(f"{len(outcomes) - len(failed)} of {len(outcomes)} slides graded; {len(failed)} failed")
+    elif not quiet and (failed or withheld) and len(outcomes) > 1:
+        n_graded = len(outcomes) - len(failed) - len(withheld)
+        err.print(f"{n_graded} of {len(outcomes)} slides graded; {len(withheld)} withheld; {len(failed)} failed")
     return code
 
 
@@ -236,18 +246,22 @@ def grade_cmd(
                                            "the shipped weights). The label set comes from its cards."),
     read_all: bool = typer.Option(False, "--read-all", help="Read every region at high power, even once no unread "
                                   "region can change the slide's answer (early_stop.enabled = false)."),
+    force_out_of_domain: bool = typer.Option(False, "--force-out-of-domain", help="Research only: grade slides the "
+                                             "quality control or the domain gate would withhold; every output "
+                                             "is marked as forced."),
 ) -> None:
     """Grade whole-slide images: low power first, then high power where it matters.
 
     Writes OUT/<slide>/result.json, regions.geojson (QuPath: File > Import objects), overlay.png, heatmap.png and report.html; OUT/summary.csv for several slides.
 
     Exit code 0: all graded; 1: some slides failed (the others are written); 2: bad usage or input
-    (every slide bad, a bad option or config, the output folder busy); 130: interrupted (Ctrl-C).
+    (every slide bad, a bad option or config, the output folder busy); 3: none failed, but at least one
+    was withheld (no category: see its report); 130: interrupted (Ctrl-C).
     """
     code = run_grade(slides, out, mode=mode.value, mpp=mpp, backend=backend, config=config,
                      device=device.value if device else None, quiet=quiet, as_json=as_json,
                      no_fallback=no_fallback, budget_mpx=budget_mpx, threads=threads, models_dir=models_dir,
-                     read_all=read_all)
+                     read_all=read_all, force_out_of_domain=force_out_of_domain)
     raise typer.Exit(code)
 
 
@@ -287,6 +301,6 @@ def demo_cmd(
         stderr().print(f"slide (true category {category}, seed {seed}) written in "
                        f"{time.perf_counter() - t0:.1f} s: {slide_path}", highlight=False, soft_wrap=True)
     code = run_grade([slide_path], root, device=device.value if device else None, quiet=quiet, models_dir=models_dir)
-    if code == EXIT_OK:
+    if code in (EXIT_OK, EXIT_WITHHELD):
         typer.echo(f"report: {output_dirs([slide_path], root)[0] / 'report.html'}")
     raise typer.Exit(code)

@@ -50,6 +50,9 @@ class ModelCard:
     #: optional faster CPU engine: {"onnx": file name beside the weights, "weights_sha256": of the
     #: .safetensors it was exported from}
     engine: dict[str, Any] = field(default_factory=dict)
+    #: optional: what the training data looked like in this model's feature space and the thresholds of
+    #: the domain gate (``models/domain.py``, ``DomainModel.to_dict``); empty on cards made before it
+    domain: dict[str, Any] = field(default_factory=dict)
     card_format: int = CARD_FORMAT
     #: {file name beside the card: SHA-256} of every file that runs (weights, ONNX export); checked at load
     #: (models/hashes.py). Optional for old cards (then ``engine.weights_sha256`` pins the weights).

@@ -80,6 +80,13 @@ class Stage1Maps:
     grade: np.ndarray  # (h, w, n_coarse) coarse-grade probabilities
     attention: np.ndarray  # (h, w) attention received (1.0 = uniform), for display
     stride: int  # map pixel = stride input pixels
+    #: (h16, w16, C) the network's attended features, one per FEATURE_STRIDE input px (the domain gate's
+    #: space); None from an ONNX export made before it had this output
+    features: np.ndarray | None = None
+
+
+#: input pixels per stage-1 feature cell
+FEATURE_STRIDE = 16
 
 
 def _ort_engine(card: ModelCard, device: torch.device, engine: str, weights_path: str | Path | None):
@@ -143,16 +150,22 @@ class Stage1Runner:
         ph, pw = -h % self.multiple, -w % self.multiple
         if ph or pw:  # pad with white: that is what glass looks like
             img = np.pad(img, ((0, ph), (0, pw), (0, 0)), constant_values=255)
+        f = None
         if self._ort is not None and min(img.shape[:2]) >= self.ort_min_side:
             outs = self._ort.run(_ort_input(self._ort, img, self.card), np.array([y0, x0], np.float32))
-            g, c, a = (torch.from_numpy(o) for o in outs)
+            g, c, a = (torch.from_numpy(o) for o in outs[:3])
+            f = outs[3] if len(outs) > 3 else None
         else:
             x = to_input(img, self.card, self.device)
-            g, c, a = self.model(x, pos_offset=(float(y0), float(x0)))
+            g, c, a, f = self.model.forward_features(x, pos_offset=(float(y0), float(x0)))
+            f = f.float().cpu().numpy()
         oh, ow = -(-h // self.stride), -(-w // self.stride)
-        group = torch.sigmoid(g[0, 0, :oh, :ow]).float().cpu().numpy()
-        grade = torch.softmax(c[0, :, :oh, :ow], dim=0).permute(1, 2, 0).float().cpu().numpy()
-        return group, grade, a[0, 0, :oh, :ow].float().cpu().numpy()
+        g = torch.sigmoid(g[0, 0, :oh, :ow]).float().cpu().numpy()
+        c = torch.softmax(c[0, :, :oh, :ow], dim=0).permute(1, 2, 0).float().cpu().numpy()
+        if f is not None:
+            fh, fw = -(-h // FEATURE_STRIDE), -(-w // FEATURE_STRIDE)
+            f = np.ascontiguousarray(f[0, :, :fh, :fw].transpose(1, 2, 0), dtype=np.float32)
+        return g, c, a[0, 0, :oh, :ow].float().cpu().numpy(), f
 
     @torch.inference_mode()
     def predict(self, image: np.ndarray) -> Stage1Maps:
@@ -161,22 +174,30 @@ class Stage1Runner:
         H, W = image.shape[:2]
         s = self.stride
         if self.window >= H and self.window >= W:
-            return Stage1Maps(*self._run(image, 0, 0), stride=s)
+            g, c, a, f = self._run(image, 0, 0)
+            return Stage1Maps(g, c, a, stride=s, features=f)
         oh, ow = -(-H // s), -(-W // s)
         group = np.zeros((oh, ow), np.float32)
         grade = np.zeros((oh, ow, self.card.hyperparameters.get("n_coarse", 3)), np.float32)
         att = np.zeros((oh, ow), np.float32)
+        feats: np.ndarray | None = None
+        fs = FEATURE_STRIDE
         step = self.window - 2 * self.overlap
         for y0, y1 in _spans(H, self.window, step, self.multiple):
             for x0, x1 in _spans(W, self.window, step, self.multiple):
-                g, c, a = self._run(image[y0:y1, x0:x1], y0, x0)
+                g, c, a, f = self._run(image[y0:y1, x0:x1], y0, x0)
                 # keep the centre: drop `overlap` px at each inner edge (they lack context)
                 rows = _keep(y0, y1, H, self.overlap, s)
                 cols = _keep(x0, x1, W, self.overlap, s)
                 local = (slice(rows[0] - y0 // s, rows[1] - y0 // s), slice(cols[0] - x0 // s, cols[1] - x0 // s))
                 dest = (slice(*rows), slice(*cols))
                 group[dest], grade[dest], att[dest] = g[local], c[local], a[local]
-        return Stage1Maps(group, grade, att, s)
+                if f is not None:  # the same centres on the feature grid (window origins are multiples of 16)
+                    if feats is None:
+                        feats = np.zeros((-(-H // fs), -(-W // fs), f.shape[2]), np.float32)
+                    r, q = _keep(y0, y1, H, self.overlap, fs), _keep(x0, x1, W, self.overlap, fs)
+                    feats[slice(*r), slice(*q)] = f[r[0] - y0 // fs:r[1] - y0 // fs, q[0] - x0 // fs:q[1] - x0 // fs]
+        return Stage1Maps(group, grade, att, s, features=feats)
 
 
 def _spans(total: int, window: int, step: int, multiple: int) -> list[tuple[int, int]]:

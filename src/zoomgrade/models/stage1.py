@@ -82,12 +82,20 @@ class Stage1Net(nn.Module):
 
         dyn = torch.export.Dim.DYNAMIC
         return OnnxSpec(Stage1Export(self), (example, torch.zeros(2)), ["x", "offset"],
-                        ["group", "grade", "attention"], ({0: dyn, 2: dyn, 3: dyn}, None))
+                        ["group", "grade", "attention", "features"], ({0: dyn, 2: dyn, 3: dyn}, None))
 
     def forward(self, x: torch.Tensor, pos_offset: tuple[float, float] = (0.0, 0.0)
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """x: (B,3,H,W) normalised, H and W multiples of 16. ``pos_offset`` is the window's (y, x)
         origin in input pixels, so windows of a big slide get their absolute position encoding."""
+        return self.forward_features(x, pos_offset)[:3]
+
+    def forward_features(self, x: torch.Tensor, pos_offset: tuple[float, float] = (0.0, 0.0)
+                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``forward``'s three maps and the stride-16 features (B, attn_dim, H/16, W/16) that enter the
+        attention block: local appearance, before the slide's context is mixed in. The domain gate
+        (``models/domain.py``) scores a slide in this space (measured: in-domain slides far tighter in it
+        than in the attended features, whose slide-wide context shifts every cell of a slide alike)."""
         c2 = self.stem(x)
         c4 = self.down4(c2)
         c8 = self.down8(c4)
@@ -102,7 +110,7 @@ class Stage1Net(nn.Module):
             lat = self.lat[2 - i](c)
             p = self.smooth[i](lat + F.interpolate(p, size=lat.shape[-2:], mode="nearest"))
         att = F.interpolate(att, size=p.shape[-2:], mode="bilinear", align_corners=False)
-        return self.group_head(p), self.grade_head(p), att
+        return self.group_head(p), self.grade_head(p), att, c16
 
 
 class Stage1Export(nn.Module):
@@ -116,5 +124,6 @@ class Stage1Export(nn.Module):
         self.net = copy.deepcopy(net)
         self.net.attn.chunk = 1 << 30
 
-    def forward(self, x: torch.Tensor, offset: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return self.net(x, pos_offset=(offset[0], offset[1]))
+    def forward(self, x: torch.Tensor, offset: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.net.forward_features(x, pos_offset=(offset[0], offset[1]))

@@ -17,6 +17,7 @@ from .augment import augment_images, random_dihedral
 from .card import ModelCard, save_model
 from .checkpoint import TrainState, capture_rng, checkpoint_path, load_checkpoint, restore_rng, save_checkpoint
 from .datasets import Stage1Slide, find_slides, named_items, split_items, stage1_slide
+from .domain_fit import card_domain
 from .evaluate import stage1_scores
 from .finetune import adopt, init_record, load_init
 from .runners import Stage1Runner, pick_device
@@ -219,6 +220,9 @@ def train_stage1(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
                                         "sched": sched.state_dict(), **({"ema": ema.state_dict()} if ema else {})},
                 capture_rng(gen, rng), key, initial))
     kept.load_state_dict(best[2])
+    # the domain gate's statistics, in this model's own feature space (models/domain_fit.py)
+    card.domain = card_domain(Stage1Runner(kept, card, device=dev), [s.image for s in train_slides],
+                              [s.image for s in val_slides])
     _save(kept, card, out, cfg, items, train_items, val_items, history, best, t0, command, True, run)
     write_report(out.parent, card, ["score", "recall", "coarse_accuracy", "coarse_balanced_accuracy", "precision"])
     ckpt.unlink(missing_ok=True)  # finished: the model folder holds the result

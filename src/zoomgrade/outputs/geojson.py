@@ -20,6 +20,7 @@ from ..labels import DEFAULT, LabelSet, shipped_label_sets
 from ..types import RegionGrade, SlideResult
 from .atomic import atomic_write_json
 from .json_writer import jsonable
+from .withheld import candidate_features
 
 # A fixed namespace so that re-grading a slide gives each region the same object id.
 _NAMESPACE = uuid.UUID("6c1f3a52-0d7e-4d0b-9a51-6f1f2c0a7e11")
@@ -98,7 +99,14 @@ def result_to_geojson(result: SlideResult, *,
                       object_type: Literal["annotation", "detection"] = "annotation") -> dict[str, Any]:
     """A QuPath-importable FeatureCollection of the graded regions."""
     feats = [f for rg in result.regions if (f := region_feature(rg, result, object_type)) is not None]
-    return jsonable(feature_collection(feats))
+    if result.withheld:
+        feats += candidate_features(result)
+    doc = feature_collection(feats)
+    if result.withheld or result.forced_out_of_domain:
+        # a foreign member (GeoJSON RFC 7946 6.1; QuPath ignores it): these come from no ordinary grade
+        doc["zoomgrade"] = {"status": result.status, "forced_out_of_domain": result.forced_out_of_domain,
+                            "withheld_reasons": list(result.withheld_reasons)}
+    return jsonable(doc)
 
 
 def write_geojson(result: SlideResult, path: str | Path) -> Path:

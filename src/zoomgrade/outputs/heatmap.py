@@ -13,6 +13,7 @@ from ..labels import LabelSet
 from ..types import SlideResult
 from .atomic import atomic_write_bytes
 from .draw import DARK, GREY, VIRIDIS, WHITE, YLORRD, colormap, display_thumbnail, font, map_to_display, png_bytes
+from .withheld import stamp
 
 PANEL_SIDE = 560
 TITLE_H, FOOT_H = 58, 70
@@ -102,6 +103,6 @@ def render_heatmap(result: SlideResult, labels: LabelSet, slide: Any = None) -> 
 
 
 def write_heatmap(result: SlideResult, path: str | Path, labels: LabelSet, slide: Any = None) -> bytes:
-    data = png_bytes(render_heatmap(result, labels, slide))
+    data = png_bytes(stamp(render_heatmap(result, labels, slide), result))
     atomic_write_bytes(path, data)
     return data

@@ -13,12 +13,16 @@ from ..types import SlideResult
 from .atomic import atomic_write_bytes
 from .draw import DARK, GREY, WHITE, display_thumbnail, font, png_bytes, scale_bar, text_size
 from .gallery import review_regions
+from .withheld import status_band
 
 LEGEND_W = 350
 
 
 def category_banner(result: SlideResult, labels: LabelSet, width: int) -> Image.Image:
-    """The slide's verdict on a band of its category colour: category, name, risk, adequacy."""
+    """The slide's verdict on a band of its category colour: category, name, risk, adequacy (a plain band
+    saying so for a withheld or forced slide)."""
+    if result.withheld or result.forced_out_of_domain:
+        return status_band(result, width)
     color = labels.color_rgb(result.category)
     band = Image.new("RGB", (width, 76), color)
     d = ImageDraw.Draw(band)

@@ -12,6 +12,7 @@ from ..types import SlideResult
 from .draw import jpeg_bytes
 from .gallery import Crop
 from .html_parts import CSS, cost_section, kv_table, region_table
+from .withheld import forced_notice, qc_section, withheld_header
 
 DECIDED = {
     "stage2": "stage 2 (high power)",
@@ -37,6 +38,8 @@ def _hex(labels: LabelSet, grade: str) -> str:
 
 
 def _header(result: SlideResult, labels: LabelSet) -> str:
+    if result.withheld:  # a plain banner, never a category colour
+        return withheld_header(result)
     a = result.adequacy
     adequacy = f"{'adequate' if a.adequate else 'NOT adequate'}: {a.reason}"
     warn = "".join(f"<li>{escape(w)}</li>" for w in result.warnings)
@@ -147,6 +150,12 @@ def _reading(result: SlideResult) -> str:
     return f'<section><h2>Reading</h2><p>{escape(text)}</p></section>'
 
 
+def _title(result: SlideResult) -> str:
+    if result.withheld:
+        return "withheld (not graded)"
+    return f"{'FORCED ' if result.forced_out_of_domain else ''}{result.category} {result.category_name}"
+
+
 def render_report(result: SlideResult, labels: LabelSet, *, overlay_png: bytes | None,
                   heatmap_png: bytes | None, crops: list[Crop], gallery_note: str | None) -> str:
     s = result.slide
@@ -161,11 +170,13 @@ def render_report(result: SlideResult, labels: LabelSet, *, overlay_png: bytes |
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(result.category)} {escape(result.category_name)} - {escape(s.name)} - zoomgrade</title>
+<title>{escape(_title(result))} - {escape(s.name)} - zoomgrade</title>
 <style>{CSS}</style></head>
 <body>
+{forced_notice(result)}
 {_header(result, labels)}
 {_reading(result)}
+{qc_section(result)}
 <section><h2>Regions per grade</h2>{_counts(result, labels)}</section>
 <section><h2>Overview</h2>
 <p class="muted">Every region found at low power, outlined in the colour of its fine grade; the numbers are the

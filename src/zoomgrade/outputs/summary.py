@@ -15,7 +15,7 @@ from .geojson import labels_of
 
 BASE_COLUMNS = ["slide", "path", "status", "mode", "category", "category_name", "risk_of_malignancy",
                 "adequate", "n_regions"]
-TAIL_COLUMNS = ["wall_seconds", "peak_rss_mb", "megapixels_read", "out_dir", "error"]
+TAIL_COLUMNS = ["forced_out_of_domain", "withheld_reasons", "wall_seconds", "peak_rss_mb", "megapixels_read", "out_dir", "error"]
 
 
 def summary_row(result: SlideResult, out_dir: str | Path | None = None) -> dict[str, Any]:
@@ -23,11 +23,11 @@ def summary_row(result: SlideResult, out_dir: str | Path | None = None) -> dict[
     row: dict[str, Any] = {
         "slide": result.slide.name,
         "path": result.slide.path,
-        "status": "graded",
+        "status": result.status,
         "mode": result.mode,
-        "category": result.category,
-        "category_name": result.category_name,
-        "risk_of_malignancy": round(float(result.risk_of_malignancy), 4),
+        "category": result.category or "",
+        "category_name": result.category_name or "",
+        "risk_of_malignancy": "" if result.risk_of_malignancy is None else round(float(result.risk_of_malignancy), 4),
         "adequate": bool(result.adequacy.adequate),
         "n_regions": len(result.regions),
     }
@@ -50,6 +50,8 @@ def summary_row(result: SlideResult, out_dir: str | Path | None = None) -> dict[
     row["megapixels_read"] = round(sum(result.cost.pixels_by_mpp.values()) / 1e6, 3)
     row["out_dir"] = "" if out_dir is None else str(out_dir)
     row["error"] = ""
+    row["forced_out_of_domain"] = bool(result.forced_out_of_domain)
+    row["withheld_reasons"] = "; ".join(result.withheld_reasons)
     return row
 
 
