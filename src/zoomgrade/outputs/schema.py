@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 from importlib import resources
 from typing import Any
 
@@ -18,7 +19,7 @@ SCHEMA_FILE = "result.schema.json"
 # Keywords that only annotate: nothing to check.
 _ANNOTATIONS = {"$schema", "$id", "title", "description", "$comment", "default", "examples", "$defs"}
 _CHECKED = {"type", "const", "enum", "properties", "required", "additionalProperties", "items",
-            "minItems", "maxItems", "minimum", "maximum", "exclusiveMinimum", "minLength", "anyOf", "$ref"}
+            "minItems", "maxItems", "minimum", "maximum", "exclusiveMinimum", "minLength", "pattern", "anyOf", "$ref"}
 
 _TYPES = {
     "object": lambda v: isinstance(v, dict),
@@ -94,6 +95,8 @@ def _check(value: Any, schema: dict[str, Any], root: dict[str, Any], where: str,
             errors.append(f"{where}: {value} is not a finite number")
     if isinstance(value, str) and len(value) < schema.get("minLength", 0):
         errors.append(f"{where}: string shorter than {schema['minLength']}")
+    if isinstance(value, str) and "pattern" in schema and not re.search(schema["pattern"], value):
+        errors.append(f"{where}: {value!r:.60} does not match {schema['pattern']!r}")
     if isinstance(value, list):
         if len(value) < schema.get("minItems", 0):
             errors.append(f"{where}: fewer than {schema['minItems']} items")
