@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -61,7 +62,7 @@ def train(
         import torch
 
         torch.use_deterministic_algorithms(True)
-    over = {k: v for k, v in {"mpp": mpp, "batch_size": batch_size, "seed": seed, "threads": threads,
+    over: dict[str, Any] = {k: v for k, v in {"mpp": mpp, "batch_size": batch_size, "seed": seed, "threads": threads,
                                   "device": device}.items()
             if v is not None}
     if lr is not None:
@@ -69,13 +70,13 @@ def train(
     if no_onnx:
         over["export_onnx"] = False
 
-    def start(stage: str) -> dict:
+    def start(stage: str) -> dict[str, Any]:
         """Where this stage's weights start (--init), said on stderr; fine-tuning's rate is a tenth."""
         folder, why = resolve_init(init, stage, label_set)
         if folder is not None and init is None and (mpp is not None or size is not None):
             folder, why = None, "random initial weights (--mpp/--size differ from the shipped model's input)"
         stderr().print(f"{stage}: {why}", highlight=False, markup=False)
-        lr_ = {} if lr is not None or folder is None else {"lr": 3e-4}
+        lr_: dict[str, Any] = {} if lr is not None or folder is None else {"lr": 3e-4}
         return {"run": {"init": folder, "init_why": why, "resume": resume}, "lr": lr_}
 
     results = []
@@ -83,14 +84,15 @@ def train(
         from ..models.train_stage1 import Stage1TrainConfig, train_stage1
 
         s = start("stage1")
+        steps_: dict[str, Any] = {"steps_per_epoch": steps} if steps else {}
         over1 = {k: v for k, v in over.items() if k != "mpp" or which is Which.stage1}  # --mpp: one stage's
-        cfg = replace(Stage1TrainConfig(), **over1, **s["lr"], **({"steps_per_epoch": steps} if steps else {}))
-        results.append(("stage1", train_stage1(slides, out, epochs, config=cfg, progress=not quiet,
+        cfg1 = replace(Stage1TrainConfig(), **over1, **s["lr"], **steps_)
+        results.append(("stage1", train_stage1(slides, out, epochs, config=cfg1, progress=not quiet,
                                                labels=label_set, names=names, **s["run"])))
     if which in (Which.stage2, Which.both):
         from ..models.train_stage2 import Stage2TrainConfig, train_stage2
 
-        extra = {k: v for k, v in {"per_group": per_group, "size": size, "swa_epochs": swa_epochs}.items() if v}
+        extra: dict[str, Any] = {k: v for k, v in {"per_group": per_group, "size": size, "swa_epochs": swa_epochs}.items() if v}
         extra.update({k: v for k, v in {"min_cover": min_cover, "edge_margin": edge_margin}.items() if v is not None})
         s = start("stage2")
         over2 = {k: v for k, v in over.items() if k != "mpp" or which is Which.stage2}

@@ -62,9 +62,9 @@ def calibration(conf: list[float], ok: list[bool], n_bins: int = N_BINS) -> dict
     for b in range(n_bins):
         sel = idx == b
         n = int(sel.sum())
-        acc = float(k[sel].mean()) if n else None
-        mc = float(c[sel].mean()) if n else None
+        acc = mc = None
         if n:
+            acc, mc = float(k[sel].mean()), float(c[sel].mean())
             ece += n / len(c) * abs(acc - mc)
         bins.append({"lo": float(edges[b]), "hi": float(edges[b + 1]), "count": n, "accuracy": acc, "confidence": mc})
     return {"ece": float(ece) if len(c) else None, "bins": bins, "n": len(c)}

@@ -104,17 +104,27 @@ def read_result(path: Path) -> dict[str, Any]:
     return doc
 
 
+def as_dict(value: Any) -> dict[str, Any]:
+    """A JSON value that should be an object, or {} where a damaged file holds something else."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    """A JSON value that should be an array, or [] where a damaged file holds something else."""
+    return value if isinstance(value, list) else []
+
+
 def entry_from_result(key: str, result_dir: Path, doc: dict[str, Any]) -> SlideEntry:
-    slide = doc.get("slide") if isinstance(doc.get("slide"), dict) else {}
+    slide = as_dict(doc.get("slide"))
     category = doc.get("category")
     # A result that a gate withheld has category null (and says so in ``status``): never shown as graded.
     status = str(doc.get("status") or ("graded" if category else "withheld"))
     if status not in ("graded", "withheld", "failed"):
         status = "graded" if category else "withheld"
-    counts = doc.get("counts") if isinstance(doc.get("counts"), dict) else {}
-    regions = doc.get("regions") if isinstance(doc.get("regions"), list) else []
-    cost = doc.get("cost") if isinstance(doc.get("cost"), dict) else {}
-    warnings = doc.get("warnings") if isinstance(doc.get("warnings"), list) else []
+    counts = as_dict(doc.get("counts"))
+    regions = as_list(doc.get("regions"))
+    cost = as_dict(doc.get("cost"))
+    warnings = as_list(doc.get("warnings"))
     return SlideEntry(
         key=key, name=str(slide.get("name") or result_dir.name), status=status, result_dir=result_dir,
         slide_path=str(slide["path"]) if slide.get("path") else None,

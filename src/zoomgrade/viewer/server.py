@@ -238,7 +238,7 @@ def _link_report(html: bytes, key: str) -> bytes:
 
 def make_app(viewer: Viewer) -> tornado.web.Application:
     a = {"viewer": viewer}
-    routes = [
+    routes: list[Any] = [
         (r"/", WorklistPage, a),
         (r"/api/worklist", WorklistApi, a),
         (rf"/slide/{KEY}", SlidePage, a),

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import labels as _labels
-from .index import SlideEntry
+from .index import SlideEntry, as_dict, as_list
 
 #: colours for grades that neither the result nor a known label set colours (distinct, colour-blind aware)
 PALETTE = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666")
@@ -54,7 +54,7 @@ def _from_definition(ld: Any) -> dict[str, Any]:
     """result.json 2.0's ``label_definition`` (the label set's file form) as fine / coarse / colors / names."""
     if not isinstance(ld, dict):
         return {}
-    cats = ld.get("categories") if isinstance(ld.get("categories"), dict) else {}
+    cats = as_dict(ld.get("categories"))
     coarse = [c for c in ld.get("coarse") or [] if isinstance(c, dict) and isinstance(c.get("name"), str)]
     colors = {str(k): v.get("colour") for k, v in cats.items() if isinstance(v, dict)}
     colors.update({c["name"]: c.get("colour") for c in coarse})
@@ -76,7 +76,7 @@ def label_display(doc: dict[str, Any], result_dir: Path | None) -> dict[str, Any
     colors.update(_geojson_colours(result_dir))
     if isinstance(own.get("colors"), dict):
         colors.update({str(k): h for k, v in own["colors"].items() if (h := _hex(v))})
-    regions = doc.get("regions") if isinstance(doc.get("regions"), list) else []
+    regions = as_list(doc.get("regions"))
     seen = [str(r.get("fine_grade")) for r in regions if isinstance(r, dict) and r.get("fine_grade") is not None]
     grades = list(fine) if fine else list(dict.fromkeys(seen))
     for g in dict.fromkeys(seen):
@@ -115,7 +115,7 @@ def regions_by_severity(doc: dict[str, Any], fine: list[str] | None) -> list[dic
     """Regions most severe first: by fine grade (label-set order), then fused confidence; without a known order,
     by the cascade's own severity queue (``order``)."""
     out = []
-    for r in doc.get("regions") if isinstance(doc.get("regions"), list) else []:
+    for r in as_list(doc.get("regions")):
         if not isinstance(r, dict):
             continue
         bbox = r.get("bbox") if isinstance(r.get("bbox"), list) and len(r["bbox"]) == 4 else None
@@ -133,7 +133,7 @@ def regions_by_severity(doc: dict[str, Any], fine: list[str] | None) -> list[dic
             "fine_probs": _probs(r.get("fine_probs")), "stage2_probs": _probs(r.get("stage2_probs")),
             "coarse_probs": _probs(r.get("coarse_probs")), "decided_by": r.get("decided_by"),
             "est_cells": r.get("est_cells"), "area_um2": r.get("area_um2"), "order": r.get("order"),
-            "patch_grades": r.get("patch_grades") if isinstance(r.get("patch_grades"), list) else [],
+            "patch_grades": as_list(r.get("patch_grades")),
             "error": r.get("error"), "bbox": [float(v) for v in bbox], "rings": rings,
         })
 
@@ -149,7 +149,7 @@ def slide_document(entry: SlideEntry, doc: dict[str, Any], slide_error: str | No
                    dzi: dict[str, Any] | None) -> dict[str, Any]:
     """The JSON the slide page is drawn from (every string is put in the page as text, never as markup)."""
     labels = label_display(doc, entry.result_dir)
-    slide = doc.get("slide") if isinstance(doc.get("slide"), dict) else {}
+    slide = as_dict(doc.get("slide"))
     return {
         "key": entry.key, "name": entry.name, "status": entry.status, "mode": doc.get("mode"),
         "category": doc.get("category"), "category_name": doc.get("category_name"),
