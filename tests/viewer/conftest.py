@@ -27,7 +27,7 @@ def results_dir(tmp_path_factory: pytest.TempPathFactory, synth_slide: Callable[
     results = []
     for path in (malignant, benign):
         r = zoomgrade.grade(path)
-        r.save(out / Path(path).stem)
+        zoomgrade.save_result(r, out / Path(path).stem)
         results.append(r)
     rows = [*results, failure_row(slides / "broken.svs", "SlideError: broken.svs: not a slide file")]
     write_summary_csv(rows, out / "summary.csv")

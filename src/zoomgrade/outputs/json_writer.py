@@ -57,7 +57,7 @@ def result_to_json(result: SlideResult, *, indent: int | None = 2) -> str:
 
 def write_result_json(result: SlideResult, path: str | Path) -> Path:
     doc = result_to_dict(result)
-    problems = validate_result_dict(doc, reference=False)
+    problems = validate_result_dict(doc)
     if problems:
         # Warn, do not raise: losing a graded slide over a schema nit helps nobody; tests make it fatal.
         warnings.warn(f"{path}: result.json does not match schema {SCHEMA_VERSION}: " + "; ".join(problems[:5]),
