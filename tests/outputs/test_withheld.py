@@ -70,3 +70,11 @@ def test_forced_result_keeps_its_category_and_says_forced(flat_slide, tmp_path):
     assert "FORCED" in (out / "report.html").read_text()
     assert json.loads((out / "regions.geojson").read_text())["zoomgrade"]["forced_out_of_domain"] is True
     assert summary_row(r, out)["forced_out_of_domain"] is True
+
+
+def test_withheld_slide_in_mode_both_reports_the_comparison(flat_slide, tmp_path):
+    # mode=both: the comparison is filled even when the cascade withheld the slide (cascade/grade.py)
+    r = _withheld(flat_slide)
+    r.comparison = {"exhaustive": {"category": None}, "category_agreement": True, "region_agreement": None}
+    html = (save_result(r, tmp_path / "w") / "report.html").read_text()
+    assert "cascade withheld, exhaustive tiling None" in html

@@ -123,8 +123,8 @@ def stage1_regions(slide: Any, stage1: Any, cfg: Any, labels: LabelSet) -> list[
     return run_stage1(slide, stage1, cfg, labels, CostRecord()).regions
 
 
-def ablation_category(slide: Any, grades: list[RegionGrade], cfg: Any, labels: LabelSet) -> str:
-    """The slide category the cascade's own adequacy check and slide rule give these grades."""
+def ablation_category(slide: Any, grades: list[RegionGrade], cfg: Any, labels: LabelSet) -> str | None:
+    """The slide category the cascade's own adequacy check and slide rule give these grades (None: withheld)."""
     from ..cascade.grade import build_result
 
     return build_result(slide, "cascade", grades, cfg, labels, CostRecord(), {}, {}, []).category

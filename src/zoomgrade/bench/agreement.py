@@ -31,7 +31,7 @@ class Row:
     seed: int
     category: str  # truth
     stain: str
-    cascade: str
+    cascade: str | None  # None: the cascade withheld the slide
     exhaustive: str
     agree: bool
     region_agreement: float | None
@@ -149,7 +149,7 @@ def print_report(rows: list[Row], s: dict[str, Any]) -> None:
     print(f"{'seed':>8} {'stain':>8} truth casc exh agree  hp-ratio  casc-s   exh-s regions fb")
     for r in rows:
         ratio = f"{r.hp_ratio:.4f}" if r.hp_ratio is not None else "-"
-        print(f"{r.seed:>8} {r.stain:>8} {r.category:>5} {r.cascade:>4} {r.exhaustive:>3} {r.agree!s:>5} "
+        print(f"{r.seed:>8} {r.stain:>8} {r.category:>5} {r.cascade or 'withheld':>4} {r.exhaustive:>3} {r.agree!s:>5} "
               f"{ratio:>9} {r.cascade_seconds:7.1f} {r.exhaustive_seconds:7.1f} {r.n_regions:7d} {r.n_fallback:2d}")
     if not rows:
         return

@@ -47,7 +47,8 @@ class Down(nn.Sequential):
         super().__init__(ConvBNAct(cin, cout, k=3, stride=2), *[ResBlock(cout) for _ in range(blocks)])
 
 
-def sinusoidal_2d(h: int, w: int, dim: int, *, offset: tuple[float, float] = (0.0, 0.0),
+def sinusoidal_2d(h: int, w: int, dim: int, *,
+                  offset: tuple[float | torch.Tensor, float | torch.Tensor] = (0.0, 0.0),
                   scale: float = 1.0, device: torch.device | None = None) -> torch.Tensor:
     """2-D sine/cosine position encoding (dim, h, w): half the channels encode y, half x.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -22,6 +22,9 @@ from ..labels import TBSRTC, LabelSet
 from .blocks import fold_batchnorm
 from .card import ModelCard, load_model, paths_for
 from .hashes import pinned, verify_file
+
+if TYPE_CHECKING:
+    from .stage1 import Stage1Net
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
@@ -134,7 +137,7 @@ class Stage1Runner:
                  window: int = 2816, overlap: int = 256, engine: str = "auto",
                  weights_path: str | Path | None = None):
         self.device = pick_device(device)
-        self.model = _inference_copy(model, self.device)
+        self.model = cast("Stage1Net", _inference_copy(model, self.device))  # its forward_features is used
         self.card = card
         self._ort = _ort_engine(card, self.device, engine, weights_path)
         self.engine = "onnxruntime" if self._ort is not None else "torch"
@@ -145,27 +148,28 @@ class Stage1Runner:
         self.window = max(self.multiple * 4, window // self.multiple * self.multiple)
         self.overlap = overlap // self.multiple * self.multiple
 
-    def _run(self, img: np.ndarray, y0: int, x0: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _run(self, img: np.ndarray, y0: int, x0: int
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
         h, w = img.shape[:2]
         ph, pw = -h % self.multiple, -w % self.multiple
         if ph or pw:  # pad with white: that is what glass looks like
             img = np.pad(img, ((0, ph), (0, pw), (0, 0)), constant_values=255)
-        f = None
+        f: np.ndarray | None = None
         if self._ort is not None and min(img.shape[:2]) >= self.ort_min_side:
             outs = self._ort.run(_ort_input(self._ort, img, self.card), np.array([y0, x0], np.float32))
-            g, c, a = (torch.from_numpy(o) for o in outs[:3])
+            gt, ct, at = (torch.from_numpy(o) for o in outs[:3])
             f = outs[3] if len(outs) > 3 else None
         else:
             x = to_input(img, self.card, self.device)
-            g, c, a, f = self.model.forward_features(x, pos_offset=(float(y0), float(x0)))
-            f = f.float().cpu().numpy()
+            gt, ct, at, ft = self.model.forward_features(x, pos_offset=(float(y0), float(x0)))
+            f = ft.float().cpu().numpy()
         oh, ow = -(-h // self.stride), -(-w // self.stride)
-        g = torch.sigmoid(g[0, 0, :oh, :ow]).float().cpu().numpy()
-        c = torch.softmax(c[0, :, :oh, :ow], dim=0).permute(1, 2, 0).float().cpu().numpy()
+        g = torch.sigmoid(gt[0, 0, :oh, :ow]).float().cpu().numpy()
+        c = torch.softmax(ct[0, :, :oh, :ow], dim=0).permute(1, 2, 0).float().cpu().numpy()
         if f is not None:
             fh, fw = -(-h // FEATURE_STRIDE), -(-w // FEATURE_STRIDE)
             f = np.ascontiguousarray(f[0, :, :fh, :fw].transpose(1, 2, 0), dtype=np.float32)
-        return g, c, a[0, 0, :oh, :ow].float().cpu().numpy(), f
+        return g, c, at[0, 0, :oh, :ow].float().cpu().numpy(), f
 
     @torch.inference_mode()
     def predict(self, image: np.ndarray) -> Stage1Maps:

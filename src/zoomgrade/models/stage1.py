@@ -90,7 +90,8 @@ class Stage1Net(nn.Module):
         origin in input pixels, so windows of a big slide get their absolute position encoding."""
         return self.forward_features(x, pos_offset)[:3]
 
-    def forward_features(self, x: torch.Tensor, pos_offset: tuple[float, float] = (0.0, 0.0)
+    def forward_features(self, x: torch.Tensor,
+                         pos_offset: tuple[float, float] | tuple[torch.Tensor, torch.Tensor] = (0.0, 0.0)
                          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """``forward``'s three maps and the stride-16 features (B, attn_dim, H/16, W/16) that enter the
         attention block: local appearance, before the slide's context is mixed in. The domain gate

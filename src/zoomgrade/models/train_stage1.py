@@ -59,7 +59,10 @@ def _batch(slides: list[Stage1Slide], cfg: Stage1TrainConfig, rng: np.random.Gen
     """Random square crops (origin on the 16-px grid) of random slides, with their targets."""
     s = cfg.net.out_stride
     c, m = cfg.crop, cfg.crop // s
-    imgs, grp, grd, wts = [], [], [], []
+    imgs: list[np.ndarray] = []
+    grp: list[np.ndarray] = []
+    grd: list[np.ndarray] = []
+    wts: list[np.ndarray] = []
     for _ in range(cfg.batch_size):
         sl = slides[rng.integers(len(slides))]
         H, W = sl.image.shape[:2]
@@ -146,7 +149,7 @@ def train_stage1(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
         ema = torch.optim.swa_utils.AveragedModel(
             model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
     kept = model if ema is None else ema.module  # what is validated and saved
-    best = (-1.0, -1, None)
+    best: tuple[float, int, dict[str, torch.Tensor] | None] = (-1.0, -1, None)
     history: list[dict[str, float]] = []
     mean = torch.tensor(card.normalisation["mean"], device=dev).view(1, 3, 1, 1)
     std = torch.tensor(card.normalisation["std"], device=dev).view(1, 3, 1, 1)
@@ -155,7 +158,7 @@ def train_stage1(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
         slides = []
         for it in items:
             slides.append(stage1_slide(it, cfg.mpp, cfg.net.out_stride, labels, gain=cfg.target_gain))
-            if prog:
+            if prog and task is not None:
                 prog.advance(task)
         train_slides = [s for s, it in zip(slides, items) if it in train_items]
         val_slides = [s for s, it in zip(slides, items) if it in val_items]
@@ -187,7 +190,7 @@ def train_stage1(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
                                  dict(zip(labels.coarse, (round(float(w), 4) for w in class_w)))}}
         for ep in range(first, cfg.epochs):
             model.train()
-            if prog:
+            if prog and task is not None:
                 prog.reset(task, total=cfg.steps_per_epoch, description=f"stage1 epoch {ep + 1}/{cfg.epochs}")
             losses = []
             for _ in range(cfg.steps_per_epoch):
@@ -202,7 +205,7 @@ def train_stage1(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
                 if ema is not None:
                     ema.update_parameters(model)
                 losses.append(loss.item())
-                if prog:
+                if prog and task is not None:
                     prog.update(task, advance=1, info=f"loss {np.mean(losses[-10:]):.3f}")
             runner = Stage1Runner(kept, card, device=dev)
             scores = stage1_scores(runner, val_slides, labels)
@@ -219,6 +222,8 @@ def train_stage1(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
                 ep + 1, history, best, {"model": model.state_dict(), "opt": opt.state_dict(),
                                         "sched": sched.state_dict(), **({"ema": ema.state_dict()} if ema else {})},
                 capture_rng(gen, rng), key, initial))
+    if best[2] is None:  # no epoch scored above -1 (e.g. validation scores NaN): nothing to keep
+        raise RuntimeError(f"stage1 training: no epoch gave a usable validation score ({out_dir})")
     kept.load_state_dict(best[2])
     # the domain gate's statistics, in this model's own feature space (models/domain_fit.py)
     card.domain = card_domain(Stage1Runner(kept, card, device=dev), [s.image for s in train_slides],

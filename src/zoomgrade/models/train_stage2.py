@@ -6,6 +6,7 @@ import copy
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -123,11 +124,11 @@ def train_stage2(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
     model = Stage2Net(cfg.net)
     if start is not None:
         model.load_state_dict(start.state_dict())
-    model = model.to(dev, memory_format=torch.channels_last)
+    model = model.to(dev, memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs lack memory_format
     mean = torch.tensor(card.normalisation["mean"], device=dev).view(1, 3, 1, 1)
     std = torch.tensor(card.normalisation["std"], device=dev).view(1, 3, 1, 1)
     history: list[dict[str, float]] = []
-    best = (-1.0, -1, None)
+    best: tuple[float, int, dict[str, torch.Tensor] | None] = (-1.0, -1, None)
     with progress_bar(progress) as prog:
         task = prog.add_task("stage2", total=1, info="") if prog else None
         xtr, ytr = _collect(train_items, cfg, labels, rng, prog, task, "train")
@@ -162,7 +163,7 @@ def train_stage2(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
                                  "train_crops_per_class": dict(zip(card.labels, (int(c) for c in counts)))}}
         for ep in range(first, cfg.epochs):
             model.train()
-            if prog:
+            if prog and task is not None:
                 prog.reset(task, total=steps, description=f"stage2 epoch {ep + 1}/{cfg.epochs}")
             losses = []
             for _ in range(steps):
@@ -176,7 +177,7 @@ def train_stage2(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
                 opt.step()
                 sched.step()
                 losses.append(loss.item())
-                if prog:
+                if prog and task is not None:
                     prog.update(task, advance=1, info=f"loss {np.mean(losses[-10:]):.3f}")
             model.eval()
             row = {"epoch": ep + 1, "loss": float(np.mean(losses)), **_scores(model, card, dev, xva, yva, labels)}
@@ -185,7 +186,7 @@ def train_stage2(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
                 prog.console.print(f"stage2 epoch {ep + 1}: loss {row['loss']:.4f}  macro_f1 {row['macro_f1']:.3f}  "
                                    f"fine_macro_f1 {row['fine_macro_f1']:.3f}  none_recall {row['none_recall']:.3f}",
                                    highlight=False)
-            if cfg.swa_epochs and ep >= cfg.epochs - cfg.swa_epochs:
+            if swa is not None and ep >= cfg.epochs - cfg.swa_epochs:  # swa exists iff cfg.swa_epochs
                 swa.update_parameters(model)
             elif row["macro_f1"] > best[0] and not cfg.swa_epochs:
                 best = (row["macro_f1"], ep + 1, copy.deepcopy(model.state_dict()))
@@ -195,10 +196,12 @@ def train_stage2(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
                 ep + 1, history, best, {"model": model.state_dict(), "opt": opt.state_dict(),
                                         "sched": sched.state_dict(), **({"swa": swa.state_dict()} if swa else {})},
                 capture_rng(gen, rng), key, initial))
-        if cfg.swa_epochs:
+        if swa is not None:
             row = _finish_swa(swa, xtr, ytr, p, cfg, mean, std, dev, rng, xva, yva, card, labels)
             history.append(row)
             best = (row["macro_f1"], cfg.epochs, copy.deepcopy(swa.module.state_dict()))
+    if best[2] is None:  # no epoch scored above -1 (e.g. validation scores NaN): nothing to keep
+        raise RuntimeError(f"stage2 training: no epoch gave a usable validation score ({out_dir})")
     model.load_state_dict(best[2])
     _save(model, card, out, cfg, items, train_items, val_items, counts, history, best, t0, command, True, run)
     write_report(out.parent, card, ["macro_f1", "fine_macro_f1", "none_recall"])
@@ -206,7 +209,7 @@ def train_stage2(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
     return TrainResult(out, best[0], best[1], history, time.perf_counter() - t0)
 
 
-def _scores(model, card, dev, xva, yva, labels: LabelSet) -> dict[str, float]:
+def _scores(model, card, dev, xva, yva, labels: LabelSet) -> dict[str, Any]:
     """Validation scores of ``model`` (in eval mode) on the validation crops."""
     n_cls = len(labels.fine) + 1
     # a fresh runner each time: runners keep a folded copy of the weights they were given

@@ -23,6 +23,7 @@ def category_banner(result: SlideResult, labels: LabelSet, width: int) -> Image.
     saying so for a withheld or forced slide)."""
     if result.withheld or result.forced_out_of_domain:
         return status_band(result, width)
+    assert result.category is not None, "a slide that is not withheld has a category"
     color = labels.color_rgb(result.category)
     band = Image.new("RGB", (width, 76), color)
     d = ImageDraw.Draw(band)

@@ -40,13 +40,15 @@ def _hex(labels: LabelSet, grade: str) -> str:
 def _header(result: SlideResult, labels: LabelSet) -> str:
     if result.withheld:  # a plain banner, never a category colour
         return withheld_header(result)
+    category = result.category
+    assert category is not None, "a slide that is not withheld has a category"
     a = result.adequacy
     adequacy = f"{'adequate' if a.adequate else 'NOT adequate'}: {a.reason}"
     warn = "".join(f"<li>{escape(w)}</li>" for w in result.warnings)
     return f"""
-<header style="background:{_hex(labels, result.category)}">
-  <div class="cat">{escape(result.category)}</div>
-  <div><h1>{escape(result.category_name)}</h1>
+<header style="background:{_hex(labels, category)}">
+  <div class="cat">{escape(category)}</div>
+  <div><h1>{escape(result.category_name or '')}</h1>
   <p class="big">Risk of malignancy &asymp; {result.risk_of_malignancy:.0%} &middot; {escape(result.slide.name)}</p></div>
 </header>
 <section class="verdict">
@@ -111,7 +113,7 @@ def _comparison(result: SlideResult) -> str:
     if "category" in ex:
         agree = cmp.get("category_agreement")
         mark = "same category" if agree else "DIFFERENT category" if agree is False else ""
-        lines.append(f"<p><b>Slide category:</b> cascade {escape(result.category)}, exhaustive tiling "
+        lines.append(f"<p><b>Slide category:</b> cascade {escape(result.category or 'withheld')}, exhaustive tiling "
                      f"{escape(str(ex['category']))} &middot; <b>{mark}</b></p>")
     if cmp.get("region_agreement") is not None:
         lines.append(f"<p><b>Regions:</b> {float(cmp['region_agreement']):.0%} of {cmp.get('regions_compared', '?')} "

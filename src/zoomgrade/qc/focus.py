@@ -23,7 +23,7 @@ N_WINDOWS = 6
 
 
 def sharpness(window: np.ndarray) -> float:
-    g = np.asarray(window, np.float32) @ np.float32([0.299, 0.587, 0.114])
+    g = np.asarray(window, np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
     sd = float(g.std())
     if sd < 2.0:  # flat glass: nothing to be in or out of focus
         return float("nan")

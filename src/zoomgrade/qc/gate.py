@@ -139,8 +139,9 @@ def assess_slide(slide: Any, thumb: np.ndarray, features: np.ndarray | None, reg
                  cost: Any = None) -> GateDecision:
     """Quality control and the domain gate for one slide, from stage 1's thumbnail, features and regions."""
     limit = stage2_limit(s2card, stage2_mpp)
+    width_px, height_px = slide.dimensions
     qc = [check_resolution(float(slide.mpp), getattr(slide, "mpp_source", "file"), limit),
-          check_extent(*slide.dimensions, float(slide.mpp), window_px * stage2_mpp),
+          check_extent(width_px, height_px, float(slide.mpp), window_px * stage2_mpp),
           check_brightfield(thumb)]
     domain = getattr(s1card, "domain", None) or {}
     qc.append(check_stain(thumb, domain.get("stain")))
