@@ -12,7 +12,7 @@ from ..labels import LabelSet
 from ..types import SlideResult
 from .config import GradeConfig
 from .exhaustive import ExhaustiveOutput
-from .fallback import patch_rule, rule_kwargs
+from .patch_rule import patch_rule, rule_kwargs
 
 
 def high_power_pixels(result: SlideResult) -> int:

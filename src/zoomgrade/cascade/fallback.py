@@ -11,122 +11,114 @@ them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..labels import LabelSet
-from ..types import CostRecord, RegionGrade
-from .budget import Budget
-from .config import GradeConfig
-from .fallback import PatchVote, patch_rule, rule_kwargs
-from .prefetch import hint_ahead, read_and_grade
-from .stage2_pass import Stage2Decision
-from .windows import Reader, Windows, region_windows
+from ..types import RegionGrade
+from .context import PassContext
+from .outcome import Outcome, RegionOutcome
+from .patch_rule import PatchVote, patch_rule, rule_kwargs
+from .reading import Graded, Reader, hint_ahead, read_and_grade
+from .reading.batches import Images, Probs
+from .stage2 import Stage2Decision
+from .windows import Windows, region_windows
 
 
-@dataclass
-class FallbackOutcome:
-    decision: Stage2Decision
-    grade: RegionGrade | None  # None: dismissed (no patch showed cells), skipped or failed
+@dataclass(frozen=True)
+class FallbackResult:
+    decision: Stage2Decision  # what stage 2 made of the region
+    outcome: RegionOutcome  # what the fallback made of it (replaces the decision's outcome)
     vote: PatchVote | None = None
-    skipped: bool = False
-    error: str | None = None
     n_read: int = 0  # patches read by the fallback itself (beyond the stage-2 windows)
 
+    @property
+    def grade(self) -> RegionGrade | None:
+        return self.outcome.grade if self.outcome.kind is Outcome.GRADED else None
 
-def vote_of(probs: np.ndarray, labels: LabelSet, cfg: GradeConfig) -> PatchVote:
-    return patch_rule(probs, labels, **rule_kwargs(cfg.fallback))
+
+@dataclass(frozen=True)
+class _Patches:
+    """A region the fallback reads more patches of."""
+
+    decision: Stage2Decision
+    windows: Windows
 
 
-def needs_more(d: Stage2Decision, cfg: GradeConfig) -> bool:
+def _errors(*errors: str | None) -> str | None:
+    return "; ".join(e for e in errors if e) or None
+
+
+def needs_more(d: Stage2Decision, ctx: PassContext) -> bool:
     """Too little evidence in the stage-2 windows: read shifted patches as well."""
     if d.window_probs is None or not len(d.window_probs):
         return True
-    voting = int((d.window_probs[:, -1] < cfg.fallback.none_threshold).sum())
-    return voting < cfg.fallback.min_count
+    voting = int((d.window_probs[:, -1] < ctx.cfg.fallback.none_threshold).sum())
+    return voting < ctx.cfg.fallback.min_count
 
 
-def _outcome(d: Stage2Decision, probs: np.ndarray, labels: LabelSet, cfg: GradeConfig, n_read: int) -> FallbackOutcome:
-    vote = vote_of(probs, labels, cfg)
+def patches_to_read(d: Stage2Decision, ctx: PassContext) -> Windows:
+    """The rest of the region's grid, and the grid shifted by half a patch where stage 2 saw too little."""
+    wins = d.job.rest
+    if needs_more(d, ctx):
+        s2 = ctx.cfg.stage2
+        shifted = region_windows(d.job.region.polygon, ctx.slide.mpp, s2.mpp, ctx.window_px, ctx.window_px,
+                                 s2.max_windows_per_region, s2.min_window_overlap, shifted=True, lattice=s2.lattice)
+        wins = Windows(wins.boxes + shifted.boxes, np.concatenate([wins.overlap, shifted.overlap]), wins.n_planned)
+    return wins
+
+
+def voted(d: Stage2Decision, probs: Probs, ctx: PassContext, n_read: int) -> FallbackResult:
+    """The region decided by the patch rule over ``probs`` (its stage-2 windows' and its patches')."""
+    vote = patch_rule(probs, ctx.labels, **rule_kwargs(ctx.cfg.fallback))
+    o = d.outcome
     if vote.grade is None:
-        return FallbackOutcome(d, None, vote, n_read=n_read)
-    rg = RegionGrade(region=d.job.region, fine_grade=vote.grade, confidence=vote.confidence, fine_probs=vote.probs,
+        return FallbackResult(d, RegionOutcome(o.order, o.region, Outcome.DISMISSED), vote, n_read)
+    rg = RegionGrade(region=o.region, fine_grade=vote.grade, confidence=vote.confidence, fine_probs=vote.probs,
                      stage2_probs=None if d.likelihood is None else d.likelihood.probs, decided_by="fallback",
-                     order=d.job.order, patch_grades=vote.patch_grades, error=d.error)
-    return FallbackOutcome(d, rg, vote, n_read=n_read)
+                     order=o.order, patch_grades=vote.patch_grades, error=o.error)
+    return FallbackResult(d, RegionOutcome(o.order, o.region, Outcome.GRADED, rg), vote, n_read)
 
 
-def run_fallback(
-    slide,
-    decisions: list[Stage2Decision],
-    runner,
-    cfg: GradeConfig,
-    labels: LabelSet,
-    cost: CostRecord,
-    budget: Budget,
-    size_px: int,
-    progress: Callable[[str, int, int], None] | None = None,
-) -> list[FallbackOutcome]:
-    """One outcome per decision, in the order given."""
-    n_cls = len(labels.fine) + 1
+def _after_read(g: Graded[_Patches], base: Probs, ctx: PassContext, n_cls: int) -> FallbackResult:
+    d = g.item.decision
+    o = d.outcome
+    if g.skipped or g.error is not None or g.probs is None:
+        if len(base):  # budget spent or read failed: decide from the stage-2 windows alone
+            return voted(d, base, ctx, 0)
+        kind = Outcome.OVER_BUDGET if g.skipped else Outcome.FAILED
+        why = None if g.skipped else (g.error or "no patches")
+        return FallbackResult(d, RegionOutcome(o.order, o.region, kind, o.grade, _errors(o.error, why)))
+    probs = np.concatenate([base, g.probs.reshape(-1, n_cls)], axis=0)
+    return voted(d, probs, ctx, len(g.item.windows.boxes))
+
+
+def run_fallback(ctx: PassContext, decisions: list[Stage2Decision]) -> list[FallbackResult]:
+    """One result per decision, in the order given."""
+    cfg, n_cls = ctx.cfg, len(ctx.labels.fine) + 1
+    budget = ctx.high_power_budget()
     own = {d.job.order: (d.window_probs if d.window_probs is not None else np.zeros((0, n_cls))) for d in decisions}
-    more = []
-    for d in decisions:
-        wins = d.job.rest
-        if needs_more(d, cfg):
-            shifted = region_windows(d.job.region.polygon, slide.mpp, cfg.stage2.mpp, size_px, size_px,
-                                     cfg.stage2.max_windows_per_region, cfg.stage2.min_window_overlap, shifted=True,
-                                     lattice=cfg.stage2.lattice)
-            wins = Windows(wins.boxes + shifted.boxes, np.concatenate([wins.overlap, shifted.overlap]),
-                           wins.n_planned)
-        if wins.boxes:
-            more.append((d, wins))
-    results: dict[int, FallbackOutcome] = {}
+    more = [_Patches(d, w) for d in decisions if (w := patches_to_read(d, ctx)).boxes]
+    reading = {id(p.decision) for p in more}
     total = len(decisions)
-    done = 0
-    if progress:
-        progress("fallback", 0, total)
-    for d in decisions:  # enough windows already: decided without reading anything
-        if not any(m[0] is d for m in more):
-            results[d.job.order] = _outcome(d, own[d.job.order], labels, cfg, 0)
-            done += 1
-    if progress:
-        progress("fallback", done, total)
-    stage = cost.stage("fallback")
-    reader = Reader(slide, cfg.stage2.mpp, size_px, cost, "fallback")
-    budget.readers.append(reader)
+    ctx.report("fallback", 0, total)
+    # enough windows already: decided without reading anything
+    results = {d.job.order: voted(d, own[d.job.order], ctx, 0) for d in decisions if id(d) not in reading}
+    done = len(results)
+    ctx.report("fallback", done, total)
+    reader = Reader(ctx.slide, cfg.stage2.mpp, ctx.window_px, ctx.cost, "fallback")
+    ctx.cost.add("fallback")  # one record for the pass: its reads and its inference
 
-    def read(item: tuple[Stage2Decision, Windows]) -> np.ndarray:
-        return reader.read(item[1].boxes)
+    def read(p: _Patches) -> Images:
+        return reader.read(p.windows.boxes)
 
-    boxes = [b for _, w in more for b in w.boxes]
-    with hint_ahead(slide, boxes, cfg.stage2.mpp, cost, "fallback_hints", enabled=cfg.stage2.readahead):
-        for o in read_and_grade(
-            more, read, runner.predict, batch_size=cfg.stage2.batch_size, depth=cfg.stage2.prefetch_regions,
-            cost=cost, infer_stage="fallback_infer", skip=budget.exhausted if budget.limited else None,
-            readers=cfg.stage2.readers,
-            on_item=(lambda n: progress("fallback", done + n, total)) if progress else None,
+    boxes = [b for p in more for b in p.windows.boxes]
+    with hint_ahead(ctx.slide, boxes, cfg.stage2.mpp, ctx.cost, "fallback_hints", enabled=cfg.stage2.readahead):
+        for g in read_and_grade(
+            more, read, ctx.high_power_model().predict, batch_size=cfg.stage2.batch_size, depth=cfg.stage2.prefetch_regions,
+            cost=ctx.cost, infer_stage="fallback", skip=budget.exhausted if budget.limited else None,
+            readers=cfg.stage2.readers, on_item=lambda n: ctx.report("fallback", done + n, total),
         ):
-            d, wins = o.item
-            base = own[d.job.order]
-            if o.skipped and len(base):  # budget spent: decide from the stage-2 windows alone
-                results[d.job.order] = _outcome(d, base, labels, cfg, 0)
-            elif o.skipped:
-                results[d.job.order] = FallbackOutcome(d, None, skipped=True)
-            elif o.error is not None or o.probs is None:
-                if len(base):
-                    results[d.job.order] = _outcome(d, base, labels, cfg, 0)
-                else:
-                    results[d.job.order] = FallbackOutcome(d, None, error=o.error or "no patches")
-            else:
-                probs = np.concatenate([base, o.probs.reshape(-1, n_cls)], axis=0)
-                results[d.job.order] = _outcome(d, probs, labels, cfg, len(wins.boxes))
-    # One record per pass: inference seconds of the fallback go under "fallback" with its reads.
-    inf = cost.stages.pop("fallback_infer", None)
-    if inf is not None:
-        stage.seconds += inf.seconds
-        stage.model_calls += inf.model_calls
-        stage.model_items += inf.model_items
+            order = g.item.decision.job.order
+            results[order] = _after_read(g, own[order], ctx, n_cls)
     return [results[d.job.order] for d in decisions]

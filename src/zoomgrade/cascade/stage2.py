@@ -11,56 +11,47 @@ are read at all."""
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..labels import LabelSet
-from ..types import CostRecord, Region, RegionGrade
-from .budget import Budget
+from ..types import Region, RegionGrade
 from .cellcount import count_region, crosses, scaled_count
 from .config import GradeConfig
+from .context import PassContext
 from .fusion import Likelihood, coarse_prior, fuse, region_likelihood
-from .prefetch import PlanAhead, read_and_grade, slide_hinter
+from .outcome import Outcome, RegionOutcome
+from .reading import Graded, PlanAhead, Reader, read_and_grade, slide_hinter
+from .reading.batches import Images, Probs
 from .reading_stop import ReadingStop
-from .windows import Reader, Windows, best_covered, region_windows
+from .windows import Windows, best_covered, region_windows
 
 
 @dataclass
 class Job:
     order: int  # position in the severity queue
-    region: Region
+    region: Region  # as stage 1 found it
     windows: Windows = dataclasses.field(default_factory=Windows)  # read and graded by stage 2
     rest: Windows = dataclasses.field(default_factory=Windows)  # the region's other windows (fallback)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Stage2Decision:
-    """What stage 2 made of one region: a grade, a request for the fallback, or a dismissal."""
+    """What stage 2 made of one region (``outcome``), and the evidence the fallback goes on from."""
 
     job: Job
-    grade: RegionGrade | None  # None: budget-skipped before reading (filled by the caller) or dismissed
+    outcome: RegionOutcome
     likelihood: Likelihood | None = None
-    needs_fallback: bool = False
-    dismissed: bool = False  # windows showed no cells: a stage-1 false alarm
-    skipped: bool = False  # budget spent before this region was read
-    unread: bool = False  # not read: the early stop had decided the slide (cascade/early_stop.py)
-    error: str | None = None
-    window_probs: np.ndarray | None = None  # (k, n_fine + 1) stage-2 outputs of the windows (fallback reuses)
+    window_probs: Probs | None = None  # (k, n_fine + 1) stage-2 outputs of the windows (fallback reuses)
 
+    @property
+    def grade(self) -> RegionGrade | None:
+        return self.outcome.grade
 
-def _stop_now(stop: ReadingStop, d: Stage2Decision, n_done: int, check_every: int) -> bool:
-    """Tell the early stop what stage 2 made of one region; every ``check_every`` regions, ask it."""
-    if d.dismissed:
-        stop.dismissed(d.job.order)
-    elif d.grade is not None and not d.needs_fallback:
-        stop.graded_as(d.job.order, d.grade)
-    elif not d.skipped:
-        stop.awaits_fallback(d.job.order, d.job.region)
-    return n_done % check_every == 0 and stop.check() is not None
+    @property
+    def error(self) -> str | None:
+        return self.outcome.error
 
 
 def plan_windows(job: Job, slide_mpp: float, cfg: GradeConfig, size_px: int) -> Job:
@@ -97,117 +88,125 @@ def _band_key(job: Job, band_px: float) -> tuple[int, float, int]:
     return band, (cx if band % 2 == 0 else -cx), job.order
 
 
-def decide(job: Job, probs: np.ndarray, labels: LabelSet, cfg: GradeConfig) -> Stage2Decision:
-    """Likelihood from the windows, fused with the stage-1 prior; low confidence -> fallback."""
+def decide(ctx: PassContext, job: Job, region: Region, probs: Probs) -> Stage2Decision:
+    """Likelihood from the windows, fused with the stage-1 prior; low confidence -> the fallback's turn."""
+    cfg, labels = ctx.cfg, ctx.labels
     lik = region_likelihood(probs, job.windows.overlap)
     if lik.presence < cfg.fusion.min_presence:
-        return Stage2Decision(job, None, lik, needs_fallback=cfg.fallback.enabled, dismissed=not cfg.fallback.enabled)
-    prior = coarse_prior(job.region.coarse_probs, labels, cfg.fusion.prior_floor)
+        kind = Outcome.UNDECIDED if cfg.fallback.enabled else Outcome.DISMISSED
+        return Stage2Decision(job, RegionOutcome(job.order, region, kind), lik, probs)
+    prior = coarse_prior(region.coarse_probs, labels, cfg.fusion.prior_floor)
     post = fuse(lik.probs, prior, cfg.fusion.prior_weight)
     k = int(np.argmax(post))
-    rg = RegionGrade(region=job.region, fine_grade=labels.fine[k], confidence=float(post[k]), fine_probs=post,
+    rg = RegionGrade(region=region, fine_grade=labels.fine[k], confidence=float(post[k]), fine_probs=post,
                      stage2_probs=lik.probs, decided_by="stage2", order=job.order)
-    low = rg.confidence < cfg.fallback.confidence_threshold
-    return Stage2Decision(job, rg, lik, needs_fallback=low and cfg.fallback.enabled)
+    low = rg.confidence < cfg.fallback.confidence_threshold and cfg.fallback.enabled
+    return Stage2Decision(job, RegionOutcome(job.order, region, Outcome.UNDECIDED if low else Outcome.GRADED, rg),
+                          lik, probs)
 
 
-def run_stage2(
-    slide,
-    regions: list[Region],
-    runner,
-    cfg: GradeConfig,
-    labels: LabelSet,
-    cost: CostRecord,
-    budget: Budget,
-    size_px: int,
-    progress: Callable[[str, int, int], None] | None = None,
-    stop: ReadingStop | None = None,
-) -> list[Stage2Decision]:
+def _decision(ctx: PassContext, g: Graded[Job], counted: int | None) -> Stage2Decision:
+    """One region's decision from its graded windows and its high-power cell count (None: not counted)."""
+    job, cfg = g.item, ctx.cfg
+    # The high-power count is kept beside stage 1's area estimate (Region.cells uses it first).
+    region = job.region if counted is None else dataclasses.replace(job.region, counted_cells=counted)
+    if counted is not None and counted < cfg.adequacy.min_nuclei_per_group and g.error is None:
+        # No follicular nuclei at high power: colloid, blood or debris that looked like a group at low
+        # power. Whatever a classifier says of such pixels, there are no cells to grade.
+        return Stage2Decision(job, RegionOutcome(job.order, region, Outcome.DISMISSED), window_probs=g.probs)
+    if g.skipped:
+        return Stage2Decision(job, RegionOutcome(job.order, region, Outcome.OVER_BUDGET))
+    if g.error is not None:
+        return Stage2Decision(job, RegionOutcome(job.order, region, Outcome.FAILED, error=g.error))
+    if g.probs is None or g.probs.size == 0:
+        kind = Outcome.UNDECIDED if cfg.fallback.enabled else Outcome.DISMISSED
+        return Stage2Decision(job, RegionOutcome(job.order, region, kind, error="no windows"))
+    return decide(ctx, job, region, g.probs)
+
+
+class _CountingReader:
+    """Reads a job's windows (once its plan is ready) and, in the same reader thread, counts the region's
+    nuclei in them: the pixels are in hand anyway, and the count overlaps inference."""
+
+    def __init__(self, ctx: PassContext, plans: PlanAhead[Job]) -> None:
+        self.ctx, self.plans = ctx, plans
+        self.reader = Reader(ctx.slide, ctx.cfg.stage2.mpp, ctx.window_px, ctx.cost, "stage2_read")
+        self.margin0 = ctx.cfg.adequacy.outline_margin_um / ctx.slide.mpp
+        self.thresholds = (ctx.cfg.adequacy.min_cells, ctx.cfg.slide_rule.min_cells)  # counts that decide something
+        self.cells: dict[int, int] = {}  # job order -> cells, scaled to all the region's planned windows
+
+    def __call__(self, job: Job) -> Images:
+        self.plans.wait(job)
+        imgs = self.reader.read(job.windows.boxes)
+        cfg = self.ctx.cfg
+        if cfg.adequacy.count_nuclei and len(imgs):
+            self.cells[job.order] = self._count(job, imgs)
+        return imgs
+
+    def _count(self, job: Job, imgs: Images) -> int:
+        cfg = self.ctx.cfg
+        t0 = time.perf_counter()
+        n = count_region(imgs, job.windows.boxes, job.region.polygon, cfg.stage2.mpp, cfg.adequacy, self.margin0)
+        k = len(job.windows.boxes)
+        est = scaled_count(n, k, job.windows.n_planned)
+        t_count = time.perf_counter() - t0
+        if crosses(n, est, self.thresholds) and job.rest.boxes:
+            # Scaled up from the best-covered windows, which hold most of a small group, a count can pass a
+            # threshold the group does not reach: where it would decide, the rest of the grid is counted.
+            more = self.reader.read(job.rest.boxes)
+            t0 = time.perf_counter()
+            n = count_region(np.concatenate([imgs, more]), job.windows.boxes + job.rest.boxes, job.region.polygon,
+                             cfg.stage2.mpp, cfg.adequacy, self.margin0)
+            est = scaled_count(n, k + len(job.rest.boxes), job.windows.n_planned)
+            t_count += time.perf_counter() - t0
+        self.ctx.cost.add("stage2_count", seconds=t_count)
+        return est
+
+
+def _stop_now(stop: ReadingStop, d: Stage2Decision, n_done: int, check_every: int) -> bool:
+    """Tell the early stop what stage 2 made of one region; every ``check_every`` regions, ask it."""
+    kind = d.outcome.kind
+    if kind is Outcome.DISMISSED:
+        stop.dismissed(d.job.order)
+    elif kind is Outcome.GRADED and d.grade is not None:
+        stop.graded_as(d.job.order, d.grade)
+    elif kind is not Outcome.OVER_BUDGET:
+        stop.awaits_fallback(d.job.order, d.outcome.region)
+    return n_done % check_every == 0 and stop.check() is not None
+
+
+def run_stage2(ctx: PassContext, regions: list[Region], stop: ReadingStop | None = None) -> list[Stage2Decision]:
     """Grade ``regions`` (already severity-ordered) at ``cfg.stage2.mpp``; one decision per region, in order.
-    With ``stop``, reading ends once it says the slide's answer is decided; the rest come back ``unread``."""
+    With ``stop``, reading ends once it says the slide's answer is decided; the rest come back unread."""
+    slide, cfg, size = ctx.slide, ctx.cfg, ctx.window_px
+    budget = ctx.high_power_budget()
     jobs = [Job(i, r) for i, r in enumerate(regions)]
     if not budget.limited:
         # two windows high: a usual file tile (256-1024 px) spans one or two bands
-        jobs = read_order(jobs, 2 * size_px * cfg.stage2.mpp / slide.mpp)
+        jobs = read_order(jobs, 2 * size * cfg.stage2.mpp / slide.mpp)
     # Windows are planned in a thread of their own, in read order, beside inference (not all up front on
     # the model's thread: 0.15-0.2 s of a 20 x 20 mm slide's 750 regions ran there with one core idle);
     # each plan's file bytes are hinted as soon as it is made, well before a reader gets to it.
     hint = slide_hinter(slide, cfg.stage2.mpp) if cfg.stage2.readahead else None
-    with PlanAhead(jobs, lambda job: plan_windows(job, slide.mpp, cfg, size_px).windows.boxes, hint, cost,
+    with PlanAhead(jobs, lambda job: plan_windows(job, slide.mpp, cfg, size).windows.boxes, hint, ctx.cost,
                    "stage2_plan", "stage2_hints") as plans:
-        return _grade_jobs(slide, jobs, plans, runner, cfg, labels, cost, budget, size_px, progress, stop)
-
-
-def _grade_jobs(slide, jobs: list[Job], plans: PlanAhead[Job], runner, cfg: GradeConfig, labels: LabelSet,
-                cost: CostRecord, budget: Budget, size_px: int, progress: Callable[[str, int, int], None] | None,
-                stop: ReadingStop | None = None) -> list[Stage2Decision]:
-    reader = Reader(slide, cfg.stage2.mpp, size_px, cost, "stage2_read")
-    budget.readers.append(reader)
-    cells: dict[int, int] = {}
-    lock = threading.Lock()  # the reader threads share the count's cost record
-    margin0 = cfg.adequacy.outline_margin_um / slide.mpp
-    thresholds = (cfg.adequacy.min_cells, cfg.slide_rule.min_cells)  # the cell counts that decide something
-
-    def read(job: Job) -> np.ndarray:
-        plans.wait(job)
-        imgs = reader.read(job.windows.boxes)
-        t_count = 0.0
-        if cfg.adequacy.count_nuclei and len(imgs):
-            # In the reader thread, overlapping inference: the pixels are in hand anyway.
-            t2 = time.perf_counter()
-            n = count_region(imgs, job.windows.boxes, job.region.polygon, cfg.stage2.mpp, cfg.adequacy, margin0)
-            k = len(job.windows.boxes)
-            est = scaled_count(n, k, job.windows.n_planned)
-            t_count = time.perf_counter() - t2
-            if crosses(n, est, thresholds) and job.rest.boxes:
-                # Scaled up from the best-covered windows, which hold most of a small group, a count can pass
-                # a threshold the group does not reach: where it would decide, the rest of the grid is counted.
-                more = reader.read(job.rest.boxes)
-                t2 = time.perf_counter()
-                n = count_region(np.concatenate([imgs, more]), job.windows.boxes + job.rest.boxes, job.region.polygon,
-                                 cfg.stage2.mpp, cfg.adequacy, margin0)
-                est = scaled_count(n, k + len(job.rest.boxes), job.windows.n_planned)
-                t_count += time.perf_counter() - t2
-            cells[job.order] = est
-        if t_count:
-            with lock:
-                cost.stage("stage2_count").seconds += t_count
-        return imgs
-
-    total = len(jobs)
-    out: list[Stage2Decision] = []
-    # About one check per model batch: the rule walks every graded region (cheap, but not per region).
-    check_every = max(1, cfg.stage2.batch_size // max(1, cfg.stage2.windows_per_region))
-    if progress:
-        progress("stage2", 0, total)
-    for o in read_and_grade(
-        jobs, read, runner.predict,
-        batch_size=cfg.stage2.batch_size, depth=cfg.stage2.prefetch_regions, cost=cost,
-        infer_stage="stage2_infer", skip=budget.exhausted if budget.limited else None, readers=cfg.stage2.readers,
-        on_item=(lambda n: progress("stage2", n, total)) if progress else None,
-    ):
-        counted = o.item.order in cells
-        if counted:  # the high-power cell count replaces the low-power area estimate
-            o.item.region = dataclasses.replace(o.item.region, est_cells=cells[o.item.order])
-        if counted and cells[o.item.order] < cfg.adequacy.min_nuclei_per_group and o.error is None:
-            # No follicular nuclei at high power: colloid, blood or debris that looked like a group at low
-            # power. Whatever a classifier says of such pixels, there are no cells to grade.
-            out.append(Stage2Decision(o.item, None, dismissed=True, window_probs=o.probs))
-        elif o.skipped:
-            out.append(Stage2Decision(o.item, None, skipped=True))
-        elif o.error is not None:
-            out.append(Stage2Decision(o.item, None, needs_fallback=True, error=o.error))
-        elif o.probs is None or o.probs.size == 0:
-            out.append(Stage2Decision(o.item, None, needs_fallback=cfg.fallback.enabled,
-                                      dismissed=not cfg.fallback.enabled, error="no windows"))
-        else:
-            d = decide(o.item, o.probs, labels, cfg)
-            d.window_probs = o.probs
-            out.append(d)
-        if stop is not None and _stop_now(stop, out[-1], len(out), check_every):
-            break
+        read = _CountingReader(ctx, plans)
+        total = len(jobs)
+        ctx.report("stage2", 0, total)
+        # About one check per model batch: the rule walks every graded region (cheap, but not per region).
+        check_every = max(1, cfg.stage2.batch_size // max(1, cfg.stage2.windows_per_region))
+        out: list[Stage2Decision] = []
+        for g in read_and_grade(
+            jobs, read, ctx.high_power_model().predict, batch_size=cfg.stage2.batch_size,
+            depth=cfg.stage2.prefetch_regions, cost=ctx.cost, infer_stage="stage2_infer",
+            skip=budget.exhausted if budget.limited else None, readers=cfg.stage2.readers,
+            on_item=lambda n: ctx.report("stage2", n, total),
+        ):
+            out.append(_decision(ctx, g, read.cells.get(g.item.order)))
+            if stop is not None and _stop_now(stop, out[-1], len(out), check_every):
+                break
     if len(out) < total:  # stopped early: the rest keep their stage-1 grade
         seen = {d.job.order for d in out}
-        out.extend(Stage2Decision(j, None, unread=True) for j in jobs if j.order not in seen)
-    out.sort(key=lambda d: d.job.order)  # back to severity order (the read order may differ)
-    return out
+        out.extend(Stage2Decision(j, RegionOutcome(j.order, j.region, Outcome.UNREAD)) for j in jobs
+                   if j.order not in seen)
+    return sorted(out, key=lambda d: d.job.order)  # back to severity order (the read order may differ)
