@@ -142,7 +142,6 @@ def test_fallback_tiles_the_rest_of_a_region_stage2_read_only_in_part(textured, 
     cfg = GradeConfig()
     cfg.stage2.windows_per_region = 2
     cfg.fallback.none_threshold = 1.01  # every patch votes, whatever the network says
-    size = any_models[1].card.input_size
     regs = [make_region(0, (0.1, 0.2, 0.7), x=200, y=200, side=900)]
     cost = CostRecord()
     with open_slide(textured) as s:
@@ -178,7 +177,6 @@ def test_stage2_and_fallback_hint_exactly_the_windows_they_read(textured, any_mo
     cfg.stage2.readahead = readahead
     cfg.fallback.none_threshold = 1.01
     cfg.fallback.min_count = 100  # the fallback reads shifted patches for every region it is given
-    size = any_models[1].card.input_size
     regs = severity_order(regions_grid(), labels)
     cost = CostRecord()
     with open_slide(textured) as s:
@@ -197,7 +195,6 @@ def test_stage2_and_fallback_hint_exactly_the_windows_they_read(textured, any_mo
 
 
 def test_readahead_changes_no_decision(textured, any_models, labels):
-    size = any_models[1].card.input_size
     regs = severity_order(regions_grid(), labels)
     grades = []
     for readahead in (True, False):
@@ -214,7 +211,6 @@ def test_exhaustive_hints_exactly_the_tiles_it_reads(textured, any_models, label
     from zoomgrade.cascade.exhaustive import run_exhaustive
 
     cfg = GradeConfig()
-    size = any_models[1].card.input_size
     cost = CostRecord()
     with open_slide(textured) as s:
         rec = Hinting(s)

@@ -91,7 +91,6 @@ def test_stage2_reads_by_locality_but_decides_in_severity_order(scattered, any_m
 def test_a_budget_keeps_the_strict_severity_order(scattered, any_models, labels):
     cfg = GradeConfig()
     cfg.budget.high_power_megapixels = 1000.0  # limited, though never reached here
-    size = any_models[1].card.input_size
     regs = severity_order(_regions(), labels)
     with open_slide(scattered) as s:
         rec = _Recording(s)

@@ -26,7 +26,7 @@ from .cellcount import count_cells
 from .config import GradeConfig
 from .context import Box, PassContext
 from .fusion import fine_to_coarse, split_none
-from .patch_rule import patch_rule, rule_kwargs
+from .patch_rule import vote
 from .reading import Reader, hint_ahead, read_and_grade
 from .reading.batches import Images
 from .tissue import glass_colour, tissue_mask, tissue_mask_kwargs
@@ -97,7 +97,7 @@ def _polygon(tiles: list[Box]) -> Polygon:
 def cluster_regions(plan: TilePlan, probs: NDArray[np.float64], slide_mpp: float, labels: LabelSet,
                     cfg: GradeConfig, cells: NDArray[np.int64] | None = None) -> list[RegionGrade]:
     """Connected clusters of cell-group tiles -> regions graded by the patch rule."""
-    ex, fb = cfg.exhaustive, cfg.fallback
+    ex = cfg.exhaustive
     ok = ~np.isnan(probs).any(axis=1) if len(probs) else np.zeros(0, bool)
     cell = np.zeros(plan.shape, bool)
     index = -np.ones(plan.shape, np.int64)
@@ -113,8 +113,8 @@ def cluster_regions(plan: TilePlan, probs: NDArray[np.float64], slide_mpp: float
             continue
         rr, cc = np.nonzero(lab[sl] == k)
         idx = index[rr + sl[0].start, cc + sl[1].start]
-        vote = patch_rule(probs[idx], labels, **rule_kwargs(fb, ex.none_threshold))
-        if vote.grade is None:
+        tv = vote(probs[idx], labels, cfg, tiles=True)
+        if tv.grade is None:
             continue
         tiles = [plan.boxes[i] for i in idx]
         if cells is not None:  # nuclei counted at high power in the cluster's tiles
@@ -125,13 +125,13 @@ def cluster_regions(plan: TilePlan, probs: NDArray[np.float64], slide_mpp: float
         else:  # the tissue-mask part of the cluster's tiles (a tile is much bigger than a small group)
             area = float(sum(plan.coverage[i] * plan.boxes[i][2] * plan.boxes[i][3] for i in idx) * px_um2)
             est = int(round(area / cfg.adequacy.um2_per_cell))
-        coarse = fine_to_coarse(vote.probs, labels)
+        coarse = fine_to_coarse(tv.probs, labels)
         region = Region(id=len(out), polygon=_polygon(tiles), coarse_probs=coarse,
-                        coarse_grade=labels.coarse[int(np.argmax(coarse))], confidence=vote.confidence,
+                        coarse_grade=labels.coarse[int(np.argmax(coarse))], confidence=tv.confidence,
                         area_um2=area, est_cells=est)
-        out.append(RegionGrade(region=region, fine_grade=vote.grade, confidence=vote.confidence,
-                               fine_probs=vote.probs, stage2_probs=vote.probs, decided_by="exhaustive",
-                               order=len(out), patch_grades=vote.patch_grades))
+        out.append(RegionGrade(region=region, fine_grade=tv.grade, confidence=tv.confidence,
+                               fine_probs=tv.probs, stage2_probs=tv.probs, decided_by="exhaustive",
+                               order=len(out), patch_grades=tv.patch_grades))
     return out
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from ..types import RegionGrade
 from .context import PassContext
 from .outcome import Outcome, RegionOutcome
-from .patch_rule import PatchVote, patch_rule, rule_kwargs
+from .patch_rule import PatchVote, vote
 from .reading import Graded, Reader, hint_ahead, read_and_grade
 from .reading.batches import Images, Probs
 from .stage2 import Stage2Decision
@@ -70,14 +70,14 @@ def patches_to_read(d: Stage2Decision, ctx: PassContext) -> Windows:
 
 def voted(d: Stage2Decision, probs: Probs, ctx: PassContext, n_read: int) -> FallbackResult:
     """The region decided by the patch rule over ``probs`` (its stage-2 windows' and its patches')."""
-    vote = patch_rule(probs, ctx.labels, **rule_kwargs(ctx.cfg.fallback))
+    pv = vote(probs, ctx.labels, ctx.cfg)
     o = d.outcome
-    if vote.grade is None:
-        return FallbackResult(d, RegionOutcome(o.order, o.region, Outcome.DISMISSED), vote, n_read)
-    rg = RegionGrade(region=o.region, fine_grade=vote.grade, confidence=vote.confidence, fine_probs=vote.probs,
+    if pv.grade is None:
+        return FallbackResult(d, RegionOutcome(o.order, o.region, Outcome.DISMISSED), pv, n_read)
+    rg = RegionGrade(region=o.region, fine_grade=pv.grade, confidence=pv.confidence, fine_probs=pv.probs,
                      stage2_probs=None if d.likelihood is None else d.likelihood.probs, decided_by="fallback",
-                     order=o.order, patch_grades=vote.patch_grades, error=o.error)
-    return FallbackResult(d, RegionOutcome(o.order, o.region, Outcome.GRADED, rg), vote, n_read)
+                     order=o.order, patch_grades=pv.patch_grades, error=o.error)
+    return FallbackResult(d, RegionOutcome(o.order, o.region, Outcome.GRADED, rg), pv, n_read)
 
 
 def _after_read(g: Graded[_Patches], base: Probs, ctx: PassContext, n_cls: int) -> FallbackResult:

@@ -36,7 +36,7 @@ from ..labels import LabelSet
 from .fusion import split_none
 
 if TYPE_CHECKING:
-    from .config import FallbackConfig
+    from .config import FallbackConfig, GradeConfig
 
 
 @dataclass
@@ -119,3 +119,11 @@ def rule_kwargs(fb: FallbackConfig, none_threshold: float | None = None) -> dict
     return {"none_threshold": fb.none_threshold if none_threshold is None else none_threshold,
             "min_count": fb.min_count, "min_fraction": fb.min_fraction, "min_confidence": fb.min_confidence,
             "severity_from": fb.severity_from}
+
+
+def vote(probs: np.ndarray, labels: LabelSet, cfg: GradeConfig, *, tiles: bool = False) -> PatchVote:
+    """The one way patches or tiles decide a region: the fallback's patches (``tiles=False``), or the
+    exhaustive baseline's tiles (``tiles=True``: its own ``none_threshold``), whether they form a cluster
+    of the baseline or lie in a cascade region being compared."""
+    nt = cfg.exhaustive.none_threshold if tiles else None
+    return patch_rule(probs, labels, **rule_kwargs(cfg.fallback, nt))
