@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 import numpy as np
 from shapely.geometry import Polygon, mapping
 
+if TYPE_CHECKING:  # pragma: no cover
+    from .slide.info import SlideInfo
+
 #: What a grading run does: "cascade" (coarse to fine), "exhaustive" (tile all tissue at high power) or
 #: "both" (the two side by side, the cascade's result holding the comparison). Defined here only.
 Mode = Literal["cascade", "exhaustive", "both"]
@@ -138,6 +141,14 @@ class CostRecord:
             self.pixels_by_mpp[key] = self.pixels_by_mpp.get(key, 0) + int(pixels)
             self.tiles_by_mpp[key] = self.tiles_by_mpp.get(key, 0) + int(tiles)
 
+    def with_stage(self, name: str, cost: StageCost) -> CostRecord:
+        """A copy of this record with stage ``name`` set to ``cost`` (this record is left as it is)."""
+        with self._lock:
+            stages = {k: StageCost(**asdict(v)) for k, v in self.stages.items()}
+            stages[name] = cost
+            return CostRecord(stages, dict(self.pixels_by_mpp), dict(self.tiles_by_mpp), self.peak_rss_mb,
+                              self.wall_seconds)
+
     def pixels_in(self, *names: str) -> int:
         """Pixels read by the stages ``names`` (those not on the record count 0)."""
         with self._lock:
@@ -164,26 +175,6 @@ class CostRecord:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
-
-
-@dataclass
-class SlideInfo:
-    """What was known about the slide when it was graded."""
-
-    path: str
-    name: str
-    backend: str
-    vendor: str | None
-    width: int
-    height: int
-    mpp: float
-    mpp_source: Literal["file", "caller", "estimate"]
-    objective_power: float | None
-    size_bytes: int
-    mtime: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
@@ -275,3 +266,13 @@ class SlideResult:
 
     # Writers live in zoomgrade.outputs and take the result (data flows one way: result -> writers):
     # zoomgrade.save_result(result, dir), zoomgrade.outputs.result_to_json / result_to_geojson.
+
+
+def __getattr__(name: str) -> Any:
+    # SlideInfo is the slide layer's record (slide/ depends on nothing of the pipeline); still importable here,
+    # loaded on first use so that `import zoomgrade` stays light.
+    if name == "SlideInfo":
+        from .slide.info import SlideInfo
+
+        return SlideInfo
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,13 +21,12 @@ from typing import Any
 
 from ..errors import ZoomgradeError
 from ..outputs.lock import output_lock
+from ..types import MODES
 from .cluster import ClusterHandle, ClusterPlan, open_cluster, plan_local
 from .fingerprint import SlideKey, config_hash, input_fingerprint, model_versions, read_done
 from .inputs import SlideInput, resolve_inputs
 from .report import FAILURES_FILE, SUMMARY_FILE, write_failures, write_summary
 from .worker import PLUGIN_NAME, ModelPlugin, SlideJob, SlideRow, grade_slide, one_line
-
-MODES = ("cascade", "exhaustive", "both")
 
 
 @dataclass

@@ -138,6 +138,7 @@ def grade_slide(job: SlideJob, models: Any = None) -> SlideRow:
     """
     from ..cascade import grade
     from ..outputs import save_result, summary_row
+    from ..slide import open_slide
 
     plugin, address = _worker_plugin()
     if models is None and plugin is not None:
@@ -150,10 +151,12 @@ def grade_slide(job: SlideJob, models: Any = None) -> SlideRow:
     try:
         if models is None:
             raise RuntimeError(f"no models on this worker (plugin {PLUGIN_NAME!r} not registered)")
-        set_threads(job.torch_threads)
+        # the config's stage2.torch_threads, when set, wins over the worker's share (library code sets none)
+        set_threads(getattr(getattr(job.config, "stage2", None), "torch_threads", 0) or job.torch_threads)
         clear_done(slide_dir)
-        result = grade(job.path, job.config, mode=job.mode, models=models)
-        save_result(result, slide_dir)
+        with open_slide(job.path) as slide:  # one open: grade reads it, the writers read their crops from it
+            result = grade(slide, job.config, mode=job.mode, models=models)
+            save_result(result, slide_dir, slide=slide)
         row.seconds, row.cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
         row.result_row = summary_row(result, slide_dir)
         write_done(slide_dir, dataclasses.replace(job.key, models=versions), Path(job.path),

@@ -350,9 +350,9 @@ def run_bench(opts: BenchOptions, log: Log = lambda m: print(m, file=sys.stderr,
 
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
-    threads = opts.threads or len(os.sched_getaffinity(0))
-    torch.set_num_threads(threads)
     cfg = load_config(opts.config)
+    threads = cfg.stage2.torch_threads or opts.threads or len(os.sched_getaffinity(0))
+    torch.set_num_threads(threads)
     paths = prepare_slides(opts, log)
     models = load_models(opts.weights)
     window_px = window_size(models[1], cfg.stage2.window_px)

@@ -12,7 +12,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..labels import LabelSet
-from ..types import CostRecord, SlideInfo
+from ..slide.info import SlideInfo
+from ..types import CostRecord
 from .config import GradeConfig
 from .decision import Budget
 

@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..errors import ZoomgradeError
 from ..outputs.lock import output_lock
 from ..outputs.naming import output_dirs, unique_inputs
+from ..types import MODES
 from .common import (
     EXIT_BAD_INPUT,
     EXIT_OK,
@@ -41,10 +42,8 @@ STAGE_NAMES = {
 }
 
 
-class Mode(str, Enum):
-    cascade = "cascade"
-    exhaustive = "exhaustive"
-    both = "both"
+#: The CLI's choice of mode, made from the one definition (zoomgrade.types.Mode).
+Mode = Enum("Mode", {m: m for m in MODES}, type=str)  # type: ignore[misc]
 
 
 class Device(str, Enum):
@@ -181,7 +180,7 @@ def run_grade(slides: list[Path], out: Path, *, mode: str = "cascade", mpp: floa
         if not torch.cuda.is_available():
             raise ZoomgradeError(f"--device cuda: no CUDA device usable by this torch ({torch.__version__}); "
                                  "use --device cpu")
-    set_torch_threads(threads)
+    set_torch_threads(cfg.stage2.torch_threads or threads)  # the config's setting wins, as it always did
     # once for every slide: --models, else the config's models.folder, else the shipped weights
     models = load_models(models_dir or cfg.models.folder or None, device, cfg.models.label_set or None)
     check_config_labels(cfg, models, config)  # a grade the label set lacks: refused before any slide
@@ -225,7 +224,7 @@ def grade_cmd(
     slides: list[Path] = typer.Argument(..., help="Slide files (SVS, NDPI, MRXS, TIFF/OME-TIFF, DICOM, PNG/JPEG).",
                                         show_default=False),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: OUT/<slide>/ per slide, OUT/summary.csv."),
-    mode: Mode = typer.Option(Mode.cascade, "--mode", help="cascade (coarse-to-fine), exhaustive (tile all "
+    mode: Mode = typer.Option("cascade", "--mode", help="cascade (coarse-to-fine), exhaustive (tile all "
                               "tissue at high power) or both (the two side by side, with their agreement)."),
     mpp: float | None = typer.Option(None, "--mpp", help="Microns per pixel of level 0, for files that do not "
                                         "carry it (flat PNG/JPEG); overrides the file's value."),

@@ -21,6 +21,8 @@ import imagecodecs
 import numpy as np
 import tifffile
 
+from ..slide.resample import block_mean
+
 MIN_LEVEL = 2000  # stop adding levels once the largest side is under this
 THUMB_MAX = 768  # Aperio thumbnails are ~768 px on the long side
 APERIO_HEAD = "Aperio Image Library v12.0.15"
@@ -32,15 +34,9 @@ def encode_tile(rgb: np.ndarray, quality: int) -> bytes:
 
 
 def downsample(rgb: np.ndarray, f: int) -> np.ndarray:
-    """Area-average by an integer factor (dimensions must be multiples of f), rounding to nearest."""
-    x = rgb.astype(np.uint16)
-    rows = x[0::f].copy()
-    for k in range(1, f):
-        rows += x[k::f]
-    out = rows[:, 0::f].copy()
-    for k in range(1, f):
-        out += rows[:, k::f]
-    return ((out + (f * f) // 2) // (f * f)).astype(np.uint8)
+    """Area-average by an integer factor (dimensions must be multiples of f), rounding half up: the slide
+    layer's one block mean, so synthetic levels are what a reader averaging the level above would get."""
+    return block_mean(rgb, f, f)
 
 
 def level_sizes(width: int, height: int, step: int) -> list[tuple[int, int]]:
