@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from shapely.geometry import Point, box
+from shapely.geometry import Point, Polygon, box
 from shapely.prepared import prep
 
 from ..labels import LabelSet
@@ -70,6 +70,6 @@ def compare(cascade: SlideResult, exhaustive: SlideResult, ex_out: ExhaustiveOut
     }
 
 
-def _box(b: tuple[int, int, int, int]):
+def _box(b: tuple[int, int, int, int]) -> Polygon:
     x, y, w, h = b
     return box(x, y, x + w, y + h)

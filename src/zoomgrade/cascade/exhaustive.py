@@ -98,7 +98,7 @@ def cluster_regions(plan: TilePlan, probs: NDArray[np.float64], slide_mpp: float
                     cfg: GradeConfig, cells: NDArray[np.int64] | None = None) -> list[RegionGrade]:
     """Connected clusters of cell-group tiles -> regions graded by the patch rule."""
     ex = cfg.exhaustive
-    ok = ~np.isnan(probs).any(axis=1) if len(probs) else np.zeros(0, bool)
+    ok = np.asarray(~np.isnan(probs).any(axis=1), dtype=bool) if len(probs) else np.zeros(0, bool)
     cell = np.zeros(plan.shape, bool)
     index = -np.ones(plan.shape, np.int64)
     for i, (r, c) in enumerate(plan.grid):

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..labels import LabelSet
 
@@ -34,7 +35,8 @@ def coarse_prior(coarse_probs: np.ndarray, labels: LabelSet, floor: float = 0.0)
         fines = labels.coarse_to_fine[coarse]
         for f in fines:
             prior[labels.fine_index(f)] += cp[ci] / len(fines)
-    return prior / max(prior.sum(), _EPS)
+    out: NDArray[np.float64] = prior / max(prior.sum(), _EPS)
+    return out
 
 
 def fine_to_coarse(fine_probs: np.ndarray, labels: LabelSet) -> np.ndarray:
@@ -91,5 +93,6 @@ def fuse(likelihood: np.ndarray, prior: np.ndarray, weight: float) -> np.ndarray
     # In log space: a tiny prior times a tiny likelihood must not underflow to 0/0.
     logp = np.log(np.maximum(lik, _EPS)) + weight * np.log(pr)
     logp -= logp.max()
-    post = np.exp(logp)
-    return post / post.sum()
+    post: NDArray[np.float64] = np.exp(logp)
+    post /= post.sum()
+    return post

@@ -27,7 +27,7 @@ under the severity rule, every voting patch under the majority rule), so that th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -113,7 +113,7 @@ def severity_index(severity_from: str | None, labels: LabelSet) -> int:
     return labels.fine_index(severity_from)
 
 
-def rule_kwargs(fb: FallbackConfig, none_threshold: float | None = None) -> dict:
+def rule_kwargs(fb: FallbackConfig, none_threshold: float | None = None) -> dict[str, Any]:
     """The patch rule's keyword arguments from a ``FallbackConfig`` (the baseline passes its own
     ``none_threshold``)."""
     return {"none_threshold": fb.none_threshold if none_threshold is None else none_threshold,

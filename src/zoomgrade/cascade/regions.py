@@ -96,7 +96,7 @@ def split_components(group: np.ndarray, threshold: float, core_threshold: float,
     cores[small[cores]] = 0
     lab = watershed(-group, cores, mask=mask, connectivity=2)
     coreless = label(mask & (lab == 0), connectivity=2)
-    return np.where(coreless > 0, coreless + lab.max(), lab)
+    return np.asarray(np.where(coreless > 0, coreless + lab.max(), lab))
 
 
 def _component_polygon(rp: Any, scale: float, origin: tuple[float, float]) -> Polygon:

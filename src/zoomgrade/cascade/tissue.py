@@ -27,7 +27,8 @@ def glass_colour(thumb: NDArray[np.uint8], peak_fraction: float = 0.5) -> NDArra
     hist = np.convolve(np.bincount(lum, minlength=256), np.ones(5), mode="same")
     hist[:int(np.median(lum))] = 0
     level = int(np.nonzero(hist >= peak_fraction * hist.max())[0].max())
-    return np.median(rgb[np.abs(lum - level) <= 2], axis=0).astype(np.float32)
+    glass: NDArray[np.float32] = np.median(rgb[np.abs(lum - level) <= 2], axis=0).astype(np.float32)
+    return glass
 
 
 def tissue_mask(thumb: NDArray[np.uint8], min_od: float = 0.02, smooth_sigma: float = 1.0, min_object_px: int = 4,
@@ -54,7 +55,7 @@ def tissue_mask(thumb: NDArray[np.uint8], min_od: float = 0.02, smooth_sigma: fl
         mask = (np.bincount(lab.ravel()) >= min_object_px)[lab] & mask
     if dilate_px > 0:
         mask = ndimage.binary_dilation(mask, iterations=dilate_px)
-    return mask
+    return np.asarray(mask, dtype=bool)
 
 
 def tissue_mask_kwargs(ex: ExhaustiveConfig) -> dict[str, Any]:
