@@ -149,7 +149,6 @@ def run_mode(path: Path, mode: str, models: tuple[Any, Any], cfg: Any, tmp: Path
         stats = slide.cache_stats()
     finally:
         slide.close()
-    result.cost.stage("open").seconds = t_open
     cache = None if stats is None else {"hits": stats.hits, "misses": stats.misses}
     return ModeRun(result, t_open, t_grade, t_write, src if isinstance(src, RecordingSlide) else None, cache)
 
