@@ -1,5 +1,5 @@
 """The fallback pass: regions stage 2 could not decide are decided by their patches, one by one, with the
-severity-aware patch rule (``fallback.patch_rule``) instead of stage 2's pooling.
+severity-aware patch rule (``patch_rule.vote``) instead of stage 2's pooling (``fusion.region_likelihood``).
 
 The region is tiled into patches on the stage-2 grid. The windows stage 2 graded (its best-covered ones,
 ``stage2.windows_per_region``) are the first patches: already read at high power and graded, they are
