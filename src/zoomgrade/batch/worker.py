@@ -19,6 +19,7 @@ from typing import Any
 from distributed import get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
 
+from ..types import Mode
 from .fingerprint import SlideKey, clear_done, model_versions, write_done
 
 PLUGIN_NAME = "zoomgrade-models"
@@ -83,7 +84,7 @@ class SlideJob:
     out_dir: str  # OUT (the slide writes OUT/<name>/)
     key: SlideKey
     config: Any  # zoomgrade.cascade.GradeConfig
-    mode: str
+    mode: Mode
     torch_threads: int | None = None
 
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 
 import imagecodecs
 import numpy as np
+from numpy.typing import NDArray
 
 
 def encode_tile(tile: np.ndarray, quality: int = 80) -> bytes:
@@ -39,13 +40,13 @@ def write_aperio_tiff(
 ) -> None:
     """Write levels of sizes ``dims`` (finest first) with ``tile_bytes(level, row, col)`` JPEG tiles (RGB
     components), through the one Aperio writer (``synth.aperio``), with a plain grey thumbnail."""
-    from ..synth.aperio import write_aperio
+    from ..synth.aperio import Level, write_aperio
 
     def tiles(li: int) -> Iterator[bytes]:
         w, h = dims[li]
         return (tile_bytes(li, r, c) for r in range(-(-h // tile)) for c in range(-(-w // tile)))
 
-    def rest() -> tuple[np.ndarray, list[tuple[int, int, Iterator[bytes]]]]:
+    def rest() -> tuple[NDArray[np.uint8], list[Level]]:
         # Aperio's second directory is an untiled thumbnail; readers (and tifffile) expect it there
         return np.full((64, 64, 3), 240, np.uint8), [(w, h, tiles(li)) for li, (w, h) in enumerate(dims) if li]
 

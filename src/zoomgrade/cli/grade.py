@@ -19,6 +19,7 @@ from ..errors import ZoomgradeError
 from ..outputs.lock import output_lock
 from ..outputs.naming import output_dirs, unique_inputs
 from ..types import MODES
+from ..types import Mode as RunMode
 from .common import (
     EXIT_BAD_INPUT,
     EXIT_OK,
@@ -96,7 +97,7 @@ def _progress_callback(progress: Progress, name: str) -> Any:
     return report
 
 
-def grade_one(path: Path, out_dir: Path, *, cfg: Any, mode: str, mpp: float | None, backend: str | None,
+def grade_one(path: Path, out_dir: Path, *, cfg: Any, mode: RunMode, mpp: float | None, backend: str | None,
               models: Any, show_progress: bool, force_out_of_domain: bool = False) -> Outcome:
     """Open, grade and save one slide; a failure is returned (one line), never raised."""
     from ..batch.fingerprint import clear_done
@@ -160,7 +161,7 @@ def _line(o: Outcome) -> str:
     return text + f" -> {esc(str(o.out_dir))}/report.html"
 
 
-def run_grade(slides: list[Path], out: Path, *, mode: str = "cascade", mpp: float | None = None,
+def run_grade(slides: list[Path], out: Path, *, mode: RunMode = "cascade", mpp: float | None = None,
               backend: str | None = None, config: Path | None = None, device: str | None = None,
               quiet: bool = False, as_json: bool = False, no_fallback: bool = False,
               budget_mpx: float | None = None, threads: int | None = None, models_dir: Path | None = None,

@@ -8,8 +8,9 @@ is never in memory whole; the lower levels may be made while level 0 is written 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import tifffile
@@ -30,13 +31,14 @@ def aperio_description(w0: int, h0: int, tile: int, quality: int, mpp: float, ap
     return f"{head} JPEG/RGB Q={quality}|AppMag = {app_mag:g}|MPP = {mpp:g}{extra}"
 
 
-def write_aperio(path: str | Path, width: int, height: int, level0: Iterable[bytes],
+def write_aperio(path: str | Path, width: int, height: int, level0: Iterator[bytes],
                  rest: Callable[[], tuple[NDArray[np.uint8], list[Level]] | None], *, tile: int, quality: int, mpp: float,
                  app_mag: float, ycbcr: bool = True, bigtiff: bool | None = None, software: str = "zoomgrade",
                  extra_desc: str = "") -> None:
     """Write level 0 from ``level0`` (its JPEG tiles in row-major order), then ``rest()``'s thumbnail and
     lower levels (None: level 0 is the only page). ``ycbcr``: tiles are YCbCr 4:2:0 JPEG (else RGB components, as Aperio scanners store
     them); the TIFF tags say which. ``bigtiff``: None = only when level 0 needs it."""
+    common: dict[str, Any]
     if ycbcr:
         common = dict(photometric="rgb", compression="jpeg", subsampling=(2, 2), metadata=None, software=software)
     else:
