@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from zoomgrade.cascade.outcome import Outcome, RegionOutcome, kept_grade, merge, stage1_grade
-
 from cascade_builders import make_grade, make_region
+
+from zoomgrade.cascade.outcome import Outcome, RegionOutcome, kept_grade, merge, stage1_grade
 
 FLOOR = 0.02
 

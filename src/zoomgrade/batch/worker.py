@@ -155,7 +155,8 @@ def grade_slide(job: SlideJob, models: Any = None) -> SlideRow:
         # the config's stage2.torch_threads, when set, wins over the worker's share (library code sets none)
         set_threads(getattr(getattr(job.config, "stage2", None), "torch_threads", 0) or job.torch_threads)
         clear_done(slide_dir)
-        with open_slide(job.path) as slide:  # one open: grade reads it, the writers read their crops from it
+        # one open: grade reads it, the writers read their crops from it
+        with open_slide(job.path, memory_mb=job.config.limits.memory_mb) as slide:
             result = grade(slide, job.config, mode=job.mode, models=models)
             save_result(result, slide_dir, slide=slide)
         row.seconds, row.cpu_seconds = time.perf_counter() - t0, time.process_time() - c0

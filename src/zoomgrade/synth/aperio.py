@@ -40,10 +40,11 @@ def write_aperio(path: str | Path, width: int, height: int, level0: Iterator[byt
     them); the TIFF tags say which. ``bigtiff``: None = only when level 0 needs it."""
     common: dict[str, Any]
     if ycbcr:
-        common = dict(photometric="rgb", compression="jpeg", subsampling=(2, 2), metadata=None, software=software)
+        common = {"photometric": "rgb", "compression": "jpeg", "subsampling": (2, 2), "metadata": None,
+                  "software": software}
     else:
-        common = dict(photometric="rgb", compression="jpeg", compressionargs={"outcolorspace": "RGB"}, metadata=None,
-                      software=software)
+        common = {"photometric": "rgb", "compression": "jpeg", "compressionargs": {"outcolorspace": "RGB"},
+                  "metadata": None, "software": software}
     big = width * height * 3 > 2**31 if bigtiff is None else bigtiff
     desc = aperio_description
     with tifffile.TiffWriter(path, bigtiff=big) as tw:

@@ -16,7 +16,6 @@ from typing import Any
 
 import imagecodecs
 import numpy as np
-import tifffile
 
 from ..slide.resample import block_mean
 from .aperio import Level, write_aperio

@@ -13,6 +13,7 @@ runs the model on one group and gives one ``Graded`` record per item; ``read_and
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -59,7 +60,7 @@ Ticket = Callable[[], "Read[T]"]
 def _read_one(item: T, read: Callable[[T], Images]) -> Read[T]:
     try:
         return Read(item, read(item))
-    except Exception as err:  # noqa: BLE001 - one bad region must not end the slide
+    except Exception as err:  # one bad region must not end the slide
         return Read(item, error=f"{type(err).__name__}: {err}")
 
 
@@ -120,7 +121,7 @@ def grade_batch(reads: list[Read[T]], predict: Callable[[Images], Probs], batch_
             outs = [predict(batch[i:i + batch_size]) for i in range(0, len(batch), batch_size)]
             probs = np.concatenate(outs, axis=0)
             cost.add(stage, model_calls=len(outs), model_items=len(batch))
-        except Exception as err:  # noqa: BLE001 - recorded on each region of the batch
+        except Exception as err:  # recorded on each region of the batch
             failed = f"{type(err).__name__}: {err}"
         cost.add(stage, seconds=time.perf_counter() - t0)
     out: list[Graded[T]] = []
@@ -183,8 +184,6 @@ def read_and_grade(
         # The consumer may stop early: let the reader finish its current item and exit.
         stop.set()
         while th.is_alive():
-            try:
+            with contextlib.suppress(queue.Empty):
                 tickets.get(timeout=0.05)
-            except queue.Empty:
-                pass
         th.join()

@@ -38,10 +38,8 @@ def hint_ahead(slide: SlideLike, boxes: Sequence[Box], mpp: float, cost: CostRec
 
     def run() -> None:
         t0 = time.perf_counter()
-        try:
+        with contextlib.suppress(Exception):  # a hint that fails changes nothing but speed
             hint(boxes)
-        except Exception:  # noqa: BLE001 - a hint that fails changes nothing but speed
-            pass
         cost.add(stage, seconds=time.perf_counter() - t0)
 
     th = threading.Thread(target=run, name="zoomgrade-hints", daemon=True)
@@ -82,7 +80,7 @@ class PlanAhead(Generic[T]):
                 boxes: Sequence[Box] = ()
                 try:
                     boxes = self._plan(it)
-                except Exception as err:  # noqa: BLE001 - the item's reader reports it
+                except Exception as err:  # the item's reader reports it
                     self._errors[id(it)] = err
                 t1 = time.perf_counter()
                 t_plan += t1 - t0
@@ -90,7 +88,7 @@ class PlanAhead(Generic[T]):
                 if hint is not None and boxes:
                     try:
                         hint(boxes)
-                    except Exception:  # noqa: BLE001 - a hint that fails changes nothing but speed
+                    except Exception:  # a hint that fails changes nothing but speed
                         hint = None
                     t_hint += time.perf_counter() - t1
         finally:
