@@ -376,7 +376,7 @@ def load_config(path: str | Path | None) -> GradeConfig:
     return out
 
 
-def resolve_config(config: GradeConfig | str | Path | dict | None) -> GradeConfig:
+def resolve_config(config: GradeConfig | str | Path | dict[str, Any] | None) -> GradeConfig:
     """The one resolver for every entry point (grade, batch, the API): a path or None (defaults + file),
     a dict (defaults + keys) or a GradeConfig built in code, each validated the same way."""
     if isinstance(config, GradeConfig):
