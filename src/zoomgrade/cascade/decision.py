@@ -102,10 +102,10 @@ def evidence(grades: list[RegionGrade], category: str, labels: LabelSet, min_con
 
 def setting(cfg: SlideRuleConfig, labels: LabelSet | None, key: str, cat: str, default: float) -> float:
     """The config's per-category value, else the label set file's (its [slide_rule]), else ``default``."""
-    given = getattr(cfg, key)
+    given: dict[str, float] = getattr(cfg, key)
     if cat in given:
         return given[cat]
-    return (labels.slide_rule.get(key, {}) if labels is not None else {}).get(cat, default)
+    return float((labels.slide_rule.get(key, {}) if labels is not None else {}).get(cat, default))
 
 
 def needed(cat: str, n_gradable: int, cfg: SlideRuleConfig, min_count: int | None = None,
