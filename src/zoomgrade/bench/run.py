@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import ZoomgradeError
 from ..labels import TBSRTC  # the synthetic slides' truth is in the generator's label set
+from ..types import Mode
 from . import ablation as ab
 from .floor import RecordingSlide, measure_floor, tile_decodes
 from .machine import load_models, machine_info, peak_rss_mb, probe_memory
@@ -130,7 +131,7 @@ class ModeRun:
         return self.open_s + self.grade_s
 
 
-def run_mode(path: Path, mode: str, models: tuple[Any, Any], cfg: Any, tmp: Path) -> ModeRun:
+def run_mode(path: Path, mode: Mode, models: tuple[Any, Any], cfg: Any, tmp: Path) -> ModeRun:
     from ..cascade import grade
     from ..outputs import save_result
     from ..slide import open_slide
@@ -182,7 +183,7 @@ def bench_slide(path: Path, index: int, models: tuple[Any, Any], cfg: Any, maps:
     truth = json.loads(truth_paths(path)[1].read_text())
     groups = ab.truth_groups(path)
     labels = TBSRTC
-    order = ("cascade", "exhaustive") if index % 2 == 0 else ("exhaustive", "cascade")
+    order: tuple[Mode, Mode] = ("cascade", "exhaustive") if index % 2 == 0 else ("exhaustive", "cascade")
     runs: dict[str, ModeRun] = {}
     with tempfile.TemporaryDirectory(prefix="zoomgrade-bench-") as tmp:
         for mode in order:

@@ -33,6 +33,7 @@ import dataclasses
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -124,7 +125,7 @@ def resolved(cfg: SlideRuleConfig, labels: LabelSet) -> SlideRuleConfig:
     """``cfg`` with every per-category table filled for every graded category of ``labels`` (the config's
     value, else the label set file's, else the default): what the rule and the early stop read."""
     cats = labels.fine[1:]
-    tables = {k: {c: setting(cfg, labels, k, c, _TABLE_DEFAULTS[k]) for c in cats} for k in RULE_TABLES}
+    tables: dict[str, Any] = {k: {c: setting(cfg, labels, k, c, _TABLE_DEFAULTS[k]) for c in cats} for k in RULE_TABLES}
     return dataclasses.replace(cfg, **tables)
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ..labels import LabelSet
 from ..types import Region, RegionGrade
 from .config import GradeConfig
+from .decision import pool_grade, resolved
 from .early_stop import (
     Graded,
     Ungraded,
@@ -19,7 +21,6 @@ from .early_stop import (
     reach_of,
     undergrade_from_config,
 )
-from .decision import pool_grade, resolved
 from .outcome import Outcome
 
 
@@ -86,7 +87,7 @@ class ReadingStop:
         return self.verdict
 
 
-def reading_record(decisions: list, stop: ReadingStop | None) -> Reading:
+def reading_record(decisions: list[Any], stop: ReadingStop | None) -> Reading:
     """The result's ``reading`` record from stage 2's decisions (``Stage2Decision``) and the early stop."""
     kinds = [d.outcome.kind for d in decisions]
     unread = sum(1 for k in kinds if k is Outcome.UNREAD)
