@@ -4,8 +4,8 @@ The public API::
 
     import zoomgrade
     slide = zoomgrade.open_slide("smear.svs")            # read any region at any microns-per-pixel
-    result = zoomgrade.grade("smear.svs")                # stage 1 -> regions -> stage 2 -> SlideResult
-    zoomgrade.save_result(result, "out/smear")           # result.json, regions.geojson, report.html, ...
+    result = zoomgrade.grade(slide)                      # stage 1 -> regions -> stage 2 -> SlideResult
+    zoomgrade.save_result(result, "out/smear", slide)    # result.json, regions.geojson, report.html, ...
     zoomgrade.batch(["a.svs", "b.ndpi"], "out/")         # many slides on Dask
 """
 

@@ -7,11 +7,22 @@ Coordinates are always level-0 pixels of the slide. Probability vectors follow t
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 from shapely.geometry import Polygon, mapping
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .slide.info import SlideInfo
+
+#: What a grading run does: "cascade" (coarse to fine), "exhaustive" (tile all tissue at high power) or
+#: "both" (the two side by side, the cascade's result holding the comparison). Defined here only.
+Mode = Literal["cascade", "exhaustive", "both"]
+MODES: tuple[Mode, ...] = get_args(Mode)
+#: The mode of one result: a "both" run gives one of each.
+ResultMode = Literal["cascade", "exhaustive"]
 
 #: How a region's fine grade was decided.
 #: "stage1-early-stop": not read, as no unread region could change the slide's answer (result ``reading``).
@@ -28,7 +39,13 @@ class Region:
     coarse_grade: str
     confidence: float  # max coarse probability (times mean "group" probability, see stage 1)
     area_um2: float
-    est_cells: int  # rough cell count from area, used for adequacy
+    est_cells: int  # stage 1's rough cell count from the area
+    counted_cells: int | None = None  # stage 2's count of the group's nuclei at high power, where it read them
+
+    @property
+    def cells(self) -> int:
+        """The cell count adequacy and the slide rule use: the high-power count where made, else stage 1's."""
+        return self.est_cells if self.counted_cells is None else self.counted_cells
 
     @property
     def bbox(self) -> tuple[int, int, int, int]:
@@ -46,7 +63,7 @@ class Region:
             "coarse_probs": [float(p) for p in self.coarse_probs],
             "confidence": float(self.confidence),
             "area_um2": float(self.area_um2),
-            "est_cells": int(self.est_cells),
+            "est_cells": int(self.cells),  # the count adequacy used (docs/result-schema.md)
         }
 
 
@@ -90,53 +107,74 @@ class StageCost:
 
 @dataclass
 class CostRecord:
-    """What a grading run cost: per stage, and pixels read per mpp."""
+    """What a grading run cost: per stage, and pixels read per mpp.
+
+    Reader threads and the model thread add to one record at once: every change goes through ``add`` or
+    ``add_read``, which hold the record's own lock, so no caller has to remember one. ``stage(name)`` is
+    for reading a stage's totals."""
 
     stages: dict[str, StageCost] = field(default_factory=dict)  # open, stage1, stage2_read, ...
     pixels_by_mpp: dict[str, int] = field(default_factory=dict)  # "0.5" -> pixels read at 0.5 um/px
     tiles_by_mpp: dict[str, int] = field(default_factory=dict)
     peak_rss_mb: float = 0.0
     wall_seconds: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def stage(self, name: str) -> StageCost:
-        return self.stages.setdefault(name, StageCost())
+        with self._lock:
+            return self.stages.setdefault(name, StageCost())
+
+    def add(self, name: str, *, seconds: float = 0.0, pixels: int = 0, tiles: int = 0, model_calls: int = 0,
+            model_items: int = 0) -> None:
+        """Add to stage ``name`` (created at zero if new)."""
+        with self._lock:
+            st = self.stages.setdefault(name, StageCost())
+            st.seconds += seconds
+            st.pixels += int(pixels)
+            st.tiles += int(tiles)
+            st.model_calls += int(model_calls)
+            st.model_items += int(model_items)
 
     def add_read(self, mpp: float, pixels: int, tiles: int = 1) -> None:
         key = f"{mpp:g}"
-        self.pixels_by_mpp[key] = self.pixels_by_mpp.get(key, 0) + int(pixels)
-        self.tiles_by_mpp[key] = self.tiles_by_mpp.get(key, 0) + int(tiles)
+        with self._lock:
+            self.pixels_by_mpp[key] = self.pixels_by_mpp.get(key, 0) + int(pixels)
+            self.tiles_by_mpp[key] = self.tiles_by_mpp.get(key, 0) + int(tiles)
+
+    def with_stage(self, name: str, cost: StageCost) -> CostRecord:
+        """A copy of this record with stage ``name`` set to ``cost`` (this record is left as it is)."""
+        with self._lock:
+            stages = {k: StageCost(**asdict(v)) for k, v in self.stages.items()}
+            stages[name] = cost
+            return CostRecord(stages, dict(self.pixels_by_mpp), dict(self.tiles_by_mpp), self.peak_rss_mb,
+                              self.wall_seconds)
+
+    def pixels_in(self, *names: str) -> int:
+        """Pixels read by the stages ``names`` (those not on the record count 0)."""
+        with self._lock:
+            return sum(self.stages[n].pixels for n in names if n in self.stages)
 
     def pixels_at(self, mpp: float) -> int:
         return self.pixels_by_mpp.get(f"{mpp:g}", 0)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "stages": {k: asdict(v) for k, v in self.stages.items()},
-            "pixels_by_mpp": dict(self.pixels_by_mpp),
-            "tiles_by_mpp": dict(self.tiles_by_mpp),
-            "peak_rss_mb": float(self.peak_rss_mb),
-            "wall_seconds": float(self.wall_seconds),
-        }
+        with self._lock:
+            return {
+                "stages": {k: asdict(v) for k, v in self.stages.items()},
+                "pixels_by_mpp": dict(self.pixels_by_mpp),
+                "tiles_by_mpp": dict(self.tiles_by_mpp),
+                "peak_rss_mb": float(self.peak_rss_mb),
+                "wall_seconds": float(self.wall_seconds),
+            }
 
+    def __getstate__(self) -> dict[str, Any]:  # a lock does not pickle (Dask ships results between processes)
+        state = dict(self.__dict__)
+        del state["_lock"]
+        return state
 
-@dataclass
-class SlideInfo:
-    """What was known about the slide when it was graded."""
-
-    path: str
-    name: str
-    backend: str
-    vendor: str | None
-    width: int
-    height: int
-    mpp: float
-    mpp_source: Literal["file", "caller", "estimate"]
-    objective_power: float | None
-    size_bytes: int
-    mtime: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
 
 @dataclass
@@ -154,7 +192,7 @@ class SlideResult:
     """Everything graded on one slide, and everything a person needs to check it."""
 
     slide: SlideInfo
-    mode: Literal["cascade", "exhaustive"]
+    mode: ResultMode
     label_set: str
     category: str | None  # slide category, e.g. "VI"; None when withheld (see ``status``)
     category_name: str | None
@@ -228,3 +266,13 @@ class SlideResult:
 
     # Writers live in zoomgrade.outputs and take the result (data flows one way: result -> writers):
     # zoomgrade.save_result(result, dir), zoomgrade.outputs.result_to_json / result_to_geojson.
+
+
+def __getattr__(name: str) -> Any:
+    # SlideInfo is the slide layer's record (slide/ depends on nothing of the pipeline); still importable here,
+    # loaded on first use so that `import zoomgrade` stays light.
+    if name == "SlideInfo":
+        from .slide.info import SlideInfo
+
+        return SlideInfo
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

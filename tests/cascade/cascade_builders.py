@@ -49,3 +49,12 @@ def untrained_runners(seed: int = 0, input_size: int = 128):
     card2 = ModelCard(name="stage2", version="untrained", architecture="Stage2Net", hyperparameters=c2.to_dict(),
                       input_mpp=0.5, input_size=input_size, label_set=TBSRTC.name, labels=[*TBSRTC.fine, "none"])
     return Stage1Runner(m1, card1, "cpu"), Stage2Runner(m2, card2, "cpu")
+
+
+def context(slide, models, cfg, labels=TBSRTC, cost=None):
+    """The pass context of one run over ``slide`` with ``models`` (stage 1, stage 2) and ``cfg``."""
+    from zoomgrade.cascade.context import PassContext
+    from zoomgrade.types import CostRecord
+
+    return PassContext(slide, cfg, labels, models[0], models[1], models[1].card.input_size,
+                       cost=CostRecord() if cost is None else cost)

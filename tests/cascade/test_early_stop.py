@@ -5,10 +5,9 @@ import numpy as np
 import pytest
 from cascade_builders import make_grade
 
-from zoomgrade.cascade.adequacy import assess_adequacy
 from zoomgrade.cascade.config import AdequacyConfig, SlideRuleConfig
+from zoomgrade.cascade.decision import assess_adequacy, pool_grade, resolved, slide_category
 from zoomgrade.cascade.early_stop import Graded, Undergrade, Ungraded, decide
-from zoomgrade.cascade.slide_rule import pool_grade, resolved, slide_category
 from zoomgrade.labels import TBSRTC
 
 FINE = TBSRTC.fine

@@ -10,7 +10,8 @@ from scipy import ndimage
 
 from zoomgrade.bench.mask_coverage import measure
 from zoomgrade.cascade.config import default_config
-from zoomgrade.cascade.exhaustive import glass_colour, plan_tiles, tissue_mask, tissue_mask_kwargs
+from zoomgrade.cascade.exhaustive import plan_tiles
+from zoomgrade.cascade.tissue import glass_colour, tissue_mask, tissue_mask_kwargs
 
 REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "real-slides"
 

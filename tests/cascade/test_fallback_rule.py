@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from zoomgrade.cascade.fallback import patch_rule
+from zoomgrade.cascade.patch_rule import patch_rule
 from zoomgrade.errors import ConfigError
 
 RULE = {"none_threshold": 0.5, "min_count": 2, "min_fraction": 0.3, "min_confidence": 0.6}

@@ -68,3 +68,18 @@ def test_no_windows_is_uniform():
     lik = region_likelihood(np.zeros((0, 6)))
     np.testing.assert_allclose(lik.probs, 0.2)
     assert lik.presence == 0 and lik.n_windows == 0
+
+
+def test_one_pooling_rule_for_the_cascade_and_the_model_evaluation():
+    from zoomgrade.cascade.fusion import pool_windows
+    from zoomgrade.models.runners import combine_windows
+
+    probs = np.array([[0.6, 0.2, 0.1, 0.05, 0.05, 0.0], [0.0, 0.0, 0.5, 0.5, 0.0, 0.5], [0.1, 0.1, 0.1, 0.1, 0.1, 0.5]])
+    assert np.allclose(pool_windows(probs), combine_windows(probs))
+    # weights: the cascade's overlap * P(cell); a window with no weight says nothing
+    assert np.allclose(pool_windows(probs, np.array([0.0, 1.0, 0.0])), [0, 0, 0.5, 0.5, 0])
+    lik = region_likelihood(probs, np.array([1.0, 0.5, 0.25]))
+    p_cell = 1 - probs[:, -1]
+    trust = min(1.0, 2 * float((np.array([1.0, 0.5, 0.25]) * p_cell).sum() / 1.75))
+    expect = trust * pool_windows(probs, np.array([1.0, 0.5, 0.25]) * p_cell) + (1 - trust) / 5
+    assert np.allclose(lik.probs, expect / expect.sum())

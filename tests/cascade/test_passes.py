@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from cascade_builders import make_region
+from cascade_builders import context, make_region
 
 from zoomgrade.bench.slide_io import write_aperio_from_array
-from zoomgrade.cascade.budget import Budget, stage1_grade
 from zoomgrade.cascade.config import GradeConfig
-from zoomgrade.cascade.fallback_pass import run_fallback
-from zoomgrade.cascade.queue import severity_order
-from zoomgrade.cascade.stage1_pass import run_stage1
-from zoomgrade.cascade.stage2_pass import run_stage2
+from zoomgrade.cascade.fallback import run_fallback
+from zoomgrade.cascade.outcome import Outcome, stage1_grade
+from zoomgrade.cascade.regions import severity_order
+from zoomgrade.cascade.stage1 import run_stage1
+from zoomgrade.cascade.stage2 import run_stage2
 from zoomgrade.slide import open_slide
 from zoomgrade.types import CostRecord
 
@@ -58,12 +58,12 @@ def test_stage1_reads_low_power_only_and_stage2_high_power_only(textured, any_mo
     with open_slide(textured) as s:
         rec = Recording(s)
         cost = CostRecord()
-        run_stage1(rec, any_models[0], cfg, labels, cost)
+        run_stage1(context(rec, any_models, cfg, labels, cost))
         assert rec.reads == [("thumbnail", cfg.stage1.mpp)]
         rec.reads.clear()
         regs = severity_order(regions_grid(), labels)
         size = any_models[1].card.input_size
-        run_stage2(rec, regs, any_models[1], cfg, labels, cost, Budget(cfg.budget), size)
+        run_stage2(context(rec, any_models, cfg, labels, cost), regs)
         assert rec.reads and {m for _, m in rec.reads} == {cfg.stage2.mpp}
     st = cost.stages["stage2_read"]
     assert st.pixels == st.tiles * size * size == cost.pixels_at(cfg.stage2.mpp)
@@ -75,14 +75,15 @@ def test_decisions_follow_the_severity_queue(textured, any_models, labels):
     regs = severity_order(regions_grid(), labels)
     assert [r.id for r in regs] == [1, 3, 2, 5, 4, 0]
     with open_slide(textured) as s:
-        out = run_stage2(s, regs, any_models[1], cfg, labels, CostRecord(), Budget(cfg.budget),
-                         any_models[1].card.input_size)
+        out = run_stage2(context(s, any_models, cfg, labels, CostRecord()), regs)
     assert [d.job.region.id for d in out] == [1, 3, 2, 5, 4, 0]
     assert [d.job.order for d in out] == list(range(6))
     for d in out:
         if d.grade is not None:
             assert d.grade.stage2_probs is not None and d.grade.fine_probs.sum() == pytest.approx(1.0)
-            assert d.needs_fallback == (d.grade.confidence < cfg.fallback.confidence_threshold)
+            undecided = d.outcome.kind is Outcome.UNDECIDED
+            assert undecided == (d.grade.confidence < cfg.fallback.confidence_threshold)
+            assert undecided or d.outcome.kind is Outcome.GRADED
 
 
 def test_budget_leaves_the_least_severe_regions_to_stage1(textured, any_models, labels):
@@ -92,10 +93,9 @@ def test_budget_leaves_the_least_severe_regions_to_stage1(textured, any_models, 
     cfg.budget.high_power_megapixels = 2.5 * one / 1e6  # room for about two windows
     regs = severity_order(regions_grid(), labels)
     cost = CostRecord()
-    budget = Budget(cfg.budget)
     with open_slide(textured) as s:
-        out = run_stage2(s, regs, any_models[1], cfg, labels, cost, budget, size)
-    skipped = [d.skipped for d in out]
+        out = run_stage2(context(s, any_models, cfg, labels, cost), regs)
+    skipped = [d.outcome.kind is Outcome.OVER_BUDGET for d in out]
     assert any(skipped) and not all(skipped)
     k = skipped.index(True)
     assert all(skipped[k:])  # a tail of the queue: the least severe regions
@@ -112,12 +112,12 @@ def test_fallback_reuses_stage2_windows_reads_the_rest_and_shifted_patches_only_
     regs = severity_order(regions_grid(), labels)
     cost = CostRecord()
     with open_slide(textured) as s:
-        decisions = run_stage2(s, regs, any_models[1], cfg, labels, cost, Budget(cfg.budget), size)
-        outs = run_fallback(s, decisions[:3], any_models[1], cfg, labels, cost, Budget(cfg.budget), size)
+        decisions = run_stage2(context(s, any_models, cfg, labels, cost), regs)
+        outs = run_fallback(context(s, any_models, cfg, labels, cost), decisions[:3])
         cfg1 = GradeConfig()
         cfg1.fallback.none_threshold, cfg1.fallback.min_count = 1.01, 1
         cost1 = CostRecord()
-        outs1 = run_fallback(s, decisions[:3], any_models[1], cfg1, labels, cost1, Budget(cfg1.budget), size)
+        outs1 = run_fallback(context(s, any_models, cfg1, labels, cost1), decisions[:3])
     assert len(outs) == 3
     for o, d in zip(outs, decisions[:3]):
         g = o.grade
@@ -142,13 +142,12 @@ def test_fallback_tiles_the_rest_of_a_region_stage2_read_only_in_part(textured, 
     cfg = GradeConfig()
     cfg.stage2.windows_per_region = 2
     cfg.fallback.none_threshold = 1.01  # every patch votes, whatever the network says
-    size = any_models[1].card.input_size
     regs = [make_region(0, (0.1, 0.2, 0.7), x=200, y=200, side=900)]
     cost = CostRecord()
     with open_slide(textured) as s:
-        (d,) = run_stage2(s, regs, any_models[1], cfg, labels, cost, Budget(cfg.budget), size)
+        (d,) = run_stage2(context(s, any_models, cfg, labels, cost), regs)
         assert len(d.job.windows.boxes) == 2 and len(d.job.rest.boxes) >= 7
-        (o,) = run_fallback(s, [d], any_models[1], cfg, labels, cost, Budget(cfg.budget), size)
+        (o,) = run_fallback(context(s, any_models, cfg, labels, cost), [d])
     assert not set(d.job.windows.boxes) & set(d.job.rest.boxes)
     assert o.n_read == len(d.job.rest.boxes) and cost.stages["fallback"].tiles == o.n_read
     assert o.vote.n_patches == 2 + o.n_read and o.grade.decided_by == "fallback"
@@ -178,14 +177,13 @@ def test_stage2_and_fallback_hint_exactly_the_windows_they_read(textured, any_mo
     cfg.stage2.readahead = readahead
     cfg.fallback.none_threshold = 1.01
     cfg.fallback.min_count = 100  # the fallback reads shifted patches for every region it is given
-    size = any_models[1].card.input_size
     regs = severity_order(regions_grid(), labels)
     cost = CostRecord()
     with open_slide(textured) as s:
         rec = Hinting(s)
-        decisions = run_stage2(rec, regs, any_models[1], cfg, labels, cost, Budget(cfg.budget), size)
+        decisions = run_stage2(context(rec, any_models, cfg, labels, cost), regs)
         n_stage2 = len(rec.read_boxes)
-        outs = run_fallback(rec, decisions[:3], any_models[1], cfg, labels, cost, Budget(cfg.budget), size)
+        outs = run_fallback(context(rec, any_models, cfg, labels, cost), decisions[:3])
     assert n_stage2 and len(rec.read_boxes) > n_stage2 and any(o.n_read for o in outs)
     if readahead:
         assert set(rec.hinted) == set(rec.read_boxes)  # every window read was hinted, and only those
@@ -197,14 +195,13 @@ def test_stage2_and_fallback_hint_exactly_the_windows_they_read(textured, any_mo
 
 
 def test_readahead_changes_no_decision(textured, any_models, labels):
-    size = any_models[1].card.input_size
     regs = severity_order(regions_grid(), labels)
     grades = []
     for readahead in (True, False):
         cfg = GradeConfig()
         cfg.stage2.readahead = readahead
         with open_slide(textured) as s:
-            out = run_stage2(s, regs, any_models[1], cfg, labels, CostRecord(), Budget(cfg.budget), size)
+            out = run_stage2(context(s, any_models, cfg, labels, CostRecord()), regs)
         grades.append([(d.job.windows.boxes, None if d.grade is None else (d.grade.fine_grade, d.grade.confidence))
                        for d in out])
     assert grades[0] == grades[1]
@@ -214,11 +211,10 @@ def test_exhaustive_hints_exactly_the_tiles_it_reads(textured, any_models, label
     from zoomgrade.cascade.exhaustive import run_exhaustive
 
     cfg = GradeConfig()
-    size = any_models[1].card.input_size
     cost = CostRecord()
     with open_slide(textured) as s:
         rec = Hinting(s)
-        run_exhaustive(rec, any_models[1], cfg, labels, cost, size)
+        run_exhaustive(context(rec, any_models, cfg, labels, cost))
     high = [b for b in rec.read_boxes if b[1] == cfg.exhaustive.mpp]
     assert high and sorted(rec.hinted) == sorted(high)
     assert "exhaustive_hints" in cost.stages

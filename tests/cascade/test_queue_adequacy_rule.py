@@ -1,10 +1,9 @@
 import numpy as np
 from cascade_builders import make_grade, make_region
 
-from zoomgrade.cascade.adequacy import assess_adequacy
 from zoomgrade.cascade.config import AdequacyConfig, SlideRuleConfig
-from zoomgrade.cascade.queue import severity_order
-from zoomgrade.cascade.slide_rule import counts, slide_category
+from zoomgrade.cascade.decision import assess_adequacy, counts, slide_category
+from zoomgrade.cascade.regions import severity_order
 
 
 def test_severity_order_then_confidence_then_size(labels):

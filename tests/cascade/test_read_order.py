@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from cascade_builders import make_region
+from cascade_builders import context, make_region
 
 from zoomgrade.bench.slide_io import write_aperio_from_array
-from zoomgrade.cascade.budget import Budget
 from zoomgrade.cascade.config import GradeConfig
-from zoomgrade.cascade.queue import severity_order
-from zoomgrade.cascade.stage2_pass import Job, read_order, run_stage2
+from zoomgrade.cascade.regions import severity_order
+from zoomgrade.cascade.stage2 import Job, read_order, run_stage2
 from zoomgrade.cascade.windows import Windows
 from zoomgrade.slide import open_slide
 from zoomgrade.types import CostRecord
@@ -77,7 +76,7 @@ def test_stage2_reads_by_locality_but_decides_in_severity_order(scattered, any_m
     regs = severity_order(_regions(), labels)
     with open_slide(scattered) as s:
         rec = _Recording(s)
-        out = run_stage2(rec, regs, any_models[1], cfg, labels, CostRecord(), Budget(cfg.budget), size)
+        out = run_stage2(context(rec, any_models, cfg, labels, CostRecord()), regs)
     assert [d.job.order for d in out] == list(range(len(regs)))
     assert [d.job.region.id for d in out] == [0, 1, 2, 3, 4, 5]
     first_y = [y for _, y in rec.reads]
@@ -92,11 +91,10 @@ def test_stage2_reads_by_locality_but_decides_in_severity_order(scattered, any_m
 def test_a_budget_keeps_the_strict_severity_order(scattered, any_models, labels):
     cfg = GradeConfig()
     cfg.budget.high_power_megapixels = 1000.0  # limited, though never reached here
-    size = any_models[1].card.input_size
     regs = severity_order(_regions(), labels)
     with open_slide(scattered) as s:
         rec = _Recording(s)
-        run_stage2(rec, regs, any_models[1], cfg, labels, CostRecord(), Budget(cfg.budget), size)
+        run_stage2(context(rec, any_models, cfg, labels, CostRecord()), regs)
     starts = [(r.polygon.bounds[0], r.polygon.bounds[1]) for r in regs]
     seen = [min(starts, key=lambda p: (p[0] - x) ** 2 + (p[1] - y) ** 2) for x, y in rec.reads]
     assert list(dict.fromkeys(seen)) == starts  # regions visited in queue order

@@ -4,9 +4,15 @@ import numpy as np
 import pytest
 from shapely.geometry import Polygon, box
 
-from zoomgrade.cascade.prefetch import read_and_grade
-from zoomgrade.cascade.windows import fit, grid_1d, region_windows
+from zoomgrade.cascade.reading import fit, read_and_grade
+from zoomgrade.cascade.windows import region_windows
+from zoomgrade.slide.tiles import Grid
 from zoomgrade.types import CostRecord
+
+
+def grid_1d(start, length, size, stride):
+    g, n = Grid(stride, size).centred(start, length)
+    return [g.origin(k) for k in range(n)]
 
 
 def test_grid_covers_span_centred():
@@ -194,7 +200,7 @@ def test_lattice_windows_lie_on_the_slide_wide_grid():
 
 
 def test_plan_ahead_plans_in_order_hints_each_plan_and_reports_errors():
-    from zoomgrade.cascade.prefetch import PlanAhead
+    from zoomgrade.cascade.reading import PlanAhead
 
     items = [1, 2, 3, 4]
     planned, hinted = [], []
@@ -219,7 +225,7 @@ def test_plan_ahead_plans_in_order_hints_each_plan_and_reports_errors():
 
 
 def test_plan_ahead_stops_when_closed_and_a_failing_hint_stops_only_the_hints():
-    from zoomgrade.cascade.prefetch import PlanAhead
+    from zoomgrade.cascade.reading import PlanAhead
 
     gate = threading.Event()
     planned = []

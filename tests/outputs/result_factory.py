@@ -89,3 +89,12 @@ def make_result(slide_path: Path, *, category: str = "VI", mode: str = "cascade"
         counts=counts, regions=regions, cost=cost, config={"stage2": {"threshold": 0.6}, "mode": mode},
         versions={"zoomgrade": "0.1.0", "stage1": "stage1-test 0", "stage2": "stage2-test 0"},
         maps=maps, comparison=comparison, warnings=[])
+
+
+def save_with_slide(result: SlideResult, out_dir: Path) -> Path:
+    """``save_result`` as the CLI calls it: with the slide the result was graded from, open."""
+    from zoomgrade.outputs import save_result
+    from zoomgrade.slide import open_slide
+
+    with open_slide(result.slide.path, mpp=SLIDE_MPP) as slide:
+        return save_result(result, out_dir, slide=slide)

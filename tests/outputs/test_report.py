@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from result_factory import make_result
+from result_factory import make_result, save_with_slide
 
 from zoomgrade.outputs import save_result
 from zoomgrade.types import SlideResult
@@ -57,7 +57,7 @@ def _decode(uri: str) -> Image.Image:
 
 
 def test_report_is_self_contained(result: SlideResult, tmp_path: Path) -> None:
-    save_result(result, tmp_path)
+    save_with_slide(result, tmp_path)
     p = _parse(tmp_path / "report.html")
     assert len(p.imgs) >= 2 + len(result.regions)  # overlay, heatmap, one crop per region (7 <= 12)
     for img in p.imgs:
@@ -73,7 +73,7 @@ def test_report_is_self_contained(result: SlideResult, tmp_path: Path) -> None:
 
 
 def test_gallery_crops_are_high_power_reads_of_the_most_severe_regions(result: SlideResult, tmp_path: Path) -> None:
-    save_result(result, tmp_path)
+    save_with_slide(result, tmp_path)
     p = _parse(tmp_path / "report.html")
     assert p.figures == len(result.regions)
     crops = [_decode(i["src"]) for i in p.imgs if i.get("alt", "").startswith("region ")]
@@ -91,20 +91,20 @@ def test_a_region_too_large_for_one_crop_is_shown_as_a_high_power_detail(result:
 
     big = result.regions[4]  # the VI region, first in the gallery
     big.region.polygon = box(50, 50, result.slide.width - 50, result.slide.height - 50)
-    save_result(result, tmp_path)
+    save_with_slide(result, tmp_path)
     p = _parse(tmp_path / "report.html")
     first = next(i for i in p.imgs if i.get("alt") == "region 4")
     assert _decode(first["src"]).size == (480, 480)  # 240 um at 0.5 um/px, not the whole slide shrunk
     assert "detail of a large region" in " ".join(p.text)
 
 
-def test_report_without_the_slide_file_says_why(flat_slide: Path, tmp_path: Path) -> None:
+def test_report_without_the_slide_says_why(flat_slide: Path, tmp_path: Path) -> None:
     r = make_result(flat_slide)
     r.slide.path = str(tmp_path / "moved-away.png")
-    save_result(r, tmp_path / "out")
+    save_result(r, tmp_path / "out")  # no slide given: the writers open nothing themselves
     p = _parse(tmp_path / "out" / "report.html")
     assert p.figures == 0
-    assert "could not reopen" in " ".join(p.text)
+    assert "no slide was given" in " ".join(p.text)
     for img in p.imgs:
         _decode(img["src"])
 
@@ -130,7 +130,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium)")
 def test_report_renders_in_headless_chromium(result: SlideResult, tmp_path: Path) -> None:
-    save_result(result, tmp_path)
+    save_with_slide(result, tmp_path)
     shot = tmp_path / "shot.png"
     profile = tmp_path / "profile"
     cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

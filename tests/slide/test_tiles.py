@@ -53,3 +53,16 @@ def test_slide_smaller_than_one_tile(real):
     with open_slide(real / "tiny-16px.svs") as s:
         assert list(s.tiles(512, 0.5)) == [Tile(0, 0, 16, 16)]
         assert s.read_region(0, 0, 16, 16, 0.499).shape == (16, 16, 3)
+
+
+def test_the_one_grid_lattice_centred_and_covering():
+    from zoomgrade.slide.tiles import Grid
+
+    g = Grid.at(128, 0.5, 0.25)  # 128 px at 0.5 um/px = 256 level-0 px
+    assert (g.step, g.size, g.phase) == (256.0, 256.0, 0.0)
+    assert list(g.meeting(300, 600)) == [1, 2, 3] and g.origin(3) == 768.0  # cells meeting [300, 900)
+    assert list(g.meeting(0, 1)) == [0] and g.covering(1000) == 4 == len(g.meeting(0, 1000))
+    half = Grid(g.step, g.size, g.step / 2)
+    assert [half.origin(k) for k in half.meeting(300, 600)] == [128.0, 384.0, 640.0, 896.0]
+    c, n = g.centred(100, 1000)  # 4 tiles centred on [100, 1100)
+    assert n == 4 and c.origin(0) - 100 == 1100 - (c.origin(3) + 256)

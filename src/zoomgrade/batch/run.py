@@ -17,17 +17,16 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..errors import ZoomgradeError
 from ..outputs.lock import output_lock
+from ..types import MODES, Mode
 from .cluster import ClusterHandle, ClusterPlan, open_cluster, plan_local
 from .fingerprint import SlideKey, config_hash, input_fingerprint, model_versions, read_done
 from .inputs import SlideInput, resolve_inputs
 from .report import FAILURES_FILE, SUMMARY_FILE, write_failures, write_summary
 from .worker import PLUGIN_NAME, ModelPlugin, SlideJob, SlideRow, grade_slide, one_line
-
-MODES = ("cascade", "exhaustive", "both")
 
 
 @dataclass
@@ -251,7 +250,7 @@ def _batch(slides: list[SlideInput], out: Path, cfg: Any, plan: ClusterPlan, sch
             rows[s.name] = _skipped_row(s, slide_dir, record, mode)
             continue
         jobs.append((s, SlideJob(path=str(s.path), name=s.name, out_dir=str(out), key=key, config=cfg,
-                                 mode=mode, torch_threads=plan.threads_per_worker), fp["size"]))
+                                 mode=cast(Mode, mode), torch_threads=plan.threads_per_worker), fp["size"]))
 
     summary = BatchSummary(0, 0, 0, [], 0.0, out / SUMMARY_FILE, out / FAILURES_FILE)
     n_skipped = sum(r.status == "skipped" for r in rows.values())

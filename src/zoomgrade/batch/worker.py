@@ -19,6 +19,7 @@ from typing import Any
 from distributed import get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
 
+from ..types import Mode
 from .fingerprint import SlideKey, clear_done, model_versions, write_done
 
 PLUGIN_NAME = "zoomgrade-models"
@@ -83,7 +84,7 @@ class SlideJob:
     out_dir: str  # OUT (the slide writes OUT/<name>/)
     key: SlideKey
     config: Any  # zoomgrade.cascade.GradeConfig
-    mode: str
+    mode: Mode
     torch_threads: int | None = None
 
 
@@ -138,6 +139,7 @@ def grade_slide(job: SlideJob, models: Any = None) -> SlideRow:
     """
     from ..cascade import grade
     from ..outputs import save_result, summary_row
+    from ..slide import open_slide
 
     plugin, address = _worker_plugin()
     if models is None and plugin is not None:
@@ -150,10 +152,13 @@ def grade_slide(job: SlideJob, models: Any = None) -> SlideRow:
     try:
         if models is None:
             raise RuntimeError(f"no models on this worker (plugin {PLUGIN_NAME!r} not registered)")
-        set_threads(job.torch_threads)
+        # the config's stage2.torch_threads, when set, wins over the worker's share (library code sets none)
+        set_threads(getattr(getattr(job.config, "stage2", None), "torch_threads", 0) or job.torch_threads)
         clear_done(slide_dir)
-        result = grade(job.path, job.config, mode=job.mode, models=models)
-        save_result(result, slide_dir)
+        # one open: grade reads it, the writers read their crops from it
+        with open_slide(job.path, memory_mb=job.config.limits.memory_mb) as slide:
+            result = grade(slide, job.config, mode=job.mode, models=models)
+            save_result(result, slide_dir, slide=slide)
         row.seconds, row.cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
         row.result_row = summary_row(result, slide_dir)
         write_done(slide_dir, dataclasses.replace(job.key, models=versions), Path(job.path),

@@ -7,7 +7,7 @@ recall of the V/VI groups (a V/VI group is recalled when any region graded V or 
 
 Ablation: grade from low power alone. Stage 1 runs as in the cascade; each region gets a fine grade by a
 fixed coarse -> fine map, with the stage-1 coarse probability as its confidence; adequacy and the slide
-rule are the cascade's own. Two maps: the product's (``cascade.budget.stage1_grade``: the least severe
+rule are the cascade's own. Two maps: the product's (``cascade.outcome.stage1_grade``: the least severe
 fine grade of the coarse grade) and the best constant map for the benchmark's own truth (each coarse
 grade -> its most frequent fine grade among the truth groups), an upper bound for any fixed map.
 """
@@ -118,9 +118,10 @@ def low_power_grades(regions: list[Region], mapping: dict[str, str], labels: Lab
 
 
 def stage1_regions(slide: Any, stage1: Any, cfg: Any, labels: LabelSet) -> list[Region]:
-    from ..cascade.stage1_pass import run_stage1
+    from ..cascade.context import PassContext
+    from ..cascade.stage1 import run_stage1
 
-    return run_stage1(slide, stage1, cfg, labels, CostRecord()).regions
+    return run_stage1(PassContext(slide, cfg, labels, stage1)).regions
 
 
 def ablation_category(slide: Any, grades: list[RegionGrade], cfg: Any, labels: LabelSet) -> str | None:

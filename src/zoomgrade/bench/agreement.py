@@ -59,7 +59,7 @@ def plan(n: int, seed: int) -> list[tuple[int, int, str, str]]:
 def region_records(result: Any) -> list[dict[str, Any]]:
     """What the slide rule reads of each region: enough to replay it with other thresholds (``replay``)."""
     return [{"fine_grade": g.fine_grade, "fine_probs": [float(p) for p in g.fine_probs],
-             "area_um2": float(g.region.area_um2), "est_cells": int(g.region.est_cells),
+             "area_um2": float(g.region.area_um2), "est_cells": int(g.region.cells),
              "decided_by": g.decided_by} for g in result.regions]
 
 
@@ -68,8 +68,7 @@ def replay(records: list[dict[str, Any]], config: Any) -> str:
     import numpy as np
     from shapely.geometry import box
 
-    from ..cascade.adequacy import assess_adequacy
-    from ..cascade.slide_rule import slide_category
+    from ..cascade.decision import assess_adequacy, slide_category
     from ..labels import TBSRTC
     from ..types import Region, RegionGrade
 

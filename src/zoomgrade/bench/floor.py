@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..cascade.stage1_pass import MIN_SIDE, pad_white
+from ..cascade.stage1 import MIN_SIDE, pad_white
 
 Read = tuple[str, tuple[float, ...]]  # ("region", (x, y, w, h, mpp)) or ("thumbnail", (mpp,))
 

@@ -19,7 +19,8 @@ from skimage.draw import polygon as fill_polygon
 
 from ..annotations import load_annotations
 from ..cascade.config import ExhaustiveConfig, default_config
-from ..cascade.exhaustive import plan_tiles, tissue_mask, tissue_mask_kwargs
+from ..cascade.exhaustive import plan_tiles
+from ..cascade.tissue import tissue_mask, tissue_mask_kwargs
 
 TRUTH_MPP = 2.0  # raster of the truth groups, um/px: fine enough for 50-400 um groups
 

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,8 +24,10 @@ import numpy as np
 
 from ..errors import ZoomgradeError
 from ..labels import TBSRTC  # the synthetic slides' truth is in the generator's label set
+from ..types import Mode
 from . import ablation as ab
 from .floor import RecordingSlide, measure_floor, tile_decodes
+from .machine import load_models, machine_info, peak_rss_mb, probe_memory
 
 #: Held-out bench seeds: training uses < 100,000 and the cascade's evaluation 1,000,000+.
 MIN_SEED = 2_000_000
@@ -105,45 +104,6 @@ def prepare_slides(opts: BenchOptions, log: Log) -> list[Path]:
     return paths
 
 
-# -- machine and models ------------------------------------------------------------------------------
-def machine_info() -> dict[str, Any]:
-    import torch
-
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    except (ValueError, OSError):
-        mem_gb = None
-    return {"platform": platform.platform(), "python": platform.python_version(), "cpu_model": cpu,
-            "cpu_count": os.cpu_count(), "cores_usable": len(os.sched_getaffinity(0)),
-            "memory_gb": None if mem_gb is None else round(mem_gb, 1), "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads(),
-            "device": "cuda: " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"}
-
-
-def load_models(weights: Path | None) -> tuple[Any, Any]:
-    """A model folder's runners (None: the shipped weights); the bench scores them against the synthetic
-    slides' truth, which is written in the generator's label set, so the models must grade in it."""
-    from ..errors import ZoomgradeError
-    from ..models.folder import agreed_label_set
-    from ..models.folder import load_models as load_folder
-
-    s1, s2 = load_folder(weights)
-    labels = agreed_label_set(s1, s2)
-    if not labels.same_as(TBSRTC):
-        raise ZoomgradeError(f"{weights}: the bench's synthetic slides are annotated in {TBSRTC.describe()}, "
-                             f"these models grade in {labels.describe()}; compare cascade and exhaustive on "
-                             "slides of that label set with `zoomgrade grade --mode both`")
-    return s1, s2
-
-
 def warm_up(s1: Any, s2: Any, window_px: int, batch_size: int) -> float:
     """One pass of each model on blank input: first calls pay for allocator and kernel set-up."""
     t = time.perf_counter()
@@ -171,7 +131,7 @@ class ModeRun:
         return self.open_s + self.grade_s
 
 
-def run_mode(path: Path, mode: str, models: tuple[Any, Any], cfg: Any, tmp: Path) -> ModeRun:
+def run_mode(path: Path, mode: Mode, models: tuple[Any, Any], cfg: Any, tmp: Path) -> ModeRun:
     from ..cascade import grade
     from ..outputs import save_result
     from ..slide import open_slide
@@ -190,7 +150,6 @@ def run_mode(path: Path, mode: str, models: tuple[Any, Any], cfg: Any, tmp: Path
         stats = slide.cache_stats()
     finally:
         slide.close()
-    result.cost.stage("open").seconds = t_open
     cache = None if stats is None else {"hits": stats.hits, "misses": stats.misses}
     return ModeRun(result, t_open, t_grade, t_write, src if isinstance(src, RecordingSlide) else None, cache)
 
@@ -224,7 +183,7 @@ def bench_slide(path: Path, index: int, models: tuple[Any, Any], cfg: Any, maps:
     truth = json.loads(truth_paths(path)[1].read_text())
     groups = ab.truth_groups(path)
     labels = TBSRTC
-    order = ("cascade", "exhaustive") if index % 2 == 0 else ("exhaustive", "cascade")
+    order: tuple[Mode, Mode] = ("cascade", "exhaustive") if index % 2 == 0 else ("exhaustive", "cascade")
     runs: dict[str, ModeRun] = {}
     with tempfile.TemporaryDirectory(prefix="zoomgrade-bench-") as tmp:
         for mode in order:
@@ -267,57 +226,6 @@ def bench_slide(path: Path, index: int, models: tuple[Any, Any], cfg: Any, maps:
     return rec, scores
 
 
-# -- memory: one mode alone in a fresh interpreter -----------------------------------------------------
-def peak_rss_mb() -> float:
-    """This process's peak resident memory. VmHWM belongs to the address space, which exec replaces;
-    ru_maxrss does not do for a child: Linux carries the parent's peak across fork and exec."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def probe_memory(path: Path, mode: str, opts: BenchOptions, threads: int) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "zoomgrade.bench.run", "--probe", mode, str(path), "--threads", str(threads)]
-    if opts.weights:
-        cmd += ["--weights", str(opts.weights)]
-    if opts.config:
-        cmd += ["--config", str(opts.config)]
-    r = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if r.returncode != 0:
-        return {"mode": mode, "error": (r.stderr.strip().splitlines() or ["?"])[-1]}
-    return json.loads(r.stdout.strip().splitlines()[-1])
-
-
-def _probe_main(argv: list[str]) -> None:
-    import argparse
-
-    import torch
-
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--probe", choices=["cascade", "exhaustive"], required=True)
-    ap.add_argument("path")
-    ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--weights", default=None)
-    ap.add_argument("--config", default=None)
-    a = ap.parse_args(argv)
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    from ..cascade import grade, load_config
-
-    t0 = time.perf_counter()
-    models = load_models(Path(a.weights) if a.weights else None)
-    t1 = time.perf_counter()
-    res = grade(a.path, load_config(a.config), mode=a.probe, models=models)
-    t2 = time.perf_counter()
-    print(json.dumps({"mode": a.probe, "slide": Path(a.path).name, "category": res.category,
-                      "load_models_s": t1 - t0, "grade_s": t2 - t1, "torch_threads": torch.get_num_threads(),
-                      "peak_rss_mb": peak_rss_mb()}))
-
-
 def profile_cascade(path: Path, models: tuple[Any, Any], cfg: Any, dest: Path, top: int = 40) -> Path:
     """cProfile of one cascade grading (reader thread not included: cProfile sees the calling thread),
     sorted by cumulative and by own time."""
@@ -350,9 +258,9 @@ def run_bench(opts: BenchOptions, log: Log = lambda m: print(m, file=sys.stderr,
 
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
-    threads = opts.threads or len(os.sched_getaffinity(0))
-    torch.set_num_threads(threads)
     cfg = load_config(opts.config)
+    threads = cfg.stage2.torch_threads or opts.threads or len(os.sched_getaffinity(0))
+    torch.set_num_threads(threads)
     paths = prepare_slides(opts, log)
     models = load_models(opts.weights)
     window_px = window_size(models[1], cfg.stage2.window_px)
@@ -378,7 +286,7 @@ def run_bench(opts: BenchOptions, log: Log = lambda m: print(m, file=sys.stderr,
         modes = ("cascade", "exhaustive") if opts.quick else ("cascade",)
         for mode in modes:
             log(f"memory probe: {mode} on {paths[0].name} in a fresh interpreter")
-            record["memory_probe"].append(probe_memory(paths[0], mode, opts, threads))
+            record["memory_probe"].append(probe_memory(paths[0], mode, opts.weights, opts.config, threads))
     if opts.profile and paths:
         log(f"profiling the cascade on {paths[0].name}")
         record["profile"] = str(profile_cascade(paths[0], models, cfg, out / "cascade-profile.txt"))
@@ -391,7 +299,3 @@ def run_bench(opts: BenchOptions, log: Log = lambda m: print(m, file=sys.stderr,
     record["summary"], record["targets"] = summarise(record, scores)
     write_reports(record, out)
     return record
-
-
-if __name__ == "__main__":
-    _probe_main(sys.argv[1:])

@@ -2,9 +2,9 @@
 OpenSlide, and what the decoded-tile cache saves on cascade-like window reads. Run
 ``python -m zoomgrade.bench.slide_io [--size 80000] [--regions 1000] [--cache-regions 300]``.
 
-Also home of the writer for Aperio-style pyramidal JPEG-tiled TIFFs that the measurements (and the slide
-tests) use: tiles are JPEG-encoded by us and handed to tifffile as bytes, so a 6.4-gigapixel slide is written
-in seconds by reusing a few pre-encoded tiles.
+Also home of the slides the measurements (and the slide tests) write, through the one Aperio writer
+(``synth.aperio``): tiles are JPEG-encoded by us and handed over as bytes, so a 6.4-gigapixel slide is
+written in seconds by reusing a few pre-encoded tiles.
 """
 
 from __future__ import annotations
@@ -17,19 +17,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import imagecodecs
 import numpy as np
-import tifffile
-
-
-def aperio_description(width: int, height: int, tile: int, mpp: float, mag: float) -> str:
-    return (
-        f"Aperio Image Library v12.0.0 \r\n{width}x{height} [0,0 {width}x{height}] ({tile}x{tile}) "
-        f"JPEG/RGB Q=80|AppMag = {mag:g}|MPP = {mpp:g}|Filename = zoomgrade-bench"
-    )
+from numpy.typing import NDArray
 
 
 def encode_tile(tile: np.ndarray, quality: int = 80) -> bytes:
@@ -45,22 +38,21 @@ def write_aperio_tiff(
     mpp: float = 0.25,
     mag: float = 40,
 ) -> None:
-    """Write levels of sizes ``dims`` (finest first) with ``tile_bytes(level, row, col)`` JPEG tiles."""
+    """Write levels of sizes ``dims`` (finest first) with ``tile_bytes(level, row, col)`` JPEG tiles (RGB
+    components), through the one Aperio writer (``synth.aperio``), with a plain grey thumbnail."""
+    from ..synth.aperio import Level, write_aperio
+
+    def tiles(li: int) -> Iterator[bytes]:
+        w, h = dims[li]
+        return (tile_bytes(li, r, c) for r in range(-(-h // tile)) for c in range(-(-w // tile)))
+
+    def rest() -> tuple[NDArray[np.uint8], list[Level]]:
+        # Aperio's second directory is an untiled thumbnail; readers (and tifffile) expect it there
+        return np.full((64, 64, 3), 240, np.uint8), [(w, h, tiles(li)) for li, (w, h) in enumerate(dims) if li]
+
     w0, h0 = dims[0]
-    with tifffile.TiffWriter(path, bigtiff=True) as tw:
-        for li, (w, h) in enumerate(dims):
-            rows, cols = -(-h // tile), -(-w // tile)
-            it = (tile_bytes(li, r, c) for r in range(rows) for c in range(cols))
-            desc = (aperio_description(w0, h0, tile, mpp, mag) if li == 0
-                    else f"Aperio Image Library v12.0.0 \r\n{w0}x{h0} -> {w}x{h}")
-            tw.write(
-                it, shape=(h, w, 3), dtype=np.uint8, tile=(tile, tile), compression="jpeg",
-                compressionargs={"outcolorspace": "RGB"}, photometric="rgb", description=desc, metadata=None,
-            )
-            if li == 0:
-                # Aperio's second directory is an untiled thumbnail; readers (and tifffile) expect it there
-                tw.write(np.full((64, 64, 3), 240, np.uint8), photometric="rgb", metadata=None,
-                         description=f"Aperio Image Library v12.0.0 \r\n{w0}x{h0} -> 64x64")
+    write_aperio(path, w0, h0, tiles(0), rest, tile=tile, quality=80, mpp=mpp, app_mag=mag, ycbcr=False,
+                 bigtiff=True, software="zoomgrade-bench", extra_desc="|Filename = zoomgrade-bench")
 
 
 def write_aperio_from_array(path: str | Path, img: np.ndarray, tile: int = 256, step: int = 4,

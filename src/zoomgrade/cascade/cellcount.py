@@ -47,7 +47,7 @@ def nuclear_mask(img: np.ndarray, cfg: AdequacyConfig) -> np.ndarray:
     s_max, k = _integer_thresholds(float(cfg.nuclear_grey_max), float(cfg.nuclear_blue_margin))
     if img.dtype != np.uint8 or k is None:
         grey = f.sum(axis=-1) / 3.0
-        return (grey < cfg.nuclear_grey_max) & (f[..., 2] > f[..., 0] + cfg.nuclear_blue_margin)
+        return np.asarray((grey < cfg.nuclear_grey_max) & (f[..., 2] > f[..., 0] + cfg.nuclear_blue_margin))
     s = f[..., 0] + f[..., 1]
     s += f[..., 2]
     d = f[..., 2] - f[..., 0]

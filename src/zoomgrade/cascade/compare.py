@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from shapely.geometry import Point, box
+from shapely.geometry import Point, Polygon, box
 from shapely.prepared import prep
 
 from ..labels import LabelSet
 from ..types import SlideResult
 from .config import GradeConfig
 from .exhaustive import ExhaustiveOutput
-from .fallback import patch_rule, rule_kwargs
+from .patch_rule import vote
 
 
 def high_power_pixels(result: SlideResult) -> int:
@@ -40,7 +40,6 @@ def compare(cascade: SlideResult, exhaustive: SlideResult, ex_out: ExhaustiveOut
     region, decided by the same patch rule), with the agreement rate over regions that have such tiles."""
     plan, probs = ex_out.plan, ex_out.probs
     centres = [Point(x + w / 2.0, y + h / 2.0) for x, y, w, h in plan.boxes]
-    fb, ex = cfg.fallback, cfg.exhaustive
     per_region: list[dict[str, Any]] = []
     n_cmp = n_agree = 0
     for rg in cascade.regions:
@@ -51,8 +50,7 @@ def compare(cascade: SlideResult, exhaustive: SlideResult, ex_out: ExhaustiveOut
                    if pp.intersects(_box(b)) and not np.isnan(probs[i]).any()]
         ex_grade = None
         if idx:
-            vote = patch_rule(probs[idx], labels, **rule_kwargs(fb, ex.none_threshold))
-            ex_grade = vote.grade
+            ex_grade = vote(probs[idx], labels, cfg, tiles=True).grade
         agree = None if ex_grade is None else ex_grade == rg.fine_grade
         if agree is not None:
             n_cmp += 1
@@ -72,6 +70,6 @@ def compare(cascade: SlideResult, exhaustive: SlideResult, ex_out: ExhaustiveOut
     }
 
 
-def _box(b: tuple[int, int, int, int]):
+def _box(b: tuple[int, int, int, int]) -> Polygon:
     x, y, w, h = b
     return box(x, y, x + w, y + h)

@@ -6,6 +6,7 @@ keys and grade names, wrong types, non-finite numbers and out-of-range values ar
 ``ConfigError`` naming the file and every bad key path, so a typo or a nonsense value never changes a
 diagnosis silently. The dataclasses stay plain (pickled to batch workers, ``dataclasses.replace``d by
 the passes); ``validate`` is the one door every config goes through (files, dicts, objects built in code).
+Each key's type and range is named once in ``config_types.py`` (``ct.Mpp``, ``ct.Fraction``, ...).
 """
 
 from __future__ import annotations
@@ -16,90 +17,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, ConfigDict, Field, Strict, TypeAdapter, ValidationError, ValidationInfo
-from pydantic_core import ErrorDetails
+from pydantic import ConfigDict, Field, Strict, TypeAdapter, ValidationError
 
 from ..errors import ConfigError
-
-#: ``fallback.severity_from``'s default: take the label set's own (its file's ``severity_from``).
-FROM_LABEL_SET = "auto"
-
-
-def _size_or_zero(v: int) -> int:
-    if v != 0 and not MIN_PX <= v <= MAX_PX:
-        raise ValueError(f"must be 0 (the model card's size) or {MIN_PX}..{MAX_PX} px, got {v}")
-    return v
-
-
-def _label_set(info: ValidationInfo) -> tuple[tuple[str, ...] | None, str]:
-    """The label set's fine grades and name when validating against one (cascade/labelled.py); a config
-    read before the models are known has none yet, and its grade names are checked when grading."""
-    ctx = info.context or {}
-    fine = ctx.get("fine")
-    name = ctx.get("label_set")
-    return (tuple(fine) if fine else None), (f" {name}" if name else "")
-
-
-def _fine(v: str, info: ValidationInfo) -> str:
-    fine, name = _label_set(info)
-    if fine is not None and v not in ("", FROM_LABEL_SET) and v not in fine:
-        raise ValueError(f"{v!r} is not a grade of the label set{name} ({', '.join(fine)}) nor \"\" or "
-                         f"\"{FROM_LABEL_SET}\"")
-    return v
-
-
-def _coarse(v: str, info: ValidationInfo) -> str:
-    from ..labels import TBSRTC  # the default label set's coarse grades unless the context names others
-
-    coarse = tuple((info.context or {}).get("coarse", TBSRTC.coarse))
-    if v not in coarse:
-        raise ValueError(f"{v!r} is not a coarse grade of the label set ({', '.join(coarse)}; case matters)")
-    return v
-
-
-def _rule_grade(v: str, info: ValidationInfo) -> str:
-    """Slide-rule tables are keyed by the categories the rule decides: every fine grade but the least severe."""
-    fine, name = _label_set(info)
-    if fine is not None and v not in fine[1:]:
-        raise ValueError(f"{v!r} is not a graded category of the label set{name} ({', '.join(fine[1:])}; "
-                         "case matters)")
-    if not v:
-        raise ValueError("a grade name cannot be empty")
-    return v
-
-
-#: Resolutions (um/px): no scanner resolves finer than 0.05 um/px, and a whole slide at coarser than 100 um/px
-#: is a few pixels; outside this range a value is a typo, and a far-too-fine one would ask for terabytes.
-Mpp = Annotated[float, Strict(), Field(ge=0.05, le=100.0, allow_inf_nan=False)]
-Fraction = Annotated[float, Strict(), Field(ge=0.0, le=1.0, allow_inf_nan=False)]
-Bool = Annotated[bool, Strict()]
-#: Window and tile sides: a network needs a few strides of pixels; more than 4096 px per side is a memory bomb.
-MIN_PX, MAX_PX = 16, 4096
-SizePx = Annotated[int, Strict(), AfterValidator(_size_or_zero)]
-Area = Annotated[float, Strict(), Field(ge=0.0, le=1e9, allow_inf_nan=False)]  # um^2: a 20 x 20 mm slide is 4e8 um^2
-RuleGrade = Annotated[str, Strict(), AfterValidator(_rule_grade)]
-FineOrEmpty = Annotated[str, Strict(), AfterValidator(_fine)]
-CoarseGrade = Annotated[str, Strict(), AfterValidator(_coarse)]
-Threads = Annotated[int, Strict(), Field(ge=1, le=256)]
-Count = Annotated[int, Strict(), Field(ge=0, le=1_000_000)]
-GreyMargin = Annotated[float, Strict(), Field(ge=-255.0, le=255.0, allow_inf_nan=False)]
-UpTo10 = Annotated[float, Strict(), Field(ge=0.0, le=10.0, allow_inf_nan=False)]
-UpTo100 = Annotated[float, Strict(), Field(ge=0.0, le=100.0, allow_inf_nan=False)]
-Microns = Annotated[float, Strict(), Field(ge=0.0, le=1000.0, allow_inf_nan=False)]
-SmallArea = Annotated[float, Strict(), Field(ge=0.0, le=1e4, allow_inf_nan=False)]
-Seconds = Annotated[float, Strict(), Field(ge=0.0, le=1e7, allow_inf_nan=False)]
-Grey = Annotated[float, Strict(), Field(ge=0.0, le=255.0, allow_inf_nan=False)]
-OpenFraction = Annotated[float, Strict(), Field(gt=0.0, le=1.0, allow_inf_nan=False)]
-PositiveSmallArea = Annotated[float, Strict(), Field(gt=0.0, le=1e4, allow_inf_nan=False)]
-PositiveArea = Annotated[float, Strict(), Field(gt=0.0, le=1e6, allow_inf_nan=False)]
-PixelsUpTo1000 = Annotated[int, Strict(), Field(ge=0, le=1000)]
-ZeroOrThreads = Annotated[int, Strict(), Field(ge=0, le=1024)]
-Depth = Annotated[int, Strict(), Field(ge=1, le=1024)]
-AtLeastOne = Annotated[int, Strict(), Field(ge=1, le=1_000_000)]
-BatchSize = Annotated[int, Strict(), Field(ge=1, le=4096)]
-TileQueue = Annotated[int, Strict(), Field(ge=1, le=65536)]
-MemoryMb = Annotated[int, Strict(), Field(ge=256, le=1_048_576)]
-
+from . import config_types as ct
+from .config_types import FROM_LABEL_SET as FROM_LABEL_SET  # re-exported: cascade.config.FROM_LABEL_SET
 
 #: Unknown keys are refused (pydantic reads this from each plain dataclass; not a dataclass field).
 _FORBID = ConfigDict(extra="forbid")
@@ -108,66 +30,66 @@ _FORBID = ConfigDict(extra="forbid")
 @dataclass
 class Stage1Config:
     __pydantic_config__: ClassVar[ConfigDict] = _FORBID
-    mpp: Mpp = 8.0  # low-power resolution the whole slide is read at (um/px)
-    group_threshold: Fraction = 0.5  # P(cell group) above which a map pixel belongs to a region
-    min_region_area_um2: Area = 400.0  # smaller connected components are dropped as noise
+    mpp: ct.Mpp = 8.0  # low-power resolution the whole slide is read at (um/px)
+    group_threshold: ct.Fraction = 0.5  # P(cell group) above which a map pixel belongs to a region
+    min_region_area_um2: ct.Area = 400.0  # smaller connected components are dropped as noise
 
 
 @dataclass
 class Stage2Config:
     __pydantic_config__: ClassVar[ConfigDict] = _FORBID
-    mpp: Mpp = 0.5  # high-power resolution regions are re-read at (um/px)
-    window_px: SizePx = 0  # window side at `mpp`; 0 = the stage-2 model card's input size
-    batch_size: BatchSize = 32  # windows per forward pass
-    prefetch_regions: Depth = 4  # regions read ahead by the reader threads (bounded queue)
-    readers: Threads = 2  # reader threads (stage 2 and the fallback); a high-power budget reads with one
-    readahead: Bool = True  # hint the OS the file bytes of every region's tiles before reading (cold files)
-    max_windows_per_region: AtLeastOne = 256  # very large regions are sampled evenly beyond this
-    windows_per_region: Count = 2  # stage 2 reads a region's best-covered windows; the fallback the rest (0 = all)
-    lattice: Bool = True  # region grids on the slide-wide grid (the exhaustive one), not centred on the region
-    min_window_overlap: Fraction = 0.1  # windows with less of their area inside the region are not read
-    torch_threads: ZeroOrThreads = 0  # 0 = leave torch's setting alone
+    mpp: ct.Mpp = 0.5  # high-power resolution regions are re-read at (um/px)
+    window_px: ct.SizePx = 0  # window side at `mpp`; 0 = the stage-2 model card's input size
+    batch_size: ct.BatchSize = 32  # windows per forward pass
+    prefetch_regions: ct.Depth = 4  # regions read ahead by the reader threads (bounded queue)
+    readers: ct.Threads = 2  # reader threads (stage 2 and the fallback); a high-power budget reads with one
+    readahead: ct.Bool = True  # hint the OS the file bytes of every region's tiles before reading (cold files)
+    max_windows_per_region: ct.AtLeastOne = 256  # very large regions are sampled evenly beyond this
+    windows_per_region: ct.Count = 2  # stage 2 reads a region's best-covered windows; the fallback the rest (0 = all)
+    lattice: ct.Bool = True  # region grids on the slide-wide grid (the exhaustive one), not centred on the region
+    min_window_overlap: ct.Fraction = 0.1  # windows with less of their area inside the region are not read
+    torch_threads: ct.ZeroOrThreads = 0  # 0 = leave torch's setting alone
 
 
 @dataclass
 class FusionConfig:
     __pydantic_config__: ClassVar[ConfigDict] = _FORBID
     # w in posterior ~ likelihood * prior**w (0 = stage 2 alone); beyond 10 the low-power guess alone decides
-    prior_weight: UpTo10 = 0.5
-    prior_floor: OpenFraction = 0.02  # stage-1 probabilities are floored so a prior never vetoes
-    min_presence: Fraction = 0.15  # windows' mean P(cell) under this: the region is not a cell group
+    prior_weight: ct.UpTo10 = 0.5
+    prior_floor: ct.OpenFraction = 0.02  # stage-1 probabilities are floored so a prior never vetoes
+    min_presence: ct.Fraction = 0.15  # windows' mean P(cell) under this: the region is not a cell group
 
 
 @dataclass
 class FallbackConfig:
     __pydantic_config__: ClassVar[ConfigDict] = _FORBID
-    enabled: Bool = True
-    confidence_threshold: Fraction = 0.6  # fused confidence under this sends the region to the fallback
-    none_threshold: Fraction = 0.5  # patches with P(none) >= this hold no cells and do not vote
-    min_count: AtLeastOne = 2  # severity-aware rule: a grade wins with at least this many patches ...
-    min_fraction: OpenFraction = 0.3  # ... or this fraction of the cell patches ...
-    min_confidence: Fraction = 0.6  # ... whose mean confidence is at least this; else the majority
+    enabled: ct.Bool = True
+    confidence_threshold: ct.Fraction = 0.6  # fused confidence under this sends the region to the fallback
+    none_threshold: ct.Fraction = 0.5  # patches with P(none) >= this hold no cells and do not vote
+    min_count: ct.AtLeastOne = 2  # severity-aware rule: a grade wins with at least this many patches ...
+    min_fraction: ct.OpenFraction = 0.3  # ... or this fraction of the cell patches ...
+    min_confidence: ct.Fraction = 0.6  # ... whose mean confidence is at least this; else the majority
     # The override applies to this grade and the more severe ones; less severe grades by the majority
     # ("" = every grade; "auto" = the label set's severity_from, see cascade/fallback.py).
-    severity_from: FineOrEmpty = FROM_LABEL_SET
+    severity_from: ct.FineOrEmpty = FROM_LABEL_SET
 
 
 @dataclass
 class AdequacyConfig:
     __pydantic_config__: ClassVar[ConfigDict] = _FORBID
-    min_groups: Count = 6  # TBSRTC: at least 6 groups ...
-    min_cells: Count = 10  # ... of at least 10 well-preserved follicular cells
-    um2_per_cell: PositiveArea = 120.0  # area per follicular cell, for a region's rough cell count
+    min_groups: ct.Count = 6  # TBSRTC: at least 6 groups ...
+    min_cells: ct.Count = 10  # ... of at least 10 well-preserved follicular cells
+    um2_per_cell: ct.PositiveArea = 120.0  # area per follicular cell, for a region's rough cell count
     # Cells are counted at high power by their nuclei (see cascade/cellcount.py); the area estimate is used
     # only where a region was not read at high power (budget).
-    count_nuclei: Bool = True
-    nucleus_um2: PositiveSmallArea = 44.0  # one benign follicular nucleus (7.5 um across)
-    min_nucleus_um2: SmallArea = 10.0  # smaller dark specks are not nuclei
-    nuclear_grey_max: Grey = 120.0  # nuclei are darker than this (mean of R, G, B, 0-255) ...
-    nuclear_blue_margin: GreyMargin = 10.0  # ... and bluer than red by this much (red cells are not)
-    nuclei_gap_um: Microns = 10.0  # nuclei closer than this (edge to edge) belong to one group
-    min_nuclei_per_group: AtLeastOne = 2  # a lone nucleus (a lymphocyte) is not a group
-    outline_margin_um: Microns = 8.0  # the low-power outline is grown by this before counting inside it
+    count_nuclei: ct.Bool = True
+    nucleus_um2: ct.PositiveSmallArea = 44.0  # one benign follicular nucleus (7.5 um across)
+    min_nucleus_um2: ct.SmallArea = 10.0  # smaller dark specks are not nuclei
+    nuclear_grey_max: ct.Grey = 120.0  # nuclei are darker than this (mean of R, G, B, 0-255) ...
+    nuclear_blue_margin: ct.GreyMargin = 10.0  # ... and bluer than red by this much (red cells are not)
+    nuclei_gap_um: ct.Microns = 10.0  # nuclei closer than this (edge to edge) belong to one group
+    min_nuclei_per_group: ct.AtLeastOne = 2  # a lone nucleus (a lymphocyte) is not a group
+    outline_margin_um: ct.Microns = 8.0  # the low-power outline is grown by this before counting inside it
 
 
 @dataclass
@@ -178,21 +100,21 @@ class SlideRuleConfig:
     # with >= min_count such regions covering >= min_area_um2. Keys are graded categories of the label
     # set (case-sensitive); a category not given here takes the label set file's value (its [slide_rule],
     # cascade/labelled.py).
-    min_count: dict[RuleGrade, AtLeastOne] = field(default_factory=dict)
-    min_area_um2: dict[RuleGrade, Area] = field(default_factory=dict)
-    min_confidence: dict[RuleGrade, Fraction] = field(default_factory=dict)
+    min_count: dict[ct.RuleGrade, ct.AtLeastOne] = field(default_factory=dict)
+    min_area_um2: dict[ct.RuleGrade, ct.Area] = field(default_factory=dict)
+    min_confidence: dict[ct.RuleGrade, ct.Fraction] = field(default_factory=dict)
     # ... and with at least min_share of the slide's gradable groups (>= min_cells cells): a grader's
     # small error rate gives a fixed share of false evidence, which on a smear of hundreds of groups
     # outnumbers any absolute count.
-    min_share: dict[RuleGrade, Fraction] = field(default_factory=dict)
-    min_cells: Count = 10  # only groups of at least this many cells are evidence (as for adequacy)
+    min_share: dict[ct.RuleGrade, ct.Fraction] = field(default_factory=dict)
+    min_cells: ct.Count = 10  # only groups of at least this many cells are evidence (as for adequacy)
     # A grade that shares its coarse grade with less severe ones (IV, VI) needs its evidence to be at least
     # this share of the evidence for the coarse grade's least severe grade (III, V): stage 2 mistakes one
     # grade of a coarse grade for its neighbour far more often than for anything else (docs/cascade.md).
-    min_pool_share: dict[RuleGrade, Fraction] = field(default_factory=dict)
+    min_pool_share: dict[ct.RuleGrade, ct.Fraction] = field(default_factory=dict)
     # One very confident group is enough on its own (a single convincing malignant group).
-    single_confidence: Fraction = 0.95
-    single_min_area_um2: Area = 3000.0
+    single_confidence: ct.Fraction = 0.95
+    single_min_area_um2: ct.Area = 3000.0
 
 
 @dataclass
@@ -200,10 +122,10 @@ class EarlyStopConfig:
     __pydantic_config__: ClassVar[ConfigDict] = _FORBID
     # Stop the high-power pass once no unread region can change the slide's category or adequacy
     # (cascade/early_stop.py); false reads every region.
-    enabled: Bool = True
+    enabled: ct.Bool = True
     # How often stage 1 under-grades: per coarse grade, an upper bound on the share of its regions that high
     # power grades as evidence for a grade above that coarse grade (measured on validation slides).
-    undergrade: dict[CoarseGrade, Fraction] = field(
+    undergrade: dict[ct.CoarseGrade, ct.Fraction] = field(
         default_factory=lambda: {"benign": 0.5, "suspicious_follicular": 0.4})
     # The unread regions' count of such surprises is bounded at this binomial quantile.
     confidence: Annotated[float, Strict(), Field(gt=0.0, lt=1.0, allow_inf_nan=False)] = 0.999
@@ -213,26 +135,26 @@ class EarlyStopConfig:
 class BudgetConfig:
     __pydantic_config__: ClassVar[ConfigDict] = _FORBID
     high_power_megapixels: Annotated[float, Strict(), Field(ge=0.0, le=1e9, allow_inf_nan=False)] = 0.0  # 0 = unlimited; pixels read at stage2.mpp (stage 2 + fallback)
-    seconds: Seconds = 0.0  # 0 = unlimited; wall time of the high-power passes
+    seconds: ct.Seconds = 0.0  # 0 = unlimited; wall time of the high-power passes
 
 
 @dataclass
 class ExhaustiveConfig:
     __pydantic_config__: ClassVar[ConfigDict] = _FORBID
-    mpp: Mpp = 0.5  # tiles are read at this resolution (same stage-2 model)
-    tile_px: SizePx = 0  # 0 = the model card's input size
-    mask_mpp: Mpp = 8.0  # tissue mask resolution
-    min_tissue_fraction: Fraction = 0.05  # tiles with less mask coverage are skipped
-    mask_min_od: UpTo10 = 0.02  # material = optical density over the glass colour above this, any channel
-    mask_smooth_sigma: UpTo100 = 1.0  # Gaussian smoothing (mask px) before thresholding
-    mask_min_object_px: Count = 4  # smaller specks are dropped
-    mask_dilate_px: PixelsUpTo1000 = 1  # the mask grows by this many px (faint group rims)
-    mask_glass_peak_fraction: Fraction = 0.5  # glass: brightest luminance level with this share of the peak
-    none_threshold: Fraction = 0.5  # tiles with P(none) under this are cell-group tiles
-    batch_size: BatchSize = 32
-    prefetch_tiles: TileQueue = 64
-    readers: Threads = 2  # reader threads
-    readahead: Bool = True  # hint the OS the file bytes of every tissue tile before reading (cold files)
+    mpp: ct.Mpp = 0.5  # tiles are read at this resolution (same stage-2 model)
+    tile_px: ct.SizePx = 0  # 0 = the model card's input size
+    mask_mpp: ct.Mpp = 8.0  # tissue mask resolution
+    min_tissue_fraction: ct.Fraction = 0.05  # tiles with less mask coverage are skipped
+    mask_min_od: ct.UpTo10 = 0.02  # material = optical density over the glass colour above this, any channel
+    mask_smooth_sigma: ct.UpTo100 = 1.0  # Gaussian smoothing (mask px) before thresholding
+    mask_min_object_px: ct.Count = 4  # smaller specks are dropped
+    mask_dilate_px: ct.PixelsUpTo1000 = 1  # the mask grows by this many px (faint group rims)
+    mask_glass_peak_fraction: ct.Fraction = 0.5  # glass: brightest luminance level with this share of the peak
+    none_threshold: ct.Fraction = 0.5  # tiles with P(none) under this are cell-group tiles
+    batch_size: ct.BatchSize = 32
+    prefetch_tiles: ct.TileQueue = 64
+    readers: ct.Threads = 2  # reader threads
+    readahead: ct.Bool = True  # hint the OS the file bytes of every tissue tile before reading (cold files)
 
 
 @dataclass
@@ -241,10 +163,10 @@ class LimitsConfig:
     # The memory ceiling (MiB): no image a header describes (a tile, a strip, a flat image, the low-power
     # whole-slide image, the tissue mask) is decoded when it would not fit in its share of this; the
     # default holds a 20 x 20 mm slide graded by the cascade (docs/input-safety.md).
-    memory_mb: MemoryMb = 2048
+    memory_mb: ct.MemoryMb = 2048
     # More than this fraction of the slide's reads failing to decode: the slide is refused (damaged file);
     # any failed read is counted in result.json and warned about in every output.
-    max_failed_read_fraction: Fraction = 0.01
+    max_failed_read_fraction: ct.Fraction = 0.01
 
 
 @dataclass
@@ -286,18 +208,6 @@ _MERGED_TABLES = {("slide_rule", k) for k in ("min_count", "min_area_um2", "min_
                                                 "min_pool_share")} | {("early_stop", "undergrade")}
 
 
-def _problem(err: ErrorDetails) -> str:
-    loc = [str(p) for p in err["loc"] if p != "[key]"]
-    where = ".".join(loc) or "(top level)"
-    if err["type"] in ("unexpected_keyword_argument", "extra_forbidden"):
-        return f"{where}: unknown key"
-    msg = err["msg"].removeprefix("Value error, ")
-    shown = err.get("input")
-    if err["type"] not in ("value_error",) and not isinstance(shown, dict):
-        msg += f", got {shown!r}"
-    return f"{where}: {msg}"
-
-
 def validate(cfg: GradeConfig | dict[str, Any], source: str, fine: tuple[str, ...] | None = None,
              label_set: str = "") -> GradeConfig:
     """Type- and range-check a whole configuration; returns it as a ``GradeConfig`` or raises one
@@ -311,7 +221,7 @@ def validate(cfg: GradeConfig | dict[str, Any], source: str, fine: tuple[str, ..
         return _ADAPTER.validate_python(data, context={"fine": tuple(fine) if fine else None,
                                                        "label_set": label_set})
     except ValidationError as err:
-        problems = [_problem(e) for e in err.errors()]
+        problems = [ct.problem(e) for e in err.errors()]
         raise ConfigError(f"{source}: " + "; ".join(problems)) from None
 
 
@@ -376,7 +286,7 @@ def load_config(path: str | Path | None) -> GradeConfig:
     return out
 
 
-def resolve_config(config: GradeConfig | str | Path | dict | None) -> GradeConfig:
+def resolve_config(config: GradeConfig | str | Path | dict[str, Any] | None) -> GradeConfig:
     """The one resolver for every entry point (grade, batch, the API): a path or None (defaults + file),
     a dict (defaults + keys) or a GradeConfig built in code, each validated the same way."""
     if isinstance(config, GradeConfig):

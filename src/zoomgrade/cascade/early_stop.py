@@ -35,7 +35,7 @@ from scipy.stats import beta, binom
 
 from ..labels import LabelSet
 from .config import AdequacyConfig, EarlyStopConfig, SlideRuleConfig
-from .slide_rule import Tally, holds
+from .decision import Tally, holds
 
 
 @dataclass(frozen=True)

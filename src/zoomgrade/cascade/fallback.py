@@ -1,121 +1,124 @@
-"""The fallback's severity-aware patch rule, shared with the exhaustive baseline and the comparison.
+"""The fallback pass: regions stage 2 could not decide are decided by their patches, one by one, with the
+severity-aware patch rule (``patch_rule.vote``) instead of stage 2's pooling (``fusion.region_likelihood``).
 
-A region stage 2 cannot decide is tiled into patches at high power; each patch is graded by the stage-2
-network. Patches whose P(none) is at least ``none_threshold`` show no follicular cells and do not vote.
-Among the voting patches, each takes the fine grade it finds most likely. Then, from the most severe
-coarse grade down to the one of ``severity_from``, a coarse grade wins when its grades (from
-``severity_from`` up) are held by at least ``min_count`` patches (or by at least ``min_fraction`` of the
-voting patches) whose mean probability of that coarse grade is at least ``min_confidence``: a few
-convincing malignant patches outweigh many benign ones, as a cytologist's eye would, but one doubtful
-patch does not. Within the winning coarse grade the fine grade is the one most likely on average over
-those patches: the override is about finding malignancy, not about which of two sibling grades stage 2
-confuses most (V and VI: a V region with one VI patch of two was VI; docs/cascade.md). When no coarse
-grade qualifies, the grade with the largest summed probability wins.
-
-The override stops at ``severity_from`` (by default the label set's; for TBSRTC the malignant grades)
-because below it the grades are patterns that must predominate, not focal findings: a follicular
-neoplasm (IV) is a cellular, mostly microfollicular sample, while "a few microfollicles" in a group is atypia (III). On the twelve validation
-slides, stopping at V instead of applying the override to every grade cut the baseline's over-graded
-regions from 161 to 107 and the cascade's from 81 to 77, found as many V/VI groups (647 vs 646) and left
-every slide category as it was.
-
-The region's probabilities are the mean over the patches that decided it (the winning grade's patches
-under the severity rule, every voting patch under the majority rule), so that the slide rule's
-"P(category or worse)" reads the same evidence the decision did.
+The region is tiled into patches on the stage-2 grid. The windows stage 2 graded (its best-covered ones,
+``stage2.windows_per_region``) are the first patches: already read at high power and graded, they are
+never read twice; the rest of the grid is read now. Where the stage-2 windows gave fewer than
+``fallback.min_count`` voting patches (too few cells in them, or the region's read failed), patches on a
+grid shifted by half a patch (new framings of the same region) are read and graded too, and vote with
+them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ConfigError
-from ..labels import LabelSet
-from .fusion import split_none
-
-if TYPE_CHECKING:
-    from .config import FallbackConfig
-
-
-@dataclass
-class PatchVote:
-    grade: str | None  # None: no patch showed cells
-    probs: np.ndarray  # (n_fine,) mean fine probabilities of the deciding patches (uniform if none)
-    confidence: float  # mean probability of the winning grade over the patches that hold it
-    patch_grades: list[str] = field(default_factory=list)  # every voting patch's grade, in patch order
-    n_patches: int = 0
-    n_voting: int = 0
-    rule: str = ""  # "severity" or "majority" (or "empty")
+from ..types import RegionGrade
+from .context import PassContext
+from .outcome import Outcome, RegionOutcome
+from .patch_rule import PatchVote, vote
+from .reading import Graded, Reader, hint_ahead, read_and_grade
+from .reading.batches import Images, Probs
+from .stage2 import Stage2Decision
+from .windows import Windows, region_windows
 
 
-def patch_rule(
-    patch_probs: np.ndarray,
-    labels: LabelSet,
-    *,
-    none_threshold: float,
-    min_count: int,
-    min_fraction: float,
-    min_confidence: float,
-    severity_from: str | None = None,
-) -> PatchVote:
-    """Decide a region from its patches' stage-2 outputs (N, n_fine + 1).
+@dataclass(frozen=True)
+class FallbackResult:
+    decision: Stage2Decision  # what stage 2 made of the region
+    outcome: RegionOutcome  # what the fallback made of it (replaces the decision's outcome)
+    vote: PatchVote | None = None
+    n_read: int = 0  # patches read by the fallback itself (beyond the stage-2 windows)
 
-    severity_from: the least severe grade the severity override applies to (None or "": every grade)."""
-    probs = np.asarray(patch_probs, dtype=np.float64).reshape(-1, len(labels.fine) + 1)
-    n_fine = len(labels.fine)
-    fine, p_none = split_none(probs)
-    voting = p_none < none_threshold
-    if not voting.any():
-        return PatchVote(None, np.full(n_fine, 1.0 / n_fine), 0.0, [], len(probs), 0, "empty")
-    fv = fine[voting]
-    idx = fv.argmax(axis=1)
-    conf = fv.max(axis=1)
-    grades = [labels.fine[i] for i in idx]
-    mean_probs = fv.mean(axis=0)
-    n = len(fv)
-    lowest = severity_index(severity_from, labels)
-    for members in _override_groups(labels, lowest):  # most severe coarse grade first
-        held = np.isin(idx, members)
-        k = int(held.sum())
-        if k == 0:
-            continue
-        enough = k >= min_count or k / n >= min_fraction
-        # A patch's confidence is its probability of the coarse grade: V and VI are one finding here.
-        if enough and float(fv[held][:, members].sum(axis=1).mean()) >= min_confidence:
-            mp = fv[held].mean(axis=0)
-            win = members[int(np.argmax(mp[members]))]  # among siblings, the most likely on average
-            return PatchVote(labels.fine[win], mp, float(mp[win]), grades, len(probs), n, "severity")
-    gi = int(mean_probs.argmax())
-    held = idx == gi
-    c = float(conf[held].mean()) if held.any() else float(mean_probs[gi])
-    return PatchVote(labels.fine[gi], mean_probs, c, grades, len(probs), n, "majority")
+    @property
+    def grade(self) -> RegionGrade | None:
+        return self.outcome.grade if self.outcome.kind is Outcome.GRADED else None
 
 
-def _override_groups(labels: LabelSet, lowest: int) -> list[list[int]]:
-    """The fine indices (>= ``lowest``) of each coarse grade, most severe coarse grade first."""
-    groups: dict[str, list[int]] = {}
-    for i in range(lowest, len(labels.fine)):
-        groups.setdefault(labels.coarse_of(labels.fine[i]), []).append(i)
-    return sorted(groups.values(), key=lambda m: -m[-1])
+@dataclass(frozen=True)
+class _Patches:
+    """A region the fallback reads more patches of."""
+
+    decision: Stage2Decision
+    windows: Windows
 
 
-def severity_index(severity_from: str | None, labels: LabelSet) -> int:
-    """Index in ``labels.fine`` where the severity override stops (0: every grade; "auto": the label set's)."""
-    if severity_from == "auto":
-        severity_from = labels.severity_from
-    if not severity_from:
-        return 0
-    if severity_from not in labels.fine:
-        raise ConfigError(f"fallback.severity_from: {severity_from!r} is not a fine grade of the label set "
-                         f"({', '.join(labels.fine)})")
-    return labels.fine_index(severity_from)
+def _errors(*errors: str | None) -> str | None:
+    return "; ".join(e for e in errors if e) or None
 
 
-def rule_kwargs(fb: FallbackConfig, none_threshold: float | None = None) -> dict:
-    """The patch rule's keyword arguments from a ``FallbackConfig`` (the baseline passes its own
-    ``none_threshold``)."""
-    return {"none_threshold": fb.none_threshold if none_threshold is None else none_threshold,
-            "min_count": fb.min_count, "min_fraction": fb.min_fraction, "min_confidence": fb.min_confidence,
-            "severity_from": fb.severity_from}
+def needs_more(d: Stage2Decision, ctx: PassContext) -> bool:
+    """Too little evidence in the stage-2 windows: read shifted patches as well."""
+    if d.window_probs is None or not len(d.window_probs):
+        return True
+    voting = int((d.window_probs[:, -1] < ctx.cfg.fallback.none_threshold).sum())
+    return voting < ctx.cfg.fallback.min_count
+
+
+def patches_to_read(d: Stage2Decision, ctx: PassContext) -> Windows:
+    """The rest of the region's grid, and the grid shifted by half a patch where stage 2 saw too little."""
+    wins = d.job.rest
+    if needs_more(d, ctx):
+        s2 = ctx.cfg.stage2
+        shifted = region_windows(d.job.region.polygon, ctx.slide.mpp, s2.mpp, ctx.window_px, ctx.window_px,
+                                 s2.max_windows_per_region, s2.min_window_overlap, shifted=True, lattice=s2.lattice)
+        wins = Windows(wins.boxes + shifted.boxes, np.concatenate([wins.overlap, shifted.overlap]), wins.n_planned)
+    return wins
+
+
+def voted(d: Stage2Decision, probs: Probs, ctx: PassContext, n_read: int) -> FallbackResult:
+    """The region decided by the patch rule over ``probs`` (its stage-2 windows' and its patches')."""
+    pv = vote(probs, ctx.labels, ctx.cfg)
+    o = d.outcome
+    if pv.grade is None:
+        return FallbackResult(d, RegionOutcome(o.order, o.region, Outcome.DISMISSED), pv, n_read)
+    rg = RegionGrade(region=o.region, fine_grade=pv.grade, confidence=pv.confidence, fine_probs=pv.probs,
+                     stage2_probs=None if d.likelihood is None else d.likelihood.probs, decided_by="fallback",
+                     order=o.order, patch_grades=pv.patch_grades, error=o.error)
+    return FallbackResult(d, RegionOutcome(o.order, o.region, Outcome.GRADED, rg), pv, n_read)
+
+
+def _after_read(g: Graded[_Patches], base: Probs, ctx: PassContext, n_cls: int) -> FallbackResult:
+    d = g.item.decision
+    o = d.outcome
+    if g.skipped or g.error is not None or g.probs is None:
+        if len(base):  # budget spent or read failed: decide from the stage-2 windows alone
+            return voted(d, base, ctx, 0)
+        kind = Outcome.OVER_BUDGET if g.skipped else Outcome.FAILED
+        why = None if g.skipped else (g.error or "no patches")
+        return FallbackResult(d, RegionOutcome(o.order, o.region, kind, o.grade, _errors(o.error, why)))
+    probs = np.concatenate([base, g.probs.reshape(-1, n_cls)], axis=0)
+    return voted(d, probs, ctx, len(g.item.windows.boxes))
+
+
+def run_fallback(ctx: PassContext, decisions: list[Stage2Decision]) -> list[FallbackResult]:
+    """One result per decision, in the order given."""
+    cfg, n_cls = ctx.cfg, len(ctx.labels.fine) + 1
+    budget = ctx.high_power_budget()
+    own = {d.job.order: (d.window_probs if d.window_probs is not None else np.zeros((0, n_cls))) for d in decisions}
+    more = [_Patches(d, w) for d in decisions if (w := patches_to_read(d, ctx)).boxes]
+    reading = {id(p.decision) for p in more}
+    total = len(decisions)
+    ctx.report("fallback", 0, total)
+    # enough windows already: decided without reading anything
+    results = {d.job.order: voted(d, own[d.job.order], ctx, 0) for d in decisions if id(d) not in reading}
+    done = len(results)
+    ctx.report("fallback", done, total)
+    reader = Reader(ctx.slide, cfg.stage2.mpp, ctx.window_px, ctx.cost, "fallback")
+    ctx.cost.add("fallback")  # one record for the pass: its reads and its inference
+
+    def read(p: _Patches) -> Images:
+        return reader.read(p.windows.boxes)
+
+    boxes = [b for p in more for b in p.windows.boxes]
+    with hint_ahead(ctx.slide, boxes, cfg.stage2.mpp, ctx.cost, "fallback_hints", enabled=cfg.stage2.readahead):
+        for g in read_and_grade(
+            more, read, ctx.high_power_model().predict, batch_size=cfg.stage2.batch_size, depth=cfg.stage2.prefetch_regions,
+            cost=ctx.cost, infer_stage="fallback", skip=budget.exhausted if budget.limited else None,
+            readers=cfg.stage2.readers, on_item=lambda n: ctx.report("fallback", done + n, total),
+        ):
+            order = g.item.decision.job.order
+            results[order] = _after_read(g, own[order], ctx, n_cls)
+    return [results[d.job.order] for d in decisions]

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..labels import LabelSet
 
@@ -34,7 +35,8 @@ def coarse_prior(coarse_probs: np.ndarray, labels: LabelSet, floor: float = 0.0)
         fines = labels.coarse_to_fine[coarse]
         for f in fines:
             prior[labels.fine_index(f)] += cp[ci] / len(fines)
-    return prior / max(prior.sum(), _EPS)
+    out: NDArray[np.float64] = prior / max(prior.sum(), _EPS)
+    return out
 
 
 def fine_to_coarse(fine_probs: np.ndarray, labels: LabelSet) -> np.ndarray:
@@ -61,6 +63,18 @@ def split_none(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return fine, p_none
 
 
+def pool_windows(window_probs: np.ndarray, weights: np.ndarray | None = None) -> NDArray[np.float64]:
+    """The one region pooling rule: windows' stage-2 outputs (N, n_fine + 1) -> (n_fine,) fine-grade
+    probabilities, the mean of each window's (renormalised without "none") weighted by ``weights``
+    (default: each window's P(cell)); uniform when no window carries weight."""
+    fine, p_none = split_none(window_probs)
+    w = 1.0 - p_none if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.sum() <= _EPS:
+        return np.full(fine.shape[1], 1.0 / fine.shape[1])
+    pooled: NDArray[np.float64] = (w[:, None] * fine).sum(axis=0) / w.sum()
+    return pooled
+
+
 def region_likelihood(window_probs: np.ndarray, overlap: np.ndarray | None = None) -> Likelihood:
     """Pool a region's window outputs (N, n_fine + 1) into a likelihood over the fine grades.
 
@@ -73,11 +87,9 @@ def region_likelihood(window_probs: np.ndarray, overlap: np.ndarray | None = Non
     if probs.shape[0] == 0:
         return Likelihood(np.full(n_fine, 1.0 / n_fine), 0.0, 0)
     ov = np.ones(len(probs)) if overlap is None else np.asarray(overlap, dtype=np.float64)
-    fine, p_none = split_none(probs)
-    p_cell = 1.0 - p_none
+    p_cell = 1.0 - probs[:, -1]
     presence = float((ov * p_cell).sum() / max(ov.sum(), _EPS))
-    w = ov * p_cell
-    pooled = np.full(n_fine, 1.0 / n_fine) if w.sum() <= _EPS else (w[:, None] * fine).sum(axis=0) / w.sum()
+    pooled = pool_windows(probs, ov * p_cell)
     # presence >= 0.5 counts as fully present: a group rarely fills every window of its bounding box.
     trust = min(1.0, 2.0 * presence)
     lik = trust * pooled + (1.0 - trust) / n_fine
@@ -91,5 +103,6 @@ def fuse(likelihood: np.ndarray, prior: np.ndarray, weight: float) -> np.ndarray
     # In log space: a tiny prior times a tiny likelihood must not underflow to 0/0.
     logp = np.log(np.maximum(lik, _EPS)) + weight * np.log(pr)
     logp -= logp.max()
-    post = np.exp(logp)
-    return post / post.sum()
+    post: NDArray[np.float64] = np.exp(logp)
+    post /= post.sum()
+    return post

@@ -1,124 +1,54 @@
-"""``grade()``: one slide, coarse to fine (or exhaustively, or both side by side) -> ``SlideResult``."""
+"""``grade()``: one slide, coarse to fine (or exhaustively, or both side by side) -> ``SlideResult``.
+
+One slide through the cascade, as ``run_cascade`` reads: stage 1 (``stage1.py``: low power -> maps ->
+regions) -> the severity queue (``regions.py``) -> stage 2 (``stage2.py``: windows -> grades fused with the
+stage-1 prior) -> the fallback for what stage 2 left undecided (``fallback.py``) -> one outcome per region
+merged into the region grades (``outcome.py``) -> adequacy and the slide rule (``decision.py``).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psutil
-
-from .._version import __version__
-from ..errors import ConfigError, ModelCardError
+from ..errors import ConfigError
 from ..labels import LabelSet
 from ..qc.apply import apply_gate, gate_after_stage1
-from ..types import CostRecord, RegionGrade, SlideResult
+from ..qc.gate import GateDecision
+from ..types import MODES, CostRecord, Mode, RegionGrade, ResultMode, SlideResult
 from . import input_checks
-from .adequacy import assess_adequacy
-from .budget import Budget, stage1_grade
 from .compare import compare
-from .config import GradeConfig, resolve_config
-from .exhaustive import ExhaustiveOutput, run_exhaustive
-from .fallback_pass import run_fallback
+from .config import GradeConfig
+from .context import PassContext, Progress, SlideLike
+from .decision import assess_adequacy, counts, slide_category
+from .exhaustive import run_exhaustive
+from .fallback import run_fallback
+from .input_checks import InputRecord
 from .labelled import config_for_labels, models_and_labels
-from .queue import severity_order
+from .outcome import Merged, Outcome, merge
+from .prepare import (
+    ConfigLike,
+    PeakRss,
+    fit_to_slide,
+    resolve_config,
+    resolve_models,
+    slide_warnings,
+    versions,
+    window_size,
+)
 from .reading_stop import Reading, ReadingStop, reading_record
-from .slide_rule import counts, slide_category
-from .stage1_pass import run_stage1
-from .stage2_pass import run_stage2
-
-Progress = Callable[[str, int, int], None]
-MODES = ("cascade", "exhaustive", "both")
+from .regions import severity_order
+from .stage1 import run_stage1
+from .stage2 import run_stage2
 
 
-class _Rss:
-    """Peak resident memory of this run, sampled at stage boundaries and as items complete."""
-
-    def __init__(self) -> None:
-        self.proc = psutil.Process()
-        self.peak = 0
-
-    def sample(self) -> None:
-        self.peak = max(self.peak, self.proc.memory_info().rss)
-
-    def mb(self) -> float:
-        self.sample()
-        return self.peak / 2**20
-
-
-def resolve_models(models: Any, need_stage1: bool) -> tuple[Any, Any]:
-    """(Stage1Runner, Stage2Runner) from ``models`` (a pair, an object with .stage1/.stage2, or a model
-    folder's path), or the shipped weights when None."""
-    if models is None or isinstance(models, (str, Path)):
-        from ..models.folder import load_models
-
-        models = load_models(models, need_stage1=need_stage1)
-    if isinstance(models, (tuple, list)) and len(models) == 2:
-        s1, s2 = models
-    elif hasattr(models, "stage1") and hasattr(models, "stage2"):
-        s1, s2 = models.stage1, models.stage2
-    else:
-        raise ModelCardError("models: expected (stage1_runner, stage2_runner)")
-    if need_stage1 and s1 is None:
-        raise ModelCardError("models: the cascade needs a stage-1 runner")
-    return s1, s2
-
-
-def window_size(runner: Any, configured: int) -> int:
-    if configured:
-        return int(configured)
-    size = getattr(getattr(runner, "card", None), "input_size", None)
-    if not size:
-        raise ModelCardError("stage-2 model card gives no input_size; set stage2.window_px in the config")
-    return int(size)
-
-
-def _versions(s1: Any, s2: Any) -> dict[str, str]:
-    v = {"zoomgrade": __version__}
-    for name, r in (("stage1", s1), ("stage2", s2)):
-        card = getattr(r, "card", None)
-        if card is not None:
-            v[name] = f"{card.name} {card.version}"
-    return v
-
-
-def _warnings(slide: Any, cfg: GradeConfig, s2: Any = None) -> list[str]:
-    w = []
-    card = getattr(s2, "card", None)
-    if card is not None and card.input_mpp:  # a model folder's stage 2 may be trained at another resolution
-        lo, hi = card.mpp_range or (card.input_mpp, card.input_mpp)
-        for key, m in (("stage2.mpp", cfg.stage2.mpp), ("exhaustive.mpp", cfg.exhaustive.mpp)):
-            if not lo * 0.99 <= m <= hi * 1.01:
-                w.append(f"{key} {m:g} um/px is outside the stage-2 model's {lo:g}-{hi:g} um/px: grades are unreliable")
-    if getattr(slide, "mpp_source", "file") == "estimate":
-        w.append(f"mpp {slide.mpp:.4g} estimated from objective power {slide.objective_power:g}x")
-    return w
-
-
-def fit_to_slide(slide: Any, cfg: GradeConfig, warnings: list[str]) -> GradeConfig:
-    """A slide scanned coarser than a pass's resolution has nothing finer to give: that pass reads it at the
-    slide's own resolution (upsampling would only invent pixels and multiply the work) and says so."""
-    m = slide.mpp
-    hp = max(cfg.stage2.mpp, cfg.exhaustive.mpp)
-    if m > hp * 1.01:
-        warnings.append(f"slide resolution {m:.3g} um/px is coarser than high power ({hp:g} um/px): "
-                        "high-power passes read at the slide's own resolution; grades are unreliable")
-    if m > cfg.stage1.mpp * 1.01:
-        warnings.append(f"slide resolution {m:.3g} um/px is coarser than stage 1's {cfg.stage1.mpp:g} um/px: "
-                        "low-power maps are made at the slide's own resolution")
-    if m <= min(hp, cfg.stage1.mpp, cfg.exhaustive.mask_mpp) * 1.01:
-        return cfg
-    r = dataclasses.replace
-    return r(cfg, stage1=r(cfg.stage1, mpp=max(cfg.stage1.mpp, m)), stage2=r(cfg.stage2, mpp=max(cfg.stage2.mpp, m)),
-             exhaustive=r(cfg.exhaustive, mpp=max(cfg.exhaustive.mpp, m), mask_mpp=max(cfg.exhaustive.mask_mpp, m)))
-
-
-def build_result(slide: Any, mode: str, grades: list[RegionGrade], cfg: GradeConfig, labels: LabelSet,
+def build_result(slide: SlideLike, mode: ResultMode, grades: list[RegionGrade], cfg: GradeConfig, labels: LabelSet,
                  cost: CostRecord, maps: dict[str, Any], versions: dict[str, str], warnings: list[str],
-                 reading: Reading | None = None) -> SlideResult:
-    """Adequacy, slide category and counts: the same for both modes."""
+                 inputs: InputRecord | None = None, reading: Reading | None = None) -> SlideResult:
+    """Adequacy, slide category and counts: the same for both modes; ``inputs``: what the result says of
+    its input besides the grade (read failures, model files)."""
     adequacy = assess_adequacy(grades, cfg.adequacy)
     sc = slide_category(grades, adequacy, labels, cfg.slide_rule)
     return SlideResult(
@@ -126,90 +56,63 @@ def build_result(slide: Any, mode: str, grades: list[RegionGrade], cfg: GradeCon
         category_name=labels.category_names[sc.category],
         risk_of_malignancy=float(labels.risk_of_malignancy[sc.category]), category_reason=sc.reason,
         adequacy=adequacy, counts=counts(grades, labels), regions=grades, cost=cost, config=cfg.to_dict(),
-        versions=versions, maps=maps, warnings=warnings, reading=None if reading is None else reading.to_dict(),
+        versions=versions, maps=maps, warnings=warnings,
+        decode_errors=None if inputs is None else inputs.decode_errors,
+        model_files={} if inputs is None else dict(inputs.model_files),
+        reading=None if reading is None else reading.to_dict(),
     )
 
 
-def _cascade(slide: Any, s1: Any, s2: Any, cfg: GradeConfig, labels: LabelSet, cost: CostRecord, rss: _Rss,
-             progress: Progress | None, force: bool = False
-             ) -> tuple[list[RegionGrade], dict[str, Any], list[str], Reading, Any]:
-    size = window_size(s2, cfg.stage2.window_px)
-    if progress:
-        progress("stage1", 0, 1)
-    s1out = run_stage1(slide, s1, cfg, labels, cost)
+def with_inputs(result: SlideResult, inputs: InputRecord) -> SlideResult:
+    """``result`` with the read-failure warning last, after the gate's (as every output lists them)."""
+    if not inputs.warning:
+        return result
+    return dataclasses.replace(result, warnings=[*result.warnings, inputs.warning])
+
+
+def run_cascade(ctx: PassContext, rss: PeakRss, force: bool = False
+                ) -> tuple[dict[str, Any], Merged, Reading, GateDecision]:
+    """Stage 1 -> quality control and the domain gate -> stage 2 (stopping early once the slide's answer is
+    decided) -> fallback -> merged region grades; with stage 1's display maps, the record of what was read
+    and the gate's decision."""
+    ctx.report("stage1", 0, 1)
+    s1 = run_stage1(ctx)
     rss.sample()
-    if progress:
-        progress("stage1", 1, 1)
+    ctx.report("stage1", 1, 1)
     # quality control and domain gate: a withheld slide has no evidence; out-of-domain regions are none
-    gate = gate_after_stage1(slide, s1out.maps, s1out.regions, s1, s2, cfg.stage2.mpp, size, cost, force)
-    queue_ = severity_order(gate.evidence(s1out.regions), labels)
-    budget = Budget(cfg.budget)
-    stop = ReadingStop(queue_, labels, cfg) if cfg.early_stop.enabled else None
-    decisions = run_stage2(slide, queue_, s2, cfg, labels, cost, budget, size, progress, stop)
+    gate = gate_after_stage1(ctx.slide, s1.maps, s1.regions, ctx.stage1, ctx.stage2, ctx.cfg.stage2.mpp, ctx.window_px,
+                             ctx.cost, force)
+    queue = severity_order(gate.evidence(s1.regions), ctx.labels)
+    stop = ReadingStop(queue, ctx.labels, ctx.cfg) if ctx.cfg.early_stop.enabled else None
+    decisions = run_stage2(ctx, queue, stop)
     rss.sample()
-    floor = cfg.fusion.prior_floor
-    final: dict[int, RegionGrade] = {}
-    notes: list[str] = []
-    n_dismissed = n_budget = 0
-    for d in decisions:
-        if d.unread:
-            final[d.job.order] = stage1_grade(d.job.region, labels, d.job.order, floor, "stage1-early-stop")
-        elif d.skipped:
-            final[d.job.order] = stage1_grade(d.job.region, labels, d.job.order, floor)
-            n_budget += 1
-        elif d.grade is not None and not d.needs_fallback:
-            final[d.job.order] = d.grade
-        elif d.dismissed:
-            n_dismissed += 1
-    pending = [d for d in decisions if d.needs_fallback and not d.skipped]
-    if pending and cfg.fallback.enabled:
-        for fo in run_fallback(slide, pending, s2, cfg, labels, cost, budget, size, progress):
-            d = fo.decision
-            if fo.grade is not None:
-                final[d.job.order] = fo.grade
-            elif fo.skipped or fo.error is not None:
-                # Fallback not run (budget) or failed: the stage-2 grade if there is one, else stage 1's.
-                keep = d.grade or stage1_grade(d.job.region, labels, d.job.order, floor)
-                keep.error = "; ".join(e for e in (d.error, fo.error) if e) or None
-                final[d.job.order] = keep
-                n_budget += int(fo.skipped and d.grade is None)
-            else:
-                n_dismissed += 1  # no patch showed cells at high power
+    outcomes = {d.job.order: d.outcome for d in decisions}
+    # Without the fallback, an undecided region keeps its fused grade and a failed one its stage-1 grade.
+    undecided = [d for d in decisions if d.outcome.kind in (Outcome.UNDECIDED, Outcome.FAILED)]
+    if undecided and ctx.cfg.fallback.enabled:
+        for r in run_fallback(ctx, undecided):
+            outcomes[r.decision.job.order] = r.outcome
         rss.sample()
-    elif pending:  # fallback disabled: the fused grade stands; a failed read keeps the stage-1 grade
-        for d in pending:
-            keep = d.grade or stage1_grade(d.job.region, labels, d.job.order, floor)
-            keep.error = d.error
-            final[d.job.order] = keep
-    if n_dismissed:
-        notes.append(f"{n_dismissed} stage-1 regions showed no cell group at high power and were dismissed")
-    if n_budget:
-        notes.append(f"high-power budget spent: {n_budget} regions keep their stage-1 grade")
+    merged = merge(list(outcomes.values()), ctx.labels, ctx.cfg.fusion.prior_floor)
     reading = reading_record(decisions, stop)
     if reading.stopped:
-        notes.append(f"reading stopped early: {reading.unread} regions keep their stage-1 grade ({reading.reason})")
-    return [final[k] for k in sorted(final)], s1out.maps, notes, reading, gate
+        merged = dataclasses.replace(merged, notes=[*merged.notes, f"reading stopped early: {reading.unread} regions "
+                                                    f"keep their stage-1 grade ({reading.reason})"])
+    return s1.maps, merged, reading, gate
 
 
-def _gate_only(slide: Any, s1: Any, s2: Any, cfg: GradeConfig, labels: LabelSet, cost: CostRecord,
-               force: bool) -> Any:
+def gate_only(ctx: PassContext, force: bool) -> GateDecision | None:
     """The gate for an exhaustive-only run: stage 1 runs for it alone (its thumbnail, features, regions)."""
-    if s1 is None:
+    if ctx.stage1 is None:
         return None
-    s1out = run_stage1(slide, s1, cfg, labels, CostRecord())
-    return gate_after_stage1(slide, s1out.maps, s1out.regions, s1, s2, cfg.stage2.mpp, window_size(s2, 0), cost,
-                             force)
+    s1 = run_stage1(dataclasses.replace(ctx, cost=CostRecord()))
+    return gate_after_stage1(ctx.slide, s1.maps, s1.regions, ctx.stage1, ctx.stage2, ctx.cfg.stage2.mpp,
+                             window_size(ctx.stage2, 0), ctx.cost, force)
 
 
-def _exhaustive(slide: Any, s2: Any, cfg: GradeConfig, labels: LabelSet, cost: CostRecord,
-                progress: Progress | None) -> ExhaustiveOutput:
-    size = cfg.exhaustive.tile_px or window_size(s2, 0)
-    return run_exhaustive(slide, s2, cfg, labels, cost, size, progress)
-
-
-def grade(path_or_slide: Any, config: GradeConfig | str | Path | dict | None = None, *, mode: str = "cascade",
-          mpp: float | None = None, backend: str | None = None, models: Any = None,
-          progress: Progress | None = None, force_out_of_domain: bool = False) -> SlideResult:
+def grade(path_or_slide: Any, config: ConfigLike = None, *, mode: Mode = "cascade", mpp: float | None = None,
+          backend: str | None = None, models: Any = None, progress: Progress | None = None,
+          force_out_of_domain: bool = False) -> SlideResult:
     """Grade one slide. ``mode``: "cascade" (coarse to fine), "exhaustive" (tile everything), or "both"
     (the cascade's result with ``comparison`` holding the exhaustive run's summary and the agreement).
     A slide that fails quality control or lies outside the models' domain is withheld (``status``,
@@ -224,20 +127,17 @@ def grade(path_or_slide: Any, config: GradeConfig | str | Path | dict | None = N
     return result
 
 
-def grade_modes(path_or_slide: Any, config: GradeConfig | str | Path | dict | None = None, *, cascade: bool = True,
-                exhaustive: bool = False, mpp: float | None = None, backend: str | None = None,
-                models: Any = None, progress: Progress | None = None, force_out_of_domain: bool = False
+def grade_modes(path_or_slide: Any, config: ConfigLike = None, *, cascade: bool = True, exhaustive: bool = False,
+                mpp: float | None = None, backend: str | None = None, models: Any = None,
+                progress: Progress | None = None, force_out_of_domain: bool = False
                 ) -> tuple[SlideResult | None, SlideResult | None]:
     """The cascade and/or the exhaustive result of one slide, each with its own cost record; with both,
-    the cascade result's ``comparison`` is filled (see ``compare``)."""
+    the cascade result's ``comparison`` is filled (see ``compare``). Sets no process-wide state (torch's
+    thread count is the caller's: the CLI and the batch worker set it)."""
     cfg = resolve_config(config)
     s1, s2, labels = models_and_labels(models, cfg, need_stage1=cascade, resolve=resolve_models)
     cfg = config_for_labels(cfg, labels, str(config) if isinstance(config, (str, Path)) else "config")
-    if cfg.stage2.torch_threads:
-        import torch
-
-        torch.set_num_threads(cfg.stage2.torch_threads)
-    rss = _Rss()
+    rss = PeakRss()
     t_start = time.perf_counter()
     own = isinstance(path_or_slide, (str, Path))
     if own:
@@ -248,38 +148,45 @@ def grade_modes(path_or_slide: Any, config: GradeConfig | str | Path | dict | No
         slide = path_or_slide
     t_open = time.perf_counter() - t_start
     try:
-        versions = _versions(s1, s2)
-        warn = _warnings(slide, cfg, s2)
+        vers = versions(s1, s2)
+        warn = slide_warnings(slide, cfg, s2)
         cfg = fit_to_slide(slide, cfg, warn)
-        c_result = e_result = None
-        gate = None
+        cascaded = baseline = None
         if cascade:
-            cost = CostRecord()
-            cost.stage("open").seconds = t_open
+            c_ctx = PassContext(slide, cfg, labels, s1, s2, window_size(s2, cfg.stage2.window_px), progress=progress)
+            c_ctx.cost.add("open", seconds=t_open)
             t0 = time.perf_counter()
-            grades, maps, notes, reading, gate = _cascade(slide, s1, s2, cfg, labels, cost, rss, progress,
-                                                         force_out_of_domain)
-            cost.wall_seconds = time.perf_counter() - t0 + t_open
-            cost.peak_rss_mb = rss.mb()
-            c_result = apply_gate(build_result(slide, "cascade", grades, cfg, labels, cost, maps, versions, warn + notes,
-                                    reading), gate)
+            maps, merged, reading, gate = run_cascade(c_ctx, rss, force_out_of_domain)
+            c_ctx.cost.wall_seconds = time.perf_counter() - t0 + t_open
+            c_ctx.cost.peak_rss_mb = rss.mb()
+            cascaded = (c_ctx.cost, maps, merged, reading, gate)
         if exhaustive:
-            cost = CostRecord()
-            cost.stage("open").seconds = t_open
+            e_ctx = PassContext(slide, cfg, labels, None, s2, cfg.exhaustive.tile_px or window_size(s2, 0),
+                                progress=progress)
+            e_ctx.cost.add("open", seconds=t_open)
             t0 = time.perf_counter()
-            ex = _exhaustive(slide, s2, cfg, labels, cost, progress)
-            cost.wall_seconds = time.perf_counter() - t0 + t_open
-            cost.peak_rss_mb = rss.mb()
-            e_result = apply_gate(build_result(slide, "exhaustive", ex.grades, cfg, labels, cost, ex.maps, versions,
-                                               warn + ex.errors[:5]), gate or _gate_only(slide, s1, s2, cfg, labels,
-                                                                                         cost, force_out_of_domain))
+            ex = run_exhaustive(e_ctx)
+            e_ctx.cost.wall_seconds = time.perf_counter() - t0 + t_open
+            e_ctx.cost.peak_rss_mb = rss.mb()
+            e_gate = (cascaded[4] if cascaded is not None
+                      else gate_only(dataclasses.replace(e_ctx, stage1=s1), force_out_of_domain))
+            baseline = (e_ctx.cost, ex, e_gate)
+        inputs = input_checks.inspect(slide, cfg, s1, s2)  # after every read: the read failures are all in
+        c_result = e_result = None
+        if cascaded is not None:
+            c_cost, maps, merged, reading, gate = cascaded
+            c_result = with_inputs(apply_gate(build_result(slide, "cascade", merged.grades, cfg, labels, c_cost, maps,
+                                                           vers, warn + merged.notes, inputs, reading), gate), inputs)
+        if baseline is not None:
+            e_cost, ex, e_gate = baseline
+            e_result = with_inputs(apply_gate(build_result(slide, "exhaustive", ex.grades, cfg, labels, e_cost, ex.maps,
+                                                           vers, warn + ex.errors[:5], inputs), e_gate), inputs)
             if c_result is not None:
-                c_result.comparison = compare(c_result, e_result, ex, labels, cfg)
-        input_checks.record(slide, cfg, s1, s2, [r for r in (c_result, e_result) if r is not None])
+                c_result = dataclasses.replace(c_result, comparison=compare(c_result, e_result, ex, labels, cfg))
         return c_result, e_result
     finally:
         if own:
             slide.close()
 
 
-__all__ = ["build_result", "grade", "grade_modes", "resolve_config", "resolve_models"]
+__all__ = ["build_result", "grade", "grade_modes", "resolve_config", "resolve_models", "run_cascade", "window_size"]

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ..labels import LabelSet
 from ..types import Region, RegionGrade
 from .config import GradeConfig
+from .decision import pool_grade, resolved
 from .early_stop import (
     Graded,
     Ungraded,
@@ -19,7 +21,7 @@ from .early_stop import (
     reach_of,
     undergrade_from_config,
 )
-from .slide_rule import pool_grade, resolved
+from .outcome import Outcome
 
 
 @dataclass
@@ -60,13 +62,13 @@ class ReadingStop:
         p = np.asarray(g.fine_probs, dtype=np.float64)
         at_least = tuple(float(x) for x in np.cumsum(p[::-1])[::-1])
         sev = self.labels.fine_index(g.fine_grade)
-        self.graded[order] = Graded(sev, at_least, int(g.region.est_cells), float(g.region.area_um2))
+        self.graded[order] = Graded(sev, at_least, int(g.region.cells), float(g.region.area_um2))
         rule, reach = self.rule, self.reach[order]
         for k in range(reach + 1, len(self.fine)):  # how this slide's stage 1 under-grades, so far
             tally = self.seen.setdefault((reach, k), [0, 0])
             tally[0] += 1
             tally[1] += (sev >= k and at_least[k] >= rule.min_confidence.get(self.fine[k], 0.5)
-                         and g.region.est_cells >= rule.min_cells)
+                         and g.region.cells >= rule.min_cells)
 
     def awaits_fallback(self, order: int, region: Region) -> None:
         """Read, but the fallback decides it: any grade is possible."""
@@ -85,10 +87,11 @@ class ReadingStop:
         return self.verdict
 
 
-def reading_record(decisions: list, stop: ReadingStop | None) -> Reading:
+def reading_record(decisions: list[Any], stop: ReadingStop | None) -> Reading:
     """The result's ``reading`` record from stage 2's decisions (``Stage2Decision``) and the early stop."""
-    unread = sum(1 for d in decisions if d.unread)
-    read = sum(1 for d in decisions if not d.unread and not d.skipped)
+    kinds = [d.outcome.kind for d in decisions]
+    unread = sum(1 for k in kinds if k is Outcome.UNREAD)
+    read = sum(1 for k in kinds if k not in (Outcome.UNREAD, Outcome.OVER_BUDGET))
     if stop is None:
         why = "early stop off (early_stop.enabled = false): every region read"
     elif unread:

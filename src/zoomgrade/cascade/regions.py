@@ -1,5 +1,6 @@
 """Stage-1 maps -> regions: connected cell-group areas as polygons in level-0 pixels, each with its
-coarse-grade probabilities, a confidence, its area and a rough cell count (for adequacy)."""
+coarse-grade probabilities, a confidence, its area and a rough cell count (for adequacy); and the
+high-power queue: the regions in the order a cytologist would look at them, most severe first."""
 
 from __future__ import annotations
 
@@ -95,7 +96,7 @@ def split_components(group: np.ndarray, threshold: float, core_threshold: float,
     cores[small[cores]] = 0
     lab = watershed(-group, cores, mask=mask, connectivity=2)
     coreless = label(mask & (lab == 0), connectivity=2)
-    return np.where(coreless > 0, coreless + lab.max(), lab)
+    return np.asarray(np.where(coreless > 0, coreless + lab.max(), lab))
 
 
 def _component_polygon(rp: Any, scale: float, origin: tuple[float, float]) -> Polygon:
@@ -118,3 +119,13 @@ def _component_polygon(rp: Any, scale: float, origin: tuple[float, float]) -> Po
     if simple.geom_type == "Polygon" and simple.is_valid and simple.area >= 0.9 * poly.area:
         return simple
     return poly
+
+
+def severity_key(region: Region, labels: LabelSet) -> tuple[int, float, float]:
+    """Sort key: coarse grade (most severe first), then stage-1 confidence, then area (largest first)."""
+    return (-labels.coarse_index(region.coarse_grade), -float(region.confidence), -float(region.area_um2))
+
+
+def severity_order(regions: list[Region], labels: LabelSet) -> list[Region]:
+    """Regions sorted for the high-power pass; ties keep their stage-1 order (the sort is stable)."""
+    return sorted(regions, key=lambda r: severity_key(r, labels))

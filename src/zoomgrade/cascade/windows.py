@@ -1,46 +1,32 @@
-"""High-power windows over a region, and reading them from the slide pyramid at a given mpp.
+"""High-power windows over a region: where stage 2 and the fallback read.
 
-Windows are laid on a grid centred on the region's bounding box; only windows that overlap the region's
-polygon are kept, with the fraction of each window the polygon covers (used to weight its vote).
+Windows lie on the one tile grid (``slide.tiles.Grid``): the slide-wide lattice (the exhaustive baseline's
+tiles) or a grid centred on the region's bounding box; only windows that overlap the region's polygon are
+kept, with the fraction of each window the polygon covers (used to weight its vote).
 """
 
 from __future__ import annotations
 
-import math
-import threading
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
+from numpy.typing import NDArray
 from shapely.geometry import Polygon
 
-from ..types import CostRecord
+from ..slide.tiles import Grid
+from .context import Box
 
-Box = tuple[int, int, int, int]  # x, y, w, h in level-0 pixels
+
+def _no_overlap() -> NDArray[np.float64]:
+    return np.zeros(0)
 
 
 @dataclass
 class Windows:
     boxes: list[Box] = field(default_factory=list)
-    overlap: np.ndarray = field(default_factory=lambda: np.zeros(0))  # fraction of each window in the polygon
+    overlap: NDArray[np.float64] = field(default_factory=_no_overlap)  # fraction of each window in the polygon
     n_planned: int = 0  # windows before sampling down to max_windows
-
-
-def grid_1d(start: float, length: float, size: float, stride: float) -> list[float]:
-    """Window origins covering [start, start + length) with windows of ``size``, centred on the span."""
-    n = max(1, math.ceil(max(0.0, length - size) / stride) + 1)
-    span = (n - 1) * stride + size
-    first = start + (length - span) / 2.0
-    return [first + i * stride for i in range(n)]
-
-
-def lattice_1d(start: float, length: float, stride: float, phase: float = 0.0) -> list[float]:
-    """Origins ``phase + k * stride`` of the slide-wide lattice whose windows (``stride`` long) meet
-    [start, start + length)."""
-    first = math.floor((start - phase) / stride)
-    last = max(first, math.ceil((start + length - phase) / stride) - 1)
-    return [phase + k * stride for k in range(first, last + 1)]
 
 
 def region_windows(polygon: Polygon, slide_mpp: float, mpp: float, size_px: int, stride_px: int,
@@ -54,16 +40,20 @@ def region_windows(polygon: Polygon, slide_mpp: float, mpp: float, size_px: int,
     slide-wide grid from (0, 0) (the exhaustive baseline's), not centred on the region: a window is then
     one file tile of a slide tiled at its level-0 size, or an aligned part of a larger tile.
     """
-    size0 = size_px * mpp / slide_mpp
-    stride0 = stride_px * mpp / slide_mpp
+    grid = Grid.at(size_px, mpp, slide_mpp, stride_px)
     x0, y0, x1, y1 = polygon.bounds
     if lattice:
-        phase = stride0 / 2 if shifted else 0.0
-        ys, xs = lattice_1d(y0, y1 - y0, stride0, phase), lattice_1d(x0, x1 - x0, stride0, phase)
+        if shifted:
+            grid = Grid(grid.step, grid.size, grid.step / 2)
+        ky, kx = grid.meeting(y0, y1 - y0), grid.meeting(x0, x1 - x0)
+        ys, xs = [grid.origin(k) for k in ky], [grid.origin(k) for k in kx]
     else:
         if shifted:  # one more window each way, centred: origins fall half-way between the unshifted ones
-            x0, y0, x1, y1 = x0 - stride0 / 2, y0 - stride0 / 2, x1 + stride0 / 2, y1 + stride0 / 2
-        ys, xs = grid_1d(y0, y1 - y0, size0, stride0), grid_1d(x0, x1 - x0, size0, stride0)
+            x0, y0, x1, y1 = x0 - grid.step / 2, y0 - grid.step / 2, x1 + grid.step / 2, y1 + grid.step / 2
+        cy, ny = grid.centred(y0, y1 - y0)
+        cx, nx = grid.centred(x0, x1 - x0)
+        ys, xs = [cy.origin(k) for k in range(ny)], [cx.origin(k) for k in range(nx)]
+    size0 = grid.size
     w0 = max(1, int(round(size0)))
     # All candidates at once (GEOS loops in C; a Python loop per window was most of the planning time)
     gx = np.tile(np.round(xs), len(ys))  # row by row, as read (tile/repeat: meshgrid costs more here)
@@ -110,39 +100,3 @@ def best_covered(w: Windows, k: int) -> tuple[Windows, Windows]:
     rest = [i for i in range(n) if i not in taken]
     return (Windows([w.boxes[i] for i in keep], w.overlap[keep], w.n_planned),
             Windows([w.boxes[i] for i in rest], w.overlap[rest], w.n_planned))
-
-
-def fit(img: np.ndarray, size: int) -> np.ndarray:
-    """Crop or pad (white) a read to exactly size x size: level-0 rounding can be off by a pixel."""
-    h, w = img.shape[:2]
-    if h == size and w == size:
-        return img
-    out = np.full((size, size, 3), 255, dtype=np.uint8)
-    hh, ww = min(h, size), min(w, size)
-    out[:hh, :ww] = img[:hh, :ww]
-    return out
-
-
-class Reader:
-    """Reads boxes at one mpp and accounts the cost to one stage (thread-safe)."""
-
-    def __init__(self, slide, mpp: float, size_px: int, cost: CostRecord, stage: str) -> None:
-        self.slide, self.mpp, self.size, self.cost, self.stage_name = slide, mpp, size_px, cost, stage
-        self._lock = threading.Lock()
-        self.pixels = 0
-
-    def read(self, boxes: list[Box]) -> np.ndarray:
-        t0 = time.perf_counter()
-        out = np.empty((len(boxes), self.size, self.size, 3), dtype=np.uint8)
-        for i, (x, y, w, h) in enumerate(boxes):
-            out[i] = fit(np.asarray(self.slide.read_region(x, y, w, h, self.mpp)), self.size)
-        dt = time.perf_counter() - t0
-        px = len(boxes) * self.size * self.size
-        with self._lock:
-            st = self.cost.stage(self.stage_name)
-            st.seconds += dt
-            st.pixels += px
-            st.tiles += len(boxes)
-            self.cost.add_read(self.mpp, px, len(boxes))
-            self.pixels += px
-        return out

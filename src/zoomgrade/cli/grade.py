@@ -18,6 +18,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..errors import ZoomgradeError
 from ..outputs.lock import output_lock
 from ..outputs.naming import output_dirs, unique_inputs
+from ..types import MODES
+from ..types import Mode as RunMode
 from .common import (
     EXIT_BAD_INPUT,
     EXIT_OK,
@@ -41,10 +43,8 @@ STAGE_NAMES = {
 }
 
 
-class Mode(str, Enum):
-    cascade = "cascade"
-    exhaustive = "exhaustive"
-    both = "both"
+#: The CLI's choice of mode, made from the one definition (zoomgrade.types.Mode).
+Mode = Enum("Mode", {m: m for m in MODES}, type=str)  # type: ignore[misc]
 
 
 class Device(str, Enum):
@@ -97,7 +97,7 @@ def _progress_callback(progress: Progress, name: str) -> Any:
     return report
 
 
-def grade_one(path: Path, out_dir: Path, *, cfg: Any, mode: str, mpp: float | None, backend: str | None,
+def grade_one(path: Path, out_dir: Path, *, cfg: Any, mode: RunMode, mpp: float | None, backend: str | None,
               models: Any, show_progress: bool, force_out_of_domain: bool = False) -> Outcome:
     """Open, grade and save one slide; a failure is returned (one line), never raised."""
     from ..batch.fingerprint import clear_done
@@ -161,7 +161,7 @@ def _line(o: Outcome) -> str:
     return text + f" -> {esc(str(o.out_dir))}/report.html"
 
 
-def run_grade(slides: list[Path], out: Path, *, mode: str = "cascade", mpp: float | None = None,
+def run_grade(slides: list[Path], out: Path, *, mode: RunMode = "cascade", mpp: float | None = None,
               backend: str | None = None, config: Path | None = None, device: str | None = None,
               quiet: bool = False, as_json: bool = False, no_fallback: bool = False,
               budget_mpx: float | None = None, threads: int | None = None, models_dir: Path | None = None,
@@ -181,7 +181,7 @@ def run_grade(slides: list[Path], out: Path, *, mode: str = "cascade", mpp: floa
         if not torch.cuda.is_available():
             raise ZoomgradeError(f"--device cuda: no CUDA device usable by this torch ({torch.__version__}); "
                                  "use --device cpu")
-    set_torch_threads(threads)
+    set_torch_threads(cfg.stage2.torch_threads or threads)  # the config's setting wins, as it always did
     # once for every slide: --models, else the config's models.folder, else the shipped weights
     models = load_models(models_dir or cfg.models.folder or None, device, cfg.models.label_set or None)
     check_config_labels(cfg, models, config)  # a grade the label set lacks: refused before any slide
@@ -225,7 +225,7 @@ def grade_cmd(
     slides: list[Path] = typer.Argument(..., help="Slide files (SVS, NDPI, MRXS, TIFF/OME-TIFF, DICOM, PNG/JPEG).",
                                         show_default=False),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: OUT/<slide>/ per slide, OUT/summary.csv."),
-    mode: Mode = typer.Option(Mode.cascade, "--mode", help="cascade (coarse-to-fine), exhaustive (tile all "
+    mode: Mode = typer.Option("cascade", "--mode", help="cascade (coarse-to-fine), exhaustive (tile all "
                               "tissue at high power) or both (the two side by side, with their agreement)."),
     mpp: float | None = typer.Option(None, "--mpp", help="Microns per pixel of level 0, for files that do not "
                                         "carry it (flat PNG/JPEG); overrides the file's value."),

@@ -265,17 +265,13 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def combine_windows(probs: np.ndarray) -> np.ndarray:
-    """Grade a region from several windows' stage-2 outputs (N, n_fine+1): average the fine-grade
-    probabilities weighted by how sure each window is that it shows cells (1 - p_none); returns
-    (n_fine,) summing to 1 (uniform when every window is empty)."""
-    probs = np.asarray(probs, np.float64)
-    fine = probs[:, :-1]
-    w = 1.0 - probs[:, -1]
-    denom = fine.sum(axis=1, keepdims=True)
-    fine = np.divide(fine, denom, out=np.full_like(fine, 1.0 / fine.shape[1]), where=denom > 0)
-    if w.sum() <= 1e-9:
-        return np.full(fine.shape[1], 1.0 / fine.shape[1])
-    return (fine * w[:, None]).sum(0) / w.sum()
+    """Grade a region from several windows' stage-2 outputs (N, n_fine+1) by the cascade's one pooling
+    rule (``cascade.fusion.pool_windows``): the fine-grade probabilities averaged with each window weighted
+    by how sure it is that it shows cells (1 - p_none); (n_fine,) summing to 1 (uniform when every window
+    is empty)."""
+    from ..cascade.fusion import pool_windows
+
+    return pool_windows(probs)
 
 
 def load_runners(stage1_path: str | Path, stage2_path: str | Path, device: str | torch.device | None = None,

@@ -67,12 +67,12 @@ def save_result(result: SlideResult, out_dir: str | Path, slide: Any = None, *, 
                 timings: dict[str, float] | None = None) -> Path:
     """Write every output of one slide into ``out_dir`` (created if needed) and return ``out_dir``.
 
-    ``slide``: an open ``zoomgrade.slide.Slide`` to read the review-gallery crops from; without it the
-    slide is reopened from ``result.slide.path`` (and the report says so if that fails).
+    ``slide``: the open ``zoomgrade.slide.Slide`` the result was graded from, to read the review-gallery
+    crops from (the writers never open files themselves); without it the report says the crops are missing.
     Each writer's seconds go to ``timings.json`` beside the outputs (the result itself is not touched),
     with ``timings`` (the caller's own steps, e.g. open and grade seconds) as its ``command`` part.
     """
-    from .gallery import gallery_crops, open_for_gallery
+    from .gallery import gallery_crops
     from .heatmap import write_heatmap
     from .overlay import write_overlay
     from .report import render_report
@@ -82,20 +82,14 @@ def save_result(result: SlideResult, out_dir: str | Path, slide: Any = None, *, 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     labels = labels_of(result)
-    src, opened, why = clock.run("open slide for crops", open_for_gallery, result, slide)
-    try:
-        # The two images and the gallery crops side by side (PIL and numpy release the GIL for their heavy
-        # parts): one after another they were most of the writing of a 20 x 20 mm slide.
-        with ThreadPoolExecutor(3, thread_name_prefix="zoomgrade-writer") as pool:
-            f_overlay = pool.submit(clock.run, "overlay.png", write_overlay, result, out / "overlay.png", labels, src)
-            f_heatmap = pool.submit(clock.run, "heatmap.png", write_heatmap, result, out / "heatmap.png", labels, src)
-            f_crops = pool.submit(clock.run, "gallery crops", gallery_crops, result, src, labels, gallery_size)
-            clock.run("regions.geojson", write_geojson, result, out / "regions.geojson")
-            overlay, heatmap, (crops, note) = f_overlay.result(), f_heatmap.result(), f_crops.result()
-    finally:
-        if opened:
-            src.close()
-    note = "; ".join(n for n in (why, note) if n) or None
+    # The two images and the gallery crops side by side (PIL and numpy release the GIL for their heavy
+    # parts): one after another they were most of the writing of a 20 x 20 mm slide.
+    with ThreadPoolExecutor(3, thread_name_prefix="zoomgrade-writer") as pool:
+        f_overlay = pool.submit(clock.run, "overlay.png", write_overlay, result, out / "overlay.png", labels, slide)
+        f_heatmap = pool.submit(clock.run, "heatmap.png", write_heatmap, result, out / "heatmap.png", labels, slide)
+        f_crops = pool.submit(clock.run, "gallery crops", gallery_crops, result, slide, labels, gallery_size)
+        clock.run("regions.geojson", write_geojson, result, out / "regions.geojson")
+        overlay, heatmap, (crops, note) = f_overlay.result(), f_heatmap.result(), f_crops.result()
     html = clock.run("report.html", render_report, result, labels, overlay_png=overlay, heatmap_png=heatmap,
                      crops=crops, gallery_note=note)
     clock.run("report.html", atomic_write_text, out / "report.html", html)

@@ -78,7 +78,7 @@ def gallery_crops(result: SlideResult, slide: Any, labels: LabelSet, n: int = 12
     if not picks:
         return [], None
     if slide is None:
-        return [], "the slide file was not available to read high-power crops"
+        return [], "no slide was given to the writer to read high-power crops from"
     crops: list[Crop] = []
     problems: list[str] = []
     for i, rg in enumerate(picks, start=1):
@@ -89,20 +89,3 @@ def gallery_crops(result: SlideResult, slide: Any, labels: LabelSet, n: int = 12
             continue
         crops.append(Crop(i, rg, img, mpp, detail))
     return crops, ("; ".join(problems) if problems else None)
-
-
-def open_for_gallery(result: SlideResult, slide: Any = None) -> tuple[Any, bool, str | None]:
-    """The slide to read crops from: the caller's, else reopened from ``result.slide.path``.
-
-    Returns (slide or None, whether we opened it and must close it, why it could not be opened).
-    """
-    if slide is not None:
-        return slide, False, None
-    try:
-        from ..slide import open_slide
-
-        mpp = result.slide.mpp if result.slide.mpp_source == "caller" else None
-        backend = result.slide.backend if result.slide.backend in ("tifffile", "openslide", "pillow") else None
-        return open_slide(result.slide.path, mpp=mpp, backend=backend), True, None
-    except Exception as err:
-        return None, False, f"could not reopen {result.slide.path}: {err}"

@@ -52,7 +52,7 @@ def region_measurements(rg: RegionGrade, labels: LabelSet) -> dict[str, float]:
     put("fine confidence", rg.confidence)
     put("stage1 confidence", rg.region.confidence)
     put("area um2", rg.region.area_um2)
-    put("est cells", rg.region.est_cells)
+    put("est cells", rg.region.cells)
     put("review order", rg.order)
     put("region id", rg.region.id)
     put("fallback patches", len(rg.patch_grades))

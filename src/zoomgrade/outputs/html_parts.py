@@ -73,7 +73,7 @@ def region_table(result: SlideResult, labels: LabelSet, decided: dict[str, str])
             f"<td>{escape(rg.region.coarse_grade.replace('_', ' '))} {rg.region.confidence:.0%}</td>"
             f"<td>{escape(decided.get(rg.decided_by, rg.decided_by))}"
             + (f' <span class="err">({escape(rg.error)})</span>' if rg.error else "")
-            + f'</td><td class="num">{rg.order}</td><td class="num">{rg.region.est_cells}</td>'
+            + f'</td><td class="num">{rg.order}</td><td class="num">{rg.region.cells}</td>'
             f"<td>{', '.join(map(str, rg.region.bbox))}</td></tr>")
     more = (f'<p class="muted">{len(regs) - MAX_TABLE_ROWS} more regions in result.json and regions.geojson.</p>'
             if len(regs) > MAX_TABLE_ROWS else "")

@@ -95,7 +95,7 @@ def _gallery(crops: list[Crop], labels: LabelSet, note: str | None) -> str:
   {escape(labels.category_names.get(rg.fine_grade, rg.fine_grade))}</b> &middot; {rg.confidence:.0%}<br>
   decided by {escape(DECIDED.get(rg.decided_by, rg.decided_by))}{_patches(rg.patch_grades)}<br>
   <span class="muted">fine: {escape(fine)}<br>stage 1: {escape(coarse)}<br>
-  region {rg.region.id} &middot; ~{rg.region.est_cells} cells &middot; {rg.region.area_um2 / 1e3:.1f}&times;10&sup3; &micro;m&sup2;
+  region {rg.region.id} &middot; ~{rg.region.cells} cells &middot; {rg.region.area_um2 / 1e3:.1f}&times;10&sup3; &micro;m&sup2;
   &middot; {c.mpp:.2g} &micro;m/px{" &middot; detail of a large region" if c.detail else ""}</span>
   {f'<br><span class="err">{escape(rg.error)}</span>' if rg.error else ''}</figcaption>
 </figure>""")

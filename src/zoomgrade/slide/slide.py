@@ -16,8 +16,8 @@ from typing import Literal
 import numpy as np
 
 from ..errors import MissingMppError, SlideError
-from ..types import SlideInfo
 from .base import Level, SlideBackend
+from .info import SlideInfo
 from .limits import DEFAULT_MEMORY_MB, ImageTooLargeError, ReadLog, check_decoded_size, decode_limit
 from .probe import open_backend
 from .resample import apply_weights, area_resize, area_weights

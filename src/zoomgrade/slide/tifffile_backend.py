@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
-import re
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +25,7 @@ from . import readahead
 from .base import SlideBackend, openslide_downsamples, to_rgb, white
 from .limits import DEFAULT_MEMORY_MB, check_decoded_size, decode_limit
 from .segment_cache import DEFAULT_CACHE_BYTES, SegmentCache
+from .tiff_metadata import float_or_none, parse_aperio, parse_ome, resolution_mpp
 
 _JPEG = 7
 _NONE = 1
@@ -80,64 +78,6 @@ def _jpeg_colorspace(data: bytes, photometric: int) -> str | None:
     if photometric == _RGB and b"\xff\xeeAdobe" not in data[:4096]:
         return "RGB"
     return None
-
-
-def _parse_aperio(description: str) -> dict[str, str]:
-    # "Aperio Image Library vX \r\n<geometry>|Key = Value|Key = Value..."
-    props: dict[str, str] = {}
-    for part in description.split("|")[1:]:
-        key, sep, value = part.partition("=")
-        if sep:
-            props[f"aperio.{key.strip()}"] = value.strip()
-    return props
-
-
-def _float(value: Any) -> float | None:
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) and f > 0 else None
-
-
-_OME_UNITS = {"µm": 1.0, "um": 1.0, "nm": 1e-3, "mm": 1e3, "cm": 1e4, "m": 1e6}
-
-
-def _parse_ome(xml: str) -> tuple[dict[str, str], tuple[float, float] | None, float | None]:
-    root = ET.fromstring(xml)
-    ns = re.match(r"\{.*\}", root.tag)
-    p = ns.group(0) if ns else ""
-    props: dict[str, str] = {}
-    pixels = root.find(f".//{p}Image/{p}Pixels")
-    mpp = None
-    if pixels is not None:
-        for k, v in pixels.attrib.items():
-            props[f"ome.Pixels.{k}"] = v
-        sx, sy = _float(pixels.get("PhysicalSizeX")), _float(pixels.get("PhysicalSizeY"))
-        ux = _OME_UNITS.get(pixels.get("PhysicalSizeXUnit", "µm"))
-        uy = _OME_UNITS.get(pixels.get("PhysicalSizeYUnit", "µm"))
-        if sx and sy and ux and uy:
-            mpp = (sx * ux, sy * uy)
-    objective = None
-    obj = root.find(f".//{p}Instrument/{p}Objective")
-    if obj is not None:
-        objective = _float(obj.get("NominalMagnification"))
-    return props, mpp, objective
-
-
-def _resolution_mpp(page: tifffile.TiffPage) -> tuple[float, float] | None:
-    """mpp from XResolution/YResolution in pixels per cm or inch (no unit: no physical size)."""
-    tags = page.tags
-    unit = tags.get("ResolutionUnit")
-    xr, yr = tags.get("XResolution"), tags.get("YResolution")
-    if unit is None or xr is None or yr is None:
-        return None
-    per = {3: 1e4, 2: 25400.0}.get(int(unit.value))
-    rx = xr.value[0] / xr.value[1] if xr.value[1] else 0
-    ry = yr.value[0] / yr.value[1] if yr.value[1] else 0
-    if per is None or rx <= 0 or ry <= 0:
-        return None
-    return per / rx, per / ry
 
 
 def _check_segment(page: tifffile.TiffPage, seg_w: int, seg_h: int, samples: int, memory_mb: int) -> None:
@@ -211,16 +151,16 @@ class TifffileBackend(SlideBackend):
         page0 = pages[0]
         if tif.is_svs:
             self.vendor = "aperio"
-            self.properties = _parse_aperio(page0.description)
-            mpp = _float(self.properties.get("aperio.MPP"))
+            self.properties = parse_aperio(page0.description)
+            mpp = float_or_none(self.properties.get("aperio.MPP"))
             self.mpp_xy = (mpp, mpp) if mpp else None
-            self.objective_power = _float(self.properties.get("aperio.AppMag"))
+            self.objective_power = float_or_none(self.properties.get("aperio.AppMag"))
         elif tif.is_ome and tif.ome_metadata:
             self.vendor = "ome-tiff"
-            self.properties, self.mpp_xy, self.objective_power = _parse_ome(tif.ome_metadata)
+            self.properties, self.mpp_xy, self.objective_power = parse_ome(tif.ome_metadata)
         else:
             self.vendor = "generic-tiff" if page0.is_tiled else "flat-tiff"
-            self.mpp_xy = _resolution_mpp(page0)
+            self.mpp_xy = resolution_mpp(page0)
         for key, tag in (("tiff.ImageDescription", "ImageDescription"), ("tiff.Software", "Software")):
             t = page0.tags.get(tag)
             if t is not None and isinstance(t.value, str):

@@ -1,9 +1,6 @@
-"""A pyramidal tiled TIFF that OpenSlide and QuPath open as an Aperio SVS, written tile by tile.
-
-Layout, as Aperio scanners write it: page 0 = level 0 (tiled, JPEG), page 1 = a stripped thumbnail,
-then the lower levels (tiled, JPEG), each downsampled by ``level_step`` until the largest side is under
-``MIN_LEVEL`` px. OpenSlide recognises the file as Aperio because page 0's ImageDescription starts
-with "Aperio" and carries ``|AppMag = 40|MPP = 0.25``.
+"""A synthetic slide's pyramid, written tile by tile as an Aperio SVS (``aperio.write_aperio``): level 0
+from the renderer, then the lower levels, each downsampled by ``level_step`` until the largest side is under
+``MIN_LEVEL`` px, and a thumbnail.
 
 Memory: level-0 tiles are handed to the file as they arrive (pre-encoded JPEG bytes); each lower level
 is built from the one above a row of tiles at a time, keeping only its encoded bytes, so nothing close to
@@ -15,15 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import imagecodecs
 import numpy as np
-import tifffile
+
+from ..slide.resample import block_mean
+from .aperio import Level, write_aperio
 
 MIN_LEVEL = 2000  # stop adding levels once the largest side is under this
 THUMB_MAX = 768  # Aperio thumbnails are ~768 px on the long side
-APERIO_HEAD = "Aperio Image Library v12.0.15"
 
 
 def encode_tile(rgb: np.ndarray, quality: int) -> bytes:
@@ -32,15 +29,9 @@ def encode_tile(rgb: np.ndarray, quality: int) -> bytes:
 
 
 def downsample(rgb: np.ndarray, f: int) -> np.ndarray:
-    """Area-average by an integer factor (dimensions must be multiples of f), rounding to nearest."""
-    x = rgb.astype(np.uint16)
-    rows = x[0::f].copy()
-    for k in range(1, f):
-        rows += x[k::f]
-    out = rows[:, 0::f].copy()
-    for k in range(1, f):
-        out += rows[:, k::f]
-    return ((out + (f * f) // 2) // (f * f)).astype(np.uint8)
+    """Area-average by an integer factor (dimensions must be multiples of f), rounding half up: the slide
+    layer's one block mean, so synthetic levels are what a reader averaging the level above would get."""
+    return block_mean(rgb, f, f)
 
 
 def level_sizes(width: int, height: int, step: int) -> list[tuple[int, int]]:
@@ -110,14 +101,6 @@ class _Level:
         return np.concatenate(self.pixels, axis=0)[: self.height, : self.width]
 
 
-def _desc(w0: int, h0: int, tile: int, quality: int, mpp: float, app_mag: int, w: int | None = None,
-          h: int | None = None, extra: str = "") -> str:
-    head = f"{APERIO_HEAD} \r\n{w0}x{h0} [0,0 {w0}x{h0}] ({tile}x{tile})"
-    if w is not None:
-        head += f" -> {w}x{h}"
-    return f"{head} JPEG/RGB Q={quality}|AppMag = {app_mag}|MPP = {mpp:g}{extra}"
-
-
 def write_pyramid(
     path: str | Path,
     width: int,
@@ -150,14 +133,11 @@ def write_pyramid(
                 first.push(strip)
             yield from tiles
 
-    common: dict[str, Any] = {"photometric": "rgb", "compression": "jpeg", "subsampling": (2, 2), "metadata": None, "software": "zoomgrade-synth"}
-    with tifffile.TiffWriter(path, bigtiff=width * height * 3 > 2**31) as tw:
-        tw.write(level0(), shape=(height, width, 3), dtype=np.uint8, tile=(tile, tile),
-                 description=_desc(width, height, tile, quality, mpp, app_mag, extra=extra_desc), **common)
+    def rest() -> tuple[np.ndarray, list[Level]] | None:
         if first is None:
-            return sizes
+            return None
         first.finish()
-        levels = []
+        levels: list[_Level] = []
         lv: _Level | None = first
         while lv is not None:
             levels.append(lv)
@@ -165,11 +145,8 @@ def write_pyramid(
         small = levels[-1].image()
         f = max(1, int(np.ceil(max(small.shape[:2]) / THUMB_MAX)))
         th = small[: small.shape[0] // f * f, : small.shape[1] // f * f]
-        thumb = downsample(th, f) if f > 1 else th
-        tw.write(thumb, rowsperstrip=16, compressionargs={"level": quality},
-                 description=_desc(width, height, tile, quality, mpp, app_mag, thumb.shape[1], thumb.shape[0]),
-                 **common)
-        for lv in levels:
-            tw.write(iter(lv.tiles), shape=(lv.height, lv.width, 3), dtype=np.uint8, tile=(tile, tile),
-                     description=_desc(width, height, tile, quality, mpp, app_mag, lv.width, lv.height), **common)
+        return (downsample(th, f) if f > 1 else th), [(lv.width, lv.height, lv.tiles) for lv in levels]
+
+    write_aperio(path, width, height, level0(), rest, tile=tile, quality=quality, mpp=mpp, app_mag=app_mag,
+                 software="zoomgrade-synth", extra_desc=extra_desc)
     return sizes

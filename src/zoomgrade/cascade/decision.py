@@ -1,4 +1,8 @@
-"""The slide's category: the most severe category the slide shows with enough evidence.
+"""The slide decision: adequacy, the slide rule, and when high-power reading must stop (the budget).
+
+Adequacy (TBSRTC): enough groups of enough well-preserved follicular cells to grade the slide.
+
+The slide's category: the most severe category the slide shows with enough evidence.
 
 For a category C above the least severe fine grade, a region is evidence when it is a group of at least
 ``min_cells`` cells (as adequacy counts them: a pair of stray nuclei is not a group to grade), it is
@@ -17,19 +21,63 @@ When no category above the least severe holds: an adequate slide takes the least
 (benign); an inadequate one the label set's nondiagnostic category. Atypia overrides inadequacy: a slide
 with enough evidence of a category above the least severe is never nondiagnostic. The per-category
 thresholds come from the config where it names the category, else from the label set's file.
+
+The high-power budget: megapixels read at high power and/or seconds spent in the high-power passes. Once
+spent, the regions still queued (the least severe ones: the queue is severity-ordered) are not read; they
+keep their stage-1 grade (``outcome.stage1_grade``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ..labels import LabelSet
-from ..types import Adequacy, RegionGrade
-from .config import SlideRuleConfig
+from ..types import Adequacy, CostRecord, RegionGrade
+from .config import AdequacyConfig, BudgetConfig, SlideRuleConfig
+
+#: The cost stages whose pixels are read at high power by the cascade (the budget counts them).
+HIGH_POWER_STAGES = ("stage2_read", "fallback")
+
+
+class Budget:
+    """When high-power reading must stop. Its clock starts when it is made (as the high-power passes start)."""
+
+    def __init__(self, cfg: BudgetConfig, cost: CostRecord) -> None:
+        self.max_pixels = cfg.high_power_megapixels * 1e6
+        self.max_seconds = cfg.seconds
+        self.cost = cost
+        self.t0 = time.perf_counter()
+
+    @property
+    def limited(self) -> bool:
+        return self.max_pixels > 0 or self.max_seconds > 0
+
+    def pixels(self) -> int:
+        return self.cost.pixels_in(*HIGH_POWER_STAGES)
+
+    def exhausted(self) -> bool:
+        if self.max_pixels > 0 and self.pixels() >= self.max_pixels:
+            return True
+        return self.max_seconds > 0 and time.perf_counter() - self.t0 >= self.max_seconds
+
+
+def assess_adequacy(grades: list[RegionGrade], cfg: AdequacyConfig) -> Adequacy:
+    """A region is an adequate group when its cell count reaches ``min_cells``; the slide is adequate with
+    at least ``min_groups`` of them. (Atypia overrides inadequacy: see ``slide_category``.)"""
+    n = len(grades)
+    n_ok = sum(1 for g in grades if g.region.cells >= cfg.min_cells)
+    adequate = n_ok >= cfg.min_groups
+    if adequate:
+        reason = f"{n_ok} groups of >= {cfg.min_cells} cells (needs {cfg.min_groups})"
+    else:
+        reason = f"only {n_ok} of {n} groups hold >= {cfg.min_cells} cells (needs {cfg.min_groups})"
+    return Adequacy(adequate, n, n_ok, cfg.min_groups, cfg.min_cells, reason)
 
 
 @dataclass
@@ -43,9 +91,9 @@ def evidence(grades: list[RegionGrade], category: str, labels: LabelSet, min_con
     """Regions of at least ``min_cells`` cells graded ``category`` or worse with P(category or worse) >=
     min_confidence, with that probability."""
     k = labels.fine_index(category)
-    out = []
+    out: list[tuple[RegionGrade, float]] = []
     for g in grades:
-        if labels.fine_index(g.fine_grade) < k or g.region.est_cells < min_cells:
+        if labels.fine_index(g.fine_grade) < k or g.region.cells < min_cells:
             continue
         p = float(np.sum(np.asarray(g.fine_probs)[k:]))
         if p >= min_confidence:
@@ -55,10 +103,10 @@ def evidence(grades: list[RegionGrade], category: str, labels: LabelSet, min_con
 
 def setting(cfg: SlideRuleConfig, labels: LabelSet | None, key: str, cat: str, default: float) -> float:
     """The config's per-category value, else the label set file's (its [slide_rule]), else ``default``."""
-    given = getattr(cfg, key)
+    given: dict[str, float] = getattr(cfg, key)
     if cat in given:
         return given[cat]
-    return (labels.slide_rule.get(key, {}) if labels is not None else {}).get(cat, default)
+    return float((labels.slide_rule.get(key, {}) if labels is not None else {}).get(cat, default))
 
 
 def needed(cat: str, n_gradable: int, cfg: SlideRuleConfig, min_count: int | None = None,
@@ -77,7 +125,7 @@ def resolved(cfg: SlideRuleConfig, labels: LabelSet) -> SlideRuleConfig:
     """``cfg`` with every per-category table filled for every graded category of ``labels`` (the config's
     value, else the label set file's, else the default): what the rule and the early stop read."""
     cats = labels.fine[1:]
-    tables = {k: {c: setting(cfg, labels, k, c, _TABLE_DEFAULTS[k]) for c in cats} for k in RULE_TABLES}
+    tables: dict[str, Any] = {k: {c: setting(cfg, labels, k, c, _TABLE_DEFAULTS[k]) for c in cats} for k in RULE_TABLES}
     return dataclasses.replace(cfg, **tables)
 
 
@@ -100,7 +148,7 @@ def tally(grades: list[RegionGrade], cat: str, labels: LabelSet, cfg: SlideRuleC
     sure = sum(1 for g, p in ev if p >= cfg.single_confidence and g.region.area_um2 >= cfg.single_min_area_um2)
     base = pool_grade(cat, labels)
     pool = ev if base == cat else evidence(grades, base, labels, cfg.min_confidence.get(base, 0.5), cfg.min_cells)
-    n_gradable = sum(1 for g in grades if g.region.est_cells >= cfg.min_cells)
+    n_gradable = sum(1 for g in grades if g.region.cells >= cfg.min_cells)
     return Tally(len(ev), sum(g.region.area_um2 for g, _ in ev), sure, n_gradable, len(pool))
 
 

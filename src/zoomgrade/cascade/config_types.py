@@ -1,0 +1,101 @@
+"""Every configuration value's type and range, named once (``Annotated`` aliases for pydantic): what
+``config.py``'s dataclasses declare each key as."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, Strict, ValidationInfo
+from pydantic_core import ErrorDetails
+
+#: ``fallback.severity_from``'s default: take the label set's own (its file's ``severity_from``).
+FROM_LABEL_SET = "auto"
+
+
+def _size_or_zero(v: int) -> int:
+    if v != 0 and not MIN_PX <= v <= MAX_PX:
+        raise ValueError(f"must be 0 (the model card's size) or {MIN_PX}..{MAX_PX} px, got {v}")
+    return v
+
+
+def _label_set(info: ValidationInfo) -> tuple[tuple[str, ...] | None, str]:
+    """The label set's fine grades and name when validating against one (cascade/labelled.py); a config
+    read before the models are known has none yet, and its grade names are checked when grading."""
+    ctx = info.context or {}
+    fine = ctx.get("fine")
+    name = ctx.get("label_set")
+    return (tuple(fine) if fine else None), (f" {name}" if name else "")
+
+
+def _fine(v: str, info: ValidationInfo) -> str:
+    fine, name = _label_set(info)
+    if fine is not None and v not in ("", FROM_LABEL_SET) and v not in fine:
+        raise ValueError(f"{v!r} is not a grade of the label set{name} ({', '.join(fine)}) nor \"\" or "
+                         f"\"{FROM_LABEL_SET}\"")
+    return v
+
+
+def _coarse(v: str, info: ValidationInfo) -> str:
+    from ..labels import TBSRTC  # the default label set's coarse grades unless the context names others
+
+    coarse = tuple((info.context or {}).get("coarse", TBSRTC.coarse))
+    if v not in coarse:
+        raise ValueError(f"{v!r} is not a coarse grade of the label set ({', '.join(coarse)}; case matters)")
+    return v
+
+
+def _rule_grade(v: str, info: ValidationInfo) -> str:
+    """Slide-rule tables are keyed by the categories the rule decides: every fine grade but the least severe."""
+    fine, name = _label_set(info)
+    if fine is not None and v not in fine[1:]:
+        raise ValueError(f"{v!r} is not a graded category of the label set{name} ({', '.join(fine[1:])}; "
+                         "case matters)")
+    if not v:
+        raise ValueError("a grade name cannot be empty")
+    return v
+
+
+#: Resolutions (um/px): no scanner resolves finer than 0.05 um/px, and a whole slide at coarser than 100 um/px
+#: is a few pixels; outside this range a value is a typo, and a far-too-fine one would ask for terabytes.
+Mpp = Annotated[float, Strict(), Field(ge=0.05, le=100.0, allow_inf_nan=False)]
+Fraction = Annotated[float, Strict(), Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Bool = Annotated[bool, Strict()]
+#: Window and tile sides: a network needs a few strides of pixels; more than 4096 px per side is a memory bomb.
+MIN_PX, MAX_PX = 16, 4096
+SizePx = Annotated[int, Strict(), AfterValidator(_size_or_zero)]
+Area = Annotated[float, Strict(), Field(ge=0.0, le=1e9, allow_inf_nan=False)]  # um^2: a 20 x 20 mm slide is 4e8 um^2
+RuleGrade = Annotated[str, Strict(), AfterValidator(_rule_grade)]
+FineOrEmpty = Annotated[str, Strict(), AfterValidator(_fine)]
+CoarseGrade = Annotated[str, Strict(), AfterValidator(_coarse)]
+Threads = Annotated[int, Strict(), Field(ge=1, le=256)]
+Count = Annotated[int, Strict(), Field(ge=0, le=1_000_000)]
+GreyMargin = Annotated[float, Strict(), Field(ge=-255.0, le=255.0, allow_inf_nan=False)]
+UpTo10 = Annotated[float, Strict(), Field(ge=0.0, le=10.0, allow_inf_nan=False)]
+UpTo100 = Annotated[float, Strict(), Field(ge=0.0, le=100.0, allow_inf_nan=False)]
+Microns = Annotated[float, Strict(), Field(ge=0.0, le=1000.0, allow_inf_nan=False)]
+SmallArea = Annotated[float, Strict(), Field(ge=0.0, le=1e4, allow_inf_nan=False)]
+Seconds = Annotated[float, Strict(), Field(ge=0.0, le=1e7, allow_inf_nan=False)]
+Grey = Annotated[float, Strict(), Field(ge=0.0, le=255.0, allow_inf_nan=False)]
+OpenFraction = Annotated[float, Strict(), Field(gt=0.0, le=1.0, allow_inf_nan=False)]
+PositiveSmallArea = Annotated[float, Strict(), Field(gt=0.0, le=1e4, allow_inf_nan=False)]
+PositiveArea = Annotated[float, Strict(), Field(gt=0.0, le=1e6, allow_inf_nan=False)]
+PixelsUpTo1000 = Annotated[int, Strict(), Field(ge=0, le=1000)]
+ZeroOrThreads = Annotated[int, Strict(), Field(ge=0, le=1024)]
+Depth = Annotated[int, Strict(), Field(ge=1, le=1024)]
+AtLeastOne = Annotated[int, Strict(), Field(ge=1, le=1_000_000)]
+BatchSize = Annotated[int, Strict(), Field(ge=1, le=4096)]
+TileQueue = Annotated[int, Strict(), Field(ge=1, le=65536)]
+MemoryMb = Annotated[int, Strict(), Field(ge=256, le=1_048_576)]
+
+
+def problem(err: ErrorDetails) -> str:
+    """One bad key of a config, as the error line names it: its path and what is wrong."""
+    loc = [str(p) for p in err["loc"] if p != "[key]"]
+    where = ".".join(loc) or "(top level)"
+    if err["type"] in ("unexpected_keyword_argument", "extra_forbidden"):
+        return f"{where}: unknown key"
+    msg = err["msg"].removeprefix("Value error, ")
+    shown = err.get("input")
+    if err["type"] not in ("value_error",) and not isinstance(shown, dict):
+        msg += f", got {shown!r}"
+    return f"{where}: {msg}"

@@ -1,0 +1,9 @@
+"""Reading at high power, the only threads of the cascade: readers (``Reader``), read-ahead hints
+(``hint_ahead``, ``PlanAhead``), and reading overlapped with batched inference (``read_and_grade``)."""
+
+from .batches import Graded, Read, grade_batch, read_and_grade
+from .hints import PlanAhead, hint_ahead, slide_hinter
+from .reader import Reader, fit
+
+__all__ = ["Graded", "PlanAhead", "Read", "Reader", "fit", "grade_batch", "hint_ahead", "read_and_grade",
+           "slide_hinter"]
