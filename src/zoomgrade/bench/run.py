@@ -226,26 +226,6 @@ def bench_slide(path: Path, index: int, models: tuple[Any, Any], cfg: Any, maps:
     return rec, scores
 
 
-def profile_cascade(path: Path, models: tuple[Any, Any], cfg: Any, dest: Path, top: int = 40) -> Path:
-    """cProfile of one cascade grading (reader thread not included: cProfile sees the calling thread),
-    sorted by cumulative and by own time."""
-    import cProfile
-    import io
-    import pstats
-
-    from ..cascade import grade
-
-    prof = cProfile.Profile()
-    prof.enable()
-    grade(path, cfg, mode="cascade", models=models)
-    prof.disable()
-    buf = io.StringIO()
-    for key in ("cumulative", "tottime"):
-        pstats.Stats(prof, stream=buf).sort_stats(key).print_stats(top)
-    dest.write_text(buf.getvalue())
-    return dest
-
-
 # -- the whole run -----------------------------------------------------------------------------------
 def run_bench(opts: BenchOptions, log: Log = lambda m: print(m, file=sys.stderr, flush=True)) -> dict[str, Any]:
     """Run the benchmark; writes OUT/bench.json and OUT/bench.md after every slide (a stopped run keeps
@@ -289,6 +269,8 @@ def run_bench(opts: BenchOptions, log: Log = lambda m: print(m, file=sys.stderr,
             record["memory_probe"].append(probe_memory(paths[0], mode, opts.weights, opts.config, threads))
     if opts.profile and paths:
         log(f"profiling the cascade on {paths[0].name}")
+        from .profile import profile_cascade
+
         record["profile"] = str(profile_cascade(paths[0], models, cfg, out / "cascade-profile.txt"))
     if opts.separability:
         from . import separability

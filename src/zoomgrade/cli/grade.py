@@ -32,15 +32,12 @@ from .common import (
     stderr,
     stdout,
 )
+from .progress import progress_callback
 
 #: --mpp: no scanner resolves finer than 0.05 um/px; a level 0 coarser than 100 um/px is not a slide
 MPP_RANGE = (0.05, 100.0)
 MAX_THREADS = 1024
 
-STAGE_NAMES = {
-    "open": "open slide", "stage1": "stage 1 (low power)", "stage2": "stage 2 (high power)",
-    "fallback": "fallback patches", "exhaustive": "exhaustive tiles", "write": "write outputs",
-}
 
 
 #: The CLI's choice of mode, made from the one definition (zoomgrade.types.Mode).
@@ -85,18 +82,6 @@ def check_config_labels(cfg: Any, models: Any, source: Path | None) -> None:
     config_for_labels(cfg, agreed_label_set(*models), str(source) if source else "config")
 
 
-def _progress_callback(progress: Progress, name: str) -> Any:
-    tasks: dict[str, Any] = {}
-
-    def report(stage: str, done: int, total: int) -> None:
-        if stage not in tasks:
-            label = esc(f"{name}: {STAGE_NAMES.get(stage, stage)}")
-            tasks[stage] = progress.add_task(label, total=max(int(total), 1))
-        progress.update(tasks[stage], completed=int(done), total=max(int(total), 1))
-
-    return report
-
-
 def grade_one(path: Path, out_dir: Path, *, cfg: Any, mode: RunMode, mpp: float | None, backend: str | None,
               models: Any, show_progress: bool, force_out_of_domain: bool = False) -> Outcome:
     """Open, grade and save one slide; a failure is returned (one line), never raised."""
@@ -118,7 +103,7 @@ def grade_one(path: Path, out_dir: Path, *, cfg: Any, mode: RunMode, mpp: float 
             with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                           TimeElapsedColumn(), console=console, transient=True,
                           disable=not show_progress) as progress:
-                report = _progress_callback(progress, path.name)
+                report = progress_callback(progress, path.name)
                 t0, c0 = time.perf_counter(), time.process_time()
                 result = grade(slide, cfg, mode=mode, models=models, progress=report,
                                force_out_of_domain=force_out_of_domain)
