@@ -100,11 +100,11 @@ def test_a_stage2_model_run_outside_its_resolution_is_said_in_the_warnings():
     from types import SimpleNamespace
 
     from zoomgrade.cascade.config import GradeConfig
-    from zoomgrade.cascade.grade import _warnings
+    from zoomgrade.cascade.prepare import slide_warnings
 
     slide = SimpleNamespace(mpp_source="file", mpp=0.25)
     card = SimpleNamespace(input_mpp=1.0, mpp_range=None)
-    w = _warnings(slide, GradeConfig(), SimpleNamespace(card=card))
+    w = slide_warnings(slide, GradeConfig(), SimpleNamespace(card=card))
     assert any("stage2.mpp 0.5 um/px is outside the stage-2 model's 1-1 um/px" in x for x in w)
     card = SimpleNamespace(input_mpp=0.5, mpp_range=(0.25, 1.0))
-    assert _warnings(slide, GradeConfig(), SimpleNamespace(card=card)) == []
+    assert slide_warnings(slide, GradeConfig(), SimpleNamespace(card=card)) == []
