@@ -71,7 +71,7 @@ def test_no_windows_is_uniform():
 
 
 def test_one_pooling_rule_for_the_cascade_and_the_model_evaluation():
-    from zoomgrade.cascade.fusion import pool_windows
+    from zoomgrade.models.pooling import pool_windows
     from zoomgrade.models.runners import combine_windows
 
     probs = np.array([[0.6, 0.2, 0.1, 0.05, 0.05, 0.0], [0.0, 0.0, 0.5, 0.5, 0.0, 0.5], [0.1, 0.1, 0.1, 0.1, 0.1, 0.5]])

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from zoomgrade.cascade.regions import maps_to_regions
 from zoomgrade.labels import TBSRTC
+from zoomgrade.models.regions import maps_to_regions
 from zoomgrade.models.runners import Stage1Maps
 
 

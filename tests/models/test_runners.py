@@ -6,8 +6,9 @@ import torch
 
 from zoomgrade.labels import TBSRTC
 from zoomgrade.models.card import ModelCard
-from zoomgrade.models.runners import Stage1Runner, Stage2Runner, _keep, _spans, combine_windows
+from zoomgrade.models.runners import Stage1Runner, Stage2Runner, combine_windows
 from zoomgrade.models.stage1 import Stage1Config, Stage1Net
+from zoomgrade.models.stage1_runner import _keep, _spans
 from zoomgrade.models.stage2 import Stage2Config, Stage2Net
 
 S1 = Stage1Config(widths=(8, 8, 16, 16), blocks=(1, 1, 1, 1), attn_dim=16, attn_heads=2, fuse_dim=8)

@@ -9,7 +9,8 @@ import sys
 import types
 from typing import Any
 
-from .run import BatchSummary, batch
+from .run import batch
+from .summary import BatchSummary
 from .worker import SlideRow
 
 __all__ = ["BatchSummary", "SlideRow", "batch"]

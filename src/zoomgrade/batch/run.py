@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -25,42 +24,10 @@ from ..types import MODES, Mode
 from .cluster import ClusterHandle, ClusterPlan, open_cluster, plan_local
 from .fingerprint import SlideKey, config_hash, input_fingerprint, model_versions, read_done
 from .inputs import SlideInput, resolve_inputs
+from .progress import BatchProgress, say
 from .report import FAILURES_FILE, SUMMARY_FILE, write_failures, write_summary
+from .summary import BatchSummary
 from .worker import PLUGIN_NAME, ModelPlugin, SlideJob, SlideRow, grade_slide, one_line
-
-
-@dataclass
-class BatchSummary:
-    graded: int
-    skipped: int
-    failed: int
-    rows: list[SlideRow]
-    seconds: float
-    summary_csv: Path
-    failures_csv: Path
-    lost_attempts: int = 0  # slide attempts lost to dead workers (rescheduled by Dask)
-    startup_seconds: float = 0.0  # before the first slide was sent: inputs, cluster start, models loaded
-    plan: ClusterPlan | None = None  # None when nothing needed grading (no cluster started)
-    scheduler: str | None = None
-    dashboard: str | None = None
-    warnings: list[str] = field(default_factory=list)
-    withheld: int = 0  # done, but no category (quality control or outside the models' domain)
-
-    @property
-    def exit_code(self) -> int:
-        """0 all graded or skipped, 1 some failed, 3 none failed but some withheld (the CLI's exit status)."""
-        return 1 if self.failed else 3 if self.withheld else 0
-
-    @property
-    def slides_per_hour(self) -> float:
-        """Graded slides per hour of this run's wall time, start-up included."""
-        return 3600.0 * self.graded / self.seconds if self.seconds > 0 and self.graded else 0.0
-
-    @property
-    def steady_slides_per_hour(self) -> float:
-        """Graded slides per hour once the workers were up with their models (start-up excluded)."""
-        busy = self.seconds - self.startup_seconds
-        return 3600.0 * self.graded / busy if busy > 0 and self.graded else 0.0
 
 
 def _load_config(config: Any):
@@ -113,57 +80,13 @@ def _suspicious(client, keys: list[str]) -> dict[str, int]:
         return {}
 
 
-class _Progress:
-    """A rich progress bar over the slides to grade, with an ETA; silent when disabled."""
-
-    def __init__(self, enabled: bool, total: int, skipped: int):
-        self.bar = None
-        self.failed = 0
-        self.skipped = skipped
-        if enabled:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                                console=Console(stderr=True), transient=False)
-            self.task = self.bar.add_task(self._desc(), total=total)
-            self.bar.start()
-
-    def _desc(self) -> str:
-        return f"grading (skipped {self.skipped}, failed {self.failed})"
-
-    def advance(self, row: SlideRow) -> None:
-        self.failed += row.status == "failed"
-        if self.bar is not None:
-            self.bar.update(self.task, advance=1, description=self._desc())
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
-def _say(enabled: bool, text: str) -> None:
-    if enabled:
-        from rich.console import Console
-
-        Console(stderr=True).print(text, highlight=False, soft_wrap=True, markup=False)  # addresses, plain text
-
-
 def _load_models(handle: ClusterHandle, cfg: Any) -> None:
     """Every worker loads the models now (and any worker that joins later, on joining)."""
     handle.client.register_plugin(ModelPlugin(torch_threads=handle.plan.threads_per_worker, folder=cfg.models.folder,
                                               label_set=cfg.models.label_set), name=PLUGIN_NAME)
 
 
-def _run_tasks(handle: ClusterHandle, jobs: list[tuple[SlideInput, SlideJob, int]], bar: _Progress,
+def _run_tasks(handle: ClusterHandle, jobs: list[tuple[SlideInput, SlideJob, int]], bar: BatchProgress,
                out: dict[str, SlideRow]) -> int:
     """Submit one task per slide, collect rows as they finish; returns the attempts lost to dead workers."""
     from distributed import as_completed
@@ -258,21 +181,21 @@ def _batch(slides: list[SlideInput], out: Path, cfg: Any, plan: ClusterPlan, sch
         with open_cluster(scheduler, plan, retries, debug=debug) as handle:
             summary.plan, summary.scheduler, summary.dashboard = plan, handle.address, handle.dashboard
             if handle.local:
-                _say(progress, f"local Dask cluster: {plan.workers} worker(s) x {plan.threads_per_worker} "
+                say(progress, f"local Dask cluster: {plan.workers} worker(s) x {plan.threads_per_worker} "
                                f"thread(s) ({plan.why}); a killed worker's slide is retried {retries} time(s)")
             else:
                 retried = "?" if handle.allowed_failures is None else handle.allowed_failures
-                _say(progress, f"Dask scheduler {handle.address}: {len(handle.client.nthreads())} worker(s); "
+                say(progress, f"Dask scheduler {handle.address}: {len(handle.client.nthreads())} worker(s); "
                                f"a killed worker's slide is retried {retried} time(s)")
                 if handle.allowed_failures is not None and handle.allowed_failures != retries:
                     summary.warnings.append(f"the scheduler's allowed-failures is {handle.allowed_failures}, "
                                             f"not --retries {retries}; start it with "
                                             f"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES={retries}")
             if handle.dashboard:
-                _say(progress, f"dashboard: {handle.dashboard}")
+                say(progress, f"dashboard: {handle.dashboard}")
             _load_models(handle, cfg)
             summary.startup_seconds = time.perf_counter() - t0
-            bar = _Progress(progress, len(jobs), n_skipped)
+            bar = BatchProgress(progress, len(jobs), n_skipped)
             try:
                 summary.lost_attempts = _run_tasks(handle, jobs, bar, rows)
             finally:

@@ -15,93 +15,19 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import ZoomgradeError
 from ..labels import TBSRTC  # the synthetic slides' truth is in the generator's label set
 from ..types import Mode
 from . import ablation as ab
 from .floor import RecordingSlide, measure_floor, tile_decodes
 from .machine import load_models, machine_info, peak_rss_mb, probe_memory
-
-#: Held-out bench seeds: training uses < 100,000 and the cascade's evaluation 1,000,000+.
-MIN_SEED = 2_000_000
-SLIDE_SUFFIXES = (".svs", ".tif", ".tiff", ".ndpi", ".mrxs", ".dcm", ".png", ".jpg", ".jpeg")
-Log = Callable[[str], None]
-
-
-@dataclass
-class BenchOptions:
-    out: Path
-    slides: int | None = None  # default 12 (6 with --quick); with --input: at most this many
-    size_mm: tuple[float, float] | None = None  # default 20 x 20 mm (4 x 4 with --quick)
-    seed: int = MIN_SEED
-    quick: bool = False
-    input_dir: Path | None = None
-    weights: Path | None = None  # folder with stage1/stage2 .safetensors + cards; default: shipped weights
-    config: Path | None = None
-    threads: int | None = None  # torch threads; default: the cores this process may use
-    floor_repeats: int = 1
-    memory_probe: bool = True
-    profile: bool = False  # cProfile one more cascade run of the first slide -> OUT/cascade-profile.txt
-    separability: bool = False  # also measure the generator's high- vs low-power separability (issue 3)
-    command: str = ""
-
-    @property
-    def n_slides(self) -> int:
-        return self.slides if self.slides is not None else (6 if self.quick else 12)
-
-    @property
-    def size(self) -> tuple[float, float]:
-        return self.size_mm if self.size_mm is not None else ((4.0, 4.0) if self.quick else (20.0, 20.0))
-
-
-# -- slides ------------------------------------------------------------------------------------------
-def planned_slides(n: int, size_mm: tuple[float, float], seed: int) -> list[tuple[str, str, int, str]]:
-    """(file name, category, seed, stain) of each generated slide: categories I-VI in turn, stains
-    alternating every six slides, consecutive seeds."""
-    from ..synth import CATEGORIES, STAINS
-
-    w, h = size_mm
-    out = []
-    for i in range(n):
-        cat, stain, s = CATEGORIES[i % len(CATEGORIES)], STAINS[(i // len(CATEGORIES)) % len(STAINS)], seed + i
-        out.append((f"{s}-{cat}-{stain}-{w:g}x{h:g}mm.svs", cat, s, stain))
-    return out
-
-
-def prepare_slides(opts: BenchOptions, log: Log) -> list[Path]:
-    """Slides with truth: those in ``--input`` or generated once into OUT/slides (reused when present)."""
-    from ..synth import truth_paths, write_slide
-
-    if opts.input_dir is not None:
-        d = Path(opts.input_dir)
-        if not d.is_dir():
-            raise ZoomgradeError(f"{d}: not a folder")
-        found = sorted(p for p in d.iterdir() if p.suffix.lower() in SLIDE_SUFFIXES
-                       and all(q.exists() for q in truth_paths(p)))
-        if not found:
-            raise ZoomgradeError(f"{d}: no slides with truth beside them (OUT.truth.json + OUT.geojson)")
-        return found[: opts.slides] if opts.slides else found
-    if opts.seed < MIN_SEED:
-        raise ZoomgradeError(f"--seed {opts.seed}: bench seeds must be >= {MIN_SEED:,} (held out from training "
-                             "and from the cascade's evaluation slides)")
-    d = Path(opts.out) / "slides"
-    d.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, cat, seed, stain in planned_slides(opts.n_slides, opts.size, opts.seed):
-        p = d / name
-        if not (p.exists() and all(q.exists() for q in truth_paths(p))):
-            t = time.perf_counter()
-            write_slide(p, cat, stain, opts.size, seed)
-            log(f"generated {name} in {time.perf_counter() - t:.1f} s")
-        paths.append(p)
-    return paths
+from .options import BenchOptions, Log
+from .slides import prepare_slides
 
 
 def warm_up(s1: Any, s2: Any, window_px: int, batch_size: int) -> float:
@@ -234,7 +160,8 @@ def run_bench(opts: BenchOptions, log: Log = lambda m: print(m, file=sys.stderr,
 
     from ..cascade import load_config
     from ..cascade.grade import window_size
-    from .report import summarise, write_reports
+    from .report import write_reports
+    from .summary import summarise
 
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,6 @@ Each key's type and range is named once in ``config_types.py`` (``ct.Mpp``, ``ct
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import ConfigDict, Field, Strict, TypeAdapter, ValidationError
 
 from ..errors import ConfigError
+from ..userfile import problem, read_toml
 from . import config_types as ct
 from .config_types import FROM_LABEL_SET as FROM_LABEL_SET  # re-exported: cascade.config.FROM_LABEL_SET
 
@@ -221,7 +221,7 @@ def validate(cfg: GradeConfig | dict[str, Any], source: str, fine: tuple[str, ..
         return _ADAPTER.validate_python(data, context={"fine": tuple(fine) if fine else None,
                                                        "label_set": label_set})
     except ValidationError as err:
-        problems = [ct.problem(e) for e in err.errors()]
+        problems = [problem(e, show_input=True) for e in err.errors()]
         raise ConfigError(f"{source}: " + "; ".join(problems)) from None
 
 
@@ -247,28 +247,12 @@ def config_from_dict(data: dict[str, Any], source: str = "<dict>") -> GradeConfi
     return validate(_merge(asdict(GradeConfig()), data), source)
 
 
-def _read_toml(path: Path, source: str) -> dict[str, Any]:
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"{source}: config file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{source}: is a directory, not a config file") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{source}: not a text file (a TOML config is UTF-8 text)") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{source}: not valid TOML ({err})") from None
-    except OSError as err:
-        raise ConfigError(f"{source}: cannot read ({err.strerror or err})") from None
-
-
 def default_config() -> GradeConfig:
     """The shipped defaults (default.toml), which equal the dataclass defaults (a test checks it)."""
     # config/ is a data folder of the package (no __init__), reached through the package itself.
     ref = resources.files("zoomgrade").joinpath("config", DEFAULT_FILE)
     with resources.as_file(ref) as p:
-        return config_from_dict(_read_toml(Path(p), str(p)), str(p))
+        return config_from_dict(read_toml(Path(p), ConfigError, "config file"), str(p))
 
 
 def load_config(path: str | Path | None) -> GradeConfig:
@@ -277,7 +261,7 @@ def load_config(path: str | Path | None) -> GradeConfig:
     if path is None:
         return cfg
     p = Path(path)
-    out = validate(_merge(asdict(cfg), _read_toml(p, str(p))), str(p))
+    out = validate(_merge(asdict(cfg), read_toml(p, ConfigError, "config file")), str(p))
     # paths in the file are relative to the file
     if out.models.folder and not Path(out.models.folder).is_absolute():
         out.models.folder = str((p.parent / out.models.folder).resolve())

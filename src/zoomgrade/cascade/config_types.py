@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, Strict, ValidationInfo
-from pydantic_core import ErrorDetails
 
 #: ``fallback.severity_from``'s default: take the label set's own (its file's ``severity_from``).
 FROM_LABEL_SET = "auto"
@@ -86,16 +85,3 @@ AtLeastOne = Annotated[int, Strict(), Field(ge=1, le=1_000_000)]
 BatchSize = Annotated[int, Strict(), Field(ge=1, le=4096)]
 TileQueue = Annotated[int, Strict(), Field(ge=1, le=65536)]
 MemoryMb = Annotated[int, Strict(), Field(ge=256, le=1_048_576)]
-
-
-def problem(err: ErrorDetails) -> str:
-    """One bad key of a config, as the error line names it: its path and what is wrong."""
-    loc = [str(p) for p in err["loc"] if p != "[key]"]
-    where = ".".join(loc) or "(top level)"
-    if err["type"] in ("unexpected_keyword_argument", "extra_forbidden"):
-        return f"{where}: unknown key"
-    msg = err["msg"].removeprefix("Value error, ")
-    shown = err.get("input")
-    if err["type"] not in ("value_error",) and not isinstance(shown, dict):
-        msg += f", got {shown!r}"
-    return f"{where}: {msg}"

@@ -20,12 +20,13 @@ from shapely import union_all
 from shapely.geometry import Polygon, box
 
 from ..labels import LabelSet
+from ..models.pooling import split_none
 from ..slide.tiles import Grid
 from ..types import Region, RegionGrade
 from .cellcount import count_cells
 from .config import GradeConfig
 from .context import Box, PassContext
-from .fusion import fine_to_coarse, split_none
+from .fusion import fine_to_coarse
 from .patch_rule import vote
 from .reading import Reader, hint_ahead, read_and_grade
 from .reading.batches import Images

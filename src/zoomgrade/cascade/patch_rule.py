@@ -33,7 +33,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..labels import LabelSet
-from .fusion import split_none
+from ..models.pooling import split_none
 
 if TYPE_CHECKING:
     from .config import FallbackConfig, GradeConfig

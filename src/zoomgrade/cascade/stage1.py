@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..models.regions import maps_to_regions
 from ..types import Region
 from .context import PassContext
-from .regions import maps_to_regions
 
 #: Smallest image handed to stage 1: tiny slides (16 px at 40x is one low-power pixel) are padded with
 #: white glass so the network's strides and attention always have something to work on.

@@ -38,8 +38,9 @@ def bench(
                                       "tell the synthetic grades apart at high vs low power (about 7 minutes)."),
 ) -> None:
     """Grade held-out slides by the cascade and by exhaustive tiling in one process; write bench.json and bench.md."""
+    from ..bench.options import BenchOptions
     from ..bench.report import to_markdown
-    from ..bench.run import BenchOptions, run_bench
+    from ..bench.run import run_bench
 
     if slides is not None and slides < 1:
         raise ZoomgradeError(f"--slides {slides}: must be at least 1")

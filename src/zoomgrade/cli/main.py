@@ -50,7 +50,10 @@ def _register() -> None:
     from . import grade
 
     app.command("grade")(grade.grade_cmd)
-    app.command("demo")(grade.demo_cmd)
+
+    from . import demo
+
+    app.command("demo")(demo.demo_cmd)
 
     from . import batch
 

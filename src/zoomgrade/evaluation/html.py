@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .figures import confusion_figure, png_base64, png_bytes, reliability_figure
+from ..models.figures import confusion_figure, png_base64, png_bytes, reliability_figure
 
 
 def _img(fig: Any, alt: str) -> str:

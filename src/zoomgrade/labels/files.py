@@ -8,7 +8,6 @@ card carries (``label_set_from_dict``).
 
 from __future__ import annotations
 
-import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import LabelSetError
+from ..userfile import problem, read_toml
 from .labelset import LabelSet
 
 HEX = r"^#[0-9a-fA-F]{6}$"
@@ -124,25 +124,12 @@ def _problems(f: LabelSetFile) -> list[tuple[str, str]]:
     return out
 
 
-def _loc(loc: tuple[Any, ...]) -> str:
-    s = ""
-    for part in loc:
-        s += f"[{part}]" if isinstance(part, int) else (f".{part}" if s else str(part))
-    return s or "(top level)"
-
-
 def label_set_from_dict(data: dict[str, Any], where: str) -> LabelSet:
     """A validated ``LabelSet`` from the file form (a parsed TOML file, or a model card's copy)."""
     try:
         f = LabelSetFile.model_validate(data)
     except ValidationError as err:
-        e = err.errors()[0]
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            msg = "unknown key"
-        elif e["type"] == "missing":
-            msg = "missing"
-        raise LabelSetError(f"{where}: {_loc(e['loc'])}: {msg}") from None
+        raise LabelSetError(f"{where}: {problem(err.errors()[0])}") from None
     problems = _problems(f)
     if problems:
         key, cause = problems[0]
@@ -185,16 +172,7 @@ def label_set_to_dict(labels: LabelSet) -> dict[str, Any]:
 
 def read_label_file(path: str | Path) -> LabelSet:
     p = Path(path)
-    try:
-        with open(p, "rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise LabelSetError(f"{p}: label-set file not found") from None
-    except tomllib.TOMLDecodeError as err:
-        raise LabelSetError(f"{p}: not valid TOML ({err})") from None
-    except OSError as err:
-        raise LabelSetError(f"{p}: cannot read ({err.strerror or err})") from None
-    return label_set_from_dict(data, str(p))
+    return label_set_from_dict(read_toml(p, LabelSetError, "label-set file"), str(p))
 
 
 def shipped_files() -> dict[str, Path]:

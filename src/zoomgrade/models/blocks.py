@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import math
+from dataclasses import asdict, fields
+from typing import Any, Self
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+
+class NetConfig:
+    """What both networks' frozen config dataclasses share: a plain dict for the model card, and back (JSON
+    turns the tuple fields into lists, which come back as tuples)."""
+
+    def to_dict(self: Any) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Self:
+        tuples = {f.name for f in fields(cls) if isinstance(f.default, tuple)}  # type: ignore[arg-type]
+        return cls(**{k: tuple(v) if k in tuples else v for k, v in d.items()})
 
 
 class ConvBNAct(nn.Sequential):

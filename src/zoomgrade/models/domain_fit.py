@@ -1,5 +1,5 @@
 """Record a stage-1 model's domain in its card: the feature Gaussian and thresholds (``domain.py``) and the
-training stains (``qc/stain.py``), from training slides and validation slides at the model's input mpp.
+training stains (``stain.py``), from training slides and validation slides at the model's input mpp.
 
 ``zoomgrade train stage1`` calls ``card_domain`` on its own slides. For a card trained before the gate
 existed, ``python -m zoomgrade.models.domain_fit --slides DIR CARD.json`` recomputes them from the
@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from ..qc.stain import fit_stain_reference
 from .domain import fit_domain, slide_cells
+from .stain import fit_stain_reference
 
 
 def card_domain(runner: Any, train_images: list[np.ndarray], val_images: list[np.ndarray]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from shapely.strtree import STRtree
 from ..labels import TBSRTC, LabelSet
 from ..slide import open_slide
 from .datasets import Group, SlideItem, _fit, find_slides, load_groups, region_windows
+from .regions import maps_to_regions
 from .runners import Stage1Runner, Stage2Runner, combine_windows
 from .train_common import macro_f1
 
@@ -57,8 +58,6 @@ def stage1_scores(runner: Stage1Runner, samples: Iterable[Any], labels: LabelSet
                   group_threshold: float = 0.5) -> dict[str, float]:
     """``samples``: objects with ``image`` (at runner.card.mpp), ``groups`` and ``slide_mpp`` (e.g.
     ``Stage1Slide``s) or ``SlideItem``s (read here)."""
-    from ..cascade.regions import maps_to_regions
-
     tot: dict[str, Any] = {"groups": 0, "found": 0, "coarse_correct": 0, "regions": 0, "true_regions": 0,
                            "confusion": np.zeros((len(labels.coarse),) * 2, int)}
     for s in samples:

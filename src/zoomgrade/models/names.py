@@ -8,13 +8,13 @@ Unknown names are listed together in one error, with how often and in how many f
 
 from __future__ import annotations
 
-import tomllib
 from collections import Counter
 from pathlib import Path
 
 from ..annotations import load_annotations
 from ..errors import ZoomgradeError
 from ..labels import LabelSet
+from ..userfile import read_toml
 
 IGNORE = "-"
 
@@ -24,12 +24,7 @@ def parse_mapping(pairs: list[str] | None = None, map_file: str | Path | None = 
     out: dict[str, str] = {}
     if map_file is not None:
         p = Path(map_file)
-        try:
-            data = tomllib.loads(p.read_text())
-        except FileNotFoundError:
-            raise ZoomgradeError(f"{p}: name-mapping file not found") from None
-        except (OSError, tomllib.TOMLDecodeError) as err:
-            raise ZoomgradeError(f"{p}: not a TOML file of OLD = \"NEW\" lines ({err})") from None
+        data = read_toml(p, ZoomgradeError, "name-mapping file")
         for k, v in data.items():
             if not isinstance(v, str):
                 raise ZoomgradeError(f"{p}: {k}: expected a string (the label set's name, or \"-\" to drop), got {v!r}")

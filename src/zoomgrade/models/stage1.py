@@ -10,17 +10,17 @@ position, "cell group here" and the coarse grade.
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import ConvBNAct, Down, PooledSelfAttention, ResBlock, sinusoidal_2d
+from .blocks import ConvBNAct, Down, NetConfig, PooledSelfAttention, ResBlock, sinusoidal_2d
 
 
 @dataclass(frozen=True)
-class Stage1Config:
+class Stage1Config(NetConfig):
     widths: tuple[int, int, int, int] = (16, 24, 40, 64)  # strides 2, 4, 8, 16
     # no residual block at stride 2: it was a third of the network's time on a 20 x 20 mm slide
     # (1.7 s -> 0.9 s with batch norm folded, 2,496 px square, 2 threads) for detail that stride 4 keeps
@@ -31,17 +31,6 @@ class Stage1Config:
     fuse_dim: int = 32
     out_stride: int = 2  # 2 or 4: map resolution = input mpp * out_stride
     n_coarse: int = 3
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Stage1Config:
-        d = dict(d)
-        for key in ("widths", "blocks"):
-            if key in d:
-                d[key] = tuple(d[key])
-        return cls(**d)
 
 
 class Stage1Net(nn.Module):

@@ -10,17 +10,17 @@ and the fallback skip empty tiles.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import ConvBNAct, Down
+from .blocks import ConvBNAct, Down, NetConfig
 
 
 @dataclass(frozen=True)
-class Stage2Config:
+class Stage2Config(NetConfig):
     stem: int = 16  # stride 2
     widths: tuple[int, int, int, int] = (24, 40, 64, 96)  # strides 4, 8, 16, 32
     blocks: tuple[int, int, int, int] = (1, 1, 2, 1)
@@ -28,17 +28,6 @@ class Stage2Config:
     pyramid_levels: int = 4  # C2..C5 (strides 4, 8, 16, 32) feed the pyramid: nuclear detail lives at stride 4
     dropout: float = 0.2
     n_classes: int = 6  # n_fine + 1 ("none" last)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Stage2Config:
-        d = dict(d)
-        for key in ("widths", "blocks"):
-            if key in d:
-                d[key] = tuple(d[key])
-        return cls(**d)
 
 
 class Stage2Net(nn.Module):

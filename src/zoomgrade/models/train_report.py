@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..evaluation.figures import confusion_figure, png_base64, png_bytes
+from .figures import confusion_figure, png_base64, png_bytes
 
 
 def curves_figure(history: list[dict[str, Any]], score_keys: list[str], initial: dict[str, Any] | None):

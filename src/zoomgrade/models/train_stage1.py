@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -15,15 +14,13 @@ from .._version import __version__
 from ..labels import TBSRTC, LabelSet, label_set_to_dict
 from .augment import augment_images, random_dihedral
 from .card import ModelCard, save_model
-from .checkpoint import TrainState, capture_rng, checkpoint_path, load_checkpoint, restore_rng, save_checkpoint
-from .datasets import Stage1Slide, find_slides, named_items, split_items, stage1_slide
+from .datasets import Stage1Slide, stage1_slide
 from .domain_fit import card_domain
 from .evaluate import stage1_scores
-from .finetune import adopt, init_record, load_init
-from .runners import Stage1Runner, pick_device
+from .runners import Stage1Runner
 from .stage1 import Stage1Config, Stage1Net
-from .train_common import TrainResult, annotate_card, optimiser, progress_bar, record_training, resume_key, setup
-from .train_report import write_report
+from .train_common import TrainResult, annotate_card, optimiser, progress_bar, record_training
+from .train_run import Best, TrainRun, begin, step
 
 
 @dataclass
@@ -123,36 +120,20 @@ def train_stage1(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
     """``init``: a model folder to fine-tune from (its architecture and mpp are kept), None for random
     weights. ``resume``: go on from the checkpoint a killed run of the same options left in ``out_dir``;
     it ends as the uninterrupted run would have (``models.checkpoint``)."""
-    cfg = config or Stage1TrainConfig()
-    if epochs is not None:
-        cfg = replace(cfg, epochs=epochs)
-    start = None
-    if init is not None:
-        start, init_card = load_init(Path(init), "stage1", labels)
-        cfg = adopt(cfg, init_card, Stage1Config)
-    cfg = replace(cfg, net=replace(cfg.net, n_coarse=len(labels.coarse)))
-    t0 = time.perf_counter()
-    gen = setup(cfg.seed, cfg.threads)
-    rng = np.random.default_rng(cfg.seed)
-    items = named_items(find_slides(slides_dir), labels, names)  # annotation name -> grade (models/names.py)
-    train_items, val_items = split_items(items, cfg.val_fraction)
-    out = Path(out_dir) / "stage1.safetensors"
+    run = begin("stage1", config or Stage1TrainConfig(), epochs, init, labels, Stage1Config, slides_dir, out_dir,
+                names, n_coarse=len(labels.coarse))
+    cfg, items, train_items, val_items, dev = run.cfg, run.items, run.train_items, run.val_items, run.dev
     card = make_card(cfg, labels)
-    dev = pick_device(cfg.device)
-    model = Stage1Net(cfg.net)
-    if start is not None:
-        model.load_state_dict(start.state_dict())
-    model = model.to(dev)
+    model = run.init_weights(Stage1Net(cfg.net)).to(dev)
     opt, sched = optimiser(model, cfg.lr, cfg.weight_decay, cfg.epochs * cfg.steps_per_epoch)
     ema = None
     if cfg.ema_decay > 0:
         ema = torch.optim.swa_utils.AveragedModel(
             model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
     kept = model if ema is None else ema.module  # what is validated and saved
-    best: tuple[float, int, dict[str, torch.Tensor] | None] = (-1.0, -1, None)
+    best: Best = (-1.0, -1, None)
     history: list[dict[str, float]] = []
-    mean = torch.tensor(card.normalisation["mean"], device=dev).view(1, 3, 1, 1)
-    std = torch.tensor(card.normalisation["std"], device=dev).view(1, 3, 1, 1)
+    mean, std = run.normaliser(card)
     with progress_bar(progress) as prog:
         task = prog.add_task("stage1 data", total=len(items), info="") if prog else None
         slides = []
@@ -166,42 +147,32 @@ def train_stage1(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
         if cfg.grade_balance > 0:
             class_w = torch.tensor(grade_class_weights(train_slides, cfg.net.n_coarse, cfg.grade_balance),
                                    dtype=torch.float32, device=dev)
-        ckpt, key = checkpoint_path(out_dir, "stage1"), resume_key(cfg, init)
         first, initial = 0, None
+        modules = {"model": model, "opt": opt, "sched": sched, "ema": ema}
         if resume:
-            st = load_checkpoint(ckpt, key)
-            for name, m in (("model", model), ("opt", opt), ("sched", sched), ("ema", ema)):
-                if m is not None:
-                    m.load_state_dict(st.modules[name])
-            first, history, best, initial = st.epoch, st.history, st.best, st.initial
-            restore_rng(st.rng, gen, rng)
-            if prog:
-                prog.console.print(f"stage1: resumed after epoch {first} from {ckpt}", highlight=False)
-        elif start is not None:
+            first, history, best, initial = run.resume(modules, prog)
+        elif run.start is not None:
             initial = {"epoch": 0, "loss": None,
                        **stage1_scores(Stage1Runner(kept, card, device=dev), val_slides, labels)}
             if prog:
                 prog.console.print(f"stage1 epoch 0 (initial weights): score {initial['score']:.3f}", highlight=False)
-        run = {"init": init_record(Path(init) if init else None, init_why or "random initial weights", initial),
-               "class_balance": {"method": f"weighted loss: coarse-grade cross-entropy weighted by (inverse class "
-                                           f"area frequency) ** {cfg.grade_balance:g}; group map pos_weight "
-                                           f"{cfg.pos_weight:g}",
-                                 "class_weights": None if class_w is None else
-                                 dict(zip(labels.coarse, (round(float(w), 4) for w in class_w)))}}
+        record = {"init": run.init_record(init_why, initial),
+                  "class_balance": {"method": f"weighted loss: coarse-grade cross-entropy weighted by (inverse class "
+                                              f"area frequency) ** {cfg.grade_balance:g}; group map pos_weight "
+                                              f"{cfg.pos_weight:g}",
+                                    "class_weights": None if class_w is None else
+                                    dict(zip(labels.coarse, (round(float(w), 4) for w in class_w)))}}
         for ep in range(first, cfg.epochs):
             model.train()
             if prog and task is not None:
                 prog.reset(task, total=cfg.steps_per_epoch, description=f"stage1 epoch {ep + 1}/{cfg.epochs}")
             losses = []
             for _ in range(cfg.steps_per_epoch):
-                x, g, c, w = (t.to(dev) for t in _batch(train_slides, cfg, rng))
-                x, g, c, w = random_dihedral(x, g, c, w, generator=gen)
-                x = (augment_images(x, generator=gen) - mean) / std
+                x, g, c, w = (t.to(dev) for t in _batch(train_slides, cfg, run.rng))
+                x, g, c, w = random_dihedral(x, g, c, w, generator=run.gen)
+                x = (augment_images(x, generator=run.gen) - mean) / std
                 loss = stage1_loss(model(x.contiguous(memory_format=torch.channels_last)), g, c, w, cfg, class_w)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
+                step(opt, sched, loss)
                 if ema is not None:
                     ema.update_parameters(model)
                 losses.append(loss.item())
@@ -217,27 +188,20 @@ def train_stage1(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
                                    f"score {scores['score']:.3f}", highlight=False)
             if scores["score"] > best[0]:
                 best = (scores["score"], ep + 1, copy.deepcopy(kept.state_dict()))
-                _save(kept, card, out, cfg, items, train_items, val_items, history, best, t0, command, False, run)
-            save_checkpoint(ckpt, TrainState(
-                ep + 1, history, best, {"model": model.state_dict(), "opt": opt.state_dict(),
-                                        "sched": sched.state_dict(), **({"ema": ema.state_dict()} if ema else {})},
-                capture_rng(gen, rng), key, initial))
-    if best[2] is None:  # no epoch scored above -1 (e.g. validation scores NaN): nothing to keep
-        raise RuntimeError(f"stage1 training: no epoch gave a usable validation score ({out_dir})")
-    kept.load_state_dict(best[2])
+                _save(kept, card, run, history, best, command, False, record)
+            run.checkpoint(ep + 1, history, best, modules, initial)
+    kept.load_state_dict(run.best_weights(best))
     # the domain gate's statistics, in this model's own feature space (models/domain_fit.py)
     card.domain = card_domain(Stage1Runner(kept, card, device=dev), [s.image for s in train_slides],
                               [s.image for s in val_slides])
-    _save(kept, card, out, cfg, items, train_items, val_items, history, best, t0, command, True, run)
-    write_report(out.parent, card, ["score", "recall", "coarse_accuracy", "coarse_balanced_accuracy", "precision"])
-    ckpt.unlink(missing_ok=True)  # finished: the model folder holds the result
-    return TrainResult(out, best[0], best[1], history, time.perf_counter() - t0)
+    _save(kept, card, run, history, best, command, True, record)
+    return run.done(card, ["score", "recall", "coarse_accuracy", "coarse_balanced_accuracy", "precision"], best, history)
 
 
-def _save(model, card, out, cfg, items, train_items, val_items, history, best, t0, command, final, run):
-    record_training(card, cfg, items, train_items, val_items, history, best[1], t0, command, final)
-    annotate_card(card, items, train_items, val_items, **run)
+def _save(model, card, run: TrainRun, history, best, command, final, record):
+    record_training(card, run.cfg, run.items, run.train_items, run.val_items, history, best[1], run.t0, command, final)
+    annotate_card(card, run.items, run.train_items, run.val_items, **record)
     # the export's example must hold the full attention grid (attn_grid cells a side, at stride 16)
-    g = 16 * cfg.net.attn_grid
-    example = torch.zeros(1, 3, 2 * g, 3 * g) if final and cfg.export_onnx else None
-    save_model(model, card, out, export_example=example)
+    g = 16 * run.cfg.net.attn_grid
+    example = torch.zeros(1, 3, 2 * g, 3 * g) if final and run.cfg.export_onnx else None
+    save_model(model, card, run.out, export_example=example)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -16,22 +15,11 @@ from .._version import __version__
 from ..labels import TBSRTC, LabelSet, label_set_to_dict
 from .augment import augment_images, random_dihedral
 from .card import ModelCard, save_model
-from .checkpoint import TrainState, capture_rng, checkpoint_path, load_checkpoint, restore_rng, save_checkpoint
-from .datasets import find_slides, named_items, split_items, stage2_crops
-from .finetune import adopt, init_record, load_init
-from .runners import Stage2Runner, pick_device
+from .datasets import stage2_crops
+from .runners import Stage2Runner
 from .stage2 import Stage2Config, Stage2Net
-from .train_common import (
-    TrainResult,
-    annotate_card,
-    macro_f1,
-    optimiser,
-    progress_bar,
-    record_training,
-    resume_key,
-    setup,
-)
-from .train_report import write_report
+from .train_common import TrainResult, annotate_card, macro_f1, optimiser, progress_bar, record_training
+from .train_run import Best, TrainRun, begin, step
 
 
 @dataclass
@@ -104,31 +92,16 @@ def train_stage2(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
     """``init``: a model folder to fine-tune from (its architecture, mpp and patch size are kept), None
     for random weights. ``resume``: go on from the checkpoint a killed run of the same options left in
     ``out_dir``; it ends as the uninterrupted run would have (``models.checkpoint``)."""
-    cfg = config or Stage2TrainConfig()
-    if epochs is not None:
-        cfg = replace(cfg, epochs=epochs)
-    start = None
-    if init is not None:
-        start, init_card = load_init(Path(init), "stage2", labels)
-        cfg = adopt(cfg, init_card, Stage2Config)
     n_cls = len(labels.fine) + 1
-    cfg = replace(cfg, net=replace(cfg.net, n_classes=n_cls))
-    t0 = time.perf_counter()
-    gen = setup(cfg.seed, cfg.threads)
-    rng = np.random.default_rng(cfg.seed)
-    items = named_items(find_slides(slides_dir), labels, names)  # annotation name -> grade (models/names.py)
-    train_items, val_items = split_items(items, cfg.val_fraction)
-    out = Path(out_dir) / "stage2.safetensors"
+    run = begin("stage2", config or Stage2TrainConfig(), epochs, init, labels, Stage2Config, slides_dir, out_dir,
+                names, n_classes=n_cls)
+    cfg, train_items, val_items, dev, rng = run.cfg, run.train_items, run.val_items, run.dev, run.rng
     card = make_card(cfg, labels)
-    dev = pick_device(cfg.device)
-    model = Stage2Net(cfg.net)
-    if start is not None:
-        model.load_state_dict(start.state_dict())
+    model = run.init_weights(Stage2Net(cfg.net))
     model = model.to(dev, memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs lack memory_format
-    mean = torch.tensor(card.normalisation["mean"], device=dev).view(1, 3, 1, 1)
-    std = torch.tensor(card.normalisation["std"], device=dev).view(1, 3, 1, 1)
+    mean, std = run.normaliser(card)
     history: list[dict[str, float]] = []
-    best: tuple[float, int, dict[str, torch.Tensor] | None] = (-1.0, -1, None)
+    best: Best = (-1.0, -1, None)
     with progress_bar(progress) as prog:
         task = prog.add_task("stage2", total=1, info="") if prog else None
         xtr, ytr = _collect(train_items, cfg, labels, rng, prog, task, "train")
@@ -140,27 +113,20 @@ def train_stage2(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
         steps = max(1, len(ytr) // cfg.batch_size)
         opt, sched = optimiser(model, cfg.lr, cfg.weight_decay, cfg.epochs * steps)
         swa = torch.optim.swa_utils.AveragedModel(model) if cfg.swa_epochs else None
-        ckpt, key = checkpoint_path(out_dir, "stage2"), resume_key(cfg, init)
         first, initial = 0, None
+        modules = {"model": model, "opt": opt, "sched": sched, "swa": swa}
         if resume:
-            st = load_checkpoint(ckpt, key)
-            for name, m in (("model", model), ("opt", opt), ("sched", sched), ("swa", swa)):
-                if m is not None:
-                    m.load_state_dict(st.modules[name])
-            first, history, best, initial = st.epoch, st.history, st.best, st.initial
-            restore_rng(st.rng, gen, rng)
-            if prog:
-                prog.console.print(f"stage2: resumed after epoch {first} from {ckpt}", highlight=False)
-        elif start is not None:
+            first, history, best, initial = run.resume(modules, prog)
+        elif run.start is not None:
             model.eval()
             initial = {"epoch": 0, "loss": None, **_scores(model, card, dev, xva, yva, labels)}
             if prog:
                 prog.console.print(f"stage2 epoch 0 (initial weights): macro_f1 {initial['macro_f1']:.3f}",
                                    highlight=False)
-        run = {"init": init_record(Path(init) if init else None, init_why or "random initial weights", initial),
-               "class_balance": {"method": "balanced sampling: each class drawn equally often (probability "
-                                           "1 / class count per crop)",
-                                 "train_crops_per_class": dict(zip(card.labels, (int(c) for c in counts)))}}
+        record = {"init": run.init_record(init_why, initial),
+                  "class_balance": {"method": "balanced sampling: each class drawn equally often (probability "
+                                              "1 / class count per crop)",
+                                    "train_crops_per_class": dict(zip(card.labels, (int(c) for c in counts)))}}
         for ep in range(first, cfg.epochs):
             model.train()
             if prog and task is not None:
@@ -168,14 +134,11 @@ def train_stage2(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
             losses = []
             for _ in range(steps):
                 idx = rng.choice(len(ytr), size=cfg.batch_size, p=p)
-                (x,) = random_dihedral(_to_float(xtr[idx]).to(dev), generator=gen)
-                x = augment_images(x, generator=gen, blur_p=cfg.blur_p, blur_max_sigma=cfg.blur_max_sigma)
+                (x,) = random_dihedral(_to_float(xtr[idx]).to(dev), generator=run.gen)
+                x = augment_images(x, generator=run.gen, blur_p=cfg.blur_p, blur_max_sigma=cfg.blur_max_sigma)
                 x = ((x - mean) / std).contiguous(memory_format=torch.channels_last)
                 loss = F.cross_entropy(model(x), torch.from_numpy(ytr[idx]).to(dev), label_smoothing=cfg.label_smoothing)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
+                step(opt, sched, loss)
                 losses.append(loss.item())
                 if prog and task is not None:
                     prog.update(task, advance=1, info=f"loss {np.mean(losses[-10:]):.3f}")
@@ -190,23 +153,15 @@ def train_stage2(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
                 swa.update_parameters(model)
             elif row["macro_f1"] > best[0] and not cfg.swa_epochs:
                 best = (row["macro_f1"], ep + 1, copy.deepcopy(model.state_dict()))
-                _save(model, card, out, cfg, items, train_items, val_items, counts, history, best, t0, command, False,
-                      run)
-            save_checkpoint(ckpt, TrainState(
-                ep + 1, history, best, {"model": model.state_dict(), "opt": opt.state_dict(),
-                                        "sched": sched.state_dict(), **({"swa": swa.state_dict()} if swa else {})},
-                capture_rng(gen, rng), key, initial))
+                _save(model, card, run, counts, history, best, command, False, record)
+            run.checkpoint(ep + 1, history, best, modules, initial)
         if swa is not None:
             row = _finish_swa(swa, xtr, ytr, p, cfg, mean, std, dev, rng, xva, yva, card, labels)
             history.append(row)
             best = (row["macro_f1"], cfg.epochs, copy.deepcopy(swa.module.state_dict()))
-    if best[2] is None:  # no epoch scored above -1 (e.g. validation scores NaN): nothing to keep
-        raise RuntimeError(f"stage2 training: no epoch gave a usable validation score ({out_dir})")
-    model.load_state_dict(best[2])
-    _save(model, card, out, cfg, items, train_items, val_items, counts, history, best, t0, command, True, run)
-    write_report(out.parent, card, ["macro_f1", "fine_macro_f1", "none_recall"])
-    ckpt.unlink(missing_ok=True)  # finished: the model folder holds the result
-    return TrainResult(out, best[0], best[1], history, time.perf_counter() - t0)
+    model.load_state_dict(run.best_weights(best))
+    _save(model, card, run, counts, history, best, command, True, record)
+    return run.done(card, ["macro_f1", "fine_macro_f1", "none_recall"], best, history)
 
 
 def _scores(model, card, dev, xva, yva, labels: LabelSet) -> dict[str, Any]:
@@ -236,10 +191,10 @@ def _finish_swa(swa, xtr, ytr, p, cfg, mean, std, dev, rng, xva, yva, card, labe
             **_scores(swa.module, card, dev, xva, yva, labels)}
 
 
-def _save(model, card, out, cfg, items, train_items, val_items, counts, history, best, t0, command, final, run):
-    record_training(card, cfg, items, train_items, val_items, history, best[1], t0, command, final,
-                    train_crops_per_class=dict(zip(card.labels, (int(c) for c in counts))))
-    annotate_card(card, items, train_items, val_items, **run)
+def _save(model, card, run: TrainRun, counts, history, best, command, final, record):
+    record_training(card, run.cfg, run.items, run.train_items, run.val_items, history, best[1], run.t0, command,
+                    final, train_crops_per_class=dict(zip(card.labels, (int(c) for c in counts))))
+    annotate_card(card, run.items, run.train_items, run.val_items, **record)
     # the final checkpoint is also exported to ONNX for the CPU engine (torch stays the reference)
-    example = torch.zeros(2, 3, cfg.size, cfg.size) if final and cfg.export_onnx else None
-    save_model(model, card, out, export_example=example)
+    example = torch.zeros(2, 3, run.cfg.size, run.cfg.size) if final and run.cfg.export_onnx else None
+    save_model(model, card, run.out, export_example=example)

@@ -10,7 +10,8 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from . import stamps
-from .scene import GRID, Scene
+from .fields import GRID
+from .scene import Scene
 from .textures import Textures, window
 
 _RBC_RADII = tuple(range(10, 20))

@@ -4,7 +4,7 @@
 import numpy as np
 import pytest
 
-from zoomgrade.cascade.regions import maps_to_regions, split_components
+from zoomgrade.models.regions import maps_to_regions, split_components
 from zoomgrade.models.runners import Stage1Maps
 
 

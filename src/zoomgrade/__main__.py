@@ -1,0 +1,5 @@
+"""``python -m zoomgrade [command] [options]``: the same as the ``zoomgrade`` command."""
+
+from .cli.main import app
+
+app(prog_name="zoomgrade")
