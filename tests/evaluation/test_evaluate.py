@@ -48,6 +48,9 @@ def test_evaluate_writes_json_and_self_contained_html(one_slide_dir, tmp_path):
         assert doc["per_mode"][mode]["slide"]["accuracy"] == float(m["category"] == "II")
     assert doc["agreement"]["n"] == 1
     assert any("only 1 slides" in w for w in doc["warnings"])  # doubt is said
+    ivs = doc["per_mode"]["cascade"]["intervals"]
+    assert ivs["slide_accuracy"]["method"].startswith("exact") and ivs["ece"]["method"].startswith("percentile")
+    assert doc["interval_methods"]["proportions"]["figures"] == ["slide_accuracy", "malignant_sensitivity", "nondiagnostic_rate"]
     page = (out / "eval.html").read_text()
     pics = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
     assert len(pics) >= 6  # per mode: region confusion, reliability, slide confusion
@@ -56,6 +59,7 @@ def test_evaluate_writes_json_and_self_contained_html(one_slide_dir, tmp_path):
         im.load()
         assert im.size[0] > 100 and im.size[1] > 100
     assert "http" not in page.replace("http-equiv", "")  # nothing fetched from elsewhere
+    assert "exact binomial (Clopper-Pearson), " in page  # each interval names its method
     assert 'href=\'slides/' in page
 
 

@@ -27,7 +27,8 @@ def evaluate_cmd(
     threads: int | None = typer.Option(None, "--threads", help="CPU threads for torch."),
 ) -> None:
     """Grade each slide against its annotations: region and slide confusion, per-grade F1, weighted kappa,
-    calibration, bootstrap intervals; writes OUT/eval.json and a self-contained OUT/eval.html."""
+    calibration, 95% intervals (exact binomial for proportions over slides, bootstrap over slides for the
+    rest); writes OUT/eval.json and a self-contained OUT/eval.html."""
     from ..evaluation.evaluate import run_evaluation
 
     set_torch_threads(threads)
@@ -35,7 +36,7 @@ def evaluate_cmd(
     err = stderr()
 
     def on_slide(k: int, n: int, rec) -> None:
-        got = ", ".join(f"{m} {r.category}" for m, r in rec.modes.items()) or f"failed: {rec.error}"
+        got = ", ".join(f"{m} {r.category or 'withheld'}" for m, r in rec.modes.items()) or f"failed: {rec.error}"
         err.print(f"[{k}/{n}] {rec.slide}: truth {rec.truth or '?'}, {got}", highlight=False, soft_wrap=True)
 
     doc = run_evaluation(source, out, models_dir=models, modes=modes, config=config, split=split, on_slide=on_slide)
@@ -47,14 +48,18 @@ def evaluate_cmd(
             lo, hi = ci[k]["lo"], ci[k]["hi"]
             figs.append(f"{k} " + ("-" if v is None else f"{v:.3f}") + (f" [{lo:.3f}, {hi:.3f}]" if lo is not None else ""))
         con.print(f"{m}: " + "; ".join(figs), highlight=False, soft_wrap=True)
-        sl = d["slide"]
-        con.print(f"{m}: nondiagnostic rate {sl['nondiagnostic_rate']:.3f}; detection recall "
+        sl, nd = d["slide"], ci["nondiagnostic_rate"]
+        rate = "-" if sl["nondiagnostic_rate"] is None else f"{sl['nondiagnostic_rate']:.3f}"
+        rate += f" [{nd['lo']:.3f}, {nd['hi']:.3f}]" if nd["lo"] is not None else ""
+        con.print(f"{m}: nondiagnostic rate {rate}; detection recall "
                   f"{d['region']['detection_recall'] if d['region']['detection_recall'] is None else round(d['region']['detection_recall'], 3)}",
                   highlight=False)
     if doc["agreement"]:
         a = doc["agreement"]
         con.print(f"cascade vs exhaustive: category agreement {a['category_agreement']:.3f} over {a['n']} slides, "
                   f"time ratio (median) {a['time_ratio_median']:.3f}", highlight=False, soft_wrap=True)
+    con.print("intervals: 95%, exact binomial (Clopper-Pearson) for slide_accuracy, malignant_sensitivity and the "
+              "nondiagnostic rate; percentile bootstrap over slides for the others", highlight=False, soft_wrap=True)
     for w in doc["warnings"]:
         con.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
     con.print(f"written: {Path(out) / 'eval.json'}, {Path(out) / 'eval.html'}", highlight=False, soft_wrap=True)

@@ -12,7 +12,7 @@ from .._version import __version__
 from ..errors import ZoomgradeError
 from ..labels import TBSRTC, LabelSet
 from ..models.datasets import find_slides
-from . import metrics
+from . import intervals, metrics
 from .run import SlideRecord, grade_all, load_models
 
 #: fewer slides than this: the intervals are said to be wide in every output
@@ -37,7 +37,11 @@ def doubts(records: list[SlideRecord], models: tuple[Any, Any], labels: LabelSet
                    + "; ".join(r.error or "" for r in failed[:3]))
     graded = [r for r in records if not r.error]
     if len(graded) < FEW_SLIDES:
-        out.append(f"only {len(graded)} slides: the bootstrap intervals are wide and every figure is a small-sample one")
+        out.append(f"only {len(graded)} slides: the intervals are wide and every figure is a small-sample one")
+    withheld = sorted({r.slide for r in graded for m in r.modes.values() if m.category is None})
+    if withheld:
+        out.append(f"{len(withheld)} slide(s) were withheld (no category: the domain gate or quality control "
+                   "refused them) and are left out of the slide-level figures: " + ", ".join(withheld[:5]))
     no_truth = [r.slide for r in graded if r.truth not in labels.category_names]
     if no_truth:
         out.append(f"{len(no_truth)} slide(s) have no slide-level category and are left out of the slide-level "
@@ -72,7 +76,7 @@ def run_evaluation(source: str | Path, out: str | Path, *, models_dir: str | Pat
     per_mode = {}
     for m in modes:
         per_mode[m] = {"headline": metrics.headline(records, m, labels),
-                       "intervals": metrics.bootstrap(records, m, labels),
+                       "intervals": intervals.intervals(records, m, labels),
                        "region": metrics.region_metrics(records, m, labels),
                        "slide": metrics.slide_metrics(records, m, labels)}
     doc = {
@@ -82,7 +86,9 @@ def run_evaluation(source: str | Path, out: str | Path, *, models_dir: str | Pat
                              for r in models if r is not None}},
         "modes": list(modes), "n_slides": len(records), "seconds": round(seconds, 1),
         "machine": f"{platform.machine()} {platform.system()}",
-        "bootstrap": {"resamples": metrics.BOOTSTRAP, "unit": "slide", "interval": "95% percentile"},
+        "bootstrap": {"resamples": metrics.BOOTSTRAP, "unit": "slide", "interval": "95% percentile",
+                      "figures": list(intervals.BOOTSTRAPPED)},
+        "interval_methods": intervals.methods(),
         "malignant_side": metrics.malignant_side(labels),
         "warnings": doubts(records, models, labels),
         "per_mode": per_mode, "agreement": metrics.agreement(records),

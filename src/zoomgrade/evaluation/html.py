@@ -27,6 +27,13 @@ def _ci(v: Any, ci: dict[str, Any]) -> str:
     return f"{v:.3f} [{ci['lo']:.3f}, {ci['hi']:.3f}]"
 
 
+def _how(ci: dict[str, Any]) -> str:
+    """The interval's method, with k of n for a proportion."""
+    if "k" in ci:
+        return html.escape(f"{ci['method']}, {ci['k']} of {ci['n']}")
+    return html.escape(ci.get("method", ""))
+
+
 def _table(header: list[str], rows: list[list[str]]) -> str:
     th = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
@@ -35,8 +42,10 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 def _mode(mode: str, d: dict[str, Any]) -> list[str]:
     h, ci, reg, sl = d["headline"], d["intervals"], d["region"], d["slide"]
-    parts = [f"<h2>{mode}</h2>", "<h3>Headline (95% bootstrap interval over slides)</h3>",
-             _table(["figure", "value"], [[k.replace("_", " "), _ci(v, ci.get(k, {}))] for k, v in h.items()])]
+    shown = {**h, "nondiagnostic_rate": sl["nondiagnostic_rate"]}
+    parts = [f"<h2>{mode}</h2>", "<h3>Headline (95% intervals)</h3>",
+             _table(["figure", "value [95% interval]", "interval"],
+                    [[k.replace("_", " "), _ci(v, ci.get(k, {})), _how(ci.get(k, {}))] for k, v in shown.items()])]
     parts += ["<h3>Region level</h3>",
               (f"<p>{reg['groups']} annotated groups, {reg['found']} found by a region (detection recall "
               f"{_f(reg['detection_recall'])}), {reg['false_alarm_regions']} regions over no annotation. "
@@ -87,7 +96,7 @@ def write_html(doc: dict[str, Any], path: Path) -> Path:
         cells = [html.escape(s["slide"]), _f(s["truth"])]
         for mode in doc["modes"]:
             m = s["modes"].get(mode)
-            cells.append(f"<a href='{html.escape(m['report'])}'>{html.escape(m['category'])}</a> "
+            cells.append(f"<a href='{html.escape(m['report'])}'>{html.escape(m['category'] or 'withheld')}</a> "
                          f"({m['seconds']:.1f} s)" if m else html.escape(s.get("error") or "-"))
         rows.append(cells)
     parts += ["<h2>Slides</h2>", _table(["slide", "truth", *doc["modes"]], rows)]

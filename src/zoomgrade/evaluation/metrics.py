@@ -6,8 +6,9 @@ Per-grade precision / recall / F1 count both; the quadratic weighted kappa (the 
 grading) is over the found groups. Calibration: the region's top-grade confidence against whether that
 grade is the annotation's, in equal-width bins (expected calibration error, reliability diagram).
 Slide level: category confusion, accuracy, sensitivity for the malignant-side categories, the
-nondiagnostic rate. Confidence intervals: percentile bootstrap over slides (slides resampled with
-replacement, every figure recomputed), since slides, not regions, are the independent units.
+nondiagnostic rate; a slide withheld by the domain gate (no category) is counted apart, not as an answer.
+Confidence intervals: ``intervals`` (exact binomial for the proportions over slides; for the other figures
+the percentile bootstrap here: slides resampled with replacement, every figure recomputed).
 """
 
 from __future__ import annotations
@@ -97,15 +98,23 @@ def region_metrics(records: list[SlideRecord], mode: str, labels: LabelSet) -> d
 
 def slide_metrics(records: list[SlideRecord], mode: str, labels: LabelSet) -> dict[str, Any]:
     cats = list(labels.category_names)
-    rows = [(r.truth, r.modes[mode].category) for r in records if mode in r.modes and r.truth in cats]
-    graded = [r.modes[mode].category for r in records if mode in r.modes]
-    out: dict[str, Any] = {"categories": cats, "n": len(rows), "n_graded": len(graded),
+    called = [r for r in records if mode in r.modes and r.modes[mode].category is not None]
+    rows = [(r.truth, r.modes[mode].category) for r in called if r.truth in cats]
+    graded = [r.modes[mode].category for r in called]
+    withheld = sum(mode in r.modes and r.modes[mode].category is None for r in records)
+    mal = malignant_side(labels)
+    pos_rows = [(t, p) for t, p in rows if t in mal]
+    # the k and n of each proportion, for its exact interval
+    counts = {"n": len(rows), "correct": sum(t == p for t, p in rows), "n_graded": len(graded),
+              "nondiagnostic": graded.count(labels.nondiagnostic), "malignant_n": len(pos_rows),
+              "malignant_called": sum(p in mal for _, p in pos_rows)}
+    out: dict[str, Any] = {"categories": cats, "n": len(rows), "n_graded": len(graded), "withheld": withheld,
+                           "counts": counts,
                            "nondiagnostic_rate": graded.count(labels.nondiagnostic) / len(graded) if graded else None}
     if not rows:
         return {**out, "confusion": None, "accuracy": None, "sensitivity": {}, "malignant_sensitivity": None}
     yt, yp = zip(*rows)
     sev = {c: labels.severity(c) for c in cats}
-    mal = malignant_side(labels)
     sens = {}
     for c in mal:
         idx = [i for i, t in enumerate(yt) if t == c]
@@ -126,15 +135,15 @@ def headline(records: list[SlideRecord], mode: str, labels: LabelSet) -> dict[st
 
 
 def bootstrap(records: list[SlideRecord], mode: str, labels: LabelSet, n: int = BOOTSTRAP,
-              seed: int = 0) -> dict[str, dict[str, float | None]]:
-    """95% percentile intervals of the headline figures, resampling slides with replacement."""
+              seed: int = 0, keys: tuple[str, ...] = HEADLINE) -> dict[str, dict[str, float | None]]:
+    """95% percentile intervals of the headline figures ``keys``, resampling slides with replacement."""
     recs = [r for r in records if mode in r.modes]
     rng = np.random.default_rng(seed)
-    draws: dict[str, list[float]] = {k: [] for k in HEADLINE}
+    draws: dict[str, list[float]] = {k: [] for k in keys}
     for _ in range(n if len(recs) > 1 else 0):
         sample = [recs[i] for i in rng.integers(0, len(recs), len(recs))]
         for k, v in headline(sample, mode, labels).items():
-            if v is not None:
+            if v is not None and k in draws:
                 draws[k].append(v)
     return {k: {"lo": float(np.percentile(v, 2.5)), "hi": float(np.percentile(v, 97.5)), "draws": len(v)}
             if len(v) >= n // 2 and v else {"lo": None, "hi": None, "draws": len(v)} for k, v in draws.items()}
