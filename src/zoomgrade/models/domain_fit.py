@@ -1,5 +1,6 @@
-"""Record a stage-1 model's domain in its card: the feature Gaussian and thresholds (``domain.py``) and the
-training stains (``stain.py``), from training slides and validation slides at the model's input mpp.
+"""Record a stage-1 model's domain in its card: the feature Gaussian and thresholds (``domain.py``), the
+training stains (``stain.py``) and colours (``colour.py``), from training slides and validation slides at
+the model's input mpp.
 
 ``zoomgrade train stage1`` calls ``card_domain`` on its own slides. For a card trained before the gate
 existed, ``python -m zoomgrade.models.domain_fit --slides DIR CARD.json`` recomputes them from the
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .colour import fit_colour_reference
 from .domain import fit_domain, slide_cells
 from .stain import fit_stain_reference
 
@@ -29,7 +31,8 @@ def card_domain(runner: Any, train_images: list[np.ndarray], val_images: list[np
         return slide_cells(maps.features[:fh, :fw], img)[0]
 
     model = fit_domain([cells(i) for i in train_images], [cells(i) for i in val_images])
-    return {"features": model.to_dict(), "stain": fit_stain_reference(train_images, val_images)}
+    return {"features": model.to_dict(), "stain": fit_stain_reference(train_images, val_images),
+            "colour": fit_colour_reference(train_images, val_images)}
 
 
 def _thumb(path: Path, mpp: float) -> np.ndarray:
@@ -66,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     f = card.domain["features"]
     print(f"{cpath}: domain from {len(split['train'])} train / {len(split['val'])} val slides; cell threshold "
           f"{f['cell_threshold']:.2f}, slide threshold {f['slide_threshold']:.2f}, stain threshold "
-          f"{card.domain['stain'].get('threshold_deg', float('nan')):.1f} deg")
+          f"{card.domain['stain'].get('threshold_deg', float('nan')):.1f} deg, colour threshold "
+          f"{card.domain['colour'].get('threshold', float('nan')):.2f}")
     return 0
 
 

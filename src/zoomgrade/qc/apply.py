@@ -3,6 +3,7 @@ result (``apply_gate``). Kept apart from the cascade so that its passes only cal
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -25,22 +26,22 @@ def gate_after_stage1(slide: Any, maps: dict[str, Any], regions: list, s1: Any, 
 
 
 def apply_gate(result: SlideResult, gate: GateDecision | None) -> SlideResult:
-    """Record the gate in ``result``; a withheld slide loses its category (unless forced: then it keeps it
-    and says it was forced)."""
+    """A new result recording the gate (``result`` is left as it was built); a withheld slide loses its
+    category (unless forced: then it keeps it and says it was forced)."""
     if gate is None:
         return result
-    result.qc = [r.to_dict() for r in gate.qc]
-    result.domain = gate.domain_dict()
-    result.withheld_reasons = list(gate.reasons)
-    n_out = result.domain["n_regions_out"]
+    domain = gate.domain_dict()
+    warnings = list(result.warnings)
+    changes: dict[str, Any] = {"qc": [r.to_dict() for r in gate.qc], "domain": domain,
+                               "withheld_reasons": list(gate.reasons)}
+    n_out = domain["n_regions_out"]
     if n_out and gate.status == "graded" and not gate.forced:
-        result.warnings.append(f"{n_out} stage-1 regions lie outside the models' domain and were not used as evidence")
+        warnings.append(f"{n_out} stage-1 regions lie outside the models' domain and were not used as evidence")
     if gate.status == "withheld" and gate.forced:
-        result.forced_out_of_domain = True
-        result.warnings.insert(0, "FORCED: graded although the slide would be withheld (" + "; ".join(gate.reasons)
-                               + "); this category has no validity")
+        changes["forced_out_of_domain"] = True
+        warnings.insert(0, "FORCED: graded although the slide would be withheld (" + "; ".join(gate.reasons)
+                        + "); this category has no validity")
     elif gate.status == "withheld":
-        result.status = "withheld"
-        result.category = result.category_name = result.risk_of_malignancy = None
-        result.category_reason = "withheld: " + "; ".join(gate.reasons)
-    return result
+        changes.update(status="withheld", category=None, category_name=None, risk_of_malignancy=None,
+                       category_reason="withheld: " + "; ".join(gate.reasons))
+    return dataclasses.replace(result, warnings=warnings, **changes)

@@ -19,6 +19,7 @@ from ..errors import SlideError
 from ..models.domain import DomainModel, material_cells
 from ..types import Region
 from .brightfield import check_brightfield
+from .colour import check_colour
 from .focus import N_WINDOWS, check_focus
 from .record import QcRecord, failed
 from .resolution import check_extent, check_resolution, stage2_limit
@@ -145,6 +146,9 @@ def assess_slide(slide: Any, thumb: np.ndarray, features: np.ndarray | None, reg
           check_brightfield(thumb)]
     domain = getattr(s1card, "domain", None) or {}
     qc.append(check_stain(thumb, domain.get("stain")))
+    colour = check_colour(thumb, domain.get("colour"))  # None: the card records no colours (older cards)
+    if colour is not None:
+        qc.append(colour)
     if not failed(qc):  # high-power reads only where the slide could be graded at all
         qc.append(check_focus(focus_windows(slide, regions, max(stage2_mpp, slide.mpp), window_px, cost)))
     decision = GateDecision(qc=qc, status="graded", reasons=[f"{r.name}: {r.detail}" for r in failed(qc)],
