@@ -28,8 +28,13 @@ def synth_slide(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]
     root = tmp_path_factory.mktemp("synth")
     cache: dict[tuple, Path] = {}
 
-    def make(category: str = "II", seed: int | None = None, size_mm: tuple[float, float] = (4, 4),
-             stain: str = "pap", level_step: int = 4) -> Path:
+    def make(
+        category: str = "II",
+        seed: int | None = None,
+        size_mm: tuple[float, float] = (4, 4),
+        stain: str = "pap",
+        level_step: int = 4,
+    ) -> Path:
         seed = 1_000_000 + ("I", "II", "III", "IV", "V", "VI").index(category) if seed is None else seed
         key = (category, seed, (float(size_mm[0]), float(size_mm[1])), stain, level_step)
         if key not in cache:

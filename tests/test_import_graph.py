@@ -90,7 +90,7 @@ def _cycle_path(graph: dict[str, set[str]], group: set[str]) -> list[str]:
     while True:
         nxt = min(w for w in graph[path[-1]] if w in group)
         if nxt in seen:
-            return [*path[path.index(nxt):], nxt]
+            return [*path[path.index(nxt) :], nxt]
         path.append(nxt)
         seen.add(nxt)
 

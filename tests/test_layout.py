@@ -57,7 +57,7 @@ def test_the_cascade_has_no_import_cycle() -> None:
 
     def visit(m: str, path: tuple[str, ...]) -> None:
         if m in path:
-            pytest.fail("import cycle: " + " -> ".join(path[path.index(m):] + (m,)))
+            pytest.fail("import cycle: " + " -> ".join(path[path.index(m) :] + (m,)))
         if m in done:
             return
         for d in graph[m]:

@@ -124,8 +124,16 @@ class CostRecord:
         with self._lock:
             return self.stages.setdefault(name, StageCost())
 
-    def add(self, name: str, *, seconds: float = 0.0, pixels: int = 0, tiles: int = 0, model_calls: int = 0,
-            model_items: int = 0) -> None:
+    def add(
+        self,
+        name: str,
+        *,
+        seconds: float = 0.0,
+        pixels: int = 0,
+        tiles: int = 0,
+        model_calls: int = 0,
+        model_items: int = 0,
+    ) -> None:
         """Add to stage ``name`` (created at zero if new)."""
         with self._lock:
             st = self.stages.setdefault(name, StageCost())
@@ -146,8 +154,9 @@ class CostRecord:
         with self._lock:
             stages = {k: StageCost(**asdict(v)) for k, v in self.stages.items()}
             stages[name] = cost
-            return CostRecord(stages, dict(self.pixels_by_mpp), dict(self.tiles_by_mpp), self.peak_rss_mb,
-                              self.wall_seconds)
+            return CostRecord(
+                stages, dict(self.pixels_by_mpp), dict(self.tiles_by_mpp), self.peak_rss_mb, self.wall_seconds
+            )
 
     def pixels_in(self, *names: str) -> int:
         """Pixels read by the stages ``names`` (those not on the record count 0)."""

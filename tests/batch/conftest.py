@@ -44,8 +44,14 @@ def cluster():
     from distributed import Client, LocalCluster
 
     with dask.config.set(CLUSTER_CONFIG):
-        lc = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                          silence_logs=logging.ERROR, env={"OMP_NUM_THREADS": "1"})
+        lc = LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+            env={"OMP_NUM_THREADS": "1"},
+        )
     client = Client(lc)
     yield lc, client
     client.close()

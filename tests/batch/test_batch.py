@@ -25,16 +25,17 @@ WEIGHTS = Path(zoomgrade.__file__).parent / "weights"
 #: Grading needs the shipped models (workers load them once each).
 needs_weights = pytest.mark.skipif(
     not all((WEIGHTS / f"stage{i}.safetensors").exists() for i in (1, 2)),
-    reason="shipped weights not present in src/zoomgrade/weights (train them with `zoomgrade train`)")
-
+    reason="shipped weights not present in src/zoomgrade/weights (train them with `zoomgrade train`)",
+)
 
 
 @pytest.fixture(scope="module")
 def first_run(study, cluster, tmp_path_factory):
     """`zoomgrade batch STUDY --out OUT --scheduler ...` once; the tests below read what it left."""
     out = tmp_path_factory.mktemp("out")
-    res = CliRunner().invoke(app, ["batch", str(study), "--out", str(out), "--scheduler",
-                                   cluster[0].scheduler_address, "--quiet"])
+    res = CliRunner().invoke(
+        app, ["batch", str(study), "--out", str(out), "--scheduler", cluster[0].scheduler_address, "--quiet"]
+    )
     return out, res
 
 
@@ -102,15 +103,21 @@ def test_list_file_and_half_done_slide(first_run, study, cluster, good_paths):
     half = good_paths[1]
     (out / half.stem / "batch.json").unlink()
     lst = study / "run.csv"
-    lst.write_text("case,path\n"
-                   f"a,{good_paths[0].name}\n"  # relative to the list's folder
-                   f"b,{half}\n"
-                   "c,notes.txt\n"  # named explicitly: it is tried, and fails cleanly
-                   "d,missing.svs\n")
+    lst.write_text(
+        "case,path\n"
+        f"a,{good_paths[0].name}\n"  # relative to the list's folder
+        f"b,{half}\n"
+        "c,notes.txt\n"  # named explicitly: it is tried, and fails cleanly
+        "d,missing.svs\n"
+    )
     s = batch(lst, out, scheduler=cluster[0].scheduler_address, progress=False)
     status = {Path(r.slide).name: (r.status, r.error_class) for r in s.rows}
-    assert status == {good_paths[0].name: ("skipped", ""), half.name: ("graded", ""),
-                      "notes.txt": ("failed", "SlideError"), "missing.svs": ("failed", "FileNotFoundError")}
+    assert status == {
+        good_paths[0].name: ("skipped", ""),
+        half.name: ("graded", ""),
+        "notes.txt": ("failed", "SlideError"),
+        "missing.svs": ("failed", "FileNotFoundError"),
+    }
     assert (out / half.stem / "batch.json").exists()
     assert {Path(f["path"]).name for f in read_csv(out / "failures.csv")} == {"notes.txt", "missing.svs"}
 
@@ -150,8 +157,9 @@ def test_force_regrade_survives_a_killed_worker(first_run, cluster, good_paths):
     out, _ = first_run
     lc, client = cluster
     before = {p.stem: (out / p.stem / "result.json").stat().st_mtime_ns for p in good_paths}
-    s, name, pid = run_and_kill(client, inputs=[str(p) for p in good_paths], out_dir=out,
-                                scheduler=lc.scheduler_address, force=True)
+    s, name, pid = run_and_kill(
+        client, inputs=[str(p) for p in good_paths], out_dir=out, scheduler=lc.scheduler_address, force=True
+    )
     assert (s.graded, s.failed) == (3, 0)
     assert s.lost_attempts >= 1
     assert sorted(Path(r.slide).name for r in s.rows) == sorted(p.name for p in good_paths)  # once each
@@ -169,11 +177,13 @@ def test_slide_whose_worker_always_dies_is_a_failure(cluster, good_paths, tmp_pa
     """With no retries left (allowed-failures 0) the killed slide is in failures.csv as KilledWorker."""
     lc, client = cluster
     set_allowed = lambda n: client.run_on_scheduler(  # noqa: E731
-        lambda dask_scheduler, n=n: setattr(dask_scheduler, "allowed_failures", n))
+        lambda dask_scheduler, n=n: setattr(dask_scheduler, "allowed_failures", n)
+    )
     set_allowed(0)
     try:
-        s, name, _ = run_and_kill(client, inputs=[str(good_paths[0])], out_dir=tmp_path,
-                                  scheduler=lc.scheduler_address, retries=0)
+        s, name, _ = run_and_kill(
+            client, inputs=[str(good_paths[0])], out_dir=tmp_path, scheduler=lc.scheduler_address, retries=0
+        )
     finally:
         set_allowed(2)
     assert (s.graded, s.failed, s.exit_code) == (0, 1, 1)
@@ -197,12 +207,15 @@ def test_local_cluster_then_config_change_regrades(good_paths, cluster, tmp_path
     assert (s3.graded, s3.skipped) == (0, 1) and s3.plan is None  # nothing to grade: no cluster started
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["NOWHERE"], "no such file or folder"),
-    (["EMPTY"], "no slide files found"),
-    (["STUDY", "--mode", "fastest"], "mode"),
-    (["STUDY", "--config", "NOWHERE"], "config file not found"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["NOWHERE"], "no such file or folder"),
+        (["EMPTY"], "no slide files found"),
+        (["STUDY", "--mode", "fastest"], "mode"),
+        (["STUDY", "--config", "NOWHERE"], "config file not found"),
+    ],
+)
 def test_bad_usage_exits_2(args, message, tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "notes.txt").write_text("no slides here")

@@ -21,9 +21,16 @@ def test_memory_caps_the_number_of_workers():
     assert (p.workers, p.threads_per_worker) == (2, 1)
 
 
-@pytest.mark.parametrize(("workers", "threads", "expect"), [
-    (1, None, (1, 2)), (2, None, (2, 1)), (None, 2, (1, 2)), (3, None, (3, 1)), (1, 4, (1, 4)),
-])
+@pytest.mark.parametrize(
+    ("workers", "threads", "expect"),
+    [
+        (1, None, (1, 2)),
+        (2, None, (2, 1)),
+        (None, 2, (1, 2)),
+        (3, None, (3, 1)),
+        (1, 4, (1, 4)),
+    ],
+)
 def test_given_workers_or_threads_share_the_cores(workers, threads, expect):
     p = plan_local(workers, threads, cores=2, memory=16 * GiB)
     assert (p.workers, p.threads_per_worker) == expect

@@ -18,8 +18,13 @@ def touch(p: Path, data: bytes = b"x") -> Path:
 
 def test_folder_discovery_recursive_slide_formats_only(tmp_path):
     root = tmp_path / "study"
-    want = [touch(root / "a.svs"), touch(root / "sub" / "b.TIFF"), touch(root / "sub" / "deep" / "c.ndpi"),
-            touch(root / "m.mrxs"), touch(root / "dicom" / "level0.dcm")]
+    want = [
+        touch(root / "a.svs"),
+        touch(root / "sub" / "b.TIFF"),
+        touch(root / "sub" / "deep" / "c.ndpi"),
+        touch(root / "m.mrxs"),
+        touch(root / "dicom" / "level0.dcm"),
+    ]
     touch(root / "dicom" / "level1.dcm")  # same DICOM WSI: one file of the folder is enough
     touch(root / "m" / "Data0000.dat")  # MIRAX data folder
     touch(root / "notes.txt")
@@ -36,15 +41,21 @@ def test_folder_discovery_recursive_slide_formats_only(tmp_path):
 def test_read_text_list_comments_and_relative_paths(tmp_path):
     lst = tmp_path / "lists" / "run.txt"
     touch(lst, b"# slides for the run\n\n../s/a.svs\n  /abs/b.svs  \nnotes.txt\n")
-    assert read_list(lst) == [(tmp_path / "s" / "a.svs").resolve(), Path("/abs/b.svs"),
-                              (tmp_path / "lists" / "notes.txt").resolve()]
+    assert read_list(lst) == [
+        (tmp_path / "s" / "a.svs").resolve(),
+        Path("/abs/b.svs"),
+        (tmp_path / "lists" / "notes.txt").resolve(),
+    ]
 
 
-@pytest.mark.parametrize(("text", "expect"), [
-    ("id,slide_path,site\n1,a.svs,x\n2,b.svs,y\n", ["a.svs", "b.svs"]),
-    ("case,path\nc1,a.svs\n", ["a.svs"]),
-    ("a.svs,extra\nb.svs,extra\n", ["a.svs", "b.svs"]),  # no known header: first column
-])
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        ("id,slide_path,site\n1,a.svs,x\n2,b.svs,y\n", ["a.svs", "b.svs"]),
+        ("case,path\nc1,a.svs\n", ["a.svs"]),
+        ("a.svs,extra\nb.svs,extra\n", ["a.svs", "b.svs"]),  # no known header: first column
+    ],
+)
 def test_read_csv_list(tmp_path, text, expect):
     lst = touch(tmp_path / "run.csv", text.encode())
     assert read_list(lst) == [(tmp_path / e).resolve() for e in expect]

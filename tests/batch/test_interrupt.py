@@ -22,9 +22,14 @@ def test_ctrl_c_in_a_batch(synth_slide, tmp_path):
     for i in range(3):  # small slides (shared with the CLI tests): the interrupt comes while they are graded
         shutil.copy(synth_slide("VI", size_mm=(1.5, 1.5)), study / f"s{i}.svs")  # copies: links are one slide
     # A terminal's Ctrl-C reaches the whole foreground process group: the driver and its workers.
-    proc = subprocess.Popen([str(exe), "batch", str(study), "--out", str(tmp_path / "o"), "--workers", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # noqa: PLW1509 - no threads yet
+    proc = subprocess.Popen(
+        [str(exe), "batch", str(study), "--out", str(tmp_path / "o"), "--workers", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509 - no threads yet
+    )
     seen, t0 = "", time.monotonic()
     with selectors.DefaultSelector() as sel:
         sel.register(proc.stderr, selectors.EVENT_READ)

@@ -19,7 +19,11 @@ def test_kept_slides_are_reused_and_rows_replay(tmp_path):
     again = agreement.evaluate(1, (1.5, 1.5), 1_000_000, out, verbose=False, slides_dir=slides)
     row0, row1 = first["rows"][0], again["rows"][0]
     assert row0["generate_seconds"] > 0 and row1["generate_seconds"] == 0.0
-    assert (row1["category"], row1["cascade"], row1["exhaustive"]) == (row0["category"], row0["cascade"], row0["exhaustive"])
+    assert (row1["category"], row1["cascade"], row1["exhaustive"]) == (
+        row0["category"],
+        row0["cascade"],
+        row0["exhaustive"],
+    )
     # the region records replay to the category the run reported, in both modes
     rec = json.loads((out / "regions.jsonl").read_text().splitlines()[0])
     cfg = load_config(None)

@@ -18,19 +18,40 @@ from zoomgrade.types import Region, RegionGrade
 
 
 def _grade(rid: int, poly, fine: str) -> RegionGrade:
-    region = Region(id=rid, polygon=poly, coarse_probs=np.array([0.2, 0.3, 0.5]), coarse_grade="malignant",
-                    confidence=0.5, area_um2=float(poly.area), est_cells=10)
+    region = Region(
+        id=rid,
+        polygon=poly,
+        coarse_probs=np.array([0.2, 0.3, 0.5]),
+        coarse_grade="malignant",
+        confidence=0.5,
+        area_um2=float(poly.area),
+        est_cells=10,
+    )
     probs = np.full(5, 0.1)
     probs[TBSRTC.fine_index(fine)] = 0.6
-    return RegionGrade(region=region, fine_grade=fine, confidence=0.6, fine_probs=probs, stage2_probs=probs,
-                       decided_by="stage2", order=rid)
+    return RegionGrade(
+        region=region,
+        fine_grade=fine,
+        confidence=0.6,
+        fine_probs=probs,
+        stage2_probs=probs,
+        decided_by="stage2",
+        order=rid,
+    )
 
 
 def test_score_regions_matches_by_overlap() -> None:
-    groups = [Annotation(box(0, 0, 10, 10), "V"), Annotation(box(100, 100, 110, 110), "II"),
-              Annotation(box(200, 200, 210, 210), "VI")]
-    regions = [_grade(0, box(5, 5, 40, 40), "II"), _grade(1, box(-5, -5, 8, 8), "VI"),  # group V: VI overlaps most
-               _grade(2, box(100, 100, 105, 105), "II"), _grade(3, box(500, 500, 520, 520), "IV")]
+    groups = [
+        Annotation(box(0, 0, 10, 10), "V"),
+        Annotation(box(100, 100, 110, 110), "II"),
+        Annotation(box(200, 200, 210, 210), "VI"),
+    ]
+    regions = [
+        _grade(0, box(5, 5, 40, 40), "II"),
+        _grade(1, box(-5, -5, 8, 8), "VI"),  # group V: VI overlaps most
+        _grade(2, box(100, 100, 105, 105), "II"),
+        _grade(3, box(500, 500, 520, 520), "IV"),
+    ]
     sc = ab.score_regions(groups, regions, TBSRTC)
     assert sc.pairs == [("V", "VI"), ("II", "II"), ("VI", ab.MISSED), (ab.NONE, "IV")]
     assert sc.vvi_recalled == [True, False]
@@ -64,12 +85,34 @@ def _untrained_weights(d: Path) -> Path:
     # Small widths: the test exercises every path of the bench, not the networks' speed.
     c1 = Stage1Config(widths=(8, 8, 16, 16), attn_dim=16, attn_heads=2, fuse_dim=8)
     c2 = Stage2Config(stem=8, widths=(8, 8, 16, 16), fpn_dim=8)
-    save_model(Stage1Net(c1), ModelCard(name="stage1", version="untrained", architecture="Stage1Net",
-                                        hyperparameters=c1.to_dict(), input_mpp=8.0, input_size=None,
-                                        label_set=TBSRTC.name, labels=list(TBSRTC.coarse)), d / "stage1")
-    save_model(Stage2Net(c2), ModelCard(name="stage2", version="untrained", architecture="Stage2Net",
-                                        hyperparameters=c2.to_dict(), input_mpp=0.5, input_size=64,
-                                        label_set=TBSRTC.name, labels=[*TBSRTC.fine, "none"]), d / "stage2")
+    save_model(
+        Stage1Net(c1),
+        ModelCard(
+            name="stage1",
+            version="untrained",
+            architecture="Stage1Net",
+            hyperparameters=c1.to_dict(),
+            input_mpp=8.0,
+            input_size=None,
+            label_set=TBSRTC.name,
+            labels=list(TBSRTC.coarse),
+        ),
+        d / "stage1",
+    )
+    save_model(
+        Stage2Net(c2),
+        ModelCard(
+            name="stage2",
+            version="untrained",
+            architecture="Stage2Net",
+            hyperparameters=c2.to_dict(),
+            input_mpp=0.5,
+            input_size=64,
+            label_set=TBSRTC.name,
+            labels=[*TBSRTC.fine, "none"],
+        ),
+        d / "stage2",
+    )
     return d
 
 
@@ -87,16 +130,35 @@ def test_bench_cli_small_run(synth_slide, tmp_path: Path) -> None:
     out = tmp_path / "out"
     # every map pixel a group (untrained stage 1), few windows per region: bounded, non-empty high-power work
     config = tmp_path / "small.toml"
-    config.write_text("[stage1]\ngroup_threshold = 0.01\n[stage2]\nmax_windows_per_region = 4\n"
-                      "[exhaustive]\nmin_tissue_fraction = 0.5\n")
-    res = CliRunner().invoke(app, ["bench", "--input", str(slides), "--weights", str(weights), "--out", str(out),
-                                   "--config", str(config), "--threads", "2"], catch_exceptions=False)
+    config.write_text(
+        "[stage1]\ngroup_threshold = 0.01\n[stage2]\nmax_windows_per_region = 4\n"
+        "[exhaustive]\nmin_tissue_fraction = 0.5\n"
+    )
+    res = CliRunner().invoke(
+        app,
+        [
+            "bench",
+            "--input",
+            str(slides),
+            "--weights",
+            str(weights),
+            "--out",
+            str(out),
+            "--config",
+            str(config),
+            "--threads",
+            "2",
+        ],
+        catch_exceptions=False,
+    )
     assert res.exit_code == 0, res.output
     rec = json.loads((out / "bench.json").read_text())
     (s,) = rec["slides"]
     assert s["truth_category"] == json.loads(truth_paths(src)[1].read_text())["category"]
-    for mode, stages in (("cascade", ("open", "stage1", "stage2_read", "stage2_infer", "fallback", "write")),
-                         ("exhaustive", ("open", "exhaustive_read", "exhaustive_infer", "write"))):
+    for mode, stages in (
+        ("cascade", ("open", "stage1", "stage2_read", "stage2_infer", "fallback", "write")),
+        ("exhaustive", ("open", "exhaustive_read", "exhaustive_infer", "write")),
+    ):
         assert set(stages) <= set(s[mode]["seconds"])
         assert s[mode]["wall_s"] > 0 and s[mode]["category"] in TBSRTC.category_names
     assert s["wall_ratio"] == pytest.approx(s["cascade"]["wall_s"] / s["exhaustive"]["wall_s"])
@@ -108,11 +170,16 @@ def test_bench_cli_small_run(synth_slide, tmp_path: Path) -> None:
     assert set(s["ablation"]) == {"product_map", "best_constant_map"}
     assert next(t["name"] for t in rec["targets"]).startswith("wall-time ratio")
     names = {t["name"] for t in rec["targets"]}
-    for wanted in ("wall-time ratio, slowest slide", "V/VI group recall of the cascade vs truth (pooled)",
-                   "slides with a wrong category vs truth, cascade", "V slides called V by the cascade",
-                   "writing, share of the whole cascade command (median)",
-                   "in-domain slides passing QC and the domain gate",
-                   "QC and domain gate, share of the cascade's wall time (medians)", "cascade time / its floor (median)"):
+    for wanted in (
+        "wall-time ratio, slowest slide",
+        "V/VI group recall of the cascade vs truth (pooled)",
+        "slides with a wrong category vs truth, cascade",
+        "V slides called V by the cascade",
+        "writing, share of the whole cascade command (median)",
+        "in-domain slides passing QC and the domain gate",
+        "QC and domain gate, share of the cascade's wall time (medians)",
+        "cascade time / its floor (median)",
+    ):
         assert wanted in names, wanted
     assert all(t["passed"] in (True, False, None) for t in rec["targets"])
     share = next(t for t in rec["targets"] if t["name"].startswith("writing"))["value"]

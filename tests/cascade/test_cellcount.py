@@ -35,7 +35,7 @@ def test_overlapping_nuclei_count_by_area():
     img = canvas()
     put(img, 100, 100, 30, NUC)  # a blob of crowded nuclei, ~2,800 um2 at 0.5 um/px -> ~64 nuclei
     n = count_cells(img, 0.5, CFG)
-    assert abs(n - np.pi * 30 ** 2 * 0.25 / CFG.nucleus_um2) <= 1
+    assert abs(n - np.pi * 30**2 * 0.25 / CFG.nucleus_um2) <= 1
 
 
 def test_inside_mask_and_region_windows():

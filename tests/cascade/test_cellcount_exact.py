@@ -31,11 +31,19 @@ from zoomgrade.synth import write_slide
 
 CFG = AdequacyConfig()
 # other thresholds: non-integer ones, a wider gap in px, groups of three
-ODD = replace(CFG, nuclear_grey_max=101.7, nuclear_blue_margin=4.5, nuclei_gap_um=13.0,
-              min_nuclei_per_group=3, min_nucleus_um2=6.0, nucleus_um2=30.0)
+ODD = replace(
+    CFG,
+    nuclear_grey_max=101.7,
+    nuclear_blue_margin=4.5,
+    nuclei_gap_um=13.0,
+    min_nuclei_per_group=3,
+    min_nucleus_um2=6.0,
+    nucleus_um2=30.0,
+)
 
 
 # ---- the reference: the straightforward implementation the fast one replaced ----------------------
+
 
 def ref_nuclear_mask(img: np.ndarray, cfg: AdequacyConfig) -> np.ndarray:
     f = img.astype(np.int16)
@@ -79,11 +87,13 @@ def ref_count_region(images, boxes, poly, mpp, cfg, margin_px) -> int:
     if joined is not None:
         img, b = joined
         return ref_count_cells(img, mpp, cfg, ref_polygon_mask(grown, b, img.shape[1], img.shape[0]))
-    return sum(ref_count_cells(img, mpp, cfg, ref_polygon_mask(grown, b, img.shape[0]))
-               for img, b in zip(images, boxes))
+    return sum(
+        ref_count_cells(img, mpp, cfg, ref_polygon_mask(grown, b, img.shape[0])) for img, b in zip(images, boxes)
+    )
 
 
 # ---- generated windows --------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def slides(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, list]]:
@@ -101,8 +111,7 @@ def windows(slide, polys, mpp: float, size: int = 128):
     boxes = []
     for g in polys:
         x0, y0, x1, y1 = (int(v) for v in g.bounds)
-        boxes += [(x, y, side, side)
-                  for y in range(y0 - side // 3, y1, side) for x in range(x0 - side // 3, x1, side)]
+        boxes += [(x, y, side, side) for y in range(y0 - side // 3, y1, side) for x in range(x0 - side // 3, x1, side)]
     w, h = slide.dimensions
     boxes += [(x, y, side, side) for y in range(0, h - side, 3 * side) for x in range(0, w - side, 3 * side)]
     return boxes, np.stack([slide.read_region(*b, mpp) for b in boxes])
@@ -146,8 +155,7 @@ def test_colour_thresholds_equal_the_float_tests():
     img = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
     img[:16, :16] = rng.integers(30, 140, (16, 16, 3))  # near the default thresholds
     # 10 - 1e-15: float rounding makes b > r + margin differ from any integer test on b - r
-    for grey, margin in ((120.0, 10.0), (119.9, 9.5), (0.0, 0.0), (255.0, -20.0), (120.0, 10 - 1e-15),
-                         (300.0, 300.0)):
+    for grey, margin in ((120.0, 10.0), (119.9, 9.5), (0.0, 0.0), (255.0, -20.0), (120.0, 10 - 1e-15), (300.0, 300.0)):
         cfg = replace(CFG, nuclear_grey_max=grey, nuclear_blue_margin=margin)
         assert np.array_equal(nuclear_mask(img, cfg), ref_nuclear_mask(img, cfg)), (grey, margin)
     f = img.astype(np.float32)  # non-uint8 input keeps the float test
@@ -166,8 +174,9 @@ def test_region_masks_equal_reference_inside_across_and_outside_outlines():
             b = (int(x), int(y), 256, 256)
             assert np.array_equal(polygon_mask(poly, b, 128), ref_polygon_mask(poly, b, 128))
             for margin in (0.0, 16.0):
-                assert count_region(img[None], [b], poly, 0.5, CFG, margin) == \
-                    ref_count_region(img[None], [b], poly, 0.5, CFG, margin)
+                assert count_region(img[None], [b], poly, 0.5, CFG, margin) == ref_count_region(
+                    img[None], [b], poly, 0.5, CFG, margin
+                )
     deep = (-128, -128, 256, 256)  # well inside blob: the unmasked path
     assert ref_polygon_mask(blob, deep, 128).all()
     assert count_region(img[None], [deep], blob, 0.5, CFG, 0.0) == ref_count_cells(img, 0.5, CFG) > 0

@@ -19,7 +19,7 @@ def test_every_default_key_is_commented():
     text = (Path(zoomgrade.__file__).parent / "config" / "default.toml").read_text().splitlines()
     for i, line in enumerate(text):
         if "=" in line and not line.lstrip().startswith("#"):
-            above = [t for t in text[max(0, i - 8):i] if t.strip()]
+            above = [t for t in text[max(0, i - 8) : i] if t.strip()]
             assert any(t.lstrip().startswith("#") for t in above), f"undocumented key: {line}"
 
 
@@ -38,14 +38,17 @@ def test_load_overrides_only_given_keys(tmp_path):
     assert cfg.stage1 == GradeConfig().stage1
 
 
-@pytest.mark.parametrize(("text", "key"), [
-    ("[fusion]\nprior_wieght = 1\n", "prior_wieght"),
-    ("[stage3]\nmpp = 1\n", "stage3"),
-    ("[stage2]\nbatch_size = 'big'\n", "batch_size"),
-    ("[fallback]\nenabled = 1\n", "enabled"),
-    ("[stage1]\nmpp = -2\n", "stage1.mpp"),
-    ("[fallback]\nseverity_from = 5\n", "severity_from"),
-])
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("[fusion]\nprior_wieght = 1\n", "prior_wieght"),
+        ("[stage3]\nmpp = 1\n", "stage3"),
+        ("[stage2]\nbatch_size = 'big'\n", "batch_size"),
+        ("[fallback]\nenabled = 1\n", "enabled"),
+        ("[stage1]\nmpp = -2\n", "stage1.mpp"),
+        ("[fallback]\nseverity_from = 5\n", "severity_from"),
+    ],
+)
 def test_bad_config_names_file_and_key(tmp_path, text, key):
     p = tmp_path / "bad.toml"
     p.write_text(text)
@@ -80,11 +83,14 @@ def test_config_built_in_code_is_checked_before_the_slide_is_opened(tmp_path):
         grade(tmp_path / "missing.svs", cfg)
 
 
-@pytest.mark.parametrize(("text", "key"), [
-    ("[fallback]\nseverity_from = 'VII'\n", "fallback.severity_from"),
-    ("[slide_rule]\nmin_count = { VII = 2 }\n", "slide_rule.min_count.VII"),
-    (f"[slide_rule]\nmin_share = {{ {TBSRTC.fine[0]} = 0.1 }}\n", f"slide_rule.min_share.{TBSRTC.fine[0]}"),
-])
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("[fallback]\nseverity_from = 'VII'\n", "fallback.severity_from"),
+        ("[slide_rule]\nmin_count = { VII = 2 }\n", "slide_rule.min_count.VII"),
+        (f"[slide_rule]\nmin_share = {{ {TBSRTC.fine[0]} = 0.1 }}\n", f"slide_rule.min_share.{TBSRTC.fine[0]}"),
+    ],
+)
 def test_a_config_naming_a_grade_the_label_set_lacks_is_refused_naming_file_and_key(tmp_path, text, key):
     from zoomgrade.cascade import grade
 

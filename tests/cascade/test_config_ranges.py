@@ -12,30 +12,33 @@ from zoomgrade.errors import ConfigError
 from zoomgrade.labels import TBSRTC
 
 
-@pytest.mark.parametrize(("text", "path"), [
-    ("[fusion]\nprior_weight = inf\n", "fusion.prior_weight"),
-    ("[fusion]\nprior_weight = nan\n", "fusion.prior_weight"),
-    ("[fusion]\nprior_weight = 1e308\n", "fusion.prior_weight"),
-    ("[stage1]\ngroup_threshold = 1.5\n", "stage1.group_threshold"),
-    ("[fallback]\nconfidence_threshold = -0.1\n", "fallback.confidence_threshold"),
-    ("[exhaustive]\nmin_tissue_fraction = 2\n", "exhaustive.min_tissue_fraction"),
-    ("[stage2]\nwindow_px = -5\n", "stage2.window_px"),
-    ("[stage2]\nwindow_px = 3\n", "stage2.window_px"),
-    ("[exhaustive]\ntile_px = 100000\n", "exhaustive.tile_px"),
-    ("[stage2]\nbatch_size = 0\n", "stage2.batch_size"),
-    ("[stage2]\nreaders = 100000\n", "stage2.readers"),
-    ("[stage2]\nmpp = 1e-6\n", "stage2.mpp"),
-    ("[exhaustive]\nmask_mpp = 0\n", "exhaustive.mask_mpp"),
-    ("[stage2]\nbatch_size = 3.0\n", "stage2.batch_size"),
-    ("[stage2]\nbatch_size = \"32\"\n", "stage2.batch_size"),
-    ("[stage2]\nlattice = \"yes\"\n", "stage2.lattice"),
-    ("[budget]\nseconds = -1\n", "budget.seconds"),
-    ("[slide_rule]\nmin_share = { VI = 1.5 }\n", "slide_rule.min_share.VI"),
-    ("[slide_rule]\nmin_count = 3\n", "slide_rule.min_count"),
-    ("[limits]\nmemory_mb = 1\n", "limits.memory_mb"),
-    ("[limits]\nspeed = 1\n", "limits.speed"),
-    ("stage1 = 5\n", "stage1"),
-])
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [
+        ("[fusion]\nprior_weight = inf\n", "fusion.prior_weight"),
+        ("[fusion]\nprior_weight = nan\n", "fusion.prior_weight"),
+        ("[fusion]\nprior_weight = 1e308\n", "fusion.prior_weight"),
+        ("[stage1]\ngroup_threshold = 1.5\n", "stage1.group_threshold"),
+        ("[fallback]\nconfidence_threshold = -0.1\n", "fallback.confidence_threshold"),
+        ("[exhaustive]\nmin_tissue_fraction = 2\n", "exhaustive.min_tissue_fraction"),
+        ("[stage2]\nwindow_px = -5\n", "stage2.window_px"),
+        ("[stage2]\nwindow_px = 3\n", "stage2.window_px"),
+        ("[exhaustive]\ntile_px = 100000\n", "exhaustive.tile_px"),
+        ("[stage2]\nbatch_size = 0\n", "stage2.batch_size"),
+        ("[stage2]\nreaders = 100000\n", "stage2.readers"),
+        ("[stage2]\nmpp = 1e-6\n", "stage2.mpp"),
+        ("[exhaustive]\nmask_mpp = 0\n", "exhaustive.mask_mpp"),
+        ("[stage2]\nbatch_size = 3.0\n", "stage2.batch_size"),
+        ('[stage2]\nbatch_size = "32"\n', "stage2.batch_size"),
+        ('[stage2]\nlattice = "yes"\n', "stage2.lattice"),
+        ("[budget]\nseconds = -1\n", "budget.seconds"),
+        ("[slide_rule]\nmin_share = { VI = 1.5 }\n", "slide_rule.min_share.VI"),
+        ("[slide_rule]\nmin_count = 3\n", "slide_rule.min_count"),
+        ("[limits]\nmemory_mb = 1\n", "limits.memory_mb"),
+        ("[limits]\nspeed = 1\n", "limits.speed"),
+        ("stage1 = 5\n", "stage1"),
+    ],
+)
 def test_nonsense_is_refused_with_its_key_path(tmp_path, text, path):
     p = tmp_path / "c.toml"
     p.write_text(text)
@@ -45,12 +48,15 @@ def test_nonsense_is_refused_with_its_key_path(tmp_path, text, path):
     assert msg.startswith(str(p)) and f"{path}:" in msg and "\n" not in msg
 
 
-@pytest.mark.parametrize(("text", "path"), [
-    ("[slide_rule]\nmin_count = { VII = 1 }\n", "slide_rule.min_count.VII"),
-    ("[slide_rule]\nmin_confidence = { vi = 0.5 }\n", "slide_rule.min_confidence.vi"),
-    ("[slide_rule]\nmin_share = { II = 0.5 }\n", "slide_rule.min_share.II"),
-    ("[fallback]\nseverity_from = \"v\"\n", "fallback.severity_from"),
-])
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [
+        ("[slide_rule]\nmin_count = { VII = 1 }\n", "slide_rule.min_count.VII"),
+        ("[slide_rule]\nmin_confidence = { vi = 0.5 }\n", "slide_rule.min_confidence.vi"),
+        ("[slide_rule]\nmin_share = { II = 0.5 }\n", "slide_rule.min_share.II"),
+        ('[fallback]\nseverity_from = "v"\n', "fallback.severity_from"),
+    ],
+)
 def test_grade_names_the_label_set_lacks_are_refused_with_their_key_path(tmp_path, text, path):
     # Grade names are checked against the models' label set, known when grading (cascade/labelled.py)
     p = tmp_path / "c.toml"
@@ -100,8 +106,13 @@ def test_grade_keys_follow_the_label_set():
     with pytest.raises(ConfigError, match="Bethesda-3"):
         config_for_labels(config_from_dict({"slide_rule": {"min_count": {"Bethesda-3": 1}}}), TBSRTC)
     d = GradeConfig().to_dict()
-    d["slide_rule"].update(min_count={"B3": 1}, min_area_um2={"B3": 0.0}, min_confidence={"B3": 0.5},
-                           min_share={"B3": 0.0}, min_pool_share={})
+    d["slide_rule"].update(
+        min_count={"B3": 1},
+        min_area_um2={"B3": 0.0},
+        min_confidence={"B3": 0.5},
+        min_share={"B3": 0.0},
+        min_pool_share={},
+    )
     d["fallback"]["severity_from"] = "B3"
     ok = validate(d, "x", fine=("B2", "B3"))  # another label set's grades (given by its model card)
     assert ok.slide_rule.min_count == {"B3": 1}

@@ -17,14 +17,19 @@ TOP = len(FINE) - 1
 
 def as_graded(g) -> Graded:
     p = np.asarray(g.fine_probs)
-    return Graded(TBSRTC.fine_index(g.fine_grade), tuple(np.cumsum(p[::-1])[::-1]), g.region.est_cells,
-                  g.region.area_um2)
+    return Graded(
+        TBSRTC.fine_index(g.fine_grade), tuple(np.cumsum(p[::-1])[::-1]), g.region.est_cells, g.region.area_um2
+    )
 
 
 def random_grade(rng, top: int):
     k = int(rng.integers(0, top + 1))
-    return make_grade(FINE[k], conf=float(rng.uniform(0.4, 0.99)), area_um2=float(rng.uniform(500, 6000)),
-                      est_cells=int(rng.integers(3, 40)))
+    return make_grade(
+        FINE[k],
+        conf=float(rng.uniform(0.4, 0.99)),
+        area_um2=float(rng.uniform(500, 6000)),
+        est_cells=int(rng.integers(3, 40)),
+    )
 
 
 def final(grades, rule, adq):
@@ -49,8 +54,15 @@ def test_a_verdict_holds_for_every_completion(seed):
     if v is None:
         return
     for _ in range(30):
-        done = [make_grade(FINE[int(rng.integers(0, u.reach + 1))], conf=float(rng.uniform(0.4, 0.99)),
-                           area_um2=u.area_um2, est_cells=int(rng.integers(3, 40))) for u in ungraded]
+        done = [
+            make_grade(
+                FINE[int(rng.integers(0, u.reach + 1))],
+                conf=float(rng.uniform(0.4, 0.99)),
+                area_um2=u.area_um2,
+                est_cells=int(rng.integers(3, 40)),
+            )
+            for u in ungraded
+        ]
         cat, adequate = final(graded + done, rule, adq)
         assert adequate == v.adequate
         expect = FINE[v.category] if v.category is not None else (FINE[0] if adequate else TBSRTC.nondiagnostic)

@@ -28,8 +28,10 @@ def test_cascade_reads_a_small_fraction_of_the_exhaustive_pixels(both_vi):
     _, r = both_vi
     hp = r.comparison["high_power_pixels"]
     assert hp["exhaustive"] > 0
-    assert hp["cascade"] == r.cost.stages["stage2_read"].pixels + r.cost.stages.get("fallback", type(
-        "Z", (), {"pixels": 0})).pixels
+    assert (
+        hp["cascade"]
+        == r.cost.stages["stage2_read"].pixels + r.cost.stages.get("fallback", type("Z", (), {"pixels": 0})).pixels
+    )
     assert hp["cascade"] < 0.10 * hp["exhaustive"], hp
     # the cascade read the slide at two resolutions only: low power once, then high power
     assert set(r.cost.pixels_by_mpp) == {"8", "0.5"}

@@ -17,7 +17,7 @@ REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "real-sl
 
 
 def _disc(shape: tuple[int, int], cy: int, cx: int, r: int) -> np.ndarray:
-    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
     return (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
 
 
@@ -61,14 +61,18 @@ def test_glass_is_the_bright_mode_even_when_material_dominates():
     assert not mask[:, :18].any() and mask[:, 22:].mean() > 0.9
 
 
-@pytest.mark.parametrize("img", [
-    np.zeros((0, 0, 3), np.uint8),
-    np.full((64, 64, 3), 255, np.uint8),  # all white
-    np.full((64, 48, 3), 131, np.uint8),  # flat grey: nothing differs from anything
-    np.full((1, 1, 3), 238, np.uint8),  # a 16x16 slide at 8 um/px
-    np.full((16, 16, 4), 250, np.uint8),  # RGBA
-    np.zeros((8, 8), np.uint8),  # not RGB
-], ids=["empty", "white", "flat", "1px", "rgba", "2d"])
+@pytest.mark.parametrize(
+    "img",
+    [
+        np.zeros((0, 0, 3), np.uint8),
+        np.full((64, 64, 3), 255, np.uint8),  # all white
+        np.full((64, 48, 3), 131, np.uint8),  # flat grey: nothing differs from anything
+        np.full((1, 1, 3), 238, np.uint8),  # a 16x16 slide at 8 um/px
+        np.full((16, 16, 4), 250, np.uint8),  # RGBA
+        np.zeros((8, 8), np.uint8),  # not RGB
+    ],
+    ids=["empty", "white", "flat", "1px", "rgba", "2d"],
+)
 def test_degenerate_inputs_give_an_empty_mask_of_the_same_shape(img):
     mask = tissue_mask(img, **tissue_mask_kwargs(default_config().exhaustive))
     assert mask.dtype == bool and mask.shape == img.shape[:2] and not mask.any()

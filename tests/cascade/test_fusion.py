@@ -41,11 +41,13 @@ def test_fuse_survives_zero_and_tiny_values():
 
 def test_region_likelihood_ignores_none_and_weights_windows():
     # two cell windows saying V, one empty window saying (renormalised) II: the empty one barely votes
-    probs = np.array([
-        [0.0, 0.0, 0.0, 0.9, 0.05, 0.05],
-        [0.0, 0.0, 0.0, 0.8, 0.1, 0.1],
-        [0.05, 0.0, 0.0, 0.0, 0.0, 0.95],
-    ])
+    probs = np.array(
+        [
+            [0.0, 0.0, 0.0, 0.9, 0.05, 0.05],
+            [0.0, 0.0, 0.0, 0.8, 0.1, 0.1],
+            [0.05, 0.0, 0.0, 0.0, 0.0, 0.95],
+        ]
+    )
     lik = region_likelihood(probs)
     assert lik.probs.argmax() == 3
     assert lik.probs.sum() == pytest.approx(1.0)

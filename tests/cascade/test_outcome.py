@@ -35,8 +35,10 @@ def test_each_kind_of_outcome(labels):
     assert by[4].decided_by == "stage1-budget" and by[4].error == "OSError: bad tile"
     assert by[5].fine_grade == "III"
     assert (m.n_dismissed, m.n_budget) == (1, 1)
-    assert m.notes == ["1 stage-1 regions showed no cell group at high power and were dismissed",
-                       "high-power budget spent: 1 regions keep their stage-1 grade"]
+    assert m.notes == [
+        "1 stage-1 regions showed no cell group at high power and were dismissed",
+        "high-power budget spent: 1 regions keep their stage-1 grade",
+    ]
 
 
 def test_merge_is_pure(labels):
@@ -51,8 +53,13 @@ def test_merge_is_pure(labels):
 def test_kept_grade_is_the_stage1_grade_once(labels):
     o = _outcome(7, Outcome.OVER_BUDGET)
     a, b = kept_grade(o, labels, FLOOR), stage1_grade(o.region, labels, 7, FLOOR)
-    assert (a.fine_grade, a.confidence, a.decided_by, a.order, a.region) == (b.fine_grade, b.confidence,
-                                                                             b.decided_by, b.order, b.region)
+    assert (a.fine_grade, a.confidence, a.decided_by, a.order, a.region) == (
+        b.fine_grade,
+        b.confidence,
+        b.decided_by,
+        b.order,
+        b.region,
+    )
     assert (a.fine_probs == b.fine_probs).all()
     g = stage1_grade(make_region(0, (0.05, 0.9, 0.05)), labels, 0, FLOOR)
     assert g.fine_grade == labels.coarse_to_fine["suspicious_follicular"][0] and g.stage2_probs is None

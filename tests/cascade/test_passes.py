@@ -42,7 +42,7 @@ def textured(tmp_path_factory):
     img = np.full((2048, 2048, 3), 235, np.uint8)
     for _ in range(12):
         y, x = rng.integers(100, 1900, 2)
-        img[y - 60:y + 60, x - 60:x + 60] = rng.integers(40, 160, (120, 120, 3))
+        img[y - 60 : y + 60, x - 60 : x + 60] = rng.integers(40, 160, (120, 120, 3))
     path = tmp_path_factory.mktemp("passes") / "textured.svs"
     write_aperio_from_array(path, img, tile=256, step=4, n_levels=3, mpp=0.25, mag=40)
     return path
@@ -105,7 +105,9 @@ def test_budget_leaves_the_least_severe_regions_to_stage1(textured, any_models, 
     assert g.decided_by == "stage1-budget" and g.fine_grade == "II" and g.stage2_probs is None
 
 
-def test_fallback_reuses_stage2_windows_reads_the_rest_and_shifted_patches_only_when_short(textured, any_models, labels):
+def test_fallback_reuses_stage2_windows_reads_the_rest_and_shifted_patches_only_when_short(
+    textured, any_models, labels
+):
     cfg = GradeConfig()
     cfg.fallback.none_threshold = 1.01  # every patch votes, whatever the network says
     size = any_models[1].card.input_size
@@ -202,8 +204,9 @@ def test_readahead_changes_no_decision(textured, any_models, labels):
         cfg.stage2.readahead = readahead
         with open_slide(textured) as s:
             out = run_stage2(context(s, any_models, cfg, labels, CostRecord()), regs)
-        grades.append([(d.job.windows.boxes, None if d.grade is None else (d.grade.fine_grade, d.grade.confidence))
-                       for d in out])
+        grades.append(
+            [(d.job.windows.boxes, None if d.grade is None else (d.grade.fine_grade, d.grade.confidence)) for d in out]
+        )
     assert grades[0] == grades[1]
 
 

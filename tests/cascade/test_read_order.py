@@ -27,10 +27,15 @@ def test_read_order_keeps_grade_runs_and_snakes_within_each(labels):
     rng = np.random.default_rng(1_000_300)
     # a 3 x 4 grid of benign regions (bands of 1000 px), two malignant and one suspicious region among them
     cells = [(c * 1000 + 100, r * 1000 + 100) for r in range(3) for c in range(4)]
-    regions = [make_region(i, BENIGN, x=x, y=y, side=300, confidence=float(rng.uniform(0.5, 1)))
-               for i, (x, y) in enumerate(cells)]
-    regions += [make_region(20, MALIGNANT, x=3100, y=2100, side=300), make_region(21, MALIGNANT, x=100, y=100),
-                make_region(22, SUSPICIOUS, x=2000, y=0)]
+    regions = [
+        make_region(i, BENIGN, x=x, y=y, side=300, confidence=float(rng.uniform(0.5, 1)))
+        for i, (x, y) in enumerate(cells)
+    ]
+    regions += [
+        make_region(20, MALIGNANT, x=3100, y=2100, side=300),
+        make_region(21, MALIGNANT, x=100, y=100),
+        make_region(22, SUSPICIOUS, x=2000, y=0),
+    ]
     jobs = _jobs(severity_order(regions, labels))
     out = read_order(jobs, band_px=1000)
     assert sorted(j.order for j in out) == list(range(len(jobs)))

@@ -64,10 +64,16 @@ def test_tiny_16px_svs(real, any_models):
     assert r.withheld and any(w.startswith("extent") for w in r.withheld_reasons)  # 8 um: no window fits
 
 
-@pytest.mark.parametrize(("name", "mpp"), [
-    ("CMU-1-small-region.svs", None), ("fluorescence-DAPI.ndpi", None), ("camelyon-lowres.dcm", None),
-    ("boxes-generic.tiff", 0.5), ("kidney-flat.tif", 0.5),
-])
+@pytest.mark.parametrize(
+    ("name", "mpp"),
+    [
+        ("CMU-1-small-region.svs", None),
+        ("fluorescence-DAPI.ndpi", None),
+        ("camelyon-lowres.dcm", None),
+        ("boxes-generic.tiff", 0.5),
+        ("kidney-flat.tif", 0.5),
+    ],
+)
 def test_every_real_slide(real, any_models, name, mpp):
     cfg = GradeConfig()
     cfg.stage2.max_windows_per_region = 6

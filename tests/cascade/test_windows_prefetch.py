@@ -87,8 +87,18 @@ def test_read_errors_and_budget_skips_are_per_item():
         seen.append(1)
         return len(seen) > 3
 
-    outs = list(read_and_grade(list(range(5)), read, lambda x: np.ones((len(x), 3)), batch_size=8, depth=1,
-                               cost=CostRecord(), infer_stage="inf", skip=skip))
+    outs = list(
+        read_and_grade(
+            list(range(5)),
+            read,
+            lambda x: np.ones((len(x), 3)),
+            batch_size=8,
+            depth=1,
+            cost=CostRecord(),
+            infer_stage="inf",
+            skip=skip,
+        )
+    )
     assert outs[0].probs.shape == (1, 3)
     assert outs[1].error and "bad tile" in outs[1].error
     assert outs[2].probs is not None
@@ -99,18 +109,36 @@ def test_model_failure_is_recorded_not_raised():
     def predict(x):
         raise RuntimeError("boom")
 
-    outs = list(read_and_grade([1, 2], lambda i: np.zeros((i, 2, 2, 3), np.uint8), predict, batch_size=8, depth=1,
-                               cost=CostRecord(), infer_stage="inf"))
+    outs = list(
+        read_and_grade(
+            [1, 2],
+            lambda i: np.zeros((i, 2, 2, 3), np.uint8),
+            predict,
+            batch_size=8,
+            depth=1,
+            cost=CostRecord(),
+            infer_stage="inf",
+        )
+    )
     assert all("boom" in o.error for o in outs)
 
 
 def test_consumer_stopping_early_ends_the_reader():
-    gen = read_and_grade(list(range(100)), lambda i: np.zeros((1, 2, 2, 3), np.uint8),
-                         lambda x: np.ones((len(x), 2)), batch_size=1, depth=2, cost=CostRecord(), infer_stage="i")
+    gen = read_and_grade(
+        list(range(100)),
+        lambda i: np.zeros((1, 2, 2, 3), np.uint8),
+        lambda x: np.ones((len(x), 2)),
+        batch_size=1,
+        depth=2,
+        cost=CostRecord(),
+        infer_stage="i",
+    )
     next(gen)
     before = threading.active_count()
     gen.close()
-    assert threading.active_count() <= before - 1 or not any(t.name == "zoomgrade-reader" for t in threading.enumerate())
+    assert threading.active_count() <= before - 1 or not any(
+        t.name == "zoomgrade-reader" for t in threading.enumerate()
+    )
 
 
 def test_several_readers_read_at_once_and_keep_item_order():
@@ -133,19 +161,39 @@ def test_several_readers_read_at_once_and_keep_item_order():
             raise OSError("bad tile")
         return np.full((1 + i % 3, 2, 2, 3), i, np.uint8)
 
-    outs = list(read_and_grade(list(range(30)), read, lambda x: x[:, 0, 0, :2].astype(float), batch_size=4,
-                               depth=4, cost=CostRecord(), infer_stage="inf", readers=3))
+    outs = list(
+        read_and_grade(
+            list(range(30)),
+            read,
+            lambda x: x[:, 0, 0, :2].astype(float),
+            batch_size=4,
+            depth=4,
+            cost=CostRecord(),
+            infer_stage="inf",
+            readers=3,
+        )
+    )
     assert [o.item for o in outs] == list(range(30))
     assert most[0] >= 2  # reads overlapped each other
     assert "bad tile" in outs[5].error and outs[5].probs is None
-    assert all(o.error is None and o.probs.shape == (1 + o.item % 3, 2) and (o.probs == o.item).all()
-               for o in outs if o.item != 5)
+    assert all(
+        o.error is None and o.probs.shape == (1 + o.item % 3, 2) and (o.probs == o.item).all()
+        for o in outs
+        if o.item != 5
+    )
 
 
 def test_several_readers_stop_when_the_consumer_does():
-    gen = read_and_grade(list(range(1000)), lambda i: np.zeros((1, 2, 2, 3), np.uint8),
-                         lambda x: np.ones((len(x), 2)), batch_size=1, depth=2, cost=CostRecord(), infer_stage="i",
-                         readers=2)
+    gen = read_and_grade(
+        list(range(1000)),
+        lambda i: np.zeros((1, 2, 2, 3), np.uint8),
+        lambda x: np.ones((len(x), 2)),
+        batch_size=1,
+        depth=2,
+        cost=CostRecord(),
+        infer_stage="i",
+        readers=2,
+    )
     next(gen)
     readers = [t for t in threading.enumerate() if t.name.startswith("zoomgrade-reader")]
     assert readers

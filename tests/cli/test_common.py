@@ -11,12 +11,15 @@ from zoomgrade.cli.main import app
 from zoomgrade.errors import SlideError
 
 
-@pytest.mark.parametrize(("args", "env", "debug"), [
-    (["info"], {}, False),
-    (["--debug", "info"], {}, True),
-    (["info"], {"ZOOMGRADE_DEBUG": "1"}, True),
-    (["info"], {"ZOOMGRADE_DEBUG": "0"}, False),
-])
+@pytest.mark.parametrize(
+    ("args", "env", "debug"),
+    [
+        (["info"], {}, False),
+        (["--debug", "info"], {}, True),
+        (["info"], {"ZOOMGRADE_DEBUG": "1"}, True),
+        (["info"], {"ZOOMGRADE_DEBUG": "0"}, False),
+    ],
+)
 def test_debug_lets_the_traceback_through(tmp_path, args, env, debug):
     missing = tmp_path / "missing.svs"
     before = dict(os.environ)

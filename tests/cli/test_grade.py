@@ -17,7 +17,8 @@ from zoomgrade.outputs.naming import slide_stem
 WEIGHTS = Path(zoomgrade.__file__).parent / "weights"
 needs_weights = pytest.mark.skipif(
     not all((WEIGHTS / f"stage{i}.safetensors").exists() for i in (1, 2)),
-    reason="shipped weights not present in src/zoomgrade/weights (train them with `zoomgrade train`)")
+    reason="shipped weights not present in src/zoomgrade/weights (train them with `zoomgrade train`)",
+)
 
 runner = CliRunner()
 
@@ -80,12 +81,15 @@ def test_json_summary_on_stdout(slides: dict[str, Path], tmp_path: Path) -> None
     assert result["config"]["budget"]["high_power_megapixels"] == 50
 
 
-@pytest.mark.parametrize("args", [
-    ["--mode", "fast"],
-    ["--mpp", "-1"],
-    ["--config", "/nonexistent/zoomgrade.toml"],
-    ["--budget-mpx", "-5"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--mode", "fast"],
+        ["--mpp", "-1"],
+        ["--config", "/nonexistent/zoomgrade.toml"],
+        ["--budget-mpx", "-5"],
+    ],
+)
 def test_bad_usage_exits_2(args: list[str], tmp_path: Path) -> None:
     res = invoke("grade", tmp_path / "any.svs", "--out", tmp_path, *args)
     assert res.exit_code == 2, res.output

@@ -48,24 +48,32 @@ def damaged_copy(src: Path, dest: Path, every: int = 1) -> Path:
     return dest
 
 
-@pytest.mark.parametrize("args", [
-    ("--threads", "-1"), ("--threads", "0"), ("--threads", "100000"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--threads", "-1"),
+        ("--threads", "0"),
+        ("--threads", "100000"),
+    ],
+)
 def test_thread_counts_out_of_range_exit_2(slide, tmp_path, args):
     res = invoke("grade", slide, "--out", tmp_path / "o", *args)
     assert res.exit_code == 2 and "Traceback" not in res.output
     assert not (tmp_path / "o").exists()
 
 
-@pytest.mark.parametrize(("opt", "value", "expect"), [
-    ("--mpp", "1e-9", "--mpp: must be a finite number in [0.05, 100] um/px"),
-    ("--mpp", "nan", "--mpp: must be a finite number"),
-    ("--mpp", "inf", "--mpp: must be a finite number"),
-    ("--mpp", "1e6", "--mpp: must be a finite number"),
-    ("--budget-mpx", "nan", "--budget-mpx: must be a finite number >= 0"),
-    ("--budget-mpx", "-inf", "--budget-mpx: must be a finite number >= 0"),
-    ("--budget-mpx", "-1", "--budget-mpx: must be a finite number >= 0"),
-])
+@pytest.mark.parametrize(
+    ("opt", "value", "expect"),
+    [
+        ("--mpp", "1e-9", "--mpp: must be a finite number in [0.05, 100] um/px"),
+        ("--mpp", "nan", "--mpp: must be a finite number"),
+        ("--mpp", "inf", "--mpp: must be a finite number"),
+        ("--mpp", "1e6", "--mpp: must be a finite number"),
+        ("--budget-mpx", "nan", "--budget-mpx: must be a finite number >= 0"),
+        ("--budget-mpx", "-inf", "--budget-mpx: must be a finite number >= 0"),
+        ("--budget-mpx", "-1", "--budget-mpx: must be a finite number >= 0"),
+    ],
+)
 def test_bad_numbers_are_one_line_and_exit_2(slide, tmp_path, opt, value, expect):
     res = invoke("grade", slide, "--out", tmp_path / "o", opt, value)
     assert res.exit_code == 2
@@ -73,8 +81,10 @@ def test_bad_numbers_are_one_line_and_exit_2(slide, tmp_path, opt, value, expect
 
 
 @pytest.mark.parametrize("command", ["grade", "batch"])
-@pytest.mark.parametrize("content", [b"\xff\xfe\x00\x01\x80binary", b"[fusion]\nprior_weight = inf\n",
-                                     b"[slide_rule]\nmin_count = { vi = 1 }\n"])
+@pytest.mark.parametrize(
+    "content",
+    [b"\xff\xfe\x00\x01\x80binary", b"[fusion]\nprior_weight = inf\n", b"[slide_rule]\nmin_count = { vi = 1 }\n"],
+)
 def test_a_bad_config_is_one_error_before_any_slide(slide, tmp_path, command, content):
     cfg = tmp_path / "c[" / "]fg.toml"  # rich would read "[/]" in the message as markup
     cfg.parent.mkdir()

@@ -28,7 +28,12 @@ def test_json_several(real):
     r = run(str(real / "fluorescence-DAPI.ndpi"), str(real / "boxes-generic.tiff"), "--json")
     assert r.exit_code == 0, r.output
     ndpi, boxes = json.loads(r.stdout)
-    assert (ndpi["backend"], ndpi["vendor"], len(ndpi["levels"]), ndpi["objective_power"]) == ("openslide", "hamamatsu", 7, 40)
+    assert (ndpi["backend"], ndpi["vendor"], len(ndpi["levels"]), ndpi["objective_power"]) == (
+        "openslide",
+        "hamamatsu",
+        7,
+        40,
+    )
     assert ndpi["levels"][-1] == {"width": 62, "height": 76, "downsample": 64.0, "mpp": pytest.approx(ndpi["mpp"] * 64)}
     assert (boxes["width"], boxes["height"], boxes["mpp_source"]) == (300, 250, "file")
 
@@ -73,7 +78,10 @@ def test_json_carries_errors(real, tmp_path):
     r = run(str(real / "tiny-16px.svs"), str(tmp_path / "gone.svs"), "--json")
     assert r.exit_code == 2
     good, bad = json.loads(r.stdout)
-    assert good["width"] == 16 and bad == {"path": str(tmp_path / "gone.svs"), "error": f"{tmp_path / 'gone.svs'}: no such file"}
+    assert good["width"] == 16 and bad == {
+        "path": str(tmp_path / "gone.svs"),
+        "error": f"{tmp_path / 'gone.svs'}: no such file",
+    }
 
 
 @pytest.mark.slow

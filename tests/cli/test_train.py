@@ -8,7 +8,9 @@ from typer.testing import CliRunner
 from zoomgrade.cli.main import app
 
 
-@pytest.mark.parametrize(("option", "value"), [("--min-cover", "1.5"), ("--min-cover", "-0.1"), ("--edge-margin", "-0.2")])
+@pytest.mark.parametrize(
+    ("option", "value"), [("--min-cover", "1.5"), ("--min-cover", "-0.1"), ("--edge-margin", "-0.2")]
+)
 def test_crop_options_out_of_range_are_refused(tmp_path, option, value):
     r = CliRunner().invoke(app, ["train", "stage2", "--slides", str(tmp_path), option, value])
     assert r.exit_code == 2
@@ -16,6 +18,7 @@ def test_crop_options_out_of_range_are_refused(tmp_path, option, value):
 
 
 def test_crop_options_in_range_reach_the_slides_check(tmp_path):
-    r = CliRunner().invoke(app, ["train", "stage2", "--slides", str(tmp_path), "--min-cover", "0.1",
-                                 "--edge-margin", "0.3"])
+    r = CliRunner().invoke(
+        app, ["train", "stage2", "--slides", str(tmp_path), "--min-cover", "0.1", "--edge-margin", "0.3"]
+    )
     assert r.exit_code != 0 and "no slides" in r.output

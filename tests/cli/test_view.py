@@ -33,9 +33,13 @@ def test_serves_prints_address_and_stops(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "in use" in r.output.lower(), r.output
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "PYTHONUNBUFFERED": "1"}
-    p = subprocess.Popen([sys.executable, "-c", "from zoomgrade.cli.main import app; app()", "view", str(tmp_path),
-                          "--no-browser"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    p = subprocess.Popen(
+        [sys.executable, "-c", "from zoomgrade.cli.main import app; app()", "view", str(tmp_path), "--no-browser"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         line = p.stdout.readline()
         url = re.search(r"http://127\.0\.0\.1:\d+/", line).group(0)

@@ -50,7 +50,11 @@ def test_evaluate_writes_json_and_self_contained_html(one_slide_dir, tmp_path):
     assert any("only 1 slides" in w for w in doc["warnings"])  # doubt is said
     ivs = doc["per_mode"]["cascade"]["intervals"]
     assert ivs["slide_accuracy"]["method"].startswith("exact") and ivs["ece"]["method"].startswith("percentile")
-    assert doc["interval_methods"]["proportions"]["figures"] == ["slide_accuracy", "malignant_sensitivity", "nondiagnostic_rate"]
+    assert doc["interval_methods"]["proportions"]["figures"] == [
+        "slide_accuracy",
+        "malignant_sensitivity",
+        "nondiagnostic_rate",
+    ]
     page = (out / "eval.html").read_text()
     pics = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
     assert len(pics) >= 6  # per mode: region confusion, reliability, slide confusion
@@ -60,7 +64,7 @@ def test_evaluate_writes_json_and_self_contained_html(one_slide_dir, tmp_path):
         assert im.size[0] > 100 and im.size[1] > 100
     assert "http" not in page.replace("http-equiv", "")  # nothing fetched from elsewhere
     assert "exact binomial (Clopper-Pearson), " in page  # each interval names its method
-    assert 'href=\'slides/' in page
+    assert "href='slides/" in page
 
 
 def _rec(name, truth, category, pairs, missed=(), alarms=()):
@@ -69,9 +73,11 @@ def _rec(name, truth, category, pairs, missed=(), alarms=()):
 
 
 def test_metrics_on_hand_made_records():
-    recs = [_rec("a", "II", "II", [("II", "II", 0.9), ("II", "III", 0.6)], missed=["II"], alarms=["V"]),
-            _rec("b", "VI", "V", [("VI", "V", 0.8), ("V", "V", 0.95)]),
-            _rec("c", "V", "II", [("V", "II", 0.7)])]
+    recs = [
+        _rec("a", "II", "II", [("II", "II", 0.9), ("II", "III", 0.6)], missed=["II"], alarms=["V"]),
+        _rec("b", "VI", "V", [("VI", "V", 0.8), ("V", "V", 0.95)]),
+        _rec("c", "V", "II", [("V", "II", 0.7)]),
+    ]
     reg = region_metrics(recs, "cascade", TBSRTC)
     cm = reg["confusion"]
     cls = reg["classes"]

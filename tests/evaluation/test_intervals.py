@@ -22,16 +22,19 @@ def test_all_correct_slides_get_a_lower_bound_below_one():
     for k in ("slide_accuracy", "malignant_sensitivity"):
         assert ci[k]["method"] == EXACT and (ci[k]["k"], ci[k]["n"]) == (4, 4)
         # Clopper-Pearson of 4/4: the lower bound solves p**4 = 0.025
-        assert ci[k]["lo"] == pytest.approx(0.025 ** 0.25) and ci[k]["lo"] < 1 and ci[k]["hi"] == 1
+        assert ci[k]["lo"] == pytest.approx(0.025**0.25) and ci[k]["lo"] < 1 and ci[k]["hi"] == 1
     # what the percentile bootstrap says of the same slides: the collapse the exact interval avoids
     assert bootstrap(recs, "cascade", TBSRTC, n=200)["slide_accuracy"]["lo"] == 1.0
     nd = ci["nondiagnostic_rate"]
-    assert (nd["k"], nd["n"], nd["lo"]) == (0, 4, 0) and nd["hi"] == pytest.approx(1 - 0.025 ** 0.25)
+    assert (nd["k"], nd["n"], nd["lo"]) == (0, 4, 0) and nd["hi"] == pytest.approx(1 - 0.025**0.25)
 
 
 def test_other_figures_keep_the_bootstrap():
-    recs = [_rec("a", "II", "II", [("II", "II", 0.9), ("III", "II", 0.6)]), _rec("b", "IV", "IV", [("IV", "IV", 0.8)]),
-            _rec("c", "V", "VI", [("V", "VI", 0.7), ("V", "V", 0.9)])]
+    recs = [
+        _rec("a", "II", "II", [("II", "II", 0.9), ("III", "II", 0.6)]),
+        _rec("b", "IV", "IV", [("IV", "IV", 0.8)]),
+        _rec("c", "V", "VI", [("V", "VI", 0.7), ("V", "V", 0.9)]),
+    ]
     ci = intervals(recs, "cascade", TBSRTC, n_boot=200)
     for k in ("region_macro_f1", "region_qwk", "ece"):
         assert ci[k]["method"] == BOOTSTRAP and ci[k]["draws"] > 0 and ci[k]["lo"] <= ci[k]["hi"]

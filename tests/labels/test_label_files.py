@@ -32,8 +32,11 @@ def test_shipped_label_sets_load_with_their_sources():
 def test_tbsrtc_is_unchanged():
     assert TBSRTC.name == "tbsrtc-3"
     assert TBSRTC.fine == ("II", "III", "IV", "V", "VI") and TBSRTC.nondiagnostic == "I"
-    assert TBSRTC.coarse_to_fine == {"benign": ("II",), "suspicious_follicular": ("III", "IV"),
-                                     "malignant": ("V", "VI")}
+    assert TBSRTC.coarse_to_fine == {
+        "benign": ("II",),
+        "suspicious_follicular": ("III", "IV"),
+        "malignant": ("V", "VI"),
+    }
     assert TBSRTC.risk_of_malignancy == {"I": 0.13, "II": 0.04, "III": 0.22, "IV": 0.30, "V": 0.74, "VI": 0.97}
     assert TBSRTC.colors["VI"] == "#6a1b9a" and TBSRTC.colors["suspicious_follicular"] == "#ef6c00"
     assert TBSRTC.severity_from == "V" and TBSRTC.slide_rule["min_count"] == {"III": 3, "IV": 3, "V": 3, "VI": 3}
@@ -58,21 +61,24 @@ def _edit(data, path, value):
     d[path[-1]] = value
 
 
-@pytest.mark.parametrize(("path", "value", "key", "cause"), [
-    (("fine",), ["II", "III", "III", "V", "VI"], "fine", "listed twice"),
-    (("coarse", 0, "fine"), ["II", "III"], "coarse[1].fine", "already in coarse grade 'benign'"),
-    (("coarse", 1, "fine"), ["III"], "coarse", "'IV' is in no coarse grade"),
-    (("fine",), ["II", "IV", "III", "V", "VI"], "coarse", "disagrees"),
-    (("categories", "V", "risk"), 1.4, "categories.V.risk", "less than or equal to 1"),
-    (("categories", "I", "risk"), -0.1, "categories.I.risk", "greater than or equal to 0"),
-    (("categories", "II", "colour"), "green", "categories.II.colour", "pattern"),
-    (("coarse", 2, "colour"), "#12345", "coarse[2].colour", "pattern"),
-    (("categories", "V", "risk"), 0.9, "categories.V", "outside its risk_range"),
-    (("severity_from",), "VII", "severity_from", "not a fine grade"),
-    (("slide_rule", "min_count", "II"), 3, "slide_rule.min_count.II", "above the least severe"),
-    (("colour_scheme",), "dark", "colour_scheme", "unknown key"),
-    (("nondiagnostic",), "II", "nondiagnostic", "also a fine grade"),
-])
+@pytest.mark.parametrize(
+    ("path", "value", "key", "cause"),
+    [
+        (("fine",), ["II", "III", "III", "V", "VI"], "fine", "listed twice"),
+        (("coarse", 0, "fine"), ["II", "III"], "coarse[1].fine", "already in coarse grade 'benign'"),
+        (("coarse", 1, "fine"), ["III"], "coarse", "'IV' is in no coarse grade"),
+        (("fine",), ["II", "IV", "III", "V", "VI"], "coarse", "disagrees"),
+        (("categories", "V", "risk"), 1.4, "categories.V.risk", "less than or equal to 1"),
+        (("categories", "I", "risk"), -0.1, "categories.I.risk", "greater than or equal to 0"),
+        (("categories", "II", "colour"), "green", "categories.II.colour", "pattern"),
+        (("coarse", 2, "colour"), "#12345", "coarse[2].colour", "pattern"),
+        (("categories", "V", "risk"), 0.9, "categories.V", "outside its risk_range"),
+        (("severity_from",), "VII", "severity_from", "not a fine grade"),
+        (("slide_rule", "min_count", "II"), 3, "slide_rule.min_count.II", "above the least severe"),
+        (("colour_scheme",), "dark", "colour_scheme", "unknown key"),
+        (("nondiagnostic",), "II", "nondiagnostic", "also a fine grade"),
+    ],
+)
 def test_bad_label_set_is_one_line_naming_where_and_key(path, value, key, cause):
     data = _tbsrtc_data()
     _edit(data, path, value)

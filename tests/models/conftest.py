@@ -43,8 +43,14 @@ def write_tiny_slide(path: Path, seed: int, size: int = 1536, n_groups: int = 6)
         groups.append((cx, cy, r, fine))
         poly = Point(cx, cy).buffer(r, 16)
         feats.append(qupath_feature(poly, fine, TBSRTC.color_rgb(fine)))
-    tifffile.imwrite(path, img, tile=(256, 256), photometric="rgb",
-                     resolution=(1e4 / SLIDE_MPP, 1e4 / SLIDE_MPP), resolutionunit="CENTIMETER")
+    tifffile.imwrite(
+        path,
+        img,
+        tile=(256, 256),
+        photometric="rgb",
+        resolution=(1e4 / SLIDE_MPP, 1e4 / SLIDE_MPP),
+        resolutionunit="CENTIMETER",
+    )
     path.with_suffix(".geojson").write_text(json.dumps(feature_collection(feats)))
     path.with_name(path.stem + ".truth.json").write_text(json.dumps({"seed": seed}))
     return groups

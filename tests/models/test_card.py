@@ -13,9 +13,17 @@ CFG = Stage2Config(stem=8, widths=(8, 16, 16, 24), blocks=(1, 1, 1, 1), fpn_dim=
 
 
 def _card(**kw):
-    d = {"name": "stage2", "version": "0.1.0", "architecture": "Stage2Net", "hyperparameters": CFG.to_dict(),
-             "input_mpp": 0.5, "input_size": 64, "label_set": TBSRTC.name, "labels": [*TBSRTC.fine, "none"],
-             "mpp_range": (0.25, 1.0)}
+    d = {
+        "name": "stage2",
+        "version": "0.1.0",
+        "architecture": "Stage2Net",
+        "hyperparameters": CFG.to_dict(),
+        "input_mpp": 0.5,
+        "input_size": 64,
+        "label_set": TBSRTC.name,
+        "labels": [*TBSRTC.fine, "none"],
+        "mpp_range": (0.25, 1.0),
+    }
     d.update(kw)
     return ModelCard(**d)
 

@@ -37,8 +37,9 @@ def test_each_kind_of_problem_is_flagged(tmp_path, tiny_slide_writer):
     feats.append(qupath_feature(bow, "II", (0, 128, 0)))  # self-intersecting
     (d / "odd.geojson").write_text(json.dumps(feature_collection(feats)))
     write_tiny_slide(d / "unlabelled.tif", 1_000_013, size=512, n_groups=1)
-    (d / "unlabelled.geojson").write_text(json.dumps(feature_collection(
-        [qupath_feature(box(10, 10, 60, 60), "Other", (9, 9, 9))])))
+    (d / "unlabelled.geojson").write_text(
+        json.dumps(feature_collection([qupath_feature(box(10, 10, 60, 60), "Other", (9, 9, 9))]))
+    )
     rep = check_data(d, TBSRTC)
     kinds = {(p.kind, p.slide) for p in rep.problems}
     assert ("no_annotations", "bare.tif") in kinds
@@ -51,8 +52,12 @@ def test_each_kind_of_problem_is_flagged(tmp_path, tiny_slide_writer):
     r = CliRunner().invoke(app, ["data", "check", str(d), "--json"])
     assert r.exit_code == 1
     doc = json.loads(r.output)
-    assert not doc["ok"] and {p["kind"] for p in doc["problems"]} >= {"no_annotations", "unknown_class",
-                                                                      "outside_slide", "invalid_polygon"}
+    assert not doc["ok"] and {p["kind"] for p in doc["problems"]} >= {
+        "no_annotations",
+        "unknown_class",
+        "outside_slide",
+        "invalid_polygon",
+    }
 
 
 def test_manifest_categories_and_unknown_category(tmp_path, tiny_slides):

@@ -42,8 +42,16 @@ def test_stage2_edge_crops_show_less_group(tiny_slides):
     item = find_slides(tiny_slides)[1]
 
     def group_crops(min_cover, edge_margin):
-        x, y = stage2_crops(item, np.random.default_rng(0), mpp=1.0, size=32, per_group=6, n_none=0,
-                            min_cover=min_cover, edge_margin=edge_margin)
+        x, y = stage2_crops(
+            item,
+            np.random.default_rng(0),
+            mpp=1.0,
+            size=32,
+            per_group=6,
+            n_none=0,
+            min_cover=min_cover,
+            edge_margin=edge_margin,
+        )
         return x[y < len(TBSRTC.fine)]
 
     core, edge = group_crops(0.6, 0.0), group_crops(0.02, 0.5)
@@ -58,7 +66,8 @@ def test_split_and_windows(tiny_slides):
     wins = region_windows((0, 0, 1000, 300), slide_mpp=0.25, mpp=0.5, size=256)
     assert len(wins) == 2 and all(w == 512 for _, _, w, _ in wins)
     covered = box(*wins[0][:2], wins[0][0] + 512, wins[0][1] + 512).union(
-        box(*wins[1][:2], wins[1][0] + 512, wins[1][1] + 512))
+        box(*wins[1][:2], wins[1][0] + 512, wins[1][1] + 512)
+    )
     assert covered.contains(box(0, 0, 1000, 300))
 
 

@@ -31,8 +31,17 @@ def test_round_trip_through_a_card():
     x = _slides(rng, 1)[0]
     assert np.allclose(back.distance(x), model.distance(x))
     assert DomainModel.from_dict({}) is None and DomainModel.from_dict({"space": "other"}) is None
-    card = ModelCard(name="stage1", version="t", architecture="Stage1Net", hyperparameters={}, input_mpp=8.0,
-                     input_size=None, label_set="tbsrtc-3", labels=["a"], domain={"features": model.to_dict()})
+    card = ModelCard(
+        name="stage1",
+        version="t",
+        architecture="Stage1Net",
+        hyperparameters={},
+        input_mpp=8.0,
+        input_size=None,
+        label_set="tbsrtc-3",
+        labels=["a"],
+        domain={"features": model.to_dict()},
+    )
     assert ModelCard.from_dict(card.to_dict()).domain["features"]["cell_threshold"] == model.cell_threshold
     old = card.to_dict()
     del old["domain"]  # a card written before the gate existed still loads, with no domain

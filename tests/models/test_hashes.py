@@ -88,13 +88,20 @@ def test_recording_an_intended_change_and_what_runs_is_recorded(folder):
     assert main([str(folder)]) == 0  # python -m zoomgrade.models.hashes FOLDER
     s1, s2 = _load(folder)
     assert s2.engine == "onnxruntime"
-    assert s2.files == {"stage2.safetensors": sha256(folder / "stage2.safetensors"),
-                        "stage2.onnx": sha256(folder / "stage2.onnx")}
+    assert s2.files == {
+        "stage2.safetensors": sha256(folder / "stage2.safetensors"),
+        "stage2.onnx": sha256(folder / "stage2.onnx"),
+    }
     assert set(s1.files) == {"stage1.safetensors", "stage1.onnx"}
     assert s2.predict(np.zeros((1, 64, 64, 3), np.uint8)).shape[0] == 1
     # the module runs as a command too, and says what it recorded
-    out = subprocess.run([sys.executable, "-m", "zoomgrade.models.hashes", str(folder / "stage1.json")],
-                         capture_output=True, text=True, timeout=120, check=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "zoomgrade.models.hashes", str(folder / "stage1.json")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert out.returncode == 0 and "stage1.onnx" in out.stdout
     assert update_card_hashes(folder / "stage1") == card_hashes(folder / "stage1")
 

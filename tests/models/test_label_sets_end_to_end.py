@@ -27,10 +27,21 @@ TINY2 = Stage2Config(stem=8, widths=(8, 16, 16, 24), blocks=(1, 1, 1, 1), fpn_di
 def other_folder(tiny_slides, tmp_path_factory):
     d = tmp_path_factory.mktemp("other-models")
     labels = read_label_file(write_other(d))
-    c1 = Stage1TrainConfig(epochs=2, steps_per_epoch=4, batch_size=4, crop=64, lr=1e-2, threads=1,
-                           export_onnx=False, net=TINY1)
-    c2 = Stage2TrainConfig(epochs=2, size=64, mpp=0.5, batch_size=16, per_group=2, none_per_slide=6, lr=1e-2,
-                           threads=1, export_onnx=False, net=TINY2)
+    c1 = Stage1TrainConfig(
+        epochs=2, steps_per_epoch=4, batch_size=4, crop=64, lr=1e-2, threads=1, export_onnx=False, net=TINY1
+    )
+    c2 = Stage2TrainConfig(
+        epochs=2,
+        size=64,
+        mpp=0.5,
+        batch_size=16,
+        per_group=2,
+        none_per_slide=6,
+        lr=1e-2,
+        threads=1,
+        export_onnx=False,
+        net=TINY2,
+    )
     train_stage1(tiny_slides, d / "models", config=c1, labels=labels, names=MAPPING, progress=False)
     train_stage2(tiny_slides, d / "models", config=c2, labels=labels, names=MAPPING, progress=False)
     return d / "models", labels
@@ -51,8 +62,9 @@ def test_grade_with_the_folder_writes_every_output_in_its_label_set(other_folder
     folder, labels = other_folder
     slides = sorted(tiny_slides.glob("*.tif"))[:2]
     out = tmp_path / "out"
-    r = CliRunner().invoke(app, ["grade", *map(str, slides), "--models", str(folder), "--out", str(out),
-                                 "--mode", "both", "--quiet"])
+    r = CliRunner().invoke(
+        app, ["grade", *map(str, slides), "--models", str(folder), "--out", str(out), "--mode", "both", "--quiet"]
+    )
     assert r.exit_code in (0, 1), r.output
     res = json.loads((out / slides[0].stem / "result.json").read_text())
     assert res["label_set"] == "other-4x2"
@@ -95,17 +107,46 @@ def test_models_check_prints_the_label_set_and_both_stages(other_folder):
 
 def test_train_lists_every_unknown_name_in_one_error_and_maps_names(tiny_slides, tmp_path):
     other = write_other(tmp_path)
-    r = CliRunner().invoke(app, ["train", "stage2", "--slides", str(tiny_slides), "--labels", str(other),
-                                 "--out", str(tmp_path / "m")])
+    r = CliRunner().invoke(
+        app, ["train", "stage2", "--slides", str(tiny_slides), "--labels", str(other), "--out", str(tmp_path / "m")]
+    )
     assert r.exit_code == 2
     assert r.output.count("error:") == 1
     for name in ("'II'", "'III'", "'IV'", "'V'", "'VI'"):
         assert name in r.output
     # a partial mapping leaves the rest listed; a bad target is refused by name
-    r2 = CliRunner().invoke(app, ["train", "stage2", "--slides", str(tiny_slides), "--labels", str(other),
-                                  "--map", "II=bland", "--map", "VI=cancer", "--out", str(tmp_path / "m")])
+    r2 = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "stage2",
+            "--slides",
+            str(tiny_slides),
+            "--labels",
+            str(other),
+            "--map",
+            "II=bland",
+            "--map",
+            "VI=cancer",
+            "--out",
+            str(tmp_path / "m"),
+        ],
+    )
     assert r2.exit_code == 2 and "'III'" in r2.output and "'II'" not in r2.output
-    r3 = CliRunner().invoke(app, ["train", "stage2", "--slides", str(tiny_slides), "--labels", str(other),
-                                  "--map", "II=benign", "--out", str(tmp_path / "m")])
+    r3 = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "stage2",
+            "--slides",
+            str(tiny_slides),
+            "--labels",
+            str(other),
+            "--map",
+            "II=benign",
+            "--out",
+            str(tmp_path / "m"),
+        ],
+    )
     assert r3.exit_code == 2 and "II=benign" in r3.output
     assert not (tmp_path / "m").exists()  # refused before any training

@@ -18,8 +18,16 @@ def _manifest(tmp_path, tiny_slides, rows: list[str], header: str = "slide,categ
 
 def test_manifest_gives_category_patient_split_and_test_is_held_out(tmp_path, tiny_slides):
     names = sorted(p.name for p in tiny_slides.glob("*.tif"))
-    m = _manifest(tmp_path, tiny_slides, [f"DIR/{names[0]},II,p1,train", f"DIR/{names[1]},V,p2,val",
-                                          f"DIR/{names[2]},VI,p3,test", f"DIR/{names[3]},,p1,train"])
+    m = _manifest(
+        tmp_path,
+        tiny_slides,
+        [
+            f"DIR/{names[0]},II,p1,train",
+            f"DIR/{names[1]},V,p2,val",
+            f"DIR/{names[2]},VI,p3,test",
+            f"DIR/{names[3]},,p1,train",
+        ],
+    )
     items = find_slides(m)
     assert [it.category for it in items] == ["II", "V", "VI", None]
     train, val = split_items(items)
@@ -47,12 +55,15 @@ def test_folder_split_is_by_slide_as_before(tiny_slides):
     assert how == "slide" and [it.slide.name for it in val] == [items[1].slide.name, items[3].slide.name]
 
 
-@pytest.mark.parametrize(("rows", "header", "msg"), [
-    (["x.tif"], "image,category", "needs a 'slide' column"),
-    (["DIR/nope.tif,II,,train"], "slide,category,patient,split", "not found"),
-    (["DIR/a.tif,II,,holdout"], "slide,category,patient,split", "is not one of"),
-    (["DIR/a.tif", "DIR/a.tif"], "slide", "listed twice"),
-])
+@pytest.mark.parametrize(
+    ("rows", "header", "msg"),
+    [
+        (["x.tif"], "image,category", "needs a 'slide' column"),
+        (["DIR/nope.tif,II,,train"], "slide,category,patient,split", "not found"),
+        (["DIR/a.tif,II,,holdout"], "slide,category,patient,split", "is not one of"),
+        (["DIR/a.tif", "DIR/a.tif"], "slide", "listed twice"),
+    ],
+)
 def test_bad_manifests_get_one_clear_line(tmp_path, tiny_slides, rows, header, msg):
     m = _manifest(tmp_path, tiny_slides, rows, header)
     with pytest.raises(ZoomgradeError, match=msg) as err:

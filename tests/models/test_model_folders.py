@@ -25,18 +25,42 @@ def make_folder(d, l1, l2, classes2=None):
     torch.manual_seed(0)
     c1 = Stage1Config(**{**TINY1.to_dict(), "n_coarse": len(l1.coarse)})
     c2 = Stage2Config(**{**TINY2.to_dict(), "n_classes": len(l2.fine) + 1})
-    save_model(Stage1Net(c1), ModelCard("stage1", "t", "Stage1Net", c1.to_dict(), 8.0, None, l1.name,
-                                        list(l1.coarse), label_definition=label_set_to_dict(l1)), d / "stage1")
-    save_model(Stage2Net(c2), ModelCard("stage2", "t", "Stage2Net", c2.to_dict(), 0.5, 64, l2.name,
-                                        classes2 or [*l2.fine, "none"], label_definition=label_set_to_dict(l2)),
-               d / "stage2")
+    save_model(
+        Stage1Net(c1),
+        ModelCard(
+            "stage1",
+            "t",
+            "Stage1Net",
+            c1.to_dict(),
+            8.0,
+            None,
+            l1.name,
+            list(l1.coarse),
+            label_definition=label_set_to_dict(l1),
+        ),
+        d / "stage1",
+    )
+    save_model(
+        Stage2Net(c2),
+        ModelCard(
+            "stage2",
+            "t",
+            "Stage2Net",
+            c2.to_dict(),
+            0.5,
+            64,
+            l2.name,
+            classes2 or [*l2.fine, "none"],
+            label_definition=label_set_to_dict(l2),
+        ),
+        d / "stage2",
+    )
     return d
 
 
 def _grade(tmp_path, folder, *extra):
     slide = tmp_path / "missing.svs"  # never opened: the models are refused first
-    return CliRunner().invoke(app, ["grade", str(slide), "--models", str(folder), "--out", str(tmp_path / "o"),
-                                    *extra])
+    return CliRunner().invoke(app, ["grade", str(slide), "--models", str(folder), "--out", str(tmp_path / "o"), *extra])
 
 
 def test_stage_models_with_different_label_sets_are_refused_naming_both(tmp_path):

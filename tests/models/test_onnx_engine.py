@@ -38,8 +38,16 @@ def with_bn_statistics(net, shape):
 def exported(tmp_path_factory):
     torch.manual_seed(3)
     net = with_bn_statistics(Stage2Net(CFG), (8, 3, 64, 64))
-    card = ModelCard(name="stage2", version="0", architecture="Stage2Net", hyperparameters=CFG.to_dict(),
-                     input_mpp=0.5, input_size=64, label_set=TBSRTC.name, labels=[*TBSRTC.fine, "none"])
+    card = ModelCard(
+        name="stage2",
+        version="0",
+        architecture="Stage2Net",
+        hyperparameters=CFG.to_dict(),
+        input_mpp=0.5,
+        input_size=64,
+        label_set=TBSRTC.name,
+        labels=[*TBSRTC.fine, "none"],
+    )
     d = tmp_path_factory.mktemp("onnx")
     return save_model(net, card, d / "stage2", export_example=torch.zeros(2, 3, 64, 64))
 
@@ -96,12 +104,16 @@ def test_unreadable_export_is_a_card_error_naming_the_file(exported, tmp_path):
 
 
 def test_no_device_id_file_in_home(exported, tmp_path):
-    code = ("from zoomgrade.models.card import load_model; from zoomgrade.models.runners import Stage2Runner;"
-            f"m, c = load_model({str(exported)!r}); r = Stage2Runner(m, c, 'cpu', weights_path={str(exported)!r});"
-            "import numpy as np; r.predict(np.zeros((1, 64, 64, 3), np.uint8)); print(r.engine)")
+    code = (
+        "from zoomgrade.models.card import load_model; from zoomgrade.models.runners import Stage2Runner;"
+        f"m, c = load_model({str(exported)!r}); r = Stage2Runner(m, c, 'cpu', weights_path={str(exported)!r});"
+        "import numpy as np; r.predict(np.zeros((1, 64, 64, 3), np.uint8)); print(r.engine)"
+    )
     env = {**os.environ, "HOME": str(tmp_path)}
     env.pop("ORT_DISABLE_TELEMETRY", None)
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "onnxruntime"
     assert list(tmp_path.rglob("*")) == []
@@ -114,8 +126,16 @@ S1CFG = Stage1Config(widths=(8, 8, 16, 16), blocks=(1, 1, 1, 1), attn_dim=16, at
 def stage1_exported(tmp_path_factory):
     torch.manual_seed(4)
     net = with_bn_statistics(Stage1Net(S1CFG), (2, 3, 128, 128))
-    card = ModelCard(name="stage1", version="0", architecture="Stage1Net", hyperparameters=S1CFG.to_dict(),
-                     input_mpp=8.0, input_size=0, label_set=TBSRTC.name, labels=list(TBSRTC.coarse))
+    card = ModelCard(
+        name="stage1",
+        version="0",
+        architecture="Stage1Net",
+        hyperparameters=S1CFG.to_dict(),
+        input_mpp=8.0,
+        input_size=0,
+        label_set=TBSRTC.name,
+        labels=list(TBSRTC.coarse),
+    )
     d = tmp_path_factory.mktemp("onnx1")
     # saved without an export, then exported beside (the path for weights trained before stage 1 had one)
     path = save_model(net, card, d / "stage1")
@@ -146,11 +166,15 @@ def test_stage1_onnxruntime_gives_the_torch_maps(stage1_exported):
 
 def test_the_library_leaves_the_process_environment_as_it_found_it(tmp_path):
     # Telemetry is off around onnxruntime's import only; the entry points set it for their own process.
-    code = ("import os; from zoomgrade.models.onnx_engine import import_ort; assert import_ort() is not None; "
-            "import zoomgrade.cascade; print(os.environ.get('ORT_DISABLE_TELEMETRY'))")
+    code = (
+        "import os; from zoomgrade.models.onnx_engine import import_ort; assert import_ort() is not None; "
+        "import zoomgrade.cascade; print(os.environ.get('ORT_DISABLE_TELEMETRY'))"
+    )
     env = {**os.environ, "HOME": str(tmp_path)}
     env.pop("ORT_DISABLE_TELEMETRY", None)
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "None"
     assert list(tmp_path.rglob("*")) == []  # and still no device id written

@@ -9,7 +9,7 @@ from zoomgrade.models.runners import Stage1Maps
 
 
 def _blob(g: np.ndarray, cy: int, cx: int, r: float, peak: float) -> None:
-    yy, xx = np.mgrid[:g.shape[0], :g.shape[1]]
+    yy, xx = np.mgrid[: g.shape[0], : g.shape[1]]
     g[:] = np.maximum(g, peak * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * r * r)))
 
 

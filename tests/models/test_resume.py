@@ -48,8 +48,12 @@ def _env() -> dict[str, str]:
 
 
 def _run(stage: str, slides: Path, out: Path, resume: bool) -> None:
-    subprocess.run([sys.executable, "-c", SCRIPT, stage, str(slides), str(out), "1" if resume else "0"],
-                   env=_env(), check=True, timeout=600)
+    subprocess.run(
+        [sys.executable, "-c", SCRIPT, stage, str(slides), str(out), "1" if resume else "0"],
+        env=_env(),
+        check=True,
+        timeout=600,
+    )
 
 
 @pytest.mark.parametrize("stage", ["stage1", "stage2"])
@@ -77,16 +81,26 @@ def test_resume_refuses_other_options_and_a_missing_checkpoint(tiny_slides, tmp_
     from zoomgrade.models.stage2 import Stage2Config
     from zoomgrade.models.train_stage2 import Stage2TrainConfig, train_stage2
 
-    cfg = Stage2TrainConfig(epochs=1, size=64, mpp=1.0, batch_size=16, per_group=1, none_per_slide=2, threads=1,
-                            export_onnx=False, net=Stage2Config(stem=8, widths=(8, 8, 8, 8), blocks=(1, 1, 1, 1),
-                                                                fpn_dim=8))
+    cfg = Stage2TrainConfig(
+        epochs=1,
+        size=64,
+        mpp=1.0,
+        batch_size=16,
+        per_group=1,
+        none_per_slide=2,
+        threads=1,
+        export_onnx=False,
+        net=Stage2Config(stem=8, widths=(8, 8, 8, 8), blocks=(1, 1, 1, 1), fpn_dim=8),
+    )
     with pytest.raises(ZoomgradeError, match="no checkpoint"):
         train_stage2(tiny_slides, tmp_path, config=cfg, progress=False, resume=True)
     from zoomgrade.models.checkpoint import TrainState, save_checkpoint
     from zoomgrade.models.train_common import resume_key
 
-    save_checkpoint(checkpoint_path(tmp_path, "stage2"), TrainState(0, [], (-1.0, -1, None), {}, {},
-                                                                    resume_key(replace(cfg, lr=0.5), None)))
+    save_checkpoint(
+        checkpoint_path(tmp_path, "stage2"),
+        TrainState(0, [], (-1.0, -1, None), {}, {}, resume_key(replace(cfg, lr=0.5), None)),
+    )
     with pytest.raises(ZoomgradeError, match=r"other training options.*lr"):
         train_stage2(tiny_slides, tmp_path, config=cfg, progress=False, resume=True)
 
@@ -109,8 +123,12 @@ def test_fine_tuning_starts_from_the_shipped_weights(tiny_slides, tmp_path):
     assert init["from"] == str(shipped_dir())
     shipped, shipped_card = load_model(shipped_dir() / "stage1.safetensors")
     _, val = split_items(find_slides(tiny_slides))
-    slides = [stage1_slide(it, shipped_card.input_mpp, shipped_card.hyperparameters["out_stride"], TBSRTC,
-                           gain=cfg.target_gain) for it in val]
+    slides = [
+        stage1_slide(
+            it, shipped_card.input_mpp, shipped_card.hyperparameters["out_stride"], TBSRTC, gain=cfg.target_gain
+        )
+        for it in val
+    ]
     expected = stage1_scores(Stage1Runner(shipped, shipped_card, device="cpu"), slides, TBSRTC)
     assert init["validation_before_training"]["score"] == expected["score"]
     assert init["validation_before_training"]["found"] == expected["found"]

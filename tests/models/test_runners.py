@@ -16,8 +16,16 @@ S2 = Stage2Config(stem=8, widths=(8, 16, 16, 24), blocks=(1, 1, 1, 1), fpn_dim=1
 
 
 def _card(name, arch, hp, labels, size=None):
-    return ModelCard(name=name, version="0", architecture=arch, hyperparameters=hp, input_mpp=8.0 if
-                     name == "stage1" else 0.5, input_size=size, label_set=TBSRTC.name, labels=labels)
+    return ModelCard(
+        name=name,
+        version="0",
+        architecture=arch,
+        hyperparameters=hp,
+        input_mpp=8.0 if name == "stage1" else 0.5,
+        input_size=size,
+        label_set=TBSRTC.name,
+        labels=labels,
+    )
 
 
 def _local_stage1():
@@ -73,8 +81,12 @@ def test_stage2_runner_batches_and_probabilities():
 
 
 def test_combine_windows_ignores_empty_windows():
-    probs = np.array([[0.0, 0.0, 0.0, 0.0, 0.05, 0.95],   # mostly empty window saying VI
-                      [0.9, 0.05, 0.0, 0.0, 0.05, 0.0]])  # a sure cell window saying II
+    probs = np.array(
+        [
+            [0.0, 0.0, 0.0, 0.0, 0.05, 0.95],  # mostly empty window saying VI
+            [0.9, 0.05, 0.0, 0.0, 0.05, 0.0],
+        ]
+    )  # a sure cell window saying II
     fine = combine_windows(probs)
     assert fine.shape == (5,) and fine.sum() == pytest.approx(1.0)
     assert np.argmax(fine) == 0

@@ -21,8 +21,9 @@ TINY2 = Stage2Config(stem=8, widths=(8, 16, 16, 24), blocks=(1, 1, 1, 1), fpn_di
 
 @pytest.mark.slow
 def test_stage1_loss_falls_and_checkpoint_loads(tiny_slides, tmp_path):
-    cfg = Stage1TrainConfig(epochs=4, steps_per_epoch=8, batch_size=4, crop=64, lr=1e-2, threads=1,
-                            export_onnx=False, net=TINY1)
+    cfg = Stage1TrainConfig(
+        epochs=4, steps_per_epoch=8, batch_size=4, crop=64, lr=1e-2, threads=1, export_onnx=False, net=TINY1
+    )
     res = train_stage1(tiny_slides, tmp_path, config=cfg, progress=False, command="pytest")
     losses = [h["loss"] for h in res.history]
     assert len(losses) == 4 and losses[-1] < losses[0]
@@ -38,8 +39,18 @@ def test_stage1_loss_falls_and_checkpoint_loads(tiny_slides, tmp_path):
 
 @pytest.mark.slow
 def test_stage2_loss_falls_and_checkpoint_loads(tiny_slides, tmp_path):
-    cfg = Stage2TrainConfig(epochs=4, size=64, mpp=1.0, batch_size=16, per_group=4, none_per_slide=8,
-                            lr=1e-2, threads=1, export_onnx=False, net=TINY2)
+    cfg = Stage2TrainConfig(
+        epochs=4,
+        size=64,
+        mpp=1.0,
+        batch_size=16,
+        per_group=4,
+        none_per_slide=8,
+        lr=1e-2,
+        threads=1,
+        export_onnx=False,
+        net=TINY2,
+    )
     res = train_stage2(tiny_slides, tmp_path, config=cfg, progress=False, command="pytest")
     losses = [h["loss"] for h in res.history]
     assert losses[-1] < losses[0]
@@ -51,9 +62,26 @@ def test_stage2_loss_falls_and_checkpoint_loads(tiny_slides, tmp_path):
 
 @pytest.mark.slow
 def test_cli_train_writes_weights_and_card(tiny_slides, tmp_path):
-    r = CliRunner().invoke(app, ["train", "stage1", "--slides", str(tiny_slides), "--out", str(tmp_path),
-                                 "--epochs", "1", "--steps", "1", "--batch-size", "2", "--threads", "1",
-                                 "--quiet"])
+    r = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "stage1",
+            "--slides",
+            str(tiny_slides),
+            "--out",
+            str(tmp_path),
+            "--epochs",
+            "1",
+            "--steps",
+            "1",
+            "--batch-size",
+            "2",
+            "--threads",
+            "1",
+            "--quiet",
+        ],
+    )
     assert r.exit_code == 0, r.output
     card = json.loads((tmp_path / "stage1.json").read_text())
     assert card["name"] == "stage1" and card["training"]["epochs_run"] == 1
@@ -75,13 +103,26 @@ def test_grade_class_weights_favour_rare_classes():
     assert np.allclose(half, np.sqrt(full))
     assert np.allclose(grade_class_weights([slide], 3, 0.0), 1.0)
     # a class absent from the data keeps weight 1 rather than dividing by zero
-    assert grade_class_weights([SimpleNamespace(grade=np.zeros((1, 4), int), grade_weight=np.ones((1, 4)))], 3)[2] == 1.0
+    assert (
+        grade_class_weights([SimpleNamespace(grade=np.zeros((1, 4), int), grade_weight=np.ones((1, 4)))], 3)[2] == 1.0
+    )
 
 
 @pytest.mark.slow
 def test_stage2_weight_averaging_keeps_the_average_of_the_last_epochs(tiny_slides, tmp_path):
-    cfg = Stage2TrainConfig(epochs=3, size=64, mpp=1.0, batch_size=16, per_group=2, none_per_slide=4,
-                            lr=1e-2, threads=1, export_onnx=False, swa_epochs=2, net=TINY2)
+    cfg = Stage2TrainConfig(
+        epochs=3,
+        size=64,
+        mpp=1.0,
+        batch_size=16,
+        per_group=2,
+        none_per_slide=4,
+        lr=1e-2,
+        threads=1,
+        export_onnx=False,
+        swa_epochs=2,
+        net=TINY2,
+    )
     res = train_stage2(tiny_slides, tmp_path, config=cfg, progress=False, command="pytest")
     assert len(res.history) == 4 and res.history[-1]["swa_of_last_epochs"] == 2
     assert res.best_epoch == 3 and res.best_score == res.history[-1]["macro_f1"]

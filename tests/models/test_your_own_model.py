@@ -24,9 +24,16 @@ class TinyVGG(nn.Module):
     def __init__(self, n_classes: int):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1))
+            nn.Conv2d(3, 8, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(8, 16, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(16, 16, 3, padding=1),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
+        )
         self.head = nn.Linear(16, n_classes)
 
     def forward(self, x):
@@ -42,13 +49,29 @@ def export_user_model(folder, size=64):
     torch.manual_seed(3)
     model = TinyVGG(len(CLASSES)).eval()
     example = torch.zeros(2, 3, size, size)
-    torch.onnx.export(model, (example,), str(folder / "stage2.onnx"), input_names=["image"], output_names=["probs"],
-                      dynamic_shapes=({0: torch.export.Dim("batch")},), dynamo=True)
+    torch.onnx.export(
+        model,
+        (example,),
+        str(folder / "stage2.onnx"),
+        input_names=["image"],
+        output_names=["probs"],
+        dynamic_shapes=({0: torch.export.Dim("batch")},),
+        dynamo=True,
+    )
     card = {
-        "name": "stage2", "version": "1.0", "architecture": "onnx", "onnx_file": "stage2.onnx",
-        "input_mpp": 0.5, "input_size": size, "channel_order": "BGR", "pixel_max": 255.0, "layout": "NCHW",
+        "name": "stage2",
+        "version": "1.0",
+        "architecture": "onnx",
+        "onnx_file": "stage2.onnx",
+        "input_mpp": 0.5,
+        "input_size": size,
+        "channel_order": "BGR",
+        "pixel_max": 255.0,
+        "layout": "NCHW",
         "normalisation": {"mean": [104.0, 117.0, 123.0], "std": [58.0, 57.0, 59.0]},
-        "label_set": TBSRTC.name, "labels": CLASSES, "output": "probabilities",
+        "label_set": TBSRTC.name,
+        "labels": CLASSES,
+        "output": "probabilities",
         "description": "a user's own patch classifier (test)",
     }
     (folder / "stage2.json").write_text(json.dumps(card, indent=2))
@@ -91,8 +114,9 @@ def test_user_model_grades_through_the_cascade_and_the_baseline(user_folder, syn
     d, _ = user_folder
     slide = synth_slide("VI", size_mm=(2, 2))
     out = tmp_path / "out"
-    r = CliRunner().invoke(app, ["grade", str(slide), "--models", str(d), "--out", str(out), "--mode", "both",
-                                 "--quiet"])
+    r = CliRunner().invoke(
+        app, ["grade", str(slide), "--models", str(d), "--out", str(out), "--mode", "both", "--quiet"]
+    )
     assert r.exit_code == 0, r.output
     res = json.loads((out / slide.stem / "result.json").read_text())
     assert res["versions"]["stage2"] == "stage2 1.0"
@@ -102,13 +126,16 @@ def test_user_model_grades_through_the_cascade_and_the_baseline(user_folder, syn
     assert all(len(g["fine_probs"]) == len(TBSRTC.fine) for g in res["regions"])
 
 
-@pytest.mark.parametrize(("edit", "cause"), [
-    ({"labels": ["II", "III", "IV", "V", "none", "none"]}, "duplicated"),
-    ({"labels": ["VI", "none", "II", "V", "III", "Bethesda IV"]}, "missing ['IV']"),
-    ({"layout": "CHWN"}, "layout must be"),
-    ({"input_size": 96}, "does not take 96 px"),
-    ({"output": "scores"}, "output must be"),
-])
+@pytest.mark.parametrize(
+    ("edit", "cause"),
+    [
+        ({"labels": ["II", "III", "IV", "V", "none", "none"]}, "duplicated"),
+        ({"labels": ["VI", "none", "II", "V", "III", "Bethesda IV"]}, "missing ['IV']"),
+        ({"layout": "CHWN"}, "layout must be"),
+        ({"input_size": 96}, "does not take 96 px"),
+        ({"output": "scores"}, "output must be"),
+    ],
+)
 def test_bad_user_cards_are_refused_with_what_is_wrong(user_folder, tmp_path, edit, cause):
     d, _ = user_folder
     bad = tmp_path / "bad"

@@ -15,8 +15,12 @@ from zoomgrade.types import Adequacy, CostRecord, Region, RegionGrade, SlideResu
 SLIDE_MPP = 0.5
 # (centre x, centre y, radius px, fine grade, confidence): blobs drawn on the slide and graded as such.
 BLOBS = [
-    (300, 300, 90, "II", 0.91), (900, 260, 70, "II", 0.80), (1500, 350, 110, "III", 0.62),
-    (400, 900, 80, "IV", 0.71), (1000, 1000, 120, "VI", 0.95), (1650, 1100, 60, "V", 0.55),
+    (300, 300, 90, "II", 0.91),
+    (900, 260, 70, "II", 0.80),
+    (1500, 350, 110, "III", 0.62),
+    (400, 900, 80, "IV", 0.71),
+    (1000, 1000, 120, "VI", 0.95),
+    (1650, 1100, 60, "V", 0.55),
     (1950, 60, 90, "II", 0.88),  # crosses the right and top edges: the GeoJSON must clip it to the slide
 ]
 
@@ -36,8 +40,14 @@ def draw_slide(path: Path, size: tuple[int, int] = (2000, 1400)) -> Path:
     return path
 
 
-def make_result(slide_path: Path, *, category: str = "VI", mode: str = "cascade",
-                with_maps: bool = True, comparison: dict | None = None) -> SlideResult:
+def make_result(
+    slide_path: Path,
+    *,
+    category: str = "VI",
+    mode: str = "cascade",
+    with_maps: bool = True,
+    comparison: dict | None = None,
+) -> SlideResult:
     from zoomgrade.slide import open_slide
 
     labels = TBSRTC
@@ -56,8 +66,18 @@ def make_result(slide_path: Path, *, category: str = "VI", mode: str = "cascade"
         poly = Point(cx, cy).buffer(r, quad_segs=8)
         region = Region(i, poly, cp, coarse, 0.7, float(poly.area * SLIDE_MPP**2), int(poly.area * SLIDE_MPP**2 / 150))
         decided = "fallback" if conf < 0.6 else "stage2"
-        regions.append(RegionGrade(region, fine, conf, fp, rng.dirichlet(np.ones(len(labels.fine))), decided,
-                                   order=i, patch_grades=["V", "VI", "V"] if decided == "fallback" else []))
+        regions.append(
+            RegionGrade(
+                region,
+                fine,
+                conf,
+                fp,
+                rng.dirichlet(np.ones(len(labels.fine))),
+                decided,
+                order=i,
+                patch_grades=["V", "VI", "V"] if decided == "fallback" else [],
+            )
+        )
     counts = {g: sum(r.fine_grade == g for r in regions) for g in labels.fine}
     cost = CostRecord()
     cost.stage("stage1").seconds = 0.8
@@ -79,16 +99,32 @@ def make_result(slide_path: Path, *, category: str = "VI", mode: str = "cascade"
             grade[inside] = 0.1
             grade[inside, labels.coarse_index(labels.coarse_of(fine))] = 0.8
         attention = np.exp(-((xx - 1000) ** 2 + (yy - 1000) ** 2) / 400**2.0)
-        maps = {"thumbnail": thumb, "thumbnail_mpp": thumb_mpp, "group": group, "grade": grade,
-                "attention": attention, "map_mpp": map_mpp}
+        maps = {
+            "thumbnail": thumb,
+            "thumbnail_mpp": thumb_mpp,
+            "group": group,
+            "grade": grade,
+            "attention": attention,
+            "map_mpp": map_mpp,
+        }
     return SlideResult(
-        slide=info, mode=mode, label_set=labels.name, category=category,
-        category_name=labels.category_names[category], risk_of_malignancy=labels.risk_of_malignancy[category],
+        slide=info,
+        mode=mode,
+        label_set=labels.name,
+        category=category,
+        category_name=labels.category_names[category],
+        risk_of_malignancy=labels.risk_of_malignancy[category],
         category_reason="one convincing malignant group (region 4, VI at 95%)",
         adequacy=Adequacy(True, len(regions), 6, 6, 10, "6 groups of at least 10 cells"),
-        counts=counts, regions=regions, cost=cost, config={"stage2": {"threshold": 0.6}, "mode": mode},
+        counts=counts,
+        regions=regions,
+        cost=cost,
+        config={"stage2": {"threshold": 0.6}, "mode": mode},
         versions={"zoomgrade": "0.1.0", "stage1": "stage1-test 0", "stage2": "stage2-test 0"},
-        maps=maps, comparison=comparison, warnings=[])
+        maps=maps,
+        comparison=comparison,
+        warnings=[],
+    )
 
 
 def save_with_slide(result: SlideResult, out_dir: Path) -> Path:

@@ -15,7 +15,7 @@ from zoomgrade.types import SlideResult
 
 
 def _near(a: np.ndarray, rgb: tuple[int, int, int], tol: int = 8) -> np.ndarray:
-    return (np.abs(a.astype(int) - np.array(rgb)).max(-1) <= tol)
+    return np.abs(a.astype(int) - np.array(rgb)).max(-1) <= tol
 
 
 def test_overlay_outlines_each_region_in_its_grade_colour(result: SlideResult, tmp_path: Path) -> None:
@@ -31,10 +31,10 @@ def test_overlay_outlines_each_region_in_its_grade_colour(result: SlideResult, t
         # the outline's colour is found on the region's rim, at the right place
         y0, y1 = int((cy - r) * scale) - 4, int((cy + r) * scale) + 4
         x0, x1 = int((cx - r) * scale) - 4, int((cx + r) * scale) + 4
-        rim = thumb[max(y0, 0):y1, max(x0, 0):x1]
+        rim = thumb[max(y0, 0) : y1, max(x0, 0) : x1]
         assert _near(rim, TBSRTC.color_rgb(grade)).sum() > 2 * r * scale, grade
     # and not where there is no region (slide centre-left between blobs)
-    empty = thumb[int(600 * scale):int(700 * scale), int(600 * scale):int(800 * scale)]
+    empty = thumb[int(600 * scale) : int(700 * scale), int(600 * scale) : int(800 * scale)]
     assert not any(_near(empty, TBSRTC.color_rgb(g)).any() for g in TBSRTC.fine)
 
 

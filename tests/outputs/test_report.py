@@ -65,8 +65,15 @@ def test_report_is_self_contained(result: SlideResult, tmp_path: Path) -> None:
     external = [r for r in p.refs if not (r[2].startswith("data:") or r[2].startswith("#"))]
     assert external == []
     text = " ".join(p.text)
-    for needed in (result.category_name, result.slide.name, "97%", result.category_reason, "adequate:",
-                   "Cost of this run", "stage2-test 0"):
+    for needed in (
+        result.category_name,
+        result.slide.name,
+        "97%",
+        result.category_reason,
+        "adequate:",
+        "Cost of this run",
+        "stage2-test 0",
+    ):
         assert needed in text, needed
     # the overlay embedded is byte-for-byte the overlay.png written beside it
     assert base64.b64decode(p.imgs[0]["src"].split(",", 1)[1]) == (tmp_path / "overlay.png").read_bytes()
@@ -85,8 +92,7 @@ def test_gallery_crops_are_high_power_reads_of_the_most_severe_regions(result: S
     assert min(crops[0].convert("L").getextrema()) < 90
 
 
-def test_a_region_too_large_for_one_crop_is_shown_as_a_high_power_detail(result: SlideResult,
-                                                                          tmp_path: Path) -> None:
+def test_a_region_too_large_for_one_crop_is_shown_as_a_high_power_detail(result: SlideResult, tmp_path: Path) -> None:
     from shapely.geometry import box
 
     big = result.regions[4]  # the VI region, first in the gallery
@@ -111,12 +117,18 @@ def test_report_without_the_slide_says_why(flat_slide: Path, tmp_path: Path) -> 
 
 def test_comparison_and_exhaustive_without_maps(flat_slide: Path, tmp_path: Path) -> None:
     # the record zoomgrade.cascade.compare writes for mode="both"
-    cmp = {"exhaustive": {"category": "V", "counts": {"V": 3}}, "category_agreement": False,
-           "regions": [{"id": 4, "cascade_grade": "VI", "exhaustive_grade": "V", "n_tiles": 9, "agree": False},
-                       {"id": 0, "cascade_grade": "II", "exhaustive_grade": "II", "n_tiles": 4, "agree": True}],
-           "region_agreement": 0.5, "regions_compared": 2,
-           "high_power_pixels": {"cascade": 2_000_000, "exhaustive": 40_000_000, "ratio": 0.05},
-           "seconds": {"cascade": 3.0, "exhaustive": 41.0}}
+    cmp = {
+        "exhaustive": {"category": "V", "counts": {"V": 3}},
+        "category_agreement": False,
+        "regions": [
+            {"id": 4, "cascade_grade": "VI", "exhaustive_grade": "V", "n_tiles": 9, "agree": False},
+            {"id": 0, "cascade_grade": "II", "exhaustive_grade": "II", "n_tiles": 4, "agree": True},
+        ],
+        "region_agreement": 0.5,
+        "regions_compared": 2,
+        "high_power_pixels": {"cascade": 2_000_000, "exhaustive": 40_000_000, "ratio": 0.05},
+        "seconds": {"cascade": 3.0, "exhaustive": 41.0},
+    }
     r = make_result(flat_slide, mode="exhaustive", with_maps=False, comparison=cmp)
     save_result(r, tmp_path)
     text = " ".join(_parse(tmp_path / "report.html").text)
@@ -133,9 +145,20 @@ def test_report_renders_in_headless_chromium(result: SlideResult, tmp_path: Path
     save_with_slide(result, tmp_path)
     shot = tmp_path / "shot.png"
     profile = tmp_path / "profile"
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-           "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-           f"--screenshot={shot}", "--window-size=1200,1600", (tmp_path / "report.html").as_uri()]
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+        f"--screenshot={shot}",
+        "--window-size=1200,1600",
+        (tmp_path / "report.html").as_uri(),
+    ]
     subprocess.run(cmd, check=True, capture_output=True, timeout=120)
     img = Image.open(shot).convert("RGB")
     assert img.size == (1200, 1600)

@@ -13,8 +13,9 @@ from zoomgrade.outputs import failure_row, summary_row, write_summary_csv
 def test_rows_for_graded_and_failed_slides(flat_slide: Path, tmp_path: Path) -> None:
     a = make_result(flat_slide, category="VI")
     b = make_result(flat_slide, category="II")
-    path = write_summary_csv([a, summary_row(b, tmp_path / "b"), failure_row("/x/broken.svs", "not a slide")],
-                             tmp_path / "summary.csv")
+    path = write_summary_csv(
+        [a, summary_row(b, tmp_path / "b"), failure_row("/x/broken.svs", "not a slide")], tmp_path / "summary.csv"
+    )
     with open(path, newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["status"] for r in rows] == ["graded", "graded", "failed"]
@@ -29,8 +30,12 @@ def test_rows_for_graded_and_failed_slides(flat_slide: Path, tmp_path: Path) -> 
 
 
 def test_mode_both_adds_the_comparison_columns(flat_slide: Path, tmp_path: Path) -> None:
-    cmp = {"exhaustive": {"category": "V"}, "category_agreement": False, "region_agreement": 0.75,
-           "high_power_pixels": {"cascade": 1, "exhaustive": 20, "ratio": 0.05}}
+    cmp = {
+        "exhaustive": {"category": "V"},
+        "category_agreement": False,
+        "region_agreement": 0.75,
+        "high_power_pixels": {"cascade": 1, "exhaustive": 20, "ratio": 0.05},
+    }
     path = write_summary_csv([make_result(flat_slide), make_result(flat_slide, comparison=cmp)], tmp_path / "s.csv")
     with open(path, newline="") as fh:
         rows = list(csv.DictReader(fh))

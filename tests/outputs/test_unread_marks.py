@@ -11,8 +11,14 @@ def test_unread_regions_are_marked_everywhere(result: SlideResult, tmp_path: Pat
     assert result.regions, "the fixture must have regions"
     result.regions[-1].decided_by = "stage1-early-stop"
     why = "VI holds on 30 evidence regions even if all 12 ungraded regions were gradable groups"
-    result.reading = {"early_stop": True, "stopped": True, "regions": len(result.regions),
-                      "read": len(result.regions) - 1, "unread": 1, "reason": why}
+    result.reading = {
+        "early_stop": True,
+        "stopped": True,
+        "regions": len(result.regions),
+        "read": len(result.regions) - 1,
+        "unread": 1,
+        "reason": why,
+    }
     doc = result_to_dict(result)
     assert validate_result_dict(doc) == []
     assert doc["reading"]["unread"] == 1 and doc["regions"][-1]["decided_by"] == "stage1-early-stop"

@@ -22,10 +22,26 @@ def _withheld(flat_slide):
     r.category = r.category_name = r.risk_of_malignancy = None
     r.withheld_reasons = ["stain: the stain colour is 40 degrees from every training slide's"]
     r.qc = [QcRecord("stain", 40.0, 9.0, "fail", "another stain").to_dict()]
-    r.domain = {"slide_score": 0.9, "slide_threshold": 0.3, "cell_threshold": 12.0, "in_domain": False,
-                "n_regions": 1, "n_regions_out": 1, "note": "",
-                "regions": [{**{k: v for k, v in r.regions[0].region.to_dict().items()
-                                if k in ("id", "bbox", "geometry", "coarse_grade")}, "score": 30.0, "in_domain": False}]}
+    r.domain = {
+        "slide_score": 0.9,
+        "slide_threshold": 0.3,
+        "cell_threshold": 12.0,
+        "in_domain": False,
+        "n_regions": 1,
+        "n_regions_out": 1,
+        "note": "",
+        "regions": [
+            {
+                **{
+                    k: v
+                    for k, v in r.regions[0].region.to_dict().items()
+                    if k in ("id", "bbox", "geometry", "coarse_grade")
+                },
+                "score": 30.0,
+                "in_domain": False,
+            }
+        ],
+    }
     r.regions = []
     return r
 

@@ -16,9 +16,12 @@ from zoomgrade.qc.record import QcRecord
 
 def _gate(status: str, forced: bool = False) -> GateDecision:
     verdict = "fail" if status == "withheld" else "pass"
-    return GateDecision(qc=[QcRecord("colour", 9.0, 4.0, verdict, "colours unlike the training slides'")],
-                        status=status, reasons=["colour: unlike the training slides"] if verdict == "fail" else [],
-                        forced=forced)
+    return GateDecision(
+        qc=[QcRecord("colour", 9.0, 4.0, verdict, "colours unlike the training slides'")],
+        status=status,
+        reasons=["colour: unlike the training slides"] if verdict == "fail" else [],
+        forced=forced,
+    )
 
 
 def test_apply_gate_returns_a_new_result_and_leaves_the_input_as_built(tmp_path):

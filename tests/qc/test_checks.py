@@ -75,8 +75,10 @@ def test_focus_counts_blurred_windows():
             yy, xx = np.ogrid[:128, :128]
             w[(yy - y) ** 2 + (xx - x) ** 2 < 16] = (70, 60, 120)
         sharp.append(w.astype(np.uint8))
-    blurred = [np.stack([ndimage.gaussian_filter(w[..., k].astype(np.float32), 2.0) for k in range(3)], -1)
-               .astype(np.uint8) for w in sharp]
+    blurred = [
+        np.stack([ndimage.gaussian_filter(w[..., k].astype(np.float32), 2.0) for k in range(3)], -1).astype(np.uint8)
+        for w in sharp
+    ]
     assert min(sharpness(w) for w in sharp) > MIN_SHARPNESS > max(sharpness(w) for w in blurred)
     assert check_focus(sharp).verdict == "pass"
     assert check_focus(blurred).verdict == "fail"

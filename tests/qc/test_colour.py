@@ -20,8 +20,10 @@ def _smear(rng, nucleus, cytoplasm, size=128):
 
 def _family(rng, nucleus, cytoplasm, n):
     """``n`` slides of one stain, each with its own small hue jitter of both materials."""
-    return [_smear(rng, np.add(nucleus, rng.normal(0, 0.03, 3)), np.add(cytoplasm, rng.normal(0, 0.02, 3)))
-            for _ in range(n)]
+    return [
+        _smear(rng, np.add(nucleus, rng.normal(0, 0.03, 3)), np.add(cytoplasm, rng.normal(0, 0.02, 3)))
+        for _ in range(n)
+    ]
 
 
 def test_colour_reference_passes_its_stain_and_flags_a_close_other_stain():

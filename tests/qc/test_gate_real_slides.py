@@ -24,8 +24,9 @@ CASES = {
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_real_slide_is_withheld_with_reasons(real, name, tmp_path):
-    res = runner.invoke(app, ["grade", str(real / name), "-o", str(tmp_path), "-q", *CASES[name]],
-                        catch_exceptions=False)
+    res = runner.invoke(
+        app, ["grade", str(real / name), "-o", str(tmp_path), "-q", *CASES[name]], catch_exceptions=False
+    )
     assert res.exit_code == 3, res.output
     doc = json.loads(next(tmp_path.glob("*/result.json")).read_text())
     assert doc["status"] == "withheld" and doc["category"] is None

@@ -45,8 +45,9 @@ def _gate(runner, domain, path):
 def pap_model(tmp_path_factory):
     root = tmp_path_factory.mktemp("onestain")
     _set(root / "train", range(50, 55), "pap")  # training seeds < 100000
-    cfg = Stage1TrainConfig(epochs=2, steps_per_epoch=6, batch_size=4, crop=64, lr=1e-2, threads=1,
-                            export_onnx=False, net=TINY1)
+    cfg = Stage1TrainConfig(
+        epochs=2, steps_per_epoch=6, batch_size=4, crop=64, lr=1e-2, threads=1, export_onnx=False, net=TINY1
+    )
     res = train_stage1(root / "train", root / "model", config=cfg, progress=False, command="pytest")
     model, card = load_model(res.weights)
     return root, Stage1Runner(model, card, device="cpu"), card

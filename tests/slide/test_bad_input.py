@@ -82,8 +82,12 @@ def test_unreadable_file(real):
         if os.geteuid() != 0 or setpriv is None:
             pytest.skip("chmod 000 does not stop reads here and no way to drop privileges")
         code = f"from zoomgrade.slide import open_slide\nopen_slide({str(p)!r})"
-        r = subprocess.run([setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
-                           capture_output=True, text=True, check=False)
+        r = subprocess.run(
+            [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if "SlideError" not in r.stderr:
             pytest.skip(f"the unprivileged user cannot run this environment: {r.stderr.strip()[-200:]}")
         assert r.returncode != 0

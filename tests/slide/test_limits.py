@@ -87,7 +87,7 @@ def test_failed_reads_are_counted_and_too_many_refuse(tmp_path):
     path = small_tiff(tmp_path / "d.tif", tiled=True, compression="jpeg")
     data = bytearray(path.read_bytes())
     at = data.find(b"\xff\xd8")  # the tile's JPEG stream: break it
-    data[at:at + 8] = b"\x13\x37" * 4
+    data[at : at + 8] = b"\x13\x37" * 4
     path.write_bytes(bytes(data))
     with open_slide(path, mpp=0.5) as s:
         for _ in range(3):
@@ -114,4 +114,4 @@ def test_read_log_is_thread_safe_and_default_ceiling():
     assert log.report().reads == 4001 and log.report().failed == 1
     assert failed_reads_warning(ReadLog().report(), 0.0, "p") is None
     assert decode_limit(DEFAULT_MEMORY_MB) == 512 * 2**20
-    assert np.iinfo(np.int64).max > 65_000 ** 2 * 3
+    assert np.iinfo(np.int64).max > 65_000**2 * 3

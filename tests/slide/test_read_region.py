@@ -22,7 +22,13 @@ def pyr(pyramid):
 
 def test_metadata(pyr):
     s, _levels, _ = pyr
-    assert (s.backend_name, s.vendor, s.mpp, s.mpp_source, s.objective_power) == ("tifffile", "aperio", 0.25, "file", 40)
+    assert (s.backend_name, s.vendor, s.mpp, s.mpp_source, s.objective_power) == (
+        "tifffile",
+        "aperio",
+        0.25,
+        "file",
+        40,
+    )
     assert [(lv.width, lv.height) for lv in s.levels] == [(1200, 1000), (300, 250), (75, 62)]
     assert [lv.mpp for lv in s.levels] == pytest.approx([0.25, 1.0, 0.25 * (16 + 1000 / 62) / 2])
     info = s.info()
@@ -109,8 +115,10 @@ def test_banded_reads_equal_single_reads(pyr, monkeypatch):
 def test_concurrent_reads_match_serial(pyr):
     s, _, _ = pyr
     rng = np.random.default_rng(1_000_003)
-    boxes = [(int(rng.integers(-100, 1100)), int(rng.integers(-100, 900)), 300, 200, float(m))
-             for m in rng.choice([0.25, 0.5, 1.0, 2.3], 40)]
+    boxes = [
+        (int(rng.integers(-100, 1100)), int(rng.integers(-100, 900)), 300, 200, float(m))
+        for m in rng.choice([0.25, 0.5, 1.0, 2.3], 40)
+    ]
     serial = [s.read_region(*b) for b in boxes]
     with ThreadPoolExecutor(4) as ex:
         threaded = list(ex.map(lambda b: s.read_region(*b), boxes))

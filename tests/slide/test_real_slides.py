@@ -48,7 +48,12 @@ def test_flat_tiff_needs_mpp(real):
     with pytest.raises(MissingMppError, match=r"kidney-flat\.tif: .*--mpp"):
         open_slide(real / "kidney-flat.tif")
     with open_slide(real / "kidney-flat.tif", mpp=0.5) as s:
-        assert (s.backend_name, s.vendor, s.dimensions, s.mpp_source) == ("tifffile", "flat-tiff", (1493, 901), "caller")
+        assert (s.backend_name, s.vendor, s.dimensions, s.mpp_source) == (
+            "tifffile",
+            "flat-tiff",
+            (1493, 901),
+            "caller",
+        )
         a = s.read_region(100, 200, 300, 100, 0.5)
         assert a.shape == (100, 300, 3) and a.std() > 5  # real tissue, not a blank
 
@@ -92,9 +97,10 @@ def test_openslide_backend_reads_ndpi_levels(real):
 
 
 def test_forced_backends_agree_on_svs(real):
-    with open_slide(real / "CMU-1-small-region.svs", backend="openslide") as a, open_slide(
-        real / "CMU-1-small-region.svs", backend="tifffile"
-    ) as b:
+    with (
+        open_slide(real / "CMU-1-small-region.svs", backend="openslide") as a,
+        open_slide(real / "CMU-1-small-region.svs", backend="tifffile") as b,
+    ):
         assert a.backend_name == "openslide" and b.backend_name == "tifffile"
         assert a.mpp == b.mpp and a.objective_power == b.objective_power
         assert np.array_equal(a.read_region(500, 700, 900, 600, 2.0), b.read_region(500, 700, 900, 600, 2.0))

@@ -130,6 +130,7 @@ def test_segment_cache_decodes_outside_the_lock_and_keeps_lru_order():
             other.join(timeout=5)
             assert not other.is_alive()
             return np.full(100, ord(key[0]), np.uint8)
+
         return f
 
     for k in "abc":

@@ -21,9 +21,20 @@ def test_ome_tiff_pyramid(tmp_path, image):
     p = tmp_path / "field.ome.tif"
     half = image[::2, ::2]
     with tifffile.TiffWriter(p, bigtiff=True) as tw:
-        tw.write(image, tile=(128, 128), compression="zlib", subifds=1, photometric="rgb",
-                 metadata={"axes": "YXS", "PhysicalSizeX": 0.325, "PhysicalSizeY": 0.325,
-                           "PhysicalSizeXUnit": "µm", "PhysicalSizeYUnit": "µm"})
+        tw.write(
+            image,
+            tile=(128, 128),
+            compression="zlib",
+            subifds=1,
+            photometric="rgb",
+            metadata={
+                "axes": "YXS",
+                "PhysicalSizeX": 0.325,
+                "PhysicalSizeY": 0.325,
+                "PhysicalSizeXUnit": "µm",
+                "PhysicalSizeYUnit": "µm",
+            },
+        )
         tw.write(half, tile=(128, 128), compression="zlib", subfiletype=1, photometric="rgb")
     with open_slide(p) as s:
         assert (s.backend_name, s.vendor, s.mpp_source) == ("tifffile", "ome-tiff", "file")
@@ -39,10 +50,24 @@ def test_generic_tiff_inch_resolution_rgba(tmp_path, image):
     rgba[:10, :, 3] = 0  # transparent strip -> white
     p = tmp_path / "generic.tif"
     dpi = 25400 / 0.5  # 0.5 um/px
-    tifffile.imwrite(p, rgba, tile=(64, 64), compression="zlib", photometric="rgb", extrasamples=[2],
-                     resolution=(dpi, dpi), resolutionunit="INCH", metadata=None)
+    tifffile.imwrite(
+        p,
+        rgba,
+        tile=(64, 64),
+        compression="zlib",
+        photometric="rgb",
+        extrasamples=[2],
+        resolution=(dpi, dpi),
+        resolutionunit="INCH",
+        metadata=None,
+    )
     with open_slide(p) as s:
-        assert (s.backend_name, s.vendor, s.mpp, s.mpp_source) == ("tifffile", "generic-tiff", pytest.approx(0.5), "file")
+        assert (s.backend_name, s.vendor, s.mpp, s.mpp_source) == (
+            "tifffile",
+            "generic-tiff",
+            pytest.approx(0.5),
+            "file",
+        )
         a = s.read_region(0, 0, 420, 300, 0.5)
         assert (a[:10] == 255).all() and np.array_equal(a[10:], image[10:])
         if openslide.OpenSlide.detect_format(str(p)) == "generic-tiff":  # OpenSlide agrees, pixel for pixel

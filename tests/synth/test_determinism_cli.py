@@ -28,8 +28,24 @@ def test_same_seed_same_bytes(tmp_path):
 @pytest.mark.slow
 def test_cli_synth(tmp_path):
     out = tmp_path / "cli.svs"
-    res = CliRunner().invoke(app, ["synth", str(out), "--category", "IV", "--stain", "pap", "--size-mm", "1.5", "1",
-                                   "--seed", "1000321", "--level-step", "2"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "synth",
+            str(out),
+            "--category",
+            "IV",
+            "--stain",
+            "pap",
+            "--size-mm",
+            "1.5",
+            "1",
+            "--seed",
+            "1000321",
+            "--level-step",
+            "2",
+        ],
+    )
     assert res.exit_code == 0, res.output
     with openslide.OpenSlide(str(out)) as s:
         assert s.properties["openslide.vendor"] == "aperio"
@@ -51,11 +67,17 @@ def test_set_is_balanced_and_split_never_overlaps(tmp_path):
     cats = [p["category"] for p in plan]
     assert all(cats.count(c) == 10 for c in ("I", "II", "III", "IV", "V", "VI"))
     seeds = {s: {p["seed"] for p in plan if p["split"] == s} for s in ("train", "val", "test")}
-    assert not (seeds["train"] & seeds["val"]) and not (seeds["train"] & seeds["test"]) and not (seeds["val"] & seeds["test"])
+    assert (
+        not (seeds["train"] & seeds["val"])
+        and not (seeds["train"] & seeds["test"])
+        and not (seeds["val"] & seeds["test"])
+    )
     assert all(len(v) > 0 for v in seeds.values())
     for split in ("val", "test"):
         assert {p["category"] for p in plan if p["split"] == split} == set(cats)  # every category in every split
-    res = CliRunner().invoke(app, ["synth-set", str(tmp_path / "set"), "--n", "2", "--seed", "1000500", "--size-mm", "1", "1"])
+    res = CliRunner().invoke(
+        app, ["synth-set", str(tmp_path / "set"), "--n", "2", "--seed", "1000500", "--size-mm", "1", "1"]
+    )
     assert res.exit_code == 0, res.output
     manifest = json.loads((tmp_path / "set" / "manifest.json").read_text())
     assert len(manifest["slides"]) == 2

@@ -17,19 +17,29 @@ DRIVER = shutil.which("chromedriver")
 
 pytestmark = pytest.mark.skipif(
     not (CHROMIUM and DRIVER),
-    reason="headless Chromium and its driver are absent (Debian: apt-get install -y chromium chromium-driver)")
+    reason="headless Chromium and its driver are absent (Debian: apt-get install -y chromium chromium-driver)",
+)
 
 
 @pytest.fixture
 def browser(tmp_path: Path):
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is a dev dependency: pip install -e '.[dev]'")
+    webdriver = pytest.importorskip(
+        "selenium.webdriver", reason="selenium is a dev dependency: pip install -e '.[dev]'"
+    )
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
 
     opts = Options()
     opts.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,880",
-                "--force-device-scale-factor=1", "--disable-gpu", f"--user-data-dir={tmp_path / 'profile'}"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,880",
+        "--force-device-scale-factor=1",
+        "--disable-gpu",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ):
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     drv = webdriver.Chrome(service=Service(DRIVER), options=opts)
@@ -128,7 +138,8 @@ def test_worklist_slide_tiles_regions_and_fly_to(results_dir: Path, serve, brows
     time.sleep(2.0)  # the fly-to animation
     cx, cy, zoom1 = browser.execute_script(
         "const v = zgView.viewer.viewport, c = zgView.item.viewportToImageCoordinates(v.getCenter(true));"
-        "return [c.x, c.y, v.getZoom(true)]")
+        "return [c.x, c.y, v.getZoom(true)]"
+    )
     x, y, w, h = top["bbox"]
     assert abs(cx - (x + w / 2)) < max(w, 50) and abs(cy - (y + h / 2)) < max(h, 50), ((cx, cy), top["bbox"])
     assert zoom1 > 2 * zoom0
@@ -138,22 +149,29 @@ def test_worklist_slide_tiles_regions_and_fly_to(results_dir: Path, serve, brows
 
     # a click on the outline on the slide selects that region too (the second one, somewhere else)
     second = doc["regions"][1]
-    browser.execute_script("""
+    browser.execute_script(
+        """
       const v = zgView.viewer, r = arguments[0];
       v.viewport.fitBounds(zgView.item.imageToViewportRectangle(r.bbox[0] - 300, r.bbox[1] - 300,
-                           r.bbox[2] + 600, r.bbox[3] + 600), true);""", second)
+                           r.bbox[2] + 600, r.bbox[3] + 600), true);""",
+        second,
+    )
     time.sleep(0.5)
-    px, py = browser.execute_script("""
+    px, py = browser.execute_script(
+        """
       const v = zgView.viewer, r = arguments[0], ring = r.rings[0];
       let sx = 0, sy = 0; ring.forEach(p => { sx += p[0]; sy += p[1]; });
       const p = zgView.item.imageToViewerElementCoordinates(new OpenSeadragon.Point(sx / ring.length, sy / ring.length));
-      return [p.x, p.y];""", second)
+      return [p.x, p.y];""",
+        second,
+    )
     from selenium.webdriver.common.action_chains import ActionChains
 
     canvas = browser.find_element(By.CSS_SELECTOR, "#osd .openseadragon-canvas")
     size = canvas.size
-    ActionChains(browser).move_to_element_with_offset(canvas, px - size["width"] / 2, py - size["height"] / 2) \
-        .click().perform()
+    ActionChains(browser).move_to_element_with_offset(
+        canvas, px - size["width"] / 2, py - size["height"] / 2
+    ).click().perform()
     sel = wait_for(browser, "zgView.selected && zgView.selected.id", timeout=10)
     assert sel == second["id"]
 

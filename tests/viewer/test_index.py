@@ -39,8 +39,12 @@ def test_withheld_result_with_qc(results_dir: Path, tmp_path: Path) -> None:
     folder = copy_results(results_dir, tmp_path / "out")
     p = folder / "smear-VI" / "result.json"
     doc = json.loads(p.read_text())
-    doc.update(status="withheld", category=None, category_name=None,
-               qc={"status": "fail", "reasons": ["out of domain: stain", "blur"], "score": 0.2})
+    doc.update(
+        status="withheld",
+        category=None,
+        category_name=None,
+        qc={"status": "fail", "reasons": ["out of domain: stain", "blur"], "score": 0.2},
+    )
     p.write_text(json.dumps(doc))
     e = next(e for e in ResultsIndex(folder).entries() if e.name == "smear-VI.svs")
     assert (e.status, e.category, e.risk) == ("withheld", None, None)
@@ -65,13 +69,19 @@ def test_qc_summary_shapes() -> None:
 
 def test_labels_from_the_result_not_hard_coded(results_dir: Path) -> None:
     """A result graded with another label set is drawn in its own names, colours and severity order."""
-    doc = {"label_set": "paris-2",  # result.json 2.0's label_definition, the label set's file form
-           "label_definition": {"fine": ["NHGUC", "AUC", "HGUC"],
-                                "coarse": [{"name": "negative", "fine": ["NHGUC"], "colour": "#00ff00"}],
-                                "categories": {"HGUC": {"name": "High-grade urothelial carcinoma", "colour": "#123456"}}},
-           "regions": [{"id": 1, "fine_grade": "AUC", "fine_confidence": 0.9, "bbox": [0, 0, 5, 5]},
-                       {"id": 2, "fine_grade": "HGUC", "fine_confidence": 0.6, "bbox": [9, 9, 5, 5]},
-                       {"id": 3, "fine_grade": "NHGUC", "fine_confidence": 0.99, "bbox": [20, 0, 5, 5]}]}
+    doc = {
+        "label_set": "paris-2",  # result.json 2.0's label_definition, the label set's file form
+        "label_definition": {
+            "fine": ["NHGUC", "AUC", "HGUC"],
+            "coarse": [{"name": "negative", "fine": ["NHGUC"], "colour": "#00ff00"}],
+            "categories": {"HGUC": {"name": "High-grade urothelial carcinoma", "colour": "#123456"}},
+        },
+        "regions": [
+            {"id": 1, "fine_grade": "AUC", "fine_confidence": 0.9, "bbox": [0, 0, 5, 5]},
+            {"id": 2, "fine_grade": "HGUC", "fine_confidence": 0.6, "bbox": [9, 9, 5, 5]},
+            {"id": 3, "fine_grade": "NHGUC", "fine_confidence": 0.99, "bbox": [20, 0, 5, 5]},
+        ],
+    }
     lab = label_display(doc, None)
     assert lab["grades"] == ["NHGUC", "AUC", "HGUC"] and lab["colors"]["HGUC"] == "#123456"
     assert lab["names"]["HGUC"].startswith("High-grade") and lab["colors"]["AUC"] != lab["colors"]["NHGUC"]

@@ -50,11 +50,22 @@ def test_path_traversal_is_refused(results_dir: Path, serve, tmp_path: Path) -> 
     (folder / "smear-VI" / "overlay.png").unlink()
     os.symlink(secret, folder / "smear-VI" / "overlay.png")
     s = serve(folder)
-    for path in (f"files/{k}/../../secret.txt", f"files/{k}/%2e%2e/%2e%2e/secret.txt", f"files/{k}/..%2f..%2fsecret.txt",
-                 f"files/{k}/overlay.png", f"files/{k}/batch.json", f"files/{k}/overlay.png.tmp",
-                 "static/../../../secret.txt", "static/%2e%2e/index.py", "static/..%2f..%2fviewer%2findex.py",
-                 f"tiles/{k}/../../../secret.txt", "files/../secret.txt", "//etc/passwd", "summary.csv/../secret.txt",
-                 "%2e%2e/secret.txt"):
+    for path in (
+        f"files/{k}/../../secret.txt",
+        f"files/{k}/%2e%2e/%2e%2e/secret.txt",
+        f"files/{k}/..%2f..%2fsecret.txt",
+        f"files/{k}/overlay.png",
+        f"files/{k}/batch.json",
+        f"files/{k}/overlay.png.tmp",
+        "static/../../../secret.txt",
+        "static/%2e%2e/index.py",
+        "static/..%2f..%2fviewer%2findex.py",
+        f"tiles/{k}/../../../secret.txt",
+        "files/../secret.txt",
+        "//etc/passwd",
+        "summary.csv/../secret.txt",
+        "%2e%2e/secret.txt",
+    ):
         st, _, body = fetch(s.url + path)
         assert st in (403, 404), (path, st)
         assert b"do not serve" not in body and b"Traceback" not in body, path
@@ -78,10 +89,24 @@ def test_hostile_names_are_text(results_dir: Path, serve) -> None:
 def test_unknown_routes_and_bad_requests(results_dir: Path, serve) -> None:
     s = serve(results_dir)
     k = keys(s)["smear-VI.svs"]
-    for path in ("nope", "slide/000000000000", "slide/../../etc", "api/slide/zzz", f"tiles/{k}/99/0_0.jpg",
-                 f"tiles/{k}/0/5_5.jpg", f"tiles/{k}/3/-1_0.jpg", f"tiles/{k}/x/0_0.jpg", "tiles/000000000000/0/0_0.jpg",
-                 "heatmap/000000000000.png", f"files/{k}/REPORT.HTML", f"files/{k}/", "api/slide/",
-                 "static/nothing.js", "favicon.ico", f"slide/{k}?x=<script>"):
+    for path in (
+        "nope",
+        "slide/000000000000",
+        "slide/../../etc",
+        "api/slide/zzz",
+        f"tiles/{k}/99/0_0.jpg",
+        f"tiles/{k}/0/5_5.jpg",
+        f"tiles/{k}/3/-1_0.jpg",
+        f"tiles/{k}/x/0_0.jpg",
+        "tiles/000000000000/0/0_0.jpg",
+        "heatmap/000000000000.png",
+        f"files/{k}/REPORT.HTML",
+        f"files/{k}/",
+        "api/slide/",
+        "static/nothing.js",
+        "favicon.ico",
+        f"slide/{k}?x=<script>",
+    ):
         st, _, body = fetch(s.url + path)
         if path.startswith("slide/") and "?" in path:
             assert st == 200 and b"<script>" not in body.split(b"</title>")[0]
@@ -109,7 +134,9 @@ def test_missing_and_corrupt_slides_are_messages(results_dir: Path, serve, tmp_p
     assert st == 200 and d["dzi"] is None and "corrupt.svs" in d["slide_error"] and d["regions"]
     st, _, body = fetch(s.url + f"tiles/{k['smear-VI.svs']}/0/0_0.jpg")
     assert_short_4xx(st, body)
-    broken = next(e for e in s.viewer.index.entries() if e.status == "failed" and "cannot read result.json" in (e.error or ""))
+    broken = next(
+        e for e in s.viewer.index.entries() if e.status == "failed" and "cannot read result.json" in (e.error or "")
+    )
     st, _, body = fetch(s.url + f"api/slide/{broken.key}")
     assert st == 200 and "cannot read result.json" in json.loads(body)["error"]
     st, _, _ = fetch(s.url + f"slide/{broken.key}")

@@ -60,8 +60,12 @@ def total_memory() -> int:
     return int(psutil.virtual_memory().total)
 
 
-def plan_local(workers: int | None = None, threads_per_worker: int | None = None,
-               cores: int | None = None, memory: int | None = None) -> ClusterPlan:
+def plan_local(
+    workers: int | None = None,
+    threads_per_worker: int | None = None,
+    cores: int | None = None,
+    memory: int | None = None,
+) -> ClusterPlan:
     """Workers x threads for a LocalCluster on ``cores`` cores (default: what this process may use)."""
     cores = max(1, cores or CPU_COUNT)
     memory = memory or total_memory()
@@ -80,8 +84,9 @@ def plan_local(workers: int | None = None, threads_per_worker: int | None = None
         threads_per_worker = 1
         workers = max(1, min(cores, memory // MIN_WORKER_MEMORY))
         why = f"one single-threaded worker per core ({cores} cores, {memory / 1024**3:.0f} GiB)"
-    return ClusterPlan(workers=workers, threads_per_worker=threads_per_worker,
-                       memory_limit=max(1, memory // workers), why=why)
+    return ClusterPlan(
+        workers=workers, threads_per_worker=threads_per_worker, memory_limit=max(1, memory // workers), why=why
+    )
 
 
 def _worker_env(threads: int) -> dict[str, str]:
@@ -141,8 +146,9 @@ def _quiet_teardown(cluster, debug: bool) -> None:
 
 
 @contextlib.contextmanager
-def open_cluster(scheduler: str | None, plan: ClusterPlan, retries: int, debug: bool = False
-                 ) -> Iterator[ClusterHandle]:
+def open_cluster(
+    scheduler: str | None, plan: ClusterPlan, retries: int, debug: bool = False
+) -> Iterator[ClusterHandle]:
     """A connected Client (and the LocalCluster it owns, if any), closed on exit.
 
     ``retries`` = how many times a slide is rescheduled after the worker grading it dies: Dask's
@@ -155,8 +161,12 @@ def open_cluster(scheduler: str | None, plan: ClusterPlan, retries: int, debug: 
         threads = plan.threads_per_worker or 1
         # worker-saturation 1.0: a worker holds only the slide it is grading, none queued behind it, so
         # slides go to whichever worker frees up first and a dying worker takes no waiting slide along.
-        with dask.config.set({"distributed.scheduler.allowed-failures": retries,
-                              "distributed.scheduler.worker-saturation": 1.0}), _sigint_ignored():
+        with (
+            dask.config.set(
+                {"distributed.scheduler.allowed-failures": retries, "distributed.scheduler.worker-saturation": 1.0}
+            ),
+            _sigint_ignored(),
+        ):
             cluster = LocalCluster(
                 n_workers=plan.workers,
                 threads_per_worker=1,  # one slide at a time per worker process (see module doc)
@@ -190,4 +200,3 @@ def open_cluster(scheduler: str | None, plan: ClusterPlan, retries: int, debug: 
         yield ClusterHandle(client, plan, False, _dashboard(client), _scheduler_allowed_failures(client), scheduler)
     finally:
         client.close()
-

@@ -28,9 +28,13 @@ def summary_mapping(r: SlideRow) -> dict[str, Any]:
         row = failure_row(r.slide, f"{r.error_class}: {r.error}")
         row.update(mode=r.mode, out_dir=r.output_dir)
     else:
-        row = dict(r.result_row) or {"slide": Path(r.slide).name, "category": r.category,
-                                     "category_name": r.category_name, "n_regions": r.n_regions,
-                                     **{f"n_{g}": n for g, n in r.counts.items()}}
+        row = dict(r.result_row) or {
+            "slide": Path(r.slide).name,
+            "category": r.category,
+            "category_name": r.category_name,
+            "n_regions": r.n_regions,
+            **{f"n_{g}": n for g, n in r.counts.items()},
+        }
         row.update(path=r.slide, status=r.status, mode=r.mode, out_dir=r.output_dir)
     row.update(seconds=round(r.seconds, 3), cpu_seconds=round(r.cpu_seconds, 3), attempts=r.attempts)
     return row
@@ -45,7 +49,9 @@ def write_failures(rows: list[SlideRow], path: Path) -> Path:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(FAILURE_COLUMNS)
-    w.writerows([safe_cell(c) for c in (r.slide, r.error_class, r.error, r.attempts)] for r in rows if r.status == "failed")
+    w.writerows(
+        [safe_cell(c) for c in (r.slide, r.error_class, r.error, r.attempts)] for r in rows if r.status == "failed"
+    )
     return atomic_write_text(path, buf.getvalue())
 
 

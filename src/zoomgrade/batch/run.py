@@ -58,19 +58,38 @@ def _check_models(cfg: Any, source: str) -> None:
 def _skipped_row(s: SlideInput, slide_dir: Path, record: dict[str, Any], mode: str) -> SlideRow:
     saved = dict(record.get("result_row") or {})
     counts = {k[2:]: int(v) for k, v in saved.items() if k.startswith("n_") and k != "n_regions"}
-    return SlideRow(slide=str(s.path), name=s.name, status="skipped", mode=mode, output_dir=str(slide_dir),
-                    category=str(saved.get("category", "")), category_name=str(saved.get("category_name", "")),
-                    counts=counts, n_regions=int(saved.get("n_regions", 0) or 0), seconds=0.0, attempts=0,
-                    result_row=saved)
+    return SlideRow(
+        slide=str(s.path),
+        name=s.name,
+        status="skipped",
+        mode=mode,
+        output_dir=str(slide_dir),
+        category=str(saved.get("category", "")),
+        category_name=str(saved.get("category_name", "")),
+        counts=counts,
+        n_regions=int(saved.get("n_regions", 0) or 0),
+        seconds=0.0,
+        attempts=0,
+        result_row=saved,
+    )
 
 
 def _failed_row(s: SlideInput, slide_dir: Path, mode: str, err: BaseException, attempts: int) -> SlideRow:
-    return SlideRow(slide=str(s.path), name=s.name, status="failed", mode=mode, output_dir=str(slide_dir),
-                    attempts=attempts, error_class=err.__class__.__name__, error=one_line(err))
+    return SlideRow(
+        slide=str(s.path),
+        name=s.name,
+        status="failed",
+        mode=mode,
+        output_dir=str(slide_dir),
+        attempts=attempts,
+        error_class=err.__class__.__name__,
+        error=one_line(err),
+    )
 
 
 def _suspicious(client, keys: list[str]) -> dict[str, int]:
     """How many workers died under each task (the scheduler's own count); {} if it will not say."""
+
     def count(dask_scheduler, keys=keys):
         return {k: dask_scheduler.tasks[k].suspicious for k in keys if k in dask_scheduler.tasks}
 
@@ -82,12 +101,17 @@ def _suspicious(client, keys: list[str]) -> dict[str, int]:
 
 def _load_models(handle: ClusterHandle, cfg: Any) -> None:
     """Every worker loads the models now (and any worker that joins later, on joining)."""
-    handle.client.register_plugin(ModelPlugin(torch_threads=handle.plan.threads_per_worker, folder=cfg.models.folder,
-                                              label_set=cfg.models.label_set), name=PLUGIN_NAME)
+    handle.client.register_plugin(
+        ModelPlugin(
+            torch_threads=handle.plan.threads_per_worker, folder=cfg.models.folder, label_set=cfg.models.label_set
+        ),
+        name=PLUGIN_NAME,
+    )
 
 
-def _run_tasks(handle: ClusterHandle, jobs: list[tuple[SlideInput, SlideJob, int]], bar: BatchProgress,
-               out: dict[str, SlideRow]) -> int:
+def _run_tasks(
+    handle: ClusterHandle, jobs: list[tuple[SlideInput, SlideJob, int]], bar: BatchProgress, out: dict[str, SlideRow]
+) -> int:
     """Submit one task per slide, collect rows as they finish; returns the attempts lost to dead workers."""
     from distributed import as_completed
 
@@ -96,8 +120,7 @@ def _run_tasks(handle: ClusterHandle, jobs: list[tuple[SlideInput, SlideJob, int
     futures = {}
     # Biggest files first (higher priority runs first): the long slides do not end up last, alone.
     for rank, (s, job, _) in enumerate(sorted(jobs, key=lambda j: -j[2])):
-        fut = client.submit(grade_slide, job, key=f"zoomgrade-{tag}-{s.name}", pure=False,
-                            priority=len(jobs) - rank)
+        fut = client.submit(grade_slide, job, key=f"zoomgrade-{tag}-{s.name}", pure=False, priority=len(jobs) - rank)
         futures[fut] = (s, job)
     held = []  # finished futures are kept until the end so the scheduler still knows their attempts
     try:
@@ -123,10 +146,21 @@ def _run_tasks(handle: ClusterHandle, jobs: list[tuple[SlideInput, SlideJob, int
         client.cancel(list(futures))
 
 
-def batch(inputs: Any, out_dir: str | Path, *, workers: int | None = None, threads_per_worker: int | None = None,
-          scheduler: str | None = None, retries: int = 2, force: bool = False, config: Any = None,
-          mode: str = "cascade", progress: bool = True, models: str | Path | None = None,
-          debug: bool = False) -> BatchSummary:
+def batch(
+    inputs: Any,
+    out_dir: str | Path,
+    *,
+    workers: int | None = None,
+    threads_per_worker: int | None = None,
+    scheduler: str | None = None,
+    retries: int = 2,
+    force: bool = False,
+    config: Any = None,
+    mode: str = "cascade",
+    progress: bool = True,
+    models: str | Path | None = None,
+    debug: bool = False,
+) -> BatchSummary:
     """Grade many slides on Dask; see the module doc and docs/cluster.md.
 
     ``inputs``: a folder (recursive), a .txt/.csv list, one slide, or a list of paths. Results go to
@@ -145,14 +179,28 @@ def batch(inputs: Any, out_dir: str | Path, *, workers: int | None = None, threa
     if models is not None:  # a model folder (else the config's models.folder, else the shipped weights)
         cfg = dataclasses.replace(cfg, models=dataclasses.replace(cfg.models, folder=str(Path(models).resolve())))
     _check_models(cfg, str(config) if isinstance(config, (str, Path)) else "config")
-    plan = (plan_local(workers, threads_per_worker) if scheduler is None
-            else ClusterPlan(0, threads_per_worker, None, "the existing cluster's workers"))
+    plan = (
+        plan_local(workers, threads_per_worker)
+        if scheduler is None
+        else ClusterPlan(0, threads_per_worker, None, "the existing cluster's workers")
+    )
     with output_lock(out):
         return _batch(slides, out, cfg, plan, scheduler, retries, force, mode, progress, t0, debug)
 
 
-def _batch(slides: list[SlideInput], out: Path, cfg: Any, plan: ClusterPlan, scheduler: str | None, retries: int,
-           force: bool, mode: str, progress: bool, t0: float, debug: bool = False) -> BatchSummary:
+def _batch(
+    slides: list[SlideInput],
+    out: Path,
+    cfg: Any,
+    plan: ClusterPlan,
+    scheduler: str | None,
+    retries: int,
+    force: bool,
+    mode: str,
+    progress: bool,
+    t0: float,
+    debug: bool = False,
+) -> BatchSummary:
     """The batch inside OUT's lock: what is done, the cluster, the tasks, the CSVs."""
     chash = config_hash(cfg.to_dict())
     models_seen = model_versions(cfg.models.folder or None)
@@ -172,8 +220,21 @@ def _batch(slides: list[SlideInput], out: Path, cfg: Any, plan: ClusterPlan, sch
         if record is not None and key.matches(record):
             rows[s.name] = _skipped_row(s, slide_dir, record, mode)
             continue
-        jobs.append((s, SlideJob(path=str(s.path), name=s.name, out_dir=str(out), key=key, config=cfg,
-                                 mode=cast(Mode, mode), torch_threads=plan.threads_per_worker), fp["size"]))
+        jobs.append(
+            (
+                s,
+                SlideJob(
+                    path=str(s.path),
+                    name=s.name,
+                    out_dir=str(out),
+                    key=key,
+                    config=cfg,
+                    mode=cast(Mode, mode),
+                    torch_threads=plan.threads_per_worker,
+                ),
+                fp["size"],
+            )
+        )
 
     summary = BatchSummary(0, 0, 0, [], 0.0, out / SUMMARY_FILE, out / FAILURES_FILE)
     n_skipped = sum(r.status == "skipped" for r in rows.values())
@@ -181,16 +242,24 @@ def _batch(slides: list[SlideInput], out: Path, cfg: Any, plan: ClusterPlan, sch
         with open_cluster(scheduler, plan, retries, debug=debug) as handle:
             summary.plan, summary.scheduler, summary.dashboard = plan, handle.address, handle.dashboard
             if handle.local:
-                say(progress, f"local Dask cluster: {plan.workers} worker(s) x {plan.threads_per_worker} "
-                               f"thread(s) ({plan.why}); a killed worker's slide is retried {retries} time(s)")
+                say(
+                    progress,
+                    f"local Dask cluster: {plan.workers} worker(s) x {plan.threads_per_worker} "
+                    f"thread(s) ({plan.why}); a killed worker's slide is retried {retries} time(s)",
+                )
             else:
                 retried = "?" if handle.allowed_failures is None else handle.allowed_failures
-                say(progress, f"Dask scheduler {handle.address}: {len(handle.client.nthreads())} worker(s); "
-                               f"a killed worker's slide is retried {retried} time(s)")
+                say(
+                    progress,
+                    f"Dask scheduler {handle.address}: {len(handle.client.nthreads())} worker(s); "
+                    f"a killed worker's slide is retried {retried} time(s)",
+                )
                 if handle.allowed_failures is not None and handle.allowed_failures != retries:
-                    summary.warnings.append(f"the scheduler's allowed-failures is {handle.allowed_failures}, "
-                                            f"not --retries {retries}; start it with "
-                                            f"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES={retries}")
+                    summary.warnings.append(
+                        f"the scheduler's allowed-failures is {handle.allowed_failures}, "
+                        f"not --retries {retries}; start it with "
+                        f"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES={retries}"
+                    )
             if handle.dashboard:
                 say(progress, f"dashboard: {handle.dashboard}")
             _load_models(handle, cfg)

@@ -43,8 +43,9 @@ class ModelPlugin(WorkerPlugin):
 
     idempotent = False  # registering again replaces it (e.g. another thread setting)
 
-    def __init__(self, torch_threads: int | None = None, device: str | None = None, folder: str = "",
-                 label_set: str = ""):
+    def __init__(
+        self, torch_threads: int | None = None, device: str | None = None, folder: str = "", label_set: str = ""
+    ):
         self.torch_threads = torch_threads
         self.device = device
         self.folder = folder  # a model folder; "" = the shipped weights
@@ -70,9 +71,15 @@ class ModelPlugin(WorkerPlugin):
 
     def __getstate__(self) -> dict[str, Any]:
         # Only the settings travel to workers; models are loaded there.
-        return {"torch_threads": self.torch_threads, "device": self.device, "folder": self.folder,
-                "label_set": self.label_set, "models": None,
-                "versions": {}, "load_seconds": 0.0}
+        return {
+            "torch_threads": self.torch_threads,
+            "device": self.device,
+            "folder": self.folder,
+            "label_set": self.label_set,
+            "models": None,
+            "versions": {},
+            "load_seconds": 0.0,
+        }
 
 
 @dataclass
@@ -146,8 +153,15 @@ def grade_slide(job: SlideJob, models: Any = None) -> SlideRow:
         models = plugin.models
     versions = plugin.versions if plugin is not None and plugin.versions else job.key.models
     slide_dir = Path(job.out_dir) / job.name
-    row = SlideRow(slide=job.path, name=job.name, status="failed", mode=job.mode, output_dir=str(slide_dir),
-                   worker=address, pid=os.getpid())
+    row = SlideRow(
+        slide=job.path,
+        name=job.name,
+        status="failed",
+        mode=job.mode,
+        output_dir=str(slide_dir),
+        worker=address,
+        pid=os.getpid(),
+    )
     t0, c0 = time.perf_counter(), time.process_time()
     try:
         if models is None:
@@ -161,10 +175,17 @@ def grade_slide(job: SlideJob, models: Any = None) -> SlideRow:
             save_result(result, slide_dir, slide=slide)
         row.seconds, row.cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
         row.result_row = summary_row(result, slide_dir)
-        write_done(slide_dir, dataclasses.replace(job.key, models=versions), Path(job.path),
-                   seconds=round(row.seconds, 3), cpu_seconds=round(row.cpu_seconds, 3), worker=address,
-                   pid=row.pid, result_row=row.result_row,
-                   graded_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        write_done(
+            slide_dir,
+            dataclasses.replace(job.key, models=versions),
+            Path(job.path),
+            seconds=round(row.seconds, 3),
+            cpu_seconds=round(row.cpu_seconds, 3),
+            worker=address,
+            pid=row.pid,
+            result_row=row.result_row,
+            graded_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        )
     except Exception as err:
         # MemoryError is an Exception too; an out-of-memory *kill* of the process is the scheduler's
         # business (the task is rescheduled, see run.py).

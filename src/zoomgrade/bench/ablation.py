@@ -35,10 +35,14 @@ class ModeScore:
     vvi_recalled: list[bool]  # per truth V/VI group
 
     def to_dict(self, labels: LabelSet) -> dict[str, Any]:
-        return {"macro_f1": macro_f1(self.pairs, labels.fine), "vvi_groups": len(self.vvi_recalled),
-                "vvi_recalled": int(sum(self.vvi_recalled)), "vvi_recall": recall(self.vvi_recalled),
-                "false_alarms": sum(1 for t, _ in self.pairs if t == NONE),
-                "missed": sum(1 for _, p in self.pairs if p == MISSED)}
+        return {
+            "macro_f1": macro_f1(self.pairs, labels.fine),
+            "vvi_groups": len(self.vvi_recalled),
+            "vvi_recalled": int(sum(self.vvi_recalled)),
+            "vvi_recall": recall(self.vvi_recalled),
+            "false_alarms": sum(1 for t, _ in self.pairs if t == NONE),
+            "missed": sum(1 for _, p in self.pairs if p == MISSED),
+        }
 
 
 def truth_groups(slide_path: str | Path) -> list[Annotation]:
@@ -112,8 +116,17 @@ def low_power_grades(regions: list[Region], mapping: dict[str, str], labels: Lab
         for ci, c in enumerate(labels.coarse):
             probs[labels.fine_index(mapping[c])] += float(r.coarse_probs[ci])
         fine = mapping[r.coarse_grade]
-        out.append(RegionGrade(region=r, fine_grade=fine, confidence=float(probs[labels.fine_index(fine)]),
-                               fine_probs=probs, stage2_probs=None, decided_by="stage1-budget", order=k))
+        out.append(
+            RegionGrade(
+                region=r,
+                fine_grade=fine,
+                confidence=float(probs[labels.fine_index(fine)]),
+                fine_probs=probs,
+                stage2_probs=None,
+                decided_by="stage1-budget",
+                order=k,
+            )
+        )
     return out
 
 

@@ -30,15 +30,23 @@ def plan(n: int, seed: int) -> list[tuple[int, int, str, str]]:
     """(index, seed, category, stain): categories I..VI in turn, stains alternating every six slides."""
     from ..synth import CATEGORIES, STAINS
 
-    return [(i, seed + i, CATEGORIES[i % len(CATEGORIES)], STAINS[(i // len(CATEGORIES)) % len(STAINS)])
-            for i in range(n)]
+    return [
+        (i, seed + i, CATEGORIES[i % len(CATEGORIES)], STAINS[(i // len(CATEGORIES)) % len(STAINS)]) for i in range(n)
+    ]
 
 
 def region_records(result: Any) -> list[dict[str, Any]]:
     """What the slide rule reads of each region: enough to replay it with other thresholds (``replay``)."""
-    return [{"fine_grade": g.fine_grade, "fine_probs": [float(p) for p in g.fine_probs],
-             "area_um2": float(g.region.area_um2), "est_cells": int(g.region.cells),
-             "decided_by": g.decided_by} for g in result.regions]
+    return [
+        {
+            "fine_grade": g.fine_grade,
+            "fine_probs": [float(p) for p in g.fine_probs],
+            "area_um2": float(g.region.area_um2),
+            "est_cells": int(g.region.cells),
+            "decided_by": g.decided_by,
+        }
+        for g in result.regions
+    ]
 
 
 def replay(records: list[dict[str, Any]], config: Any) -> str:
@@ -59,8 +67,18 @@ def replay(records: list[dict[str, Any]], config: Any) -> str:
     return slide_category(grades, adequacy, TBSRTC, config.slide_rule).category
 
 
-def grade_one(index: int, seed: int, category: str, stain: str, size_mm: tuple[float, float], workdir: Path,
-              models: Any, config: Any, records: list[dict[str, Any]] | None = None, keep: bool = False) -> Row:
+def grade_one(
+    index: int,
+    seed: int,
+    category: str,
+    stain: str,
+    size_mm: tuple[float, float],
+    workdir: Path,
+    models: Any,
+    config: Any,
+    records: list[dict[str, Any]] | None = None,
+    keep: bool = False,
+) -> Row:
     """Generate (or, with ``keep``, reuse from ``workdir``) one slide and grade it in both modes."""
     from ..cascade.grade import grade_modes
     from ..synth import truth_paths, write_slide
@@ -76,28 +94,48 @@ def grade_one(index: int, seed: int, category: str, stain: str, size_mm: tuple[f
     ex = cmp_.get("exhaustive", {})
     hp = cmp_.get("high_power_pixels", {})
     if records is not None:
-        records.append({"seed": seed, "truth": truth["category"], "cascade": region_records(r),
-                        "exhaustive": region_records(e)})
+        records.append(
+            {"seed": seed, "truth": truth["category"], "cascade": region_records(r), "exhaustive": region_records(e)}
+        )
     if not keep:
         for p in (path, *truth_paths(path)):
             p.unlink(missing_ok=True)
     return Row(
-        index=index, seed=seed, category=truth["category"], stain=stain, cascade=r.category,
-        exhaustive=ex.get("category", "?"), agree=bool(cmp_.get("category_agreement")),
-        region_agreement=cmp_.get("region_agreement"), hp_pixels_cascade=int(hp.get("cascade", 0)),
-        hp_pixels_exhaustive=int(hp.get("exhaustive", 0)), hp_ratio=hp.get("ratio"),
-        cascade_seconds=float(r.cost.wall_seconds), exhaustive_seconds=float(ex.get("cost", {}).get("wall_seconds", 0)),
-        generate_seconds=gen_s, n_regions=len(r.regions),
+        index=index,
+        seed=seed,
+        category=truth["category"],
+        stain=stain,
+        cascade=r.category,
+        exhaustive=ex.get("category", "?"),
+        agree=bool(cmp_.get("category_agreement")),
+        region_agreement=cmp_.get("region_agreement"),
+        hp_pixels_cascade=int(hp.get("cascade", 0)),
+        hp_pixels_exhaustive=int(hp.get("exhaustive", 0)),
+        hp_ratio=hp.get("ratio"),
+        cascade_seconds=float(r.cost.wall_seconds),
+        exhaustive_seconds=float(ex.get("cost", {}).get("wall_seconds", 0)),
+        generate_seconds=gen_s,
+        n_regions=len(r.regions),
         n_fallback=sum(g.decided_by == "fallback" for g in r.regions),
-        truth_counts=dict(truth.get("counts", {})), cascade_counts=dict(r.counts),
+        truth_counts=dict(truth.get("counts", {})),
+        cascade_counts=dict(r.counts),
         exhaustive_counts=dict(ex.get("counts", {})),
     )
 
 
-def evaluate(n: int = 30, size_mm: tuple[float, float] = (4, 4), seed: int = HELD_OUT_MIN_SEED,
-             out: str | Path | None = None, config: Any = None, models: Any = None, resume: bool = False,
-             threads: int | None = None, verbose: bool = True, split: str = "test",
-             slides_dir: str | Path | None = None) -> dict[str, Any]:
+def evaluate(
+    n: int = 30,
+    size_mm: tuple[float, float] = (4, 4),
+    seed: int = HELD_OUT_MIN_SEED,
+    out: str | Path | None = None,
+    config: Any = None,
+    models: Any = None,
+    resume: bool = False,
+    threads: int | None = None,
+    verbose: bool = True,
+    split: str = "test",
+    slides_dir: str | Path | None = None,
+) -> dict[str, Any]:
     """Run the evaluation; returns the summary (rows under "rows"). ``split="validation"`` runs on training
     seeds (< 100,000) for tuning the rule thresholds; "test" (the default) only on held-out seeds.
     ``slides_dir``: keep the generated slides there and reuse those already there (20 x 20 mm slides take
@@ -139,9 +177,11 @@ def evaluate(n: int = 30, size_mm: tuple[float, float] = (4, 4), seed: int = HEL
             with open(out_dir / "regions.jsonl", "a") as fh:
                 fh.write(json.dumps(recs[0]) + "\n")
             if verbose:
-                print(f"[{len(rows)}/{n}] seed {s} truth {row.category} cascade {row.cascade} "
-                      f"exhaustive {row.exhaustive} ({row.cascade_seconds:.1f}s / {row.exhaustive_seconds:.1f}s)",
-                      flush=True)
+                print(
+                    f"[{len(rows)}/{n}] seed {s} truth {row.category} cascade {row.cascade} "
+                    f"exhaustive {row.exhaustive} ({row.cascade_seconds:.1f}s / {row.exhaustive_seconds:.1f}s)",
+                    flush=True,
+                )
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -166,15 +206,30 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--config", default=None, help="grading config TOML (default: shipped defaults)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads")
     ap.add_argument("--resume", action="store_true", help="keep rows already in OUT/rows.jsonl")
-    ap.add_argument("--slides-dir", default=None,
-                    help="keep generated slides in this folder and reuse those already there (default: temporary)")
-    ap.add_argument("--validation", action="store_true",
-                    help="run on training seeds (< 100,000), for tuning thresholds; the default is held-out seeds")
+    ap.add_argument(
+        "--slides-dir",
+        default=None,
+        help="keep generated slides in this folder and reuse those already there (default: temporary)",
+    )
+    ap.add_argument(
+        "--validation",
+        action="store_true",
+        help="run on training seeds (< 100,000), for tuning thresholds; the default is held-out seeds",
+    )
     a = ap.parse_args(argv)
     from ..cascade import load_config
 
-    evaluate(a.n, tuple(a.size_mm), a.seed, a.out, load_config(a.config), resume=a.resume, threads=a.threads,
-             split="validation" if a.validation else "test", slides_dir=a.slides_dir)
+    evaluate(
+        a.n,
+        tuple(a.size_mm),
+        a.seed,
+        a.out,
+        load_config(a.config),
+        resume=a.resume,
+        threads=a.threads,
+        split="validation" if a.validation else "test",
+        slides_dir=a.slides_dir,
+    )
 
 
 if __name__ == "__main__":

@@ -145,7 +145,9 @@ def tile_decodes(path: str | Path, windows: list[tuple[int, int, int, int, float
             lx0, ly0 = max(0, int(round(x / ds))), max(0, int(round(y / ds)))
             lx1 = min(lv.width, lx0 + max(1, int(round(w / ds))))
             ly1 = min(lv.height, ly0 + max(1, int(round(h / ds))))
-            tiles = [(c, r) for r in range(ly0 // th, (ly1 - 1) // th + 1) for c in range(lx0 // tw, (lx1 - 1) // tw + 1)]
+            tiles = [
+                (c, r) for r in range(ly0 // th, (ly1 - 1) // th + 1) for c in range(lx0 // tw, (lx1 - 1) // tw + 1)
+            ]
             decodes += len(tiles)
             touched.update(tiles)
         t0 = time.perf_counter()
@@ -155,8 +157,16 @@ def tile_decodes(path: str | Path, windows: list[tuple[int, int, int, int, float
     return TileDecodeRecord((tw, th), decodes, len(touched), dt)
 
 
-def measure_floor(path: str | Path, thumbnails: list[float], windows: list[tuple[int, int, int, int, float]],
-                  stage1: Any, stage2: Any, window_px: int, batch_size: int, repeats: int = 1) -> FloorRecord:
+def measure_floor(
+    path: str | Path,
+    thumbnails: list[float],
+    windows: list[tuple[int, int, int, int, float]],
+    stage1: Any,
+    stage2: Any,
+    window_px: int,
+    batch_size: int,
+    repeats: int = 1,
+) -> FloorRecord:
     """Time decoding ``thumbnails`` + ``windows`` from a fresh open of ``path`` (no model) and the models
     on the same inputs from memory (no reading). With ``repeats`` > 1 the fastest run of each part counts
     (a shared machine adds noise, never removes it)."""
@@ -195,6 +205,12 @@ def measure_floor(path: str | Path, thumbnails: list[float], windows: list[tuple
         t2 = time.perf_counter()
         best["s1"] = min(best["s1"], t1 - t0)
         best["s2"] = min(best["s2"], t2 - t1)
-    return FloorRecord(n_windows=len(windows), window_px=window_px, decode_thumbnail_s=float(best["thumb"]),
-                       decode_windows_s=float(best["win"]), stage1_infer_s=float(best["s1"]),
-                       stage2_infer_s=float(best["s2"]), mpix_decoded=mpix)
+    return FloorRecord(
+        n_windows=len(windows),
+        window_px=window_px,
+        decode_thumbnail_s=float(best["thumb"]),
+        decode_windows_s=float(best["win"]),
+        stage1_infer_s=float(best["s1"]),
+        stage2_infer_s=float(best["s2"]),
+        mpix_decoded=mpix,
+    )

@@ -32,11 +32,17 @@ def machine_info() -> dict[str, Any]:
         mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     except (ValueError, OSError):
         mem_gb = None
-    return {"platform": platform.platform(), "python": platform.python_version(), "cpu_model": cpu,
-            "cpu_count": os.cpu_count(), "cores_usable": len(os.sched_getaffinity(0)),
-            "memory_gb": None if mem_gb is None else round(mem_gb, 1), "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads(),
-            "device": "cuda: " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"}
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu_model": cpu,
+        "cpu_count": os.cpu_count(),
+        "cores_usable": len(os.sched_getaffinity(0)),
+        "memory_gb": None if mem_gb is None else round(mem_gb, 1),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "device": "cuda: " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+    }
 
 
 def load_models(weights: Path | None) -> tuple[Any, Any]:
@@ -49,9 +55,11 @@ def load_models(weights: Path | None) -> tuple[Any, Any]:
     s1, s2 = load_folder(weights)
     labels = agreed_label_set(s1, s2)
     if not labels.same_as(TBSRTC):
-        raise ZoomgradeError(f"{weights}: the bench's synthetic slides are annotated in {TBSRTC.describe()}, "
-                             f"these models grade in {labels.describe()}; compare cascade and exhaustive on "
-                             "slides of that label set with `zoomgrade grade --mode both`")
+        raise ZoomgradeError(
+            f"{weights}: the bench's synthetic slides are annotated in {TBSRTC.describe()}, "
+            f"these models grade in {labels.describe()}; compare cascade and exhaustive on "
+            "slides of that label set with `zoomgrade grade --mode both`"
+        )
     return s1, s2
 
 
@@ -101,9 +109,19 @@ def main(argv: list[str]) -> None:
     t1 = time.perf_counter()
     res = grade(a.path, load_config(a.config), mode=a.probe, models=models)
     t2 = time.perf_counter()
-    print(json.dumps({"mode": a.probe, "slide": Path(a.path).name, "category": res.category,
-                      "load_models_s": t1 - t0, "grade_s": t2 - t1, "torch_threads": torch.get_num_threads(),
-                      "peak_rss_mb": peak_rss_mb()}))
+    print(
+        json.dumps(
+            {
+                "mode": a.probe,
+                "slide": Path(a.path).name,
+                "category": res.category,
+                "load_models_s": t1 - t0,
+                "grade_s": t2 - t1,
+                "torch_threads": torch.get_num_threads(),
+                "peak_rss_mb": peak_rss_mb(),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

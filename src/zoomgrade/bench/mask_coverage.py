@@ -29,7 +29,7 @@ def _tile_raster(plan, slide_mpp: float, shape: tuple[int, int]) -> np.ndarray:
     out = np.zeros(shape, bool)
     k = slide_mpp / TRUTH_MPP
     for x, y, w, h in plan.boxes:
-        out[int(y * k):int(np.ceil((y + h) * k)), int(x * k):int(np.ceil((x + w) * k))] = True
+        out[int(y * k) : int(np.ceil((y + h) * k)), int(x * k) : int(np.ceil((x + w) * k))] = True
     return out
 
 
@@ -54,8 +54,9 @@ def measure(svs: Path, ex: ExhaustiveConfig, tile_px: int = 128, min_cells: int 
     k = smpp / TRUTH_MPP
     total = in_mask = in_tiles = 0
     worst = 1.0
-    groups = [a for a in load_annotations(svs.with_suffix(".geojson"))
-              if int(a.properties.get("cell_count", 0)) >= min_cells]
+    groups = [
+        a for a in load_annotations(svs.with_suffix(".geojson")) if int(a.properties.get("cell_count", 0)) >= min_cells
+    ]
     for a in groups:
         geoms = getattr(a.geometry, "geoms", [a.geometry])
         g = np.zeros(shape, bool)
@@ -71,10 +72,17 @@ def measure(svs: Path, ex: ExhaustiveConfig, tile_px: int = 128, min_cells: int 
         t = int((g & tiles_up).sum())
         in_tiles += t
         worst = min(worst, t / n)
-    return {"slide": svs.name, "groups": len(groups), "mask_fraction": float(mask.mean()),
-            "group_cov_mask": in_mask / total if total else 1.0, "group_cov_tiles": in_tiles / total if total else 1.0,
-            "worst_group_tiles": worst, "tiles": len(plan.boxes),
-            "hp_mpx": len(plan.boxes) * tile_px * tile_px / 1e6, "mask_seconds": mask_s}
+    return {
+        "slide": svs.name,
+        "groups": len(groups),
+        "mask_fraction": float(mask.mean()),
+        "group_cov_mask": in_mask / total if total else 1.0,
+        "group_cov_tiles": in_tiles / total if total else 1.0,
+        "worst_group_tiles": worst,
+        "tiles": len(plan.boxes),
+        "hp_mpx": len(plan.boxes) * tile_px * tile_px / 1e6,
+        "mask_seconds": mask_s,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -103,12 +111,16 @@ def main(argv: list[str] | None = None) -> None:
     rows = [measure(p, ex, args.tile_px, args.min_cells) for p in slides]
     print(f"{'slide':28s} {'groups':>6s} {'mask%':>6s} {'cov_mask':>8s} {'cov_tile':>8s} {'worst':>6s} {'hp_Mpx':>7s}")
     for r in rows:
-        print(f"{r['slide']:28s} {r['groups']:6d} {100 * r['mask_fraction']:6.1f} {r['group_cov_mask']:8.4f} "
-              f"{r['group_cov_tiles']:8.4f} {r['worst_group_tiles']:6.3f} {r['hp_mpx']:7.1f}")
+        print(
+            f"{r['slide']:28s} {r['groups']:6d} {100 * r['mask_fraction']:6.1f} {r['group_cov_mask']:8.4f} "
+            f"{r['group_cov_tiles']:8.4f} {r['worst_group_tiles']:6.3f} {r['hp_mpx']:7.1f}"
+        )
     if rows:
         mean_mask = 100 * np.mean([r["mask_fraction"] for r in rows])
-        print(f"min cov_mask {min(r['group_cov_mask'] for r in rows):.4f}  min cov_tile "
-              f"{min(r['group_cov_tiles'] for r in rows):.4f}  mean mask% {mean_mask:.1f}")
+        print(
+            f"min cov_mask {min(r['group_cov_mask'] for r in rows):.4f}  min cov_tile "
+            f"{min(r['group_cov_tiles'] for r in rows):.4f}  mean mask% {mean_mask:.1f}"
+        )
     if args.json:
         args.json.write_text("".join(json.dumps(r) + "\n" for r in rows))
 

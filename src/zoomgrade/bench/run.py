@@ -80,29 +80,48 @@ def run_mode(path: Path, mode: Mode, models: tuple[Any, Any], cfg: Any, tmp: Pat
     return ModeRun(result, t_open, t_grade, t_write, src if isinstance(src, RecordingSlide) else None, cache)
 
 
-def mode_record(run: ModeRun, stages: tuple[str, ...], truth_cat: str, score: ab.ModeScore, hp_mpp: float) -> dict[str, Any]:
+def mode_record(
+    run: ModeRun, stages: tuple[str, ...], truth_cat: str, score: ab.ModeScore, hp_mpp: float
+) -> dict[str, Any]:
     r = run.result
     secs = {k: float(r.cost.stages[k].seconds) if k in r.cost.stages else 0.0 for k in stages}
     secs["open"], secs["write"] = run.open_s, run.write_s
     return {
-        "category": r.category, "correct": r.category == truth_cat, "n_regions": len(r.regions),
+        "category": r.category,
+        "correct": r.category == truth_cat,
+        "n_regions": len(r.regions),
         # quality control and the domain gate on held-out in-domain slides: these should pass
-        "status": r.status, "withheld_reasons": list(r.withheld_reasons),
+        "status": r.status,
+        "withheld_reasons": list(r.withheld_reasons),
         "gate_s": float(r.cost.stages["gate"].seconds) if "gate" in r.cost.stages else 0.0,
-        "seconds": secs, "wall_s": run.wall_s, "wall_with_write_s": run.wall_s + run.write_s,
+        "seconds": secs,
+        "wall_s": run.wall_s,
+        "wall_with_write_s": run.wall_s + run.write_s,
         "hp_megapixels": r.cost.pixels_at(hp_mpp) / 1e6,
         "megapixels_by_stage": {k: v.pixels / 1e6 for k, v in r.cost.stages.items() if v.pixels},
-        "model_items_by_stage": {k: v.model_items for k, v in r.cost.stages.items() if v.model_items}, "hp_tiles": int(r.cost.tiles_by_mpp.get(f"{hp_mpp:g}", 0)),
-        "sampled_peak_rss_mb": float(r.cost.peak_rss_mb), "tile_cache": run.tile_cache,
-        "decided_by": {k: sum(1 for g in r.regions if g.decided_by == k)
-                       for k in ("stage2", "fallback", "stage1-budget", "stage1-early-stop", "exhaustive")},
+        "model_items_by_stage": {k: v.model_items for k, v in r.cost.stages.items() if v.model_items},
+        "hp_tiles": int(r.cost.tiles_by_mpp.get(f"{hp_mpp:g}", 0)),
+        "sampled_peak_rss_mb": float(r.cost.peak_rss_mb),
+        "tile_cache": run.tile_cache,
+        "decided_by": {
+            k: sum(1 for g in r.regions if g.decided_by == k)
+            for k in ("stage2", "fallback", "stage1-budget", "stage1-early-stop", "exhaustive")
+        },
         "reading": r.reading,  # the cascade's early stop (the product's default): regions read, unread, why
         **score.to_dict(r.labels or TBSRTC),
     }
 
 
-def bench_slide(path: Path, index: int, models: tuple[Any, Any], cfg: Any, maps: dict[str, dict[str, str]],
-                window_px: int, floor_repeats: int, log: Log) -> tuple[dict[str, Any], dict[str, ab.ModeScore]]:
+def bench_slide(
+    path: Path,
+    index: int,
+    models: tuple[Any, Any],
+    cfg: Any,
+    maps: dict[str, dict[str, str]],
+    window_px: int,
+    floor_repeats: int,
+    log: Log,
+) -> tuple[dict[str, Any], dict[str, ab.ModeScore]]:
     from ..slide import open_slide
     from ..synth import truth_paths
 
@@ -127,18 +146,35 @@ def bench_slide(path: Path, index: int, models: tuple[Any, Any], cfg: Any, maps:
             cat = ab.ablation_category(slide, grades, cfg, labels)
             abl[name] = {"category": cat, "correct": cat == truth["category"], **sc.to_dict(labels)}
     assert c.reads is not None
-    floor = measure_floor(path, c.reads.thumbnail_reads(), c.reads.region_reads(), models[0], models[1],
-                          window_px, cfg.stage2.batch_size, floor_repeats)
+    floor = measure_floor(
+        path,
+        c.reads.thumbnail_reads(),
+        c.reads.region_reads(),
+        models[0],
+        models[1],
+        window_px,
+        cfg.stage2.batch_size,
+        floor_repeats,
+    )
     tiles = tile_decodes(path, c.reads.region_reads())
     hp = cfg.stage2.mpp
     rec = {
-        "slide": path.name, "path": str(path), "truth_category": truth.get("category"),
-        "seed": truth.get("seed"), "stain": truth.get("stain"), "size_mm": truth.get("size_mm"),
-        "width": c.result.slide.width, "height": c.result.slide.height, "n_truth_groups": len(groups),
+        "slide": path.name,
+        "path": str(path),
+        "truth_category": truth.get("category"),
+        "seed": truth.get("seed"),
+        "stain": truth.get("stain"),
+        "size_mm": truth.get("size_mm"),
+        "width": c.result.slide.width,
+        "height": c.result.slide.height,
+        "n_truth_groups": len(groups),
         "first_mode": order[0],
         "cascade": mode_record(c, CASCADE_STAGES, truth.get("category"), scores["cascade"], hp),
-        "exhaustive": mode_record(e, EXHAUSTIVE_STAGES, truth.get("category"), scores["exhaustive"], cfg.exhaustive.mpp),
-        "floor": floor.to_dict(), "ablation": abl,
+        "exhaustive": mode_record(
+            e, EXHAUSTIVE_STAGES, truth.get("category"), scores["exhaustive"], cfg.exhaustive.mpp
+        ),
+        "floor": floor.to_dict(),
+        "ablation": abl,
         "tile_decodes": None if tiles is None else tiles.to_dict(),
         # other processes on the machine: a shared machine's load slows both modes alike, not the ratios
         "loadavg_1min": os.getloadavg()[0],
@@ -147,7 +183,9 @@ def bench_slide(path: Path, index: int, models: tuple[Any, Any], cfg: Any, maps:
     rec["wall_ratio"] = ce["wall_s"] / ee["wall_s"] if ee["wall_s"] else None
     rec["hp_pixel_ratio"] = ce["hp_megapixels"] / ee["hp_megapixels"] if ee["hp_megapixels"] else None
     rec["category_agree"] = ce["category"] == ee["category"]
-    rec["vvi_recall_vs_exhaustive"] = ab.relative_recall(scores["cascade"].vvi_recalled, scores["exhaustive"].vvi_recalled)
+    rec["vvi_recall_vs_exhaustive"] = ab.relative_recall(
+        scores["cascade"].vvi_recalled, scores["exhaustive"].vvi_recalled
+    )
     rec["cascade_over_floor"] = ce["wall_s"] / floor.serial_s if floor.serial_s else None
     return rec, scores
 
@@ -175,10 +213,16 @@ def run_bench(opts: BenchOptions, log: Log = lambda m: print(m, file=sys.stderr,
     all_groups = [g for p in paths for g in ab.truth_groups(p)]
     maps = {"product_map": ab.product_map(TBSRTC), "best_constant_map": ab.best_constant_map(all_groups, TBSRTC)}
     record: dict[str, Any] = {
-        "command": opts.command, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": machine_info(), "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(opts).items()},
-        "models": {m.card.name: f"{m.card.name} {m.card.version}" for m in models}, "warm_up_s": warm,
-        "window_px": window_px, "ablation_maps": maps, "slides": [], "memory_probe": [],
+        "command": opts.command,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine_info(),
+        "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(opts).items()},
+        "models": {m.card.name: f"{m.card.name} {m.card.version}" for m in models},
+        "warm_up_s": warm,
+        "window_px": window_px,
+        "ablation_maps": maps,
+        "slides": [],
+        "memory_probe": [],
     }
     scores: list[dict[str, ab.ModeScore]] = []
     for i, p in enumerate(paths):

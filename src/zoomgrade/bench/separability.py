@@ -130,8 +130,16 @@ def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return x * scale + shift
 
 
-def train_eval(x_tr: np.ndarray, y_tr: np.ndarray, x_te: np.ndarray, y_te: np.ndarray, g_te: np.ndarray,
-               n_classes: int, epochs: int, seed: int) -> dict:
+def train_eval(
+    x_tr: np.ndarray,
+    y_tr: np.ndarray,
+    x_te: np.ndarray,
+    y_te: np.ndarray,
+    g_te: np.ndarray,
+    n_classes: int,
+    epochs: int,
+    seed: int,
+) -> dict:
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     blocks = 4 if x_tr.shape[1] >= 64 else 3
@@ -163,12 +171,18 @@ def train_eval(x_tr: np.ndarray, y_tr: np.ndarray, x_te: np.ndarray, y_te: np.nd
     conf = np.zeros((n_classes, n_classes), int)
     np.add.at(conf, (gy, pred), 1)
     per_class = [float(conf[i, i] / max(conf[i].sum(), 1)) for i in range(n_classes) if conf[i].sum()]
-    return {"balanced_accuracy": float(np.mean(per_class)), "group_accuracy": float((pred == gy).mean()),
-            "crop_accuracy": crop_acc, "n_groups": int(len(groups)), "confusion": conf.tolist()}
+    return {
+        "balanced_accuracy": float(np.mean(per_class)),
+        "group_accuracy": float((pred == gy).mean()),
+        "crop_accuracy": crop_acc,
+        "n_groups": int(len(groups)),
+        "confusion": conf.tolist(),
+    }
 
 
-def run(out: Path, per_category: int = 10, size_mm: float = 2.0, per_group: int = 6, epochs: int = 15,
-        seed: int = 0) -> dict:
+def run(
+    out: Path, per_category: int = 10, size_mm: float = 2.0, per_group: int = 6, epochs: int = 15, seed: int = 0
+) -> dict:
     torch.set_num_threads(2)
     t0 = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
@@ -191,13 +205,20 @@ def run(out: Path, per_category: int = 10, size_mm: float = 2.0, per_group: int 
         res[key]["threshold"] = f"{op} {thr}"
         res[key]["pass"] = bool(acc >= thr if op == ">=" else acc <= thr)
     res["data"] = {
-        "train_slides": len(train), "test_slides": len(test), "size_mm": size_mm,
+        "train_slides": len(train),
+        "test_slides": len(test),
+        "size_mm": size_mm,
         "train_groups_per_class": np.bincount(tr.fine[np.unique(tr.group, return_index=True)[1]], minlength=5).tolist(),
         "test_groups_per_class": np.bincount(te.fine[np.unique(te.group, return_index=True)[1]], minlength=5).tolist(),
-        "crops_per_group": per_group, "hi": f"{HI_PX} px at {HI_MPP} um/px", "lo": f"{LO_PX} px at {LO_MPP} um/px",
+        "crops_per_group": per_group,
+        "hi": f"{HI_PX} px at {HI_MPP} um/px",
+        "lo": f"{LO_PX} px at {LO_MPP} um/px",
     }
-    res["seconds"] = {"generate": round(t_gen, 1), "train_eval": round(time.perf_counter() - t1, 1),
-                      "total": round(time.perf_counter() - t0, 1)}
+    res["seconds"] = {
+        "generate": round(t_gen, 1),
+        "train_eval": round(time.perf_counter() - t1, 1),
+        "total": round(time.perf_counter() - t0, 1),
+    }
     return res
 
 
@@ -215,9 +236,11 @@ def main(argv: list[str] | None = None) -> int:
     res = run(a.out, a.per_category, a.size_mm, a.per_group, a.epochs, a.seed)
     for key in THRESHOLDS:
         r = res[key]
-        print(f"{key:11s} balanced group acc {r['balanced_accuracy']:.3f} (plain {r['group_accuracy']:.3f}, crops "
-              f"{r['crop_accuracy']:.3f}, {r['n_groups']} groups) target {r['threshold']}: "
-              f"{'PASS' if r['pass'] else 'FAIL'}")
+        print(
+            f"{key:11s} balanced group acc {r['balanced_accuracy']:.3f} (plain {r['group_accuracy']:.3f}, crops "
+            f"{r['crop_accuracy']:.3f}, {r['n_groups']} groups) target {r['threshold']}: "
+            f"{'PASS' if r['pass'] else 'FAIL'}"
+        )
     print(json.dumps(res["data"]), json.dumps(res["seconds"]))
     if a.json:
         a.json.write_text(json.dumps(res, indent=1))

@@ -51,12 +51,32 @@ def write_aperio_tiff(
         return np.full((64, 64, 3), 240, np.uint8), [(w, h, tiles(li)) for li, (w, h) in enumerate(dims) if li]
 
     w0, h0 = dims[0]
-    write_aperio(path, w0, h0, tiles(0), rest, tile=tile, quality=80, mpp=mpp, app_mag=mag, ycbcr=False,
-                 bigtiff=True, software="zoomgrade-bench", extra_desc="|Filename = zoomgrade-bench")
+    write_aperio(
+        path,
+        w0,
+        h0,
+        tiles(0),
+        rest,
+        tile=tile,
+        quality=80,
+        mpp=mpp,
+        app_mag=mag,
+        ycbcr=False,
+        bigtiff=True,
+        software="zoomgrade-bench",
+        extra_desc="|Filename = zoomgrade-bench",
+    )
 
 
-def write_aperio_from_array(path: str | Path, img: np.ndarray, tile: int = 256, step: int = 4,
-                            n_levels: int = 3, mpp: float = 0.25, mag: float = 40) -> list[np.ndarray]:
+def write_aperio_from_array(
+    path: str | Path,
+    img: np.ndarray,
+    tile: int = 256,
+    step: int = 4,
+    n_levels: int = 3,
+    mpp: float = 0.25,
+    mag: float = 40,
+) -> list[np.ndarray]:
     """A small consistent pyramid from an (h, w, 3) array (levels by area averaging); returns the levels."""
     from ..slide.resample import area_resize
 
@@ -97,8 +117,9 @@ def source_tiles(tile: int, kind: str) -> list[np.ndarray]:
     return out
 
 
-def write_big_slide(path: str | Path, size: int = 80_000, tile: int = 512, step: int = 4, mpp: float = 0.25,
-                    tiles: str = "noise") -> float:
+def write_big_slide(
+    path: str | Path, size: int = 80_000, tile: int = 512, step: int = 4, mpp: float = 0.25, tiles: str = "noise"
+) -> float:
     """A size x size px pyramid (levels /step down to <= 2 tiles) reusing 16 pre-encoded tiles; returns
     the mean encoded tile size in KB."""
     pre = [encode_tile(t) for t in source_tiles(tile, tiles)]
@@ -157,12 +178,15 @@ def read_speed(path: str, n: int, size: int = 512, seed: int = 1, backends=("ope
     finally:
         for s in slides:
             s.close()
-    return [{"backend": b, "regions": n, "seconds": dt, "mpix_per_s": n * size * size / dt / 1e6}
-            for b, dt in zip(backends, spent)]
+    return [
+        {"backend": b, "regions": n, "seconds": dt, "mpix_per_s": n * size * size / dt / 1e6}
+        for b, dt in zip(backends, spent)
+    ]
 
 
-def window_cache_effect(path: str, n_regions: int, window_px: int = 128, mpp: float = 0.5, seed: int = 2,
-                        cache_bytes: int | None = None) -> dict:
+def window_cache_effect(
+    path: str, n_regions: int, window_px: int = 128, mpp: float = 0.5, seed: int = 2, cache_bytes: int | None = None
+) -> dict:
     """Cascade-like reads: ``n_regions`` small regions (1-3 x 1-3 windows of ``window_px`` at ``mpp``, not
     aligned to the file tiles) read window by window, with the decoded-tile cache off and on. The two
     slides take turns region by region, so machine load slows both alike; pixels must be identical."""
@@ -184,7 +208,7 @@ def window_cache_effect(path: str, n_regions: int, window_px: int = 128, mpp: fl
         identical = True
         for k, boxes in enumerate(regions):
             got = []
-            for which in ((0, 1) if k % 2 == 0 else (1, 0)):
+            for which in (0, 1) if k % 2 == 0 else (1, 0):
                 s = (off, on)[which]
                 t = time.perf_counter()
                 got.append([s.read_region(x, y, side, side, mpp) for x, y in boxes])
@@ -197,11 +221,20 @@ def window_cache_effect(path: str, n_regions: int, window_px: int = 128, mpp: fl
         on.close()
     from .floor import file_tile_size
 
-    return {"regions": n_regions, "windows": n_windows, "window_px": window_px, "mpp": mpp,
-            "file_tile_px": file_tile_size(path, w),
-            "cache_mb": on_bytes / 2**20, "seconds_no_cache": spent[0], "seconds_cache": spent[1],
-            "speedup": spent[0] / spent[1] if spent[1] else 0.0, "decodes_cache": st.misses if st else None,
-            "hits_cache": st.hits if st else None, "pixel_identical": bool(identical)}
+    return {
+        "regions": n_regions,
+        "windows": n_windows,
+        "window_px": window_px,
+        "mpp": mpp,
+        "file_tile_px": file_tile_size(path, w),
+        "cache_mb": on_bytes / 2**20,
+        "seconds_no_cache": spent[0],
+        "seconds_cache": spent[1],
+        "speedup": spent[0] / spent[1] if spent[1] else 0.0,
+        "decodes_cache": st.misses if st else None,
+        "hits_cache": st.hits if st else None,
+        "pixel_identical": bool(identical),
+    }
 
 
 def whole_level_speed(path: str, backend: str, max_mpix: float = 30.0) -> dict:
@@ -223,10 +256,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--size", type=int, default=80_000)
     ap.add_argument("--tile", type=int, default=512)
     ap.add_argument("--regions", type=int, default=1000)
-    ap.add_argument("--cache-regions", type=int, default=300,
-                    help="cascade-like regions read with the decoded-tile cache off and on (0 skips)")
-    ap.add_argument("--tiles", choices=["noise", "tissue"], default="noise",
-                    help="tile content: synthetic noise texture, or crops of the real CMU-1 H&E scan")
+    ap.add_argument(
+        "--cache-regions",
+        type=int,
+        default=300,
+        help="cascade-like regions read with the decoded-tile cache off and on (0 skips)",
+    )
+    ap.add_argument(
+        "--tiles",
+        choices=["noise", "tissue"],
+        default="noise",
+        help="tile content: synthetic noise texture, or crops of the real CMU-1 H&E scan",
+    )
     ap.add_argument("--dir", default=None, help="where to write the temporary slide (default: system temp)")
     args = ap.parse_args(argv)
     if args.tiles == "tissue" and not REAL_TISSUE.exists():

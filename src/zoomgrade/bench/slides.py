@@ -33,14 +33,17 @@ def prepare_slides(opts: BenchOptions, log: Log) -> list[Path]:
         d = Path(opts.input_dir)
         if not d.is_dir():
             raise ZoomgradeError(f"{d}: not a folder")
-        found = sorted(p for p in d.iterdir() if p.suffix.lower() in SLIDE_SUFFIXES
-                       and all(q.exists() for q in truth_paths(p)))
+        found = sorted(
+            p for p in d.iterdir() if p.suffix.lower() in SLIDE_SUFFIXES and all(q.exists() for q in truth_paths(p))
+        )
         if not found:
             raise ZoomgradeError(f"{d}: no slides with truth beside them (OUT.truth.json + OUT.geojson)")
         return found[: opts.slides] if opts.slides else found
     if opts.seed < MIN_SEED:
-        raise ZoomgradeError(f"--seed {opts.seed}: bench seeds must be >= {MIN_SEED:,} (held out from training "
-                             "and from the cascade's evaluation slides)")
+        raise ZoomgradeError(
+            f"--seed {opts.seed}: bench seeds must be >= {MIN_SEED:,} (held out from training "
+            "and from the cascade's evaluation slides)"
+        )
     d = Path(opts.out) / "slides"
     d.mkdir(parents=True, exist_ok=True)
     paths = []

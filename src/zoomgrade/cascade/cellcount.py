@@ -121,8 +121,9 @@ def polygon_mask(poly: Polygon, box: tuple[int, int, int, int], out_size: int) -
     return _draw_mask([np.asarray(g.exterior.coords) for g in getattr(poly, "geoms", [poly])], box, out_size)
 
 
-def _draw_mask(rings: list[np.ndarray], box: tuple[int, int, int, int], out_w: int, out_h: int | None = None
-               ) -> np.ndarray:
+def _draw_mask(
+    rings: list[np.ndarray], box: tuple[int, int, int, int], out_w: int, out_h: int | None = None
+) -> np.ndarray:
     x, y, w, h = box
     out_h = out_w if out_h is None else out_h
     scale = np.array([out_w / w, out_h / h])
@@ -138,8 +139,9 @@ def _draw_mask(rings: list[np.ndarray], box: tuple[int, int, int, int], out_w: i
 MAX_MOSAIC_FILL = 4
 
 
-def mosaic(images: np.ndarray, boxes: list[tuple[int, int, int, int]]
-           ) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
+def mosaic(
+    images: np.ndarray, boxes: list[tuple[int, int, int, int]]
+) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
     """The windows (one grid of equal boxes) pasted into one image where they lie, gaps white, and the
     level-0 box it covers; None when they are not one grid or lie too far apart to be worth joining."""
     if len(boxes) < 2 or len({(b[2], b[3]) for b in boxes}) != 1:
@@ -156,12 +158,18 @@ def mosaic(images: np.ndarray, boxes: list[tuple[int, int, int, int]]
     ih, iw = images.shape[1:3]
     out = np.full((nr * ih, nc * iw, 3), 255, dtype=np.uint8)
     for img, c, r in zip(images, cols, rows):
-        out[r * ih:(r + 1) * ih, c * iw:(c + 1) * iw] = img
+        out[r * ih : (r + 1) * ih, c * iw : (c + 1) * iw] = img
     return out, (x0, y0, nc * w0, nr * h0)
 
 
-def count_region(images: np.ndarray, boxes: list[tuple[int, int, int, int]], poly: Polygon, mpp: float,
-                 cfg: AdequacyConfig, margin_px: float) -> int:
+def count_region(
+    images: np.ndarray,
+    boxes: list[tuple[int, int, int, int]],
+    poly: Polygon,
+    mpp: float,
+    cfg: AdequacyConfig,
+    margin_px: float,
+) -> int:
     """Cells of a region from its high-power windows: nuclei inside the region's outline grown by
     ``margin_px`` level-0 px (the low-power outline is coarse). Neighbouring windows are counted as one
     mosaic: counted window by window, a nucleus cut by a window border was two, and a group cut by one was

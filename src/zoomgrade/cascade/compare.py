@@ -33,8 +33,9 @@ def summary(result: SlideResult) -> dict[str, Any]:
     }
 
 
-def compare(cascade: SlideResult, exhaustive: SlideResult, ex_out: ExhaustiveOutput, labels: LabelSet,
-            cfg: GradeConfig) -> dict[str, Any]:
+def compare(
+    cascade: SlideResult, exhaustive: SlideResult, ex_out: ExhaustiveOutput, labels: LabelSet, cfg: GradeConfig
+) -> dict[str, Any]:
     """The record stored in ``SlideResult.comparison``: the exhaustive summary, slide-category agreement,
     and per cascade region the grade the exhaustive tiles inside it give (tiles whose centre lies in the
     region, decided by the same patch rule), with the agreement rate over regions that have such tiles."""
@@ -46,8 +47,7 @@ def compare(cascade: SlideResult, exhaustive: SlideResult, ex_out: ExhaustiveOut
         pp = prep(rg.region.polygon)
         idx = [i for i, c in enumerate(centres) if pp.contains(c) and not np.isnan(probs[i]).any()]
         if not idx:  # a small region may hold no tile centre: use the tiles that touch it
-            idx = [i for i, b in enumerate(plan.boxes)
-                   if pp.intersects(_box(b)) and not np.isnan(probs[i]).any()]
+            idx = [i for i, b in enumerate(plan.boxes) if pp.intersects(_box(b)) and not np.isnan(probs[i]).any()]
         ex_grade = None
         if idx:
             ex_grade = vote(probs[idx], labels, cfg, tiles=True).grade
@@ -55,8 +55,15 @@ def compare(cascade: SlideResult, exhaustive: SlideResult, ex_out: ExhaustiveOut
         if agree is not None:
             n_cmp += 1
             n_agree += int(agree)
-        per_region.append({"id": rg.region.id, "cascade_grade": rg.fine_grade, "exhaustive_grade": ex_grade,
-                           "n_tiles": len(idx), "agree": agree})
+        per_region.append(
+            {
+                "id": rg.region.id,
+                "cascade_grade": rg.fine_grade,
+                "exhaustive_grade": ex_grade,
+                "n_tiles": len(idx),
+                "agree": agree,
+            }
+        )
     hp_c, hp_e = high_power_pixels(cascade), high_power_pixels(exhaustive)
     return {
         "exhaustive": summary(exhaustive),
@@ -64,8 +71,7 @@ def compare(cascade: SlideResult, exhaustive: SlideResult, ex_out: ExhaustiveOut
         "regions": per_region,
         "region_agreement": (n_agree / n_cmp) if n_cmp else None,
         "regions_compared": n_cmp,
-        "high_power_pixels": {"cascade": hp_c, "exhaustive": hp_e,
-                              "ratio": (hp_c / hp_e) if hp_e else None},
+        "high_power_pixels": {"cascade": hp_c, "exhaustive": hp_e, "ratio": (hp_c / hp_e) if hp_e else None},
         "seconds": {"cascade": float(cascade.cost.wall_seconds), "exhaustive": float(exhaustive.cost.wall_seconds)},
     }
 

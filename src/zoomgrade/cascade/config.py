@@ -126,7 +126,8 @@ class EarlyStopConfig:
     # How often stage 1 under-grades: per coarse grade, an upper bound on the share of its regions that high
     # power grades as evidence for a grade above that coarse grade (measured on validation slides).
     undergrade: dict[ct.CoarseGrade, ct.Fraction] = field(
-        default_factory=lambda: {"benign": 0.5, "suspicious_follicular": 0.4})
+        default_factory=lambda: {"benign": 0.5, "suspicious_follicular": 0.4}
+    )
     # The unread regions' count of such surprises is bounded at this binomial quantile.
     confidence: Annotated[float, Strict(), Field(gt=0.0, lt=1.0, allow_inf_nan=False)] = 0.999
 
@@ -134,7 +135,9 @@ class EarlyStopConfig:
 @dataclass
 class BudgetConfig:
     __pydantic_config__: ClassVar[ConfigDict] = _FORBID
-    high_power_megapixels: Annotated[float, Strict(), Field(ge=0.0, le=1e9, allow_inf_nan=False)] = 0.0  # 0 = unlimited; pixels read at stage2.mpp (stage 2 + fallback)
+    high_power_megapixels: Annotated[float, Strict(), Field(ge=0.0, le=1e9, allow_inf_nan=False)] = (
+        0.0  # 0 = unlimited; pixels read at stage2.mpp (stage 2 + fallback)
+    )
     seconds: ct.Seconds = 0.0  # 0 = unlimited; wall time of the high-power passes
 
 
@@ -204,12 +207,14 @@ _ADAPTER = TypeAdapter(GradeConfig)
 
 DEFAULT_FILE = "default.toml"
 #: Tables of per-grade values merge over the defaults (a file may set one grade only).
-_MERGED_TABLES = {("slide_rule", k) for k in ("min_count", "min_area_um2", "min_confidence", "min_share",
-                                                "min_pool_share")} | {("early_stop", "undergrade")}
+_MERGED_TABLES = {
+    ("slide_rule", k) for k in ("min_count", "min_area_um2", "min_confidence", "min_share", "min_pool_share")
+} | {("early_stop", "undergrade")}
 
 
-def validate(cfg: GradeConfig | dict[str, Any], source: str, fine: tuple[str, ...] | None = None,
-             label_set: str = "") -> GradeConfig:
+def validate(
+    cfg: GradeConfig | dict[str, Any], source: str, fine: tuple[str, ...] | None = None, label_set: str = ""
+) -> GradeConfig:
     """Type- and range-check a whole configuration; returns it as a ``GradeConfig`` or raises one
     ``ConfigError`` ("<source>: <key path>: <why>; <key path>: <why>"). ``fine``: the label set's fine
     grades that grade-keyed options may name (None: not known yet, checked when grading, see
@@ -218,8 +223,7 @@ def validate(cfg: GradeConfig | dict[str, Any], source: str, fine: tuple[str, ..
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a table of sections, got {type(data).__name__}")
     try:
-        return _ADAPTER.validate_python(data, context={"fine": tuple(fine) if fine else None,
-                                                       "label_set": label_set})
+        return _ADAPTER.validate_python(data, context={"fine": tuple(fine) if fine else None, "label_set": label_set})
     except ValidationError as err:
         problems = [problem(e, show_input=True) for e in err.errors()]
         raise ConfigError(f"{source}: " + "; ".join(problems)) from None

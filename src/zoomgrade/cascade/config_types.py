@@ -29,8 +29,9 @@ def _label_set(info: ValidationInfo) -> tuple[tuple[str, ...] | None, str]:
 def _fine(v: str, info: ValidationInfo) -> str:
     fine, name = _label_set(info)
     if fine is not None and v not in ("", FROM_LABEL_SET) and v not in fine:
-        raise ValueError(f"{v!r} is not a grade of the label set{name} ({', '.join(fine)}) nor \"\" or "
-                         f"\"{FROM_LABEL_SET}\"")
+        raise ValueError(
+            f'{v!r} is not a grade of the label set{name} ({", ".join(fine)}) nor "" or "{FROM_LABEL_SET}"'
+        )
     return v
 
 
@@ -47,8 +48,7 @@ def _rule_grade(v: str, info: ValidationInfo) -> str:
     """Slide-rule tables are keyed by the categories the rule decides: every fine grade but the least severe."""
     fine, name = _label_set(info)
     if fine is not None and v not in fine[1:]:
-        raise ValueError(f"{v!r} is not a graded category of the label set{name} ({', '.join(fine[1:])}; "
-                         "case matters)")
+        raise ValueError(f"{v!r} is not a graded category of the label set{name} ({', '.join(fine[1:])}; case matters)")
     if not v:
         raise ValueError("a grade name cannot be empty")
     return v

@@ -86,8 +86,9 @@ class SlideCategory:
     reason: str
 
 
-def evidence(grades: list[RegionGrade], category: str, labels: LabelSet, min_confidence: float,
-             min_cells: int = 0) -> list[tuple[RegionGrade, float]]:
+def evidence(
+    grades: list[RegionGrade], category: str, labels: LabelSet, min_confidence: float, min_cells: int = 0
+) -> list[tuple[RegionGrade, float]]:
     """Regions of at least ``min_cells`` cells graded ``category`` or worse with P(category or worse) >=
     min_confidence, with that probability."""
     k = labels.fine_index(category)
@@ -109,8 +110,9 @@ def setting(cfg: SlideRuleConfig, labels: LabelSet | None, key: str, cat: str, d
     return float((labels.slide_rule.get(key, {}) if labels is not None else {}).get(cat, default))
 
 
-def needed(cat: str, n_gradable: int, cfg: SlideRuleConfig, min_count: int | None = None,
-           labels: LabelSet | None = None) -> int:
+def needed(
+    cat: str, n_gradable: int, cfg: SlideRuleConfig, min_count: int | None = None, labels: LabelSet | None = None
+) -> int:
     """Evidence regions category ``cat`` needs on a slide of ``n_gradable`` gradable groups: the count
     (``min_count[cat]``, or ``min_count``) or the share of the gradable groups, whichever is more."""
     count = setting(cfg, labels, "min_count", cat, 1) if min_count is None else min_count
@@ -171,7 +173,9 @@ def holds(cat: str, t: Tally, cfg: SlideRuleConfig) -> str | None:
     return None
 
 
-def slide_category(grades: list[RegionGrade], adequacy: Adequacy, labels: LabelSet, cfg: SlideRuleConfig) -> SlideCategory:
+def slide_category(
+    grades: list[RegionGrade], adequacy: Adequacy, labels: LabelSet, cfg: SlideRuleConfig
+) -> SlideCategory:
     cfg = resolved(cfg, labels)
     for cat in reversed(labels.fine[1:]):  # most severe first; the least severe fine grade is "benign"
         t = tally(grades, cat, labels, cfg)
@@ -180,26 +184,43 @@ def slide_category(grades: list[RegionGrade], adequacy: Adequacy, labels: LabelS
             continue
         min_conf = cfg.min_confidence.get(cat, 0.5)
         base = pool_grade(cat, labels)
-        pool = (f", {t.n_evidence} of the {t.n_pool} regions graded {base} or worse"
-                if base != cat and cfg.min_pool_share.get(cat, 0.0) > 0 else "")
+        pool = (
+            f", {t.n_evidence} of the {t.n_pool} regions graded {base} or worse"
+            if base != cat and cfg.min_pool_share.get(cat, 0.0) > 0
+            else ""
+        )
         if path == "count":
-            return SlideCategory(cat, (
-                f"{t.n_evidence} regions graded {cat} or worse with P >= {min_conf:g}, {t.area_um2:,.0f} um2 "
-                f"(needs {needed(cat, t.n_gradable, cfg)} of {t.n_gradable} gradable groups and "
-                f"{cfg.min_area_um2.get(cat, 0.0):,.0f} um2){pool}"))
+            return SlideCategory(
+                cat,
+                (
+                    f"{t.n_evidence} regions graded {cat} or worse with P >= {min_conf:g}, {t.area_um2:,.0f} um2 "
+                    f"(needs {needed(cat, t.n_gradable, cfg)} of {t.n_gradable} gradable groups and "
+                    f"{cfg.min_area_um2.get(cat, 0.0):,.0f} um2){pool}"
+                ),
+            )
         # Convincing regions: one is enough where one is at least the share of the gradable groups; on a
         # smear of hundreds of groups a grader's rare confident error is not a convincing group.
         n_sure = needed(cat, t.n_gradable, cfg, min_count=1)
         if n_sure == 1:
             ev = evidence(grades, cat, labels, min_conf, cfg.min_cells)
-            best = max((e for e in ev if e[1] >= cfg.single_confidence and
-                        e[0].region.area_um2 >= cfg.single_min_area_um2), key=lambda e: e[1])
-            return SlideCategory(cat, (
-                f"one region graded {best[0].fine_grade} with P({cat} or worse) = {best[1]:.2f} "
-                f">= {cfg.single_confidence:g}, {best[0].region.area_um2:,.0f} um2{pool}"))
-        return SlideCategory(cat, (
-            f"{t.n_sure} regions graded {cat} or worse with P >= {cfg.single_confidence:g} and "
-            f">= {cfg.single_min_area_um2:,.0f} um2 each (needs {n_sure} of {t.n_gradable} gradable groups){pool}"))
+            best = max(
+                (e for e in ev if e[1] >= cfg.single_confidence and e[0].region.area_um2 >= cfg.single_min_area_um2),
+                key=lambda e: e[1],
+            )
+            return SlideCategory(
+                cat,
+                (
+                    f"one region graded {best[0].fine_grade} with P({cat} or worse) = {best[1]:.2f} "
+                    f">= {cfg.single_confidence:g}, {best[0].region.area_um2:,.0f} um2{pool}"
+                ),
+            )
+        return SlideCategory(
+            cat,
+            (
+                f"{t.n_sure} regions graded {cat} or worse with P >= {cfg.single_confidence:g} and "
+                f">= {cfg.single_min_area_um2:,.0f} um2 each (needs {n_sure} of {t.n_gradable} gradable groups){pool}"
+            ),
+        )
     if adequacy.adequate:
         benign = labels.fine[0]
         return SlideCategory(benign, f"adequate ({adequacy.reason}) and no atypia with enough evidence")

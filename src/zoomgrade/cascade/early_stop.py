@@ -139,8 +139,15 @@ def _most(a: _Arrays, k: int, under: Undergrade, large_only: float = 0.0) -> int
     return sum(under.most(int(n), int(r), k) for r, n in zip(values, counts))
 
 
-def decide(graded: Sequence[Graded], ungraded: Sequence[Ungraded], fine: Sequence[str], pools: Sequence[int],
-           rule: SlideRuleConfig, adequacy: AdequacyConfig, under: Undergrade) -> Verdict | None:
+def decide(
+    graded: Sequence[Graded],
+    ungraded: Sequence[Ungraded],
+    fine: Sequence[str],
+    pools: Sequence[int],
+    rule: SlideRuleConfig,
+    adequacy: AdequacyConfig,
+    under: Undergrade,
+) -> Verdict | None:
     """The slide's category and adequacy if no completion of ``ungraded`` within the under-grade bounds can
     change them, else None. ``fine``: the fine grades, least severe first; ``pools[k]``: the index of the
     least severe fine grade of grade k's coarse grade."""
@@ -158,21 +165,32 @@ def decide(graded: Sequence[Graded], ungraded: Sequence[Ungraded], fine: Sequenc
         t = _tally(arr, k, pools[k], rule, fine)
         m = _most(arr, k, under)
         m_sure = _most(arr, k, under, large_only=rule.single_min_area_um2)
-        could = Tally(t.n_evidence + m, t.area_um2 + float(areas[:m].sum()), t.n_sure + m_sure,
-                      t.n_gradable + m, t.n_pool)
+        could = Tally(
+            t.n_evidence + m, t.area_um2 + float(areas[:m].sum()), t.n_sure + m_sure, t.n_gradable + m, t.n_pool
+        )
         if (t.n_evidence + m) == 0 or holds(fine[k], could, rule) is None:
             continue
         m_pool = _most(arr, pools[k], under) if pools[k] < k else 0
         must = Tally(t.n_evidence, t.area_um2, t.n_sure, t.n_gradable + n_un, t.n_pool + m_pool)
         if t.n_evidence and holds(fine[k], must, rule) is not None:
-            return Verdict(k, adequate, (
-                f"{fine[k]} holds on {t.n_evidence} evidence regions even if all {n_un} ungraded regions were "
-                f"gradable groups{f' and {m_pool} joined the {fine[pools[k]]} pool' if m_pool else ''}, and no "
-                f"more severe category can hold"))
+            return Verdict(
+                k,
+                adequate,
+                (
+                    f"{fine[k]} holds on {t.n_evidence} evidence regions even if all {n_un} ungraded regions were "
+                    f"gradable groups{f' and {m_pool} joined the {fine[pools[k]]} pool' if m_pool else ''}, and no "
+                    f"more severe category can hold"
+                ),
+            )
         return None
-    return Verdict(None, adequate, (
-        f"no category above {fine[0]} can hold whatever the {n_un} ungraded regions show (under-grading bounded "
-        f"at the {under.confidence:g} quantile), and adequacy is settled ({n_ok} adequate groups graded)"))
+    return Verdict(
+        None,
+        adequate,
+        (
+            f"no category above {fine[0]} can hold whatever the {n_un} ungraded regions show (under-grading bounded "
+            f"at the {under.confidence:g} quantile), and adequacy is settled ({n_ok} adequate groups graded)"
+        ),
+    )
 
 
 __all__ = ["Graded", "Undergrade", "Ungraded", "Verdict", "decide", "reach_of", "undergrade_from_config"]

@@ -32,8 +32,16 @@ from .reading import Reader, hint_ahead, read_and_grade
 from .reading.batches import Images
 from .tissue import glass_colour, tissue_mask, tissue_mask_kwargs
 
-__all__ = ["ExhaustiveOutput", "TilePlan", "cluster_regions", "glass_colour", "plan_tiles", "run_exhaustive",
-           "tissue_mask", "tissue_mask_kwargs"]
+__all__ = [
+    "ExhaustiveOutput",
+    "TilePlan",
+    "cluster_regions",
+    "glass_colour",
+    "plan_tiles",
+    "run_exhaustive",
+    "tissue_mask",
+    "tissue_mask_kwargs",
+]
 
 
 @dataclass(frozen=True)
@@ -45,8 +53,15 @@ class TilePlan:
     tile0: float  # tile side in level-0 px
 
 
-def plan_tiles(dims: tuple[int, int], slide_mpp: float, mask: NDArray[np.bool_], mask_mpp_true: float, tile_px: int,
-               mpp: float, min_fraction: float) -> TilePlan:
+def plan_tiles(
+    dims: tuple[int, int],
+    slide_mpp: float,
+    mask: NDArray[np.bool_],
+    mask_mpp_true: float,
+    tile_px: int,
+    mpp: float,
+    min_fraction: float,
+) -> TilePlan:
     """Non-overlapping tiles of ``tile_px`` at ``mpp`` (the slide-wide grid) whose mask coverage is at least
     ``min_fraction``."""
     W, H = dims
@@ -95,8 +110,14 @@ def _polygon(tiles: list[Box]) -> Polygon:
     return Polygon(shape.exterior)
 
 
-def cluster_regions(plan: TilePlan, probs: NDArray[np.float64], slide_mpp: float, labels: LabelSet,
-                    cfg: GradeConfig, cells: NDArray[np.int64] | None = None) -> list[RegionGrade]:
+def cluster_regions(
+    plan: TilePlan,
+    probs: NDArray[np.float64],
+    slide_mpp: float,
+    labels: LabelSet,
+    cfg: GradeConfig,
+    cells: NDArray[np.int64] | None = None,
+) -> list[RegionGrade]:
     """Connected clusters of cell-group tiles -> regions graded by the patch rule."""
     ex = cfg.exhaustive
     ok = np.asarray(~np.isnan(probs).any(axis=1), dtype=bool) if len(probs) else np.zeros(0, bool)
@@ -127,12 +148,27 @@ def cluster_regions(plan: TilePlan, probs: NDArray[np.float64], slide_mpp: float
             area = float(sum(plan.coverage[i] * plan.boxes[i][2] * plan.boxes[i][3] for i in idx) * px_um2)
             est = int(round(area / cfg.adequacy.um2_per_cell))
         coarse = fine_to_coarse(tv.probs, labels)
-        region = Region(id=len(out), polygon=_polygon(tiles), coarse_probs=coarse,
-                        coarse_grade=labels.coarse[int(np.argmax(coarse))], confidence=tv.confidence,
-                        area_um2=area, est_cells=est)
-        out.append(RegionGrade(region=region, fine_grade=tv.grade, confidence=tv.confidence,
-                               fine_probs=tv.probs, stage2_probs=tv.probs, decided_by="exhaustive",
-                               order=len(out), patch_grades=tv.patch_grades))
+        region = Region(
+            id=len(out),
+            polygon=_polygon(tiles),
+            coarse_probs=coarse,
+            coarse_grade=labels.coarse[int(np.argmax(coarse))],
+            confidence=tv.confidence,
+            area_um2=area,
+            est_cells=est,
+        )
+        out.append(
+            RegionGrade(
+                region=region,
+                fine_grade=tv.grade,
+                confidence=tv.confidence,
+                fine_probs=tv.probs,
+                stage2_probs=tv.probs,
+                decided_by="exhaustive",
+                order=len(out),
+                patch_grades=tv.patch_grades,
+            )
+        )
     return out
 
 
@@ -171,28 +207,48 @@ def run_exhaustive(ctx: PassContext) -> ExhaustiveOutput:
     ctx.report("exhaustive", 0, total)
     with hint_ahead(slide, plan.boxes, ex.mpp, cost, "exhaustive_hints", enabled=ex.readahead):
         for g in read_and_grade(
-            list(range(total)), read, ctx.high_power_model().predict,
-            batch_size=ex.batch_size, depth=ex.prefetch_tiles, cost=cost, infer_stage="exhaustive_infer",
-            readers=ex.readers, on_item=lambda n: ctx.report("exhaustive", n, total),
+            list(range(total)),
+            read,
+            ctx.high_power_model().predict,
+            batch_size=ex.batch_size,
+            depth=ex.prefetch_tiles,
+            cost=cost,
+            infer_stage="exhaustive_infer",
+            readers=ex.readers,
+            on_item=lambda n: ctx.report("exhaustive", n, total),
         ):
             if g.probs is not None and g.probs.size:
                 probs[g.item] = g.probs[0]
             elif g.error:
                 errors.append(f"tile {plan.boxes[g.item]}: {g.error}")
     grades = cluster_regions(plan, probs, slide.mpp, labels, cfg, read.cells)
-    return ExhaustiveOutput(grades, plan, probs, _tile_maps(plan, probs, labels, thumb, mask, slide.mpp, ex.mask_mpp),
-                            errors)
+    return ExhaustiveOutput(
+        grades, plan, probs, _tile_maps(plan, probs, labels, thumb, mask, slide.mpp, ex.mask_mpp), errors
+    )
 
 
-def _tile_maps(plan: TilePlan, probs: NDArray[np.float64], labels: LabelSet, thumb: NDArray[np.uint8],
-               mask: NDArray[np.bool_], slide_mpp: float, mask_mpp: float) -> dict[str, Any]:
+def _tile_maps(
+    plan: TilePlan,
+    probs: NDArray[np.float64],
+    labels: LabelSet,
+    thumb: NDArray[np.uint8],
+    mask: NDArray[np.bool_],
+    slide_mpp: float,
+    mask_mpp: float,
+) -> dict[str, Any]:
     """Display maps on the tile grid: P(cell group) and coarse-grade probabilities per tile."""
     group = np.zeros(plan.shape, np.float32)
     grade = np.zeros((*plan.shape, len(labels.coarse)), np.float32)
     for i, (r, c) in enumerate(plan.grid):
         if not np.isnan(probs[i]).any():
-            fine, p_none = split_none(probs[i:i + 1])
+            fine, p_none = split_none(probs[i : i + 1])
             group[r, c] = 1.0 - p_none[0]
             grade[r, c] = fine_to_coarse(fine[0], labels)
-    return {"thumbnail": thumb, "tissue_mask": mask, "group": group, "grade": grade,
-            "map_mpp": float(plan.tile0 * slide_mpp), "thumbnail_mpp": float(mask_mpp)}
+    return {
+        "thumbnail": thumb,
+        "tissue_mask": mask,
+        "group": group,
+        "grade": grade,
+        "map_mpp": float(plan.tile0 * slide_mpp),
+        "thumbnail_mpp": float(mask_mpp),
+    }

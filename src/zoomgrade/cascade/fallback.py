@@ -62,8 +62,17 @@ def patches_to_read(d: Stage2Decision, ctx: PassContext) -> Windows:
     wins = d.job.rest
     if needs_more(d, ctx):
         s2 = ctx.cfg.stage2
-        shifted = region_windows(d.job.region.polygon, ctx.slide.mpp, s2.mpp, ctx.window_px, ctx.window_px,
-                                 s2.max_windows_per_region, s2.min_window_overlap, shifted=True, lattice=s2.lattice)
+        shifted = region_windows(
+            d.job.region.polygon,
+            ctx.slide.mpp,
+            s2.mpp,
+            ctx.window_px,
+            ctx.window_px,
+            s2.max_windows_per_region,
+            s2.min_window_overlap,
+            shifted=True,
+            lattice=s2.lattice,
+        )
         wins = Windows(wins.boxes + shifted.boxes, np.concatenate([wins.overlap, shifted.overlap]), wins.n_planned)
     return wins
 
@@ -74,9 +83,17 @@ def voted(d: Stage2Decision, probs: Probs, ctx: PassContext, n_read: int) -> Fal
     o = d.outcome
     if pv.grade is None:
         return FallbackResult(d, RegionOutcome(o.order, o.region, Outcome.DISMISSED), pv, n_read)
-    rg = RegionGrade(region=o.region, fine_grade=pv.grade, confidence=pv.confidence, fine_probs=pv.probs,
-                     stage2_probs=None if d.likelihood is None else d.likelihood.probs, decided_by="fallback",
-                     order=o.order, patch_grades=pv.patch_grades, error=o.error)
+    rg = RegionGrade(
+        region=o.region,
+        fine_grade=pv.grade,
+        confidence=pv.confidence,
+        fine_probs=pv.probs,
+        stage2_probs=None if d.likelihood is None else d.likelihood.probs,
+        decided_by="fallback",
+        order=o.order,
+        patch_grades=pv.patch_grades,
+        error=o.error,
+    )
     return FallbackResult(d, RegionOutcome(o.order, o.region, Outcome.GRADED, rg), pv, n_read)
 
 
@@ -115,9 +132,16 @@ def run_fallback(ctx: PassContext, decisions: list[Stage2Decision]) -> list[Fall
     boxes = [b for p in more for b in p.windows.boxes]
     with hint_ahead(ctx.slide, boxes, cfg.stage2.mpp, ctx.cost, "fallback_hints", enabled=cfg.stage2.readahead):
         for g in read_and_grade(
-            more, read, ctx.high_power_model().predict, batch_size=cfg.stage2.batch_size, depth=cfg.stage2.prefetch_regions,
-            cost=ctx.cost, infer_stage="fallback", skip=budget.exhausted if budget.limited else None,
-            readers=cfg.stage2.readers, on_item=lambda n: ctx.report("fallback", done + n, total),
+            more,
+            read,
+            ctx.high_power_model().predict,
+            batch_size=cfg.stage2.batch_size,
+            depth=cfg.stage2.prefetch_regions,
+            cost=ctx.cost,
+            infer_stage="fallback",
+            skip=budget.exhausted if budget.limited else None,
+            readers=cfg.stage2.readers,
+            on_item=lambda n: ctx.report("fallback", done + n, total),
         ):
             order = g.item.decision.job.order
             results[order] = _after_read(g, own[order], ctx, n_cls)

@@ -23,7 +23,10 @@ def inspect(slide: Any, cfg: GradeConfig, s1: Any, s2: Any) -> InputRecord:
     (``[limits] max_failed_read_fraction``)."""
     log = getattr(slide, "read_log", None)
     report = log.report() if log is not None else None
-    warning = (failed_reads_warning(report, cfg.limits.max_failed_read_fraction, str(slide.path))
-               if report is not None else None)
+    warning = (
+        failed_reads_warning(report, cfg.limits.max_failed_read_fraction, str(slide.path))
+        if report is not None
+        else None
+    )
     files = {**getattr(s1, "files", {}), **getattr(s2, "files", {})}
     return InputRecord(None if report is None else report.to_dict(), dict(files), warning)

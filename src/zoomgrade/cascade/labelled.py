@@ -14,8 +14,9 @@ from .config import FROM_LABEL_SET, GradeConfig, validate
 RULE_KEYS = ("min_count", "min_area_um2", "min_confidence", "min_share")
 
 
-def models_and_labels(models: Any, cfg: GradeConfig, *, need_stage1: bool,
-                      resolve: Callable[[Any, bool], tuple[Any, Any]]) -> tuple[Any, Any, LabelSet]:
+def models_and_labels(
+    models: Any, cfg: GradeConfig, *, need_stage1: bool, resolve: Callable[[Any, bool], tuple[Any, Any]]
+) -> tuple[Any, Any, LabelSet]:
     """(stage-1 runner, stage-2 runner, label set): ``models`` (else the config's ``models.folder``, else the
     shipped weights), both stages and the config's ``models.label_set`` agreeing on one label set."""
     from ..models.folder import agreed_label_set
@@ -36,5 +37,9 @@ def config_for_labels(cfg: GradeConfig, labels: LabelSet, source: str = "config"
     rule = {key: {**labels.slide_rule.get(key, {}), **getattr(sr, key)} for key in RULE_KEYS}
     sf = labels.severity_from if cfg.fallback.severity_from == FROM_LABEL_SET else cfg.fallback.severity_from
     r = dataclasses.replace
-    return validate(r(cfg, slide_rule=r(sr, **rule), fallback=r(cfg.fallback, severity_from=sf)), source,
-                    fine=labels.fine, label_set=labels.name)
+    return validate(
+        r(cfg, slide_rule=r(sr, **rule), fallback=r(cfg.fallback, severity_from=sf)),
+        source,
+        fine=labels.fine,
+        label_set=labels.name,
+    )

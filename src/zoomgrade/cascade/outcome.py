@@ -37,15 +37,29 @@ class RegionOutcome:
     error: str | None = None  # what failed, for the record
 
 
-def stage1_grade(region: Region, labels: LabelSet, order: int, floor: float, error: str | None = None,
-                 decided_by: DecidedBy = "stage1-budget") -> RegionGrade:
+def stage1_grade(
+    region: Region,
+    labels: LabelSet,
+    order: int,
+    floor: float,
+    error: str | None = None,
+    decided_by: DecidedBy = "stage1-budget",
+) -> RegionGrade:
     """A region that keeps its stage-1 grade: the prior over the fine grades, and the least severe fine
     grade of its coarse grade (a low-power guess never claims more than the coarse grade says).
     ``decided_by``: why it was not read ("stage1-budget", or "stage1-early-stop")."""
     prior = coarse_prior(region.coarse_probs, labels, floor)
     fine = labels.coarse_to_fine[region.coarse_grade][0]
-    return RegionGrade(region=region, fine_grade=fine, confidence=float(np.max(prior)), fine_probs=prior,
-                       stage2_probs=None, decided_by=decided_by, order=order, error=error)
+    return RegionGrade(
+        region=region,
+        fine_grade=fine,
+        confidence=float(np.max(prior)),
+        fine_probs=prior,
+        stage2_probs=None,
+        decided_by=decided_by,
+        order=order,
+        error=error,
+    )
 
 
 def kept_grade(o: RegionOutcome, labels: LabelSet, floor: float) -> RegionGrade:

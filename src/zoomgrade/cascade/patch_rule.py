@@ -108,17 +108,22 @@ def severity_index(severity_from: str | None, labels: LabelSet) -> int:
     if not severity_from:
         return 0
     if severity_from not in labels.fine:
-        raise ConfigError(f"fallback.severity_from: {severity_from!r} is not a fine grade of the label set "
-                         f"({', '.join(labels.fine)})")
+        raise ConfigError(
+            f"fallback.severity_from: {severity_from!r} is not a fine grade of the label set ({', '.join(labels.fine)})"
+        )
     return labels.fine_index(severity_from)
 
 
 def rule_kwargs(fb: FallbackConfig, none_threshold: float | None = None) -> dict[str, Any]:
     """The patch rule's keyword arguments from a ``FallbackConfig`` (the baseline passes its own
     ``none_threshold``)."""
-    return {"none_threshold": fb.none_threshold if none_threshold is None else none_threshold,
-            "min_count": fb.min_count, "min_fraction": fb.min_fraction, "min_confidence": fb.min_confidence,
-            "severity_from": fb.severity_from}
+    return {
+        "none_threshold": fb.none_threshold if none_threshold is None else none_threshold,
+        "min_count": fb.min_count,
+        "min_fraction": fb.min_fraction,
+        "min_confidence": fb.min_confidence,
+        "severity_from": fb.severity_from,
+    }
 
 
 def vote(probs: np.ndarray, labels: LabelSet, cfg: GradeConfig, *, tiles: bool = False) -> PatchVote:

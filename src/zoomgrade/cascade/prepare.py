@@ -16,8 +16,16 @@ from .context import SlideLike, Stage1Model, Stage2Model
 
 ConfigLike = GradeConfig | str | Path | dict[str, Any] | None
 
-__all__ = ["ConfigLike", "PeakRss", "fit_to_slide", "resolve_config", "resolve_models", "slide_warnings", "versions",
-           "window_size"]
+__all__ = [
+    "ConfigLike",
+    "PeakRss",
+    "fit_to_slide",
+    "resolve_config",
+    "resolve_models",
+    "slide_warnings",
+    "versions",
+    "window_size",
+]
 
 
 def resolve_models(models: Any, need_stage1: bool) -> tuple[Stage1Model | None, Stage2Model]:
@@ -75,16 +83,24 @@ def fit_to_slide(slide: SlideLike, cfg: GradeConfig, warnings: list[str]) -> Gra
     m = slide.mpp
     hp = max(cfg.stage2.mpp, cfg.exhaustive.mpp)
     if m > hp * 1.01:
-        warnings.append(f"slide resolution {m:.3g} um/px is coarser than high power ({hp:g} um/px): "
-                        "high-power passes read at the slide's own resolution; grades are unreliable")
+        warnings.append(
+            f"slide resolution {m:.3g} um/px is coarser than high power ({hp:g} um/px): "
+            "high-power passes read at the slide's own resolution; grades are unreliable"
+        )
     if m > cfg.stage1.mpp * 1.01:
-        warnings.append(f"slide resolution {m:.3g} um/px is coarser than stage 1's {cfg.stage1.mpp:g} um/px: "
-                        "low-power maps are made at the slide's own resolution")
+        warnings.append(
+            f"slide resolution {m:.3g} um/px is coarser than stage 1's {cfg.stage1.mpp:g} um/px: "
+            "low-power maps are made at the slide's own resolution"
+        )
     if m <= min(hp, cfg.stage1.mpp, cfg.exhaustive.mask_mpp) * 1.01:
         return cfg
     r = dataclasses.replace
-    return r(cfg, stage1=r(cfg.stage1, mpp=max(cfg.stage1.mpp, m)), stage2=r(cfg.stage2, mpp=max(cfg.stage2.mpp, m)),
-             exhaustive=r(cfg.exhaustive, mpp=max(cfg.exhaustive.mpp, m), mask_mpp=max(cfg.exhaustive.mask_mpp, m)))
+    return r(
+        cfg,
+        stage1=r(cfg.stage1, mpp=max(cfg.stage1.mpp, m)),
+        stage2=r(cfg.stage2, mpp=max(cfg.stage2.mpp, m)),
+        exhaustive=r(cfg.exhaustive, mpp=max(cfg.exhaustive.mpp, m), mask_mpp=max(cfg.exhaustive.mask_mpp, m)),
+    )
 
 
 class PeakRss:

@@ -36,8 +36,14 @@ class Reading:
     reason: str
 
     def to_dict(self) -> dict[str, object]:
-        return {"early_stop": self.early_stop, "stopped": self.stopped, "regions": self.regions, "read": self.read,
-                "unread": self.unread, "reason": self.reason}
+        return {
+            "early_stop": self.early_stop,
+            "stopped": self.stopped,
+            "regions": self.regions,
+            "read": self.read,
+            "unread": self.unread,
+            "reason": self.reason,
+        }
 
 
 class ReadingStop:
@@ -67,8 +73,11 @@ class ReadingStop:
         for k in range(reach + 1, len(self.fine)):  # how this slide's stage 1 under-grades, so far
             tally = self.seen.setdefault((reach, k), [0, 0])
             tally[0] += 1
-            tally[1] += (sev >= k and at_least[k] >= rule.min_confidence.get(self.fine[k], 0.5)
-                         and g.region.cells >= rule.min_cells)
+            tally[1] += (
+                sev >= k
+                and at_least[k] >= rule.min_confidence.get(self.fine[k], 0.5)
+                and g.region.cells >= rule.min_cells
+            )
 
     def awaits_fallback(self, order: int, region: Region) -> None:
         """Read, but the fallback decides it: any grade is possible."""
@@ -82,8 +91,15 @@ class ReadingStop:
         if not self.unread:
             return None  # nothing left to save
         under = dataclasses.replace(self.under, seen={k: (v[0], v[1]) for k, v in self.seen.items()})
-        self.verdict = decide(list(self.graded.values()), [*self.unread.values(), *self.pending.values()],
-                              self.fine, self.pools, self.rule, self.cfg.adequacy, under)
+        self.verdict = decide(
+            list(self.graded.values()),
+            [*self.unread.values(), *self.pending.values()],
+            self.fine,
+            self.pools,
+            self.rule,
+            self.cfg.adequacy,
+            under,
+        )
         return self.verdict
 
 

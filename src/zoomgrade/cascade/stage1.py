@@ -51,12 +51,22 @@ def run_stage1(ctx: PassContext) -> Stage1Output:
     scale_mpp = slide.dimensions[0] * slide.mpp / max(thumb.shape[1], 1) * s
     trimmed = type(maps)(group=group, grade=grade, attention=att, stride=s)
     regions = maps_to_regions(
-        trimmed, scale_mpp, slide.mpp, ctx.labels,
+        trimmed,
+        scale_mpp,
+        slide.mpp,
+        ctx.labels,
         group_threshold=cfg.stage1.group_threshold,
         min_area_um2=cfg.stage1.min_region_area_um2,
         um2_per_cell=cfg.adequacy.um2_per_cell,
     )
     cost.add("stage1", seconds=time.perf_counter() - t0, pixels=n_px, tiles=1, model_calls=1, model_items=1)
-    display = {"thumbnail": thumb, "group": group, "grade": grade, "attention": att,
-               "map_mpp": float(map_mpp), "thumbnail_mpp": float(mpp), "features": maps.features}
+    display = {
+        "thumbnail": thumb,
+        "group": group,
+        "grade": grade,
+        "attention": att,
+        "map_mpp": float(map_mpp),
+        "thumbnail_mpp": float(mpp),
+        "features": maps.features,
+    }
     return Stage1Output(regions, display)

@@ -56,9 +56,16 @@ class Stage2Decision:
 
 def plan_windows(job: Job, slide_mpp: float, cfg: GradeConfig, size_px: int) -> Job:
     """Fill ``job.windows`` (its best-covered windows) and ``job.rest`` (the others) from its region."""
-    every = region_windows(job.region.polygon, slide_mpp, cfg.stage2.mpp, size_px, size_px,
-                           cfg.stage2.max_windows_per_region, cfg.stage2.min_window_overlap,
-                           lattice=cfg.stage2.lattice)
+    every = region_windows(
+        job.region.polygon,
+        slide_mpp,
+        cfg.stage2.mpp,
+        size_px,
+        size_px,
+        cfg.stage2.max_windows_per_region,
+        cfg.stage2.min_window_overlap,
+        lattice=cfg.stage2.lattice,
+    )
     job.windows, job.rest = best_covered(every, cfg.stage2.windows_per_region)
     return job
 
@@ -98,11 +105,19 @@ def decide(ctx: PassContext, job: Job, region: Region, probs: Probs) -> Stage2De
     prior = coarse_prior(region.coarse_probs, labels, cfg.fusion.prior_floor)
     post = fuse(lik.probs, prior, cfg.fusion.prior_weight)
     k = int(np.argmax(post))
-    rg = RegionGrade(region=region, fine_grade=labels.fine[k], confidence=float(post[k]), fine_probs=post,
-                     stage2_probs=lik.probs, decided_by="stage2", order=job.order)
+    rg = RegionGrade(
+        region=region,
+        fine_grade=labels.fine[k],
+        confidence=float(post[k]),
+        fine_probs=post,
+        stage2_probs=lik.probs,
+        decided_by="stage2",
+        order=job.order,
+    )
     low = rg.confidence < cfg.fallback.confidence_threshold and cfg.fallback.enabled
-    return Stage2Decision(job, RegionOutcome(job.order, region, Outcome.UNDECIDED if low else Outcome.GRADED, rg),
-                          lik, probs)
+    return Stage2Decision(
+        job, RegionOutcome(job.order, region, Outcome.UNDECIDED if low else Outcome.GRADED, rg), lik, probs
+    )
 
 
 def _decision(ctx: PassContext, g: Graded[Job], counted: int | None) -> Stage2Decision:
@@ -155,8 +170,14 @@ class _CountingReader:
             # threshold the group does not reach: where it would decide, the rest of the grid is counted.
             more = self.reader.read(job.rest.boxes)
             t0 = time.perf_counter()
-            n = count_region(np.concatenate([imgs, more]), job.windows.boxes + job.rest.boxes, job.region.polygon,
-                             cfg.stage2.mpp, cfg.adequacy, self.margin0)
+            n = count_region(
+                np.concatenate([imgs, more]),
+                job.windows.boxes + job.rest.boxes,
+                job.region.polygon,
+                cfg.stage2.mpp,
+                cfg.adequacy,
+                self.margin0,
+            )
             est = scaled_count(n, k + len(job.rest.boxes), job.windows.n_planned)
             t_count += time.perf_counter() - t0
         self.ctx.cost.add("stage2_count", seconds=t_count)
@@ -188,8 +209,14 @@ def run_stage2(ctx: PassContext, regions: list[Region], stop: ReadingStop | None
     # the model's thread: 0.15-0.2 s of a 20 x 20 mm slide's 750 regions ran there with one core idle);
     # each plan's file bytes are hinted as soon as it is made, well before a reader gets to it.
     hint = slide_hinter(slide, cfg.stage2.mpp) if cfg.stage2.readahead else None
-    with PlanAhead(jobs, lambda job: plan_windows(job, slide.mpp, cfg, size).windows.boxes, hint, ctx.cost,
-                   "stage2_plan", "stage2_hints") as plans:
+    with PlanAhead(
+        jobs,
+        lambda job: plan_windows(job, slide.mpp, cfg, size).windows.boxes,
+        hint,
+        ctx.cost,
+        "stage2_plan",
+        "stage2_hints",
+    ) as plans:
         read = _CountingReader(ctx, plans)
         total = len(jobs)
         ctx.report("stage2", 0, total)
@@ -197,9 +224,15 @@ def run_stage2(ctx: PassContext, regions: list[Region], stop: ReadingStop | None
         check_every = max(1, cfg.stage2.batch_size // max(1, cfg.stage2.windows_per_region))
         out: list[Stage2Decision] = []
         for g in read_and_grade(
-            jobs, read, ctx.high_power_model().predict, batch_size=cfg.stage2.batch_size,
-            depth=cfg.stage2.prefetch_regions, cost=ctx.cost, infer_stage="stage2_infer",
-            skip=budget.exhausted if budget.limited else None, readers=cfg.stage2.readers,
+            jobs,
+            read,
+            ctx.high_power_model().predict,
+            batch_size=cfg.stage2.batch_size,
+            depth=cfg.stage2.prefetch_regions,
+            cost=ctx.cost,
+            infer_stage="stage2_infer",
+            skip=budget.exhausted if budget.limited else None,
+            readers=cfg.stage2.readers,
             on_item=lambda n: ctx.report("stage2", n, total),
         ):
             out.append(_decision(ctx, g, read.cells.get(g.item.order)))
@@ -207,6 +240,7 @@ def run_stage2(ctx: PassContext, regions: list[Region], stop: ReadingStop | None
                 break
     if len(out) < total:  # stopped early: the rest keep their stage-1 grade
         seen = {d.job.order for d in out}
-        out.extend(Stage2Decision(j, RegionOutcome(j.order, j.region, Outcome.UNREAD)) for j in jobs
-                   if j.order not in seen)
+        out.extend(
+            Stage2Decision(j, RegionOutcome(j.order, j.region, Outcome.UNREAD)) for j in jobs if j.order not in seen
+        )
     return sorted(out, key=lambda d: d.job.order)  # back to severity order (the read order may differ)

@@ -25,14 +25,20 @@ def glass_colour(thumb: NDArray[np.uint8], peak_fraction: float = 0.5) -> NDArra
     lum = np.clip(np.rint(rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)), 0, 255)
     lum = lum.astype(np.int64)
     hist = np.convolve(np.bincount(lum, minlength=256), np.ones(5), mode="same")
-    hist[:int(np.median(lum))] = 0
+    hist[: int(np.median(lum))] = 0
     level = int(np.nonzero(hist >= peak_fraction * hist.max())[0].max())
     glass: NDArray[np.float32] = np.median(rgb[np.abs(lum - level) <= 2], axis=0).astype(np.float32)
     return glass
 
 
-def tissue_mask(thumb: NDArray[np.uint8], min_od: float = 0.02, smooth_sigma: float = 1.0, min_object_px: int = 4,
-                dilate_px: int = 1, glass_peak_fraction: float = 0.5) -> NDArray[np.bool_]:
+def tissue_mask(
+    thumb: NDArray[np.uint8],
+    min_od: float = 0.02,
+    smooth_sigma: float = 1.0,
+    min_object_px: int = 4,
+    dilate_px: int = 1,
+    glass_peak_fraction: float = 0.5,
+) -> NDArray[np.bool_]:
     """Everything on the glass at low power: pixels whose optical density relative to the glass colour
     exceeds ``min_od`` in any channel (cytology smears hold pale, barely stained cell groups next to dense
     blood, so the darkest-material split an Otsu threshold makes would drop them).
@@ -60,5 +66,10 @@ def tissue_mask(thumb: NDArray[np.uint8], min_od: float = 0.02, smooth_sigma: fl
 
 def tissue_mask_kwargs(ex: ExhaustiveConfig) -> dict[str, Any]:
     """The tissue-mask parameters of an ``ExhaustiveConfig``."""
-    return {"min_od": ex.mask_min_od, "smooth_sigma": ex.mask_smooth_sigma, "min_object_px": ex.mask_min_object_px,
-            "dilate_px": ex.mask_dilate_px, "glass_peak_fraction": ex.mask_glass_peak_fraction}
+    return {
+        "min_od": ex.mask_min_od,
+        "smooth_sigma": ex.mask_smooth_sigma,
+        "min_object_px": ex.mask_min_object_px,
+        "dilate_px": ex.mask_dilate_px,
+        "glass_peak_fraction": ex.mask_glass_peak_fraction,
+    }

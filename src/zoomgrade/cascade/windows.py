@@ -29,9 +29,17 @@ class Windows:
     n_planned: int = 0  # windows before sampling down to max_windows
 
 
-def region_windows(polygon: Polygon, slide_mpp: float, mpp: float, size_px: int, stride_px: int,
-                   max_windows: int = 0, min_overlap: float = 0.0, shifted: bool = False,
-                   lattice: bool = False) -> Windows:
+def region_windows(
+    polygon: Polygon,
+    slide_mpp: float,
+    mpp: float,
+    size_px: int,
+    stride_px: int,
+    max_windows: int = 0,
+    min_overlap: float = 0.0,
+    shifted: bool = False,
+    lattice: bool = False,
+) -> Windows:
     """Windows of ``size_px`` pixels at ``mpp`` (stride ``stride_px``) overlapping ``polygon`` (level-0 px).
 
     Windows covering less than ``min_overlap`` of their area with the polygon are skipped (the best one is
@@ -98,5 +106,7 @@ def best_covered(w: Windows, k: int) -> tuple[Windows, Windows]:
     keep = sorted(chosen)
     taken = set(keep)
     rest = [i for i in range(n) if i not in taken]
-    return (Windows([w.boxes[i] for i in keep], w.overlap[keep], w.n_planned),
-            Windows([w.boxes[i] for i in rest], w.overlap[rest], w.n_planned))
+    return (
+        Windows([w.boxes[i] for i in keep], w.overlap[keep], w.n_planned),
+        Windows([w.boxes[i] for i in rest], w.overlap[rest], w.n_planned),
+    )

@@ -15,23 +15,37 @@ SHOW_FAILURES = 10
 
 @guarded
 def batch(
-    input: str = typer.Argument(..., metavar="INPUT",
-                                help="A folder (searched recursively for slide files) or a .txt/.csv list of paths."),
-    out: Path = typer.Option(..., "--out", "-o",
-                             help="Output folder: one sub-folder per slide, summary.csv, failures.csv."),
-    workers: int | None = typer.Option(None, "--workers", "-w", min=1, max=1024,
-                                       help="Local worker processes (default: one per core)."),
-    threads_per_worker: int | None = typer.Option(None, "--threads-per-worker", "-t", min=1, max=1024,
-                                                     help="torch/BLAS threads per worker (default: cores / workers)."),
-    scheduler: str | None = typer.Option(None, "--scheduler",
-                                            help="Address of an existing Dask scheduler (tcp://host:8786)."),
+    input: str = typer.Argument(
+        ..., metavar="INPUT", help="A folder (searched recursively for slide files) or a .txt/.csv list of paths."
+    ),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Output folder: one sub-folder per slide, summary.csv, failures.csv."
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", "-w", min=1, max=1024, help="Local worker processes (default: one per core)."
+    ),
+    threads_per_worker: int | None = typer.Option(
+        None,
+        "--threads-per-worker",
+        "-t",
+        min=1,
+        max=1024,
+        help="torch/BLAS threads per worker (default: cores / workers).",
+    ),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="Address of an existing Dask scheduler (tcp://host:8786)."
+    ),
     retries: int = typer.Option(2, "--retries", min=0, max=100, help="Times a slide is retried after its worker dies."),
     force: bool = typer.Option(False, "--force", help="Regrade slides that are already done."),
     mode: str = typer.Option("cascade", "--mode", help="cascade, exhaustive or both."),
     config: Path | None = typer.Option(None, "--config", help="Grading configuration (TOML)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar; only the final line and errors."),
-    models: Path | None = typer.Option(None, "--models", help="Model folder (stage1/stage2 weights and cards; "
-                                          "default: the config's models.folder, else the shipped weights)."),
+    models: Path | None = typer.Option(
+        None,
+        "--models",
+        help="Model folder (stage1/stage2 weights and cards; "
+        "default: the config's models.folder, else the shipped weights).",
+    ),
 ) -> None:
     """Grade many slides on Dask: resumable (done slides are skipped), fault tolerant (failures.csv).
 
@@ -42,9 +56,20 @@ def batch(
     """
     from ..batch import batch as run_batch
 
-    summary = run_batch(input, out, workers=workers, threads_per_worker=threads_per_worker, scheduler=scheduler,
-                        retries=retries, force=force, config=config, mode=mode, progress=not quiet,
-                        models=models, debug=debug_enabled())
+    summary = run_batch(
+        input,
+        out,
+        workers=workers,
+        threads_per_worker=threads_per_worker,
+        scheduler=scheduler,
+        retries=retries,
+        force=force,
+        config=config,
+        mode=mode,
+        progress=not quiet,
+        models=models,
+        debug=debug_enabled(),
+    )
     err = stderr()
     for w in summary.warnings:
         err.print(f"[yellow]warning:[/] {esc(w)}", highlight=False, soft_wrap=True)
@@ -52,12 +77,22 @@ def batch(
     for r in failed[:SHOW_FAILURES]:
         err.print(f"[red]failed:[/] {esc(f'{r.slide}: {r.error_class}: {r.error}')}", highlight=False, soft_wrap=True)
     if len(failed) > SHOW_FAILURES:
-        err.print(f"... and {len(failed) - SHOW_FAILURES} more in {summary.failures_csv}", highlight=False, markup=False)
-    rate = (f", {summary.slides_per_hour:.0f} slides/h ({summary.steady_slides_per_hour:.0f} after "
-            f"{summary.startup_seconds:.1f} s start-up)" if summary.graded else "")
+        err.print(
+            f"... and {len(failed) - SHOW_FAILURES} more in {summary.failures_csv}", highlight=False, markup=False
+        )
+    rate = (
+        f", {summary.slides_per_hour:.0f} slides/h ({summary.steady_slides_per_hour:.0f} after "
+        f"{summary.startup_seconds:.1f} s start-up)"
+        if summary.graded
+        else ""
+    )
     lost = f", {summary.lost_attempts} attempt(s) lost to dead workers" if summary.lost_attempts else ""
-    stdout().print(f"graded {summary.graded}, withheld {summary.withheld}, skipped {summary.skipped}, "
-                   f"failed {summary.failed} "
-                   f"in {summary.seconds:.1f} s{rate}{lost}; summary: {summary.summary_csv}",
-                   highlight=False, soft_wrap=True, markup=False)
+    stdout().print(
+        f"graded {summary.graded}, withheld {summary.withheld}, skipped {summary.skipped}, "
+        f"failed {summary.failed} "
+        f"in {summary.seconds:.1f} s{rate}{lost}; summary: {summary.summary_csv}",
+        highlight=False,
+        soft_wrap=True,
+        markup=False,
+    )
     raise typer.Exit(summary.exit_code)

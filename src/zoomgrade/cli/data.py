@@ -18,7 +18,9 @@ app = typer.Typer(help="Check annotated slides before training or evaluation.", 
 def check(
     source: Path = typer.Argument(..., help="Folder of slides with QuPath .geojson beside them, or a CSV manifest."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
-    labels: str = typer.Option("tbsrtc", "--labels", help="Label set the annotations should use: a shipped one or a .toml file."),
+    labels: str = typer.Option(
+        "tbsrtc", "--labels", help="Label set the annotations should use: a shipped one or a .toml file."
+    ),
 ) -> None:
     """Per-class counts, slide categories, and every problem found. Exit 0 when none, 1 when some were
     found (the report lists each), 2 when SOURCE cannot be read at all."""
@@ -49,7 +51,8 @@ def check(
         if rep.ok:
             out.print("no problems found", highlight=False)
         else:
-            out.print(f"{len(rep.problems)} problems: " + ", ".join(f"{k} {v}" for k, v in kinds.items()),
-                      highlight=False)
+            out.print(
+                f"{len(rep.problems)} problems: " + ", ".join(f"{k} {v}" for k, v in kinds.items()), highlight=False
+            )
     if not rep.ok:
         raise typer.Exit(EXIT_PARTIAL)

@@ -16,18 +16,27 @@ from .grade import Device, run_grade
 
 @guarded
 def demo_cmd(
-    out: Path | None = typer.Option(None, "--out", "-o", help="Folder for the slide and the results "
-                                       "(default: a new temporary folder, kept)."),
-    category: str = typer.Option("VI", "--category", help="Category of the generated slide, in the synthetic "
-                                 "generator's label set (TBSRTC I-VI)."),
-    seed: int = typer.Option(1_000_001, "--seed", help="Random seed of the generated slide (>= 1000000: "
-                             "never seen in training)."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Folder for the slide and the results (default: a new temporary folder, kept)."
+    ),
+    category: str = typer.Option(
+        "VI",
+        "--category",
+        help="Category of the generated slide, in the synthetic generator's label set (TBSRTC I-VI).",
+    ),
+    seed: int = typer.Option(
+        1_000_001, "--seed", help="Random seed of the generated slide (>= 1000000: never seen in training)."
+    ),
     size_mm: float = typer.Option(4.0, "--size-mm", help="Side of the generated square smear in mm."),
     device: Device | None = typer.Option(None, "--device", help="cpu or cuda (default: cuda if available)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only print where the report is."),
-    models_dir: Path | None = typer.Option(None, "--models", help="Model folder (stage1/stage2 weights and "
-                                           "cards, docs/models.md; default: the config's models.folder, else "
-                                           "the shipped weights). The label set comes from its cards."),
+    models_dir: Path | None = typer.Option(
+        None,
+        "--models",
+        help="Model folder (stage1/stage2 weights and "
+        "cards, docs/models.md; default: the config's models.folder, else "
+        "the shipped weights). The label set comes from its cards.",
+    ),
 ) -> None:
     """Generate a synthetic thyroid FNA slide (4 x 4 mm, known category) and grade it: see what zoomgrade gives you."""
     from ..labels import TBSRTC
@@ -41,14 +50,29 @@ def demo_cmd(
     slide_path = root / "slides" / f"demo-{category}-{seed}.svs"
     slide_path.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=stderr(), transient=True, disable=quiet) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr(),
+        transient=True,
+        disable=quiet,
+    ) as progress:
         task = progress.add_task(f"generating a {size_mm:g} x {size_mm:g} mm category {category} slide", total=None)
-        write_slide(slide_path, category=category, size_mm=(size_mm, size_mm), seed=seed,
-                    progress=lambda done, total: progress.update(task, completed=done, total=total))
+        write_slide(
+            slide_path,
+            category=category,
+            size_mm=(size_mm, size_mm),
+            seed=seed,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
     if not quiet:
-        stderr().print(f"slide (true category {category}, seed {seed}) written in "
-                       f"{time.perf_counter() - t0:.1f} s: {slide_path}", highlight=False, soft_wrap=True)
+        stderr().print(
+            f"slide (true category {category}, seed {seed}) written in {time.perf_counter() - t0:.1f} s: {slide_path}",
+            highlight=False,
+            soft_wrap=True,
+        )
     code = run_grade([slide_path], root, device=device.value if device else None, quiet=quiet, models_dir=models_dir)
     if code in (EXIT_OK, EXIT_WITHHELD):
         typer.echo(f"report: {output_dirs([slide_path], root)[0] / 'report.html'}")

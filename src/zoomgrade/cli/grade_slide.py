@@ -26,7 +26,9 @@ class Outcome:
     bad_input: bool = False  # the slide itself was the problem (exit 2 if every slide is like that)
 
 
-def config_from_options(config: Path | None, no_fallback: bool, budget_mpx: float | None, read_all: bool = False) -> Any:
+def config_from_options(
+    config: Path | None, no_fallback: bool, budget_mpx: float | None, read_all: bool = False
+) -> Any:
     """The one resolver (``cascade.config.resolve_config``), then the options that override it, validated
     again as a whole: a bad file or value is one line and exit 2 before any slide is opened."""
     from ..cascade.config import resolve_config, validate
@@ -50,8 +52,18 @@ def check_config_labels(cfg: Any, models: Any, source: Path | None) -> None:
     config_for_labels(cfg, agreed_label_set(*models), str(source) if source else "config")
 
 
-def grade_one(path: Path, out_dir: Path, *, cfg: Any, mode: RunMode, mpp: float | None, backend: str | None,
-              models: Any, show_progress: bool, force_out_of_domain: bool = False) -> Outcome:
+def grade_one(
+    path: Path,
+    out_dir: Path,
+    *,
+    cfg: Any,
+    mode: RunMode,
+    mpp: float | None,
+    backend: str | None,
+    models: Any,
+    show_progress: bool,
+    force_out_of_domain: bool = False,
+) -> Outcome:
     """Open, grade and save one slide; a failure is returned (one line), never raised."""
     from ..batch.fingerprint import clear_done
     from ..cascade import grade
@@ -68,18 +80,26 @@ def grade_one(path: Path, out_dir: Path, *, cfg: Any, mode: RunMode, mpp: float 
         t0 = time.perf_counter()
         with open_slide(path, mpp=mpp, backend=backend, memory_mb=cfg.limits.memory_mb) as slide:
             t_open = time.perf_counter() - t0
-            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                          TimeElapsedColumn(), console=console, transient=True,
-                          disable=not show_progress) as progress:
+            with Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+                disable=not show_progress,
+            ) as progress:
                 report = progress_callback(progress, path.name)
                 t0, c0 = time.perf_counter(), time.process_time()
-                result = grade(slide, cfg, mode=mode, models=models, progress=report,
-                               force_out_of_domain=force_out_of_domain)
+                result = grade(
+                    slide, cfg, mode=mode, models=models, progress=report, force_out_of_domain=force_out_of_domain
+                )
                 t_grade, c_grade = time.perf_counter() - t0, time.process_time() - c0
                 report("write", 0, 1)
                 # the whole command's split (open, grade, write) goes to timings.json beside the outputs
-                save_result(result, out_dir, slide=slide, timings={"open": t_open, "grade": t_grade,
-                                                                      "grade_cpu": c_grade})
+                save_result(
+                    result, out_dir, slide=slide, timings={"open": t_open, "grade": t_grade, "grade_cpu": c_grade}
+                )
                 report("write", 1, 1)
     except ZoomgradeError as err:
         outcome.error, outcome.bad_input = str(err), True
@@ -88,7 +108,9 @@ def grade_one(path: Path, out_dir: Path, *, cfg: Any, mode: RunMode, mpp: float 
         outcome.error, outcome.bad_input = f"{getattr(err, 'filename', None) or path}: {err.strerror or err}", True
         return outcome
     except Exception as err:
-        outcome.error = f"{path}: {err.__class__.__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
+        outcome.error = (
+            f"{path}: {err.__class__.__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
+        )
         return outcome
     outcome.out_dir = out_dir
     outcome.row = summary_row(result, out_dir)
@@ -99,15 +121,19 @@ def summary_line(o: Outcome) -> str:
     """The one-line summary of a graded slide (rich markup; every value escaped)."""
     r = o.row
     if r.get("status") == "withheld":  # no category to show: say why, plainly
-        return (f"[bold]{esc(Path(o.path).name)}[/]  [bold]WITHHELD[/] (not graded): {esc(r.get('withheld_reasons', ''))}"
-                f", {r['wall_seconds']:.1f} s -> {esc(str(o.out_dir))}/report.html")
+        return (
+            f"[bold]{esc(Path(o.path).name)}[/]  [bold]WITHHELD[/] (not graded): {esc(r.get('withheld_reasons', ''))}"
+            f", {r['wall_seconds']:.1f} s -> {esc(str(o.out_dir))}/report.html"
+        )
     counts = " ".join(f"{k[2:]}:{v}" for k, v in r.items() if k.startswith("n_") and k != "n_regions" and v)
     adequacy = "adequate" if r["adequate"] else "NOT adequate"
     n = r["n_regions"]
     forced = "[bold red]FORCED outside the models' domain[/] " if r.get("forced_out_of_domain") else ""
-    text = (f"[bold]{esc(Path(o.path).name)}[/]  {forced}[bold]{esc(r['category'])}[/] {esc(r['category_name'])} "
-            f"(risk {r['risk_of_malignancy']:.0%}), {adequacy}, {n} region{'' if n == 1 else 's'} "
-            f"{esc('[' + (counts or 'none') + ']')}, {r['wall_seconds']:.1f} s")
+    text = (
+        f"[bold]{esc(Path(o.path).name)}[/]  {forced}[bold]{esc(r['category'])}[/] {esc(r['category_name'])} "
+        f"(risk {r['risk_of_malignancy']:.0%}), {adequacy}, {n} region{'' if n == 1 else 's'} "
+        f"{esc('[' + (counts or 'none') + ']')}, {r['wall_seconds']:.1f} s"
+    )
     if r.get("exhaustive_category"):
         same = "same" if r.get("category_agreement") is True else "DIFFERENT"
         text += f"; exhaustive: {esc(str(r['exhaustive_category']))} ({same})"

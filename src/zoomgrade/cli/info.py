@@ -23,8 +23,7 @@ def describe(path: str, mpp: float | None = None, backend: str | None = None) ->
             mpp_x=s.mpp_xy[0],
             mpp_y=s.mpp_xy[1],
             levels=[
-                {"width": lv.width, "height": lv.height, "downsample": lv.downsample, "mpp": lv.mpp}
-                for lv in s.levels
+                {"width": lv.width, "height": lv.height, "downsample": lv.downsample, "mpp": lv.mpp} for lv in s.levels
             ],
             associated_images=list(s.associated_images),
         )

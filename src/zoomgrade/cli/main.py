@@ -26,8 +26,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    debug: bool = typer.Option(False, "--debug", envvar="ZOOMGRADE_DEBUG",
-                               help="Show tracebacks instead of one-line errors."),
+    debug: bool = typer.Option(
+        False, "--debug", envvar="ZOOMGRADE_DEBUG", help="Show tracebacks instead of one-line errors."
+    ),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     RUN.debug = debug  # read by cli.common.guarded; passed on as a parameter where the library needs it

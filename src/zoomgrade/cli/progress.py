@@ -8,8 +8,12 @@ from rich.markup import escape as esc
 from rich.progress import Progress
 
 STAGE_NAMES = {
-    "open": "open slide", "stage1": "stage 1 (low power)", "stage2": "stage 2 (high power)",
-    "fallback": "fallback patches", "exhaustive": "exhaustive tiles", "write": "write outputs",
+    "open": "open slide",
+    "stage1": "stage 1 (low power)",
+    "stage2": "stage 2 (high power)",
+    "fallback": "fallback patches",
+    "exhaustive": "exhaustive tiles",
+    "write": "write outputs",
 }
 
 

@@ -15,8 +15,14 @@ from .common import guarded, stderr, stdout
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                    TimeElapsedColumn(), console=stderr(), transient=True)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=stderr(),
+        transient=True,
+    )
 
 
 def _size(size_mm: list[float] | None) -> tuple[float, float]:
@@ -46,8 +52,16 @@ def synth(
     try:
         with _progress() as bar:
             task = bar.add_task(f"rendering {esc(out.name)}", total=None)
-            truth = write_slide(out, category.upper(), stain.lower(), size, seed, level_step, workers=workers,
-                                progress=lambda done, total: bar.update(task, completed=done, total=total))
+            truth = write_slide(
+                out,
+                category.upper(),
+                stain.lower(),
+                size,
+                seed,
+                level_step,
+                workers=workers,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
     except ValueError as err:
         raise ZoomgradeError(f"{out}: {err}") from None
     secs = time.perf_counter() - t0
@@ -81,8 +95,18 @@ def synth_set(
     t0 = time.perf_counter()
     with _progress() as bar:
         task = bar.add_task("slides", total=n)
-        manifest = write_set(out_dir, n, seed, size, level_step=level_step, workers=workers,
-                             progress=lambda k, total, name: bar.update(task, completed=k, description=esc(name) if name else "done"))
+        manifest = write_set(
+            out_dir,
+            n,
+            seed,
+            size,
+            level_step=level_step,
+            workers=workers,
+            progress=lambda k, total, name: bar.update(task, completed=k, description=esc(name) if name else "done"),
+        )
     splits = ", ".join(f"{k}: {len(v)}" for k, v in manifest["splits"].items())
-    stdout().print(f"[bold]{esc(str(out_dir))}[/]: {n} slides ({esc(splits)}) in {time.perf_counter() - t0:.1f} s; "
-                   f"manifest {esc(str(Path(out_dir) / 'manifest.json'))}", highlight=False)
+    stdout().print(
+        f"[bold]{esc(str(out_dir))}[/]: {n} slides ({esc(splits)}) in {time.perf_counter() - t0:.1f} s; "
+        f"manifest {esc(str(Path(out_dir) / 'manifest.json'))}",
+        highlight=False,
+    )

@@ -19,30 +19,78 @@ class Which(str, Enum):
 
 @guarded
 def train(
-    which: Which = typer.Argument(..., help="stage1 (low-power whole-slide network), stage2 (high-power patch classifier) or both (a complete model folder)."),
-    slides: Path = typer.Option(..., "--slides", help="Folder of slides, each with a QuPath .geojson beside it (same name), or a CSV manifest (columns slide, geojson, category, patient, split)."),
-    out: Path = typer.Option(Path("models"), "--out", help="Model folder: <stage>.safetensors, its .json card, .onnx, training report; train both stages into one folder."),
+    which: Which = typer.Argument(
+        ...,
+        help="stage1 (low-power whole-slide network), stage2 (high-power patch classifier) or both (a complete model folder).",
+    ),
+    slides: Path = typer.Option(
+        ...,
+        "--slides",
+        help="Folder of slides, each with a QuPath .geojson beside it (same name), or a CSV manifest (columns slide, geojson, category, patient, split).",
+    ),
+    out: Path = typer.Option(
+        Path("models"),
+        "--out",
+        help="Model folder: <stage>.safetensors, its .json card, .onnx, training report; train both stages into one folder.",
+    ),
     epochs: int | None = typer.Option(None, "--epochs", help="Training epochs (default: stage1 14, stage2 16)."),
     mpp: float | None = typer.Option(None, "--mpp", help="Input resolution in um/px (default: stage1 8, stage2 0.5)."),
     size: int | None = typer.Option(None, "--size", help="stage2: patch side in px at --mpp (default 128)."),
     steps: int | None = typer.Option(None, "--steps", help="stage1: batches per epoch (default 25)."),
     per_group: int | None = typer.Option(None, "--per-group", help="stage2: crops per annotated group (default 4)."),
-    min_cover: float | None = typer.Option(None, "--min-cover", min=0.0, max=1.0, help="stage2: a crop takes its group's grade when at least this fraction of it is group, or it holds half the group (default 0.15)."),
-    edge_margin: float | None = typer.Option(None, "--edge-margin", min=0.0, help="stage2: crop centres fall up to this many crop sides beyond a group's bounds (default 0.25)."),
-    swa_epochs: int | None = typer.Option(None, "--swa-epochs", help="stage2: keep the average of the last N epochs' weights instead of the best epoch (default 0: best epoch)."),
+    min_cover: float | None = typer.Option(
+        None,
+        "--min-cover",
+        min=0.0,
+        max=1.0,
+        help="stage2: a crop takes its group's grade when at least this fraction of it is group, or it holds half the group (default 0.15).",
+    ),
+    edge_margin: float | None = typer.Option(
+        None,
+        "--edge-margin",
+        min=0.0,
+        help="stage2: crop centres fall up to this many crop sides beyond a group's bounds (default 0.25).",
+    ),
+    swa_epochs: int | None = typer.Option(
+        None,
+        "--swa-epochs",
+        help="stage2: keep the average of the last N epochs' weights instead of the best epoch (default 0: best epoch).",
+    ),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Images per training batch."),
     seed: int = typer.Option(0, "--seed", help="Random seed (sampling, augmentation, initial weights)."),
-    threads: int | None = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice; 1 is fastest on a busy machine)."),
+    threads: int | None = typer.Option(
+        None, "--threads", help="CPU threads for torch (default: torch's choice; 1 is fastest on a busy machine)."
+    ),
     device: str | None = typer.Option(None, "--device", help="cpu or cuda (default: CUDA if available)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
-    labels: str = typer.Option("tbsrtc", "--labels", help="Label set: a shipped one (tbsrtc, serous-isrsfc, breast-yokohama) or a .toml file (docs/label-sets.md). Sizes the heads; annotations must use its fine grades' names (or --map)."),
-    map_: list[str] | None = typer.Option(None, "--map", help="OLD=NEW: read the annotations' classification OLD as the label set's NEW ('-' drops it). Repeatable."),
-    map_file: Path | None = typer.Option(None, "--map-file", help="TOML file of OLD = \"NEW\" lines (as --map)."),
-    init: str | None = typer.Option(None, "--init", help="Model folder to fine-tune from; 'shipped' for the package's weights, 'none' for random weights (default: shipped when its label set matches)."),
-    resume: bool = typer.Option(False, "--resume", help="Go on from the checkpoint a stopped run left in --out (same options)."),
+    labels: str = typer.Option(
+        "tbsrtc",
+        "--labels",
+        help="Label set: a shipped one (tbsrtc, serous-isrsfc, breast-yokohama) or a .toml file (docs/label-sets.md). Sizes the heads; annotations must use its fine grades' names (or --map).",
+    ),
+    map_: list[str] | None = typer.Option(
+        None,
+        "--map",
+        help="OLD=NEW: read the annotations' classification OLD as the label set's NEW ('-' drops it). Repeatable.",
+    ),
+    map_file: Path | None = typer.Option(None, "--map-file", help='TOML file of OLD = "NEW" lines (as --map).'),
+    init: str | None = typer.Option(
+        None,
+        "--init",
+        help="Model folder to fine-tune from; 'shipped' for the package's weights, 'none' for random weights (default: shipped when its label set matches).",
+    ),
+    resume: bool = typer.Option(
+        False, "--resume", help="Go on from the checkpoint a stopped run left in --out (same options)."
+    ),
     lr: float | None = typer.Option(None, "--lr", min=0.0, help="Peak learning rate (default 3e-3; fine-tuning 3e-4)."),
-    deterministic: bool = typer.Option(False, "--deterministic", help="torch deterministic algorithms (bit-identical resumes on GPUs too)."),
-    no_onnx: bool = typer.Option(False, "--no-onnx", help="Skip the ONNX export of the final model (faster; the CPU engine then falls back to torch)."),
+    deterministic: bool = typer.Option(
+        False, "--deterministic", help="torch deterministic algorithms (bit-identical resumes on GPUs too)."
+    ),
+    no_onnx: bool = typer.Option(
+        False,
+        "--no-onnx",
+        help="Skip the ONNX export of the final model (faster; the CPU engine then falls back to torch).",
+    ),
 ) -> None:
     """Train a model; the best checkpoint (by validation score) is kept with its model card, which carries
     the label set, and a training report. --out then is a model folder for `zoomgrade grade --models`
@@ -62,9 +110,11 @@ def train(
         import torch
 
         torch.use_deterministic_algorithms(True)
-    over: dict[str, Any] = {k: v for k, v in {"mpp": mpp, "batch_size": batch_size, "seed": seed, "threads": threads,
-                                  "device": device}.items()
-            if v is not None}
+    over: dict[str, Any] = {
+        k: v
+        for k, v in {"mpp": mpp, "batch_size": batch_size, "seed": seed, "threads": threads, "device": device}.items()
+        if v is not None
+    }
     if lr is not None:
         over["lr"] = lr
     if no_onnx:
@@ -87,18 +137,36 @@ def train(
         steps_: dict[str, Any] = {"steps_per_epoch": steps} if steps else {}
         over1 = {k: v for k, v in over.items() if k != "mpp" or which is Which.stage1}  # --mpp: one stage's
         cfg1 = replace(Stage1TrainConfig(), **over1, **s["lr"], **steps_)
-        results.append(("stage1", train_stage1(slides, out, epochs, config=cfg1, progress=not quiet,
-                                               labels=label_set, names=names, **s["run"])))
+        results.append(
+            (
+                "stage1",
+                train_stage1(
+                    slides, out, epochs, config=cfg1, progress=not quiet, labels=label_set, names=names, **s["run"]
+                ),
+            )
+        )
     if which in (Which.stage2, Which.both):
         from ..models.train_stage2 import Stage2TrainConfig, train_stage2
 
-        extra: dict[str, Any] = {k: v for k, v in {"per_group": per_group, "size": size, "swa_epochs": swa_epochs}.items() if v}
+        extra: dict[str, Any] = {
+            k: v for k, v in {"per_group": per_group, "size": size, "swa_epochs": swa_epochs}.items() if v
+        }
         extra.update({k: v for k, v in {"min_cover": min_cover, "edge_margin": edge_margin}.items() if v is not None})
         s = start("stage2")
         over2 = {k: v for k, v in over.items() if k != "mpp" or which is Which.stage2}
         cfg = replace(Stage2TrainConfig(), **over2, **s["lr"], **extra)
-        results.append(("stage2", train_stage2(slides, out, epochs, config=cfg, progress=not quiet,
-                                               labels=label_set, names=names, **s["run"])))
+        results.append(
+            (
+                "stage2",
+                train_stage2(
+                    slides, out, epochs, config=cfg, progress=not quiet, labels=label_set, names=names, **s["run"]
+                ),
+            )
+        )
     for stage, res in results:
-        stdout().print(f"{stage}: best validation score {res.best_score:.3f} at epoch {res.best_epoch}, "
-                       f"{res.seconds:.0f} s -> {res.weights} (label set {label_set.name})", highlight=False, markup=False)
+        stdout().print(
+            f"{stage}: best validation score {res.best_score:.3f} at epoch {res.best_epoch}, "
+            f"{res.seconds:.0f} s -> {res.weights} (label set {label_set.name})",
+            highlight=False,
+            markup=False,
+        )

@@ -13,13 +13,18 @@ from .common import fail, guarded, stdout
 
 @guarded
 def view(
-    results_dir: Path = typer.Argument(..., metavar="RESULTS_DIR",
-                                       help="The --out folder of `zoomgrade grade` or `zoomgrade batch` (or one "
-                                            "slide's folder)."),
+    results_dir: Path = typer.Argument(
+        ...,
+        metavar="RESULTS_DIR",
+        help="The --out folder of `zoomgrade grade` or `zoomgrade batch` (or one slide's folder).",
+    ),
     port: int | None = typer.Option(None, "--port", "-p", min=1, max=65535, help="Port (default: a free one)."),
-    host: str = typer.Option("127.0.0.1", "--host",
-                             help="Address to listen on. The default serves this machine only; another address "
-                                  "shows the results (and the slides) to anyone who can reach it."),
+    host: str = typer.Option(
+        "127.0.0.1",
+        "--host",
+        help="Address to listen on. The default serves this machine only; another address "
+        "shows the results (and the slides) to anyone who can reach it.",
+    ),
     no_browser: bool = typer.Option(False, "--no-browser", help="Do not open a browser; just print the address."),
 ) -> None:
     """A zoomable viewer of graded slides: worklist, slide at every zoom, regions in grade colours. Local, offline.
@@ -37,8 +42,11 @@ def view(
     try:  # the address is printed inside: a Ctrl-C from then on stops the viewer cleanly (exit 0)
         server.start()
         n = len(server.viewer.index.entries())
-        stdout().print(f"zoomgrade viewer: {n} slide(s) from {server.viewer.index.root} at {server.url} "
-                       "(Ctrl-C stops it)", highlight=False, soft_wrap=True)
+        stdout().print(
+            f"zoomgrade viewer: {n} slide(s) from {server.viewer.index.root} at {server.url} (Ctrl-C stops it)",
+            highlight=False,
+            soft_wrap=True,
+        )
         if not no_browser:
             threading.Thread(target=webbrowser.open, args=(server.url,), daemon=True).start()
         server.wait()

@@ -21,9 +21,11 @@ LEVEL = 0.95
 EXACT = "exact binomial (Clopper-Pearson)"
 BOOTSTRAP = "percentile bootstrap over slides"
 #: headline figure -> (numerator, denominator) keys of slide_metrics' counts
-PROPORTIONS = {"slide_accuracy": ("correct", "n"),
-               "malignant_sensitivity": ("malignant_called", "malignant_n"),
-               "nondiagnostic_rate": ("nondiagnostic", "n_graded")}
+PROPORTIONS = {
+    "slide_accuracy": ("correct", "n"),
+    "malignant_sensitivity": ("malignant_called", "malignant_n"),
+    "nondiagnostic_rate": ("nondiagnostic", "n_graded"),
+}
 BOOTSTRAPPED = ("region_macro_f1", "region_qwk", "ece")
 
 
@@ -35,8 +37,9 @@ def proportion_interval(k: int, n: int, level: float = LEVEL) -> dict[str, Any]:
     return {"lo": float(ci.low), "hi": float(ci.high), "k": k, "n": n, "method": EXACT}
 
 
-def intervals(records: list[SlideRecord], mode: str, labels: LabelSet, n_boot: int = metrics.BOOTSTRAP,
-              seed: int = 0) -> dict[str, dict[str, Any]]:
+def intervals(
+    records: list[SlideRecord], mode: str, labels: LabelSet, n_boot: int = metrics.BOOTSTRAP, seed: int = 0
+) -> dict[str, dict[str, Any]]:
     """Every headline figure's interval (plus the nondiagnostic rate's), with the method named in each."""
     counts = metrics.slide_metrics(records, mode, labels)["counts"]
     out = {k: proportion_interval(counts[num], counts[den]) for k, (num, den) in PROPORTIONS.items()}
@@ -47,6 +50,12 @@ def intervals(records: list[SlideRecord], mode: str, labels: LabelSet, n_boot: i
 
 def methods() -> dict[str, Any]:
     """What eval.json says about its intervals."""
-    return {"level": LEVEL, "proportions": {"figures": list(PROPORTIONS), "method": EXACT,
-                                            "by": "scipy.stats.binomtest(k, n).proportion_ci(method='exact')"},
-            "other": {"figures": list(BOOTSTRAPPED), "method": BOOTSTRAP, "resamples": metrics.BOOTSTRAP}}
+    return {
+        "level": LEVEL,
+        "proportions": {
+            "figures": list(PROPORTIONS),
+            "method": EXACT,
+            "by": "scipy.stats.binomtest(k, n).proportion_ci(method='exact')",
+        },
+        "other": {"figures": list(BOOTSTRAPPED), "method": BOOTSTRAP, "resamples": metrics.BOOTSTRAP},
+    }

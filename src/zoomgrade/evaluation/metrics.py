@@ -80,16 +80,27 @@ def region_metrics(records: list[SlideRecord], mode: str, labels: LabelSet) -> d
     found = [(t, q) for t, q in zip(yt, pred) if t != NONE and q != NONE]
     qwk = None
     if len({t for t, _ in found} | {q for _, q in found}) > 1:
-        qwk = float(cohen_kappa_score([grades.index(t) for t, _ in found], [grades.index(q) for _, q in found],
-                                      weights="quadratic", labels=list(range(len(grades)))))
+        qwk = float(
+            cohen_kappa_score(
+                [grades.index(t) for t, _ in found],
+                [grades.index(q) for _, q in found],
+                weights="quadratic",
+                labels=list(range(len(grades))),
+            )
+        )
     n_groups = sum(t != NONE for t in yt)
     present = [i for i, g in enumerate(grades) if s[i] > 0]
     return {
-        "classes": cls, "confusion": cm.tolist(),
-        "per_grade": {g: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
-                      for i, g in enumerate(grades)},
+        "classes": cls,
+        "confusion": cm.tolist(),
+        "per_grade": {
+            g: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+            for i, g in enumerate(grades)
+        },
         "macro_f1": float(np.mean([f[i] for i in present])) if present else None,
-        "qwk": qwk, "groups": n_groups, "found": len(found),
+        "qwk": qwk,
+        "groups": n_groups,
+        "found": len(found),
         "detection_recall": len(found) / n_groups if n_groups else None,
         "false_alarm_regions": sum(t == NONE for t in yt),
         "calibration": calibration(conf, ok),
@@ -105,12 +116,22 @@ def slide_metrics(records: list[SlideRecord], mode: str, labels: LabelSet) -> di
     mal = malignant_side(labels)
     pos_rows = [(t, p) for t, p in rows if t in mal]
     # the k and n of each proportion, for its exact interval
-    counts = {"n": len(rows), "correct": sum(t == p for t, p in rows), "n_graded": len(graded),
-              "nondiagnostic": graded.count(labels.nondiagnostic), "malignant_n": len(pos_rows),
-              "malignant_called": sum(p in mal for _, p in pos_rows)}
-    out: dict[str, Any] = {"categories": cats, "n": len(rows), "n_graded": len(graded), "withheld": withheld,
-                           "counts": counts,
-                           "nondiagnostic_rate": graded.count(labels.nondiagnostic) / len(graded) if graded else None}
+    counts = {
+        "n": len(rows),
+        "correct": sum(t == p for t, p in rows),
+        "n_graded": len(graded),
+        "nondiagnostic": graded.count(labels.nondiagnostic),
+        "malignant_n": len(pos_rows),
+        "malignant_called": sum(p in mal for _, p in pos_rows),
+    }
+    out: dict[str, Any] = {
+        "categories": cats,
+        "n": len(rows),
+        "n_graded": len(graded),
+        "withheld": withheld,
+        "counts": counts,
+        "nondiagnostic_rate": graded.count(labels.nondiagnostic) / len(graded) if graded else None,
+    }
     if not rows:
         return {**out, "confusion": None, "accuracy": None, "sensitivity": {}, "malignant_sensitivity": None}
     yt, yp = zip(*rows)
@@ -118,24 +139,42 @@ def slide_metrics(records: list[SlideRecord], mode: str, labels: LabelSet) -> di
     sens = {}
     for c in mal:
         idx = [i for i, t in enumerate(yt) if t == c]
-        sens[c] = {"n": len(idx), "exact": sum(yp[i] == c for i in idx) / len(idx) if idx else None,
-                   "at_or_above": sum(sev[yp[i]] >= sev[c] for i in idx) / len(idx) if idx else None}
+        sens[c] = {
+            "n": len(idx),
+            "exact": sum(yp[i] == c for i in idx) / len(idx) if idx else None,
+            "at_or_above": sum(sev[yp[i]] >= sev[c] for i in idx) / len(idx) if idx else None,
+        }
     pos = [i for i, t in enumerate(yt) if t in mal]
-    return {**out, "confusion": confusion_matrix(yt, yp, labels=cats).tolist(), "accuracy": float(accuracy_score(yt, yp)),
-            "sensitivity": sens,
-            # a malignant-side slide called malignant-side (V or VI, either way round) is not missed
-            "malignant_sensitivity": sum(yp[i] in mal for i in pos) / len(pos) if pos else None,
-            "truth_nondiagnostic_rate": yt.count(labels.nondiagnostic) / len(yt)}
+    return {
+        **out,
+        "confusion": confusion_matrix(yt, yp, labels=cats).tolist(),
+        "accuracy": float(accuracy_score(yt, yp)),
+        "sensitivity": sens,
+        # a malignant-side slide called malignant-side (V or VI, either way round) is not missed
+        "malignant_sensitivity": sum(yp[i] in mal for i in pos) / len(pos) if pos else None,
+        "truth_nondiagnostic_rate": yt.count(labels.nondiagnostic) / len(yt),
+    }
 
 
 def headline(records: list[SlideRecord], mode: str, labels: LabelSet) -> dict[str, float | None]:
     s, r = slide_metrics(records, mode, labels), region_metrics(records, mode, labels)
-    return {"slide_accuracy": s["accuracy"], "malignant_sensitivity": s["malignant_sensitivity"],
-            "region_macro_f1": r["macro_f1"], "region_qwk": r["qwk"], "ece": r["calibration"]["ece"]}
+    return {
+        "slide_accuracy": s["accuracy"],
+        "malignant_sensitivity": s["malignant_sensitivity"],
+        "region_macro_f1": r["macro_f1"],
+        "region_qwk": r["qwk"],
+        "ece": r["calibration"]["ece"],
+    }
 
 
-def bootstrap(records: list[SlideRecord], mode: str, labels: LabelSet, n: int = BOOTSTRAP,
-              seed: int = 0, keys: tuple[str, ...] = HEADLINE) -> dict[str, dict[str, float | None]]:
+def bootstrap(
+    records: list[SlideRecord],
+    mode: str,
+    labels: LabelSet,
+    n: int = BOOTSTRAP,
+    seed: int = 0,
+    keys: tuple[str, ...] = HEADLINE,
+) -> dict[str, dict[str, float | None]]:
     """95% percentile intervals of the headline figures ``keys``, resampling slides with replacement."""
     recs = [r for r in records if mode in r.modes]
     rng = np.random.default_rng(seed)
@@ -145,8 +184,12 @@ def bootstrap(records: list[SlideRecord], mode: str, labels: LabelSet, n: int = 
         for k, v in headline(sample, mode, labels).items():
             if v is not None and k in draws:
                 draws[k].append(v)
-    return {k: {"lo": float(np.percentile(v, 2.5)), "hi": float(np.percentile(v, 97.5)), "draws": len(v)}
-            if len(v) >= n // 2 and v else {"lo": None, "hi": None, "draws": len(v)} for k, v in draws.items()}
+    return {
+        k: {"lo": float(np.percentile(v, 2.5)), "hi": float(np.percentile(v, 97.5)), "draws": len(v)}
+        if len(v) >= n // 2 and v
+        else {"lo": None, "hi": None, "draws": len(v)}
+        for k, v in draws.items()
+    }
 
 
 def agreement(records: list[SlideRecord]) -> dict[str, Any] | None:
@@ -155,14 +198,24 @@ def agreement(records: list[SlideRecord]) -> dict[str, Any] | None:
     if not both:
         return None
     cat = [r.modes["cascade"].category == r.modes["exhaustive"].category for r in both]
-    reg = [r.modes["cascade"].comparison["region_agreement"] for r in both
-           if r.modes["cascade"].comparison and r.modes["cascade"].comparison.get("region_agreement") is not None]
+    reg = [
+        r.modes["cascade"].comparison["region_agreement"]
+        for r in both
+        if r.modes["cascade"].comparison and r.modes["cascade"].comparison.get("region_agreement") is not None
+    ]
     sc = [r.modes["cascade"].seconds for r in both]
     se = [r.modes["exhaustive"].seconds for r in both]
     ratio = [c / e for c, e in zip(sc, se) if e > 0]
-    return {"n": len(both), "category_agreement": sum(cat) / len(both),
-            "region_agreement_mean": float(np.mean(reg)) if reg else None,
-            "seconds_cascade_median": float(np.median(sc)), "seconds_exhaustive_median": float(np.median(se)),
-            "time_ratio_median": float(np.median(ratio)) if ratio else None,
-            "disagreements": [{"slide": r.slide, "cascade": r.modes["cascade"].category,
-                               "exhaustive": r.modes["exhaustive"].category} for r, a in zip(both, cat) if not a]}
+    return {
+        "n": len(both),
+        "category_agreement": sum(cat) / len(both),
+        "region_agreement_mean": float(np.mean(reg)) if reg else None,
+        "seconds_cascade_median": float(np.median(sc)),
+        "seconds_exhaustive_median": float(np.median(se)),
+        "time_ratio_median": float(np.median(ratio)) if ratio else None,
+        "disagreements": [
+            {"slide": r.slide, "cascade": r.modes["cascade"].category, "exhaustive": r.modes["exhaustive"].category}
+            for r, a in zip(both, cat)
+            if not a
+        ],
+    }

@@ -44,8 +44,13 @@ class SlideRecord:
     error: str | None = None  # why the slide could not be graded (the others go on)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"slide": self.slide, "truth": self.truth, "split": self.split, "error": self.error,
-                "modes": {m: asdict(r) for m, r in self.modes.items()}}
+        return {
+            "slide": self.slide,
+            "truth": self.truth,
+            "split": self.split,
+            "error": self.error,
+            "modes": {m: asdict(r) for m, r in self.modes.items()},
+        }
 
 
 def load_models(folder: str | Path | None, labels: LabelSet | None = None, need_stage1: bool = True) -> tuple[Any, Any]:
@@ -59,21 +64,38 @@ def load_models(folder: str | Path | None, labels: LabelSet | None = None, need_
 def mode_record(result: Any, item: SlideItem, labels: LabelSet, report: str) -> ModeRecord:
     groups = load_groups(item, labels)
     m = match_regions([g.region for g in result.regions], groups, labels, pairs=True)
-    pairs = [(g.fine, result.regions[i].fine_grade, float(result.regions[i].confidence))
-             for g, i in zip(groups, m["matches"]) if i >= 0]
+    pairs = [
+        (g.fine, result.regions[i].fine_grade, float(result.regions[i].confidence))
+        for g, i in zip(groups, m["matches"])
+        if i >= 0
+    ]
     missed = [g.fine for g, i in zip(groups, m["matches"]) if i < 0]
     cmp_ = None
     if result.comparison:
         c = result.comparison
-        cmp_ = {"category_agreement": bool(c.get("category_agreement")), "region_agreement": c.get("region_agreement"),
-                "exhaustive_category": c.get("exhaustive", {}).get("category"),
-                "high_power_pixel_ratio": (c.get("high_power_pixels") or {}).get("ratio")}
-    return ModeRecord(result.mode, result.category, float(result.cost.wall_seconds), pairs, missed,
-                      [g.fine_grade for g, h in zip(result.regions, m["hit"]) if not h], len(result.regions), report, list(result.warnings), cmp_)
+        cmp_ = {
+            "category_agreement": bool(c.get("category_agreement")),
+            "region_agreement": c.get("region_agreement"),
+            "exhaustive_category": c.get("exhaustive", {}).get("category"),
+            "high_power_pixel_ratio": (c.get("high_power_pixels") or {}).get("ratio"),
+        }
+    return ModeRecord(
+        result.mode,
+        result.category,
+        float(result.cost.wall_seconds),
+        pairs,
+        missed,
+        [g.fine_grade for g, h in zip(result.regions, m["hit"]) if not h],
+        len(result.regions),
+        report,
+        list(result.warnings),
+        cmp_,
+    )
 
 
-def grade_item(item: SlideItem, out: Path, models: Any, config: Any, modes: tuple[str, ...],
-               labels: LabelSet) -> SlideRecord:
+def grade_item(
+    item: SlideItem, out: Path, models: Any, config: Any, modes: tuple[str, ...], labels: LabelSet
+) -> SlideRecord:
     """Grade one slide in ``modes``, save each result under ``out/slides/<stem>/<mode>/`` and record it;
     a slide that fails is recorded with its one-line error."""
     from ..cascade.grade import grade_modes
@@ -83,8 +105,9 @@ def grade_item(item: SlideItem, out: Path, models: Any, config: Any, modes: tupl
     rec = SlideRecord(item.slide.name, item.category, item.split)
     try:
         with open_slide(item.slide) as slide:
-            c, e = grade_modes(slide, config, cascade="cascade" in modes, exhaustive="exhaustive" in modes,
-                               models=models)
+            c, e = grade_modes(
+                slide, config, cascade="cascade" in modes, exhaustive="exhaustive" in modes, models=models
+            )
             for result in (c, e):
                 if result is None:
                     continue
@@ -98,8 +121,15 @@ def grade_item(item: SlideItem, out: Path, models: Any, config: Any, modes: tupl
     return rec
 
 
-def grade_all(items: list[SlideItem], out: Path, models: Any, config: Any, modes: tuple[str, ...], labels: LabelSet,
-              on_slide: Callable[[int, int, SlideRecord], None] | None = None) -> tuple[list[SlideRecord], float]:
+def grade_all(
+    items: list[SlideItem],
+    out: Path,
+    models: Any,
+    config: Any,
+    modes: tuple[str, ...],
+    labels: LabelSet,
+    on_slide: Callable[[int, int, SlideRecord], None] | None = None,
+) -> tuple[list[SlideRecord], float]:
     t0 = time.perf_counter()
     records = []
     for k, it in enumerate(items):

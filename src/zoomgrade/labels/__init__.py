@@ -7,12 +7,12 @@
 from __future__ import annotations
 
 from .files import (
-                    label_set_from_dict,
-                    label_set_to_dict,
-                    load_label_set,
-                    read_label_file,
-                    shipped_files,
-                    shipped_label_sets,
+    label_set_from_dict,
+    label_set_to_dict,
+    load_label_set,
+    read_label_file,
+    shipped_files,
+    shipped_label_sets,
 )
 from .labelset import LabelSet
 
@@ -21,13 +21,13 @@ TBSRTC: LabelSet = read_label_file(shipped_files()["tbsrtc"])
 DEFAULT = TBSRTC
 
 __all__ = [
-                    "DEFAULT",
-                    "TBSRTC",
-                    "LabelSet",
-                    "label_set_from_dict",
-                    "label_set_to_dict",
-                    "load_label_set",
-                    "read_label_file",
-                    "shipped_files",
-                    "shipped_label_sets",
+    "DEFAULT",
+    "TBSRTC",
+    "LabelSet",
+    "label_set_from_dict",
+    "label_set_to_dict",
+    "load_label_set",
+    "read_label_file",
+    "shipped_files",
+    "shipped_label_sets",
 ]

@@ -103,8 +103,15 @@ def _problems(f: LabelSetFile) -> list[tuple[str, str]]:
             out.append(("coarse", f"fine grade {g!r} is in no coarse grade"))
     order = [g for c in f.coarse for g in c.fine]
     if not out and order != list(f.fine):
-        out.append(("coarse", (f"the coarse grades hold the fine grades in the order {', '.join(order)}, "
-                               f"which disagrees with fine = [{', '.join(f.fine)}] (both least to most severe)")))
+        out.append(
+            (
+                "coarse",
+                (
+                    f"the coarse grades hold the fine grades in the order {', '.join(order)}, "
+                    f"which disagrees with fine = [{', '.join(f.fine)}] (both least to most severe)"
+                ),
+            )
+        )
     for g in [f.nondiagnostic, *f.fine]:
         if g not in f.categories:
             out.append(("categories", f"no entry for category {g!r}"))
@@ -115,12 +122,13 @@ def _problems(f: LabelSetFile) -> list[tuple[str, str]]:
     for rk in RULE_KEYS:
         for k, v in getattr(f.slide_rule, rk).items():
             if k not in above:
-                out.append((f"slide_rule.{rk}.{k}",
-                            f"not a fine grade above the least severe ({', '.join(f.fine[1:])})"))
+                out.append(
+                    (f"slide_rule.{rk}.{k}", f"not a fine grade above the least severe ({', '.join(f.fine[1:])})")
+                )
             elif v < 0 or (rk in ("min_confidence", "min_share", "min_pool_share") and v > 1):
                 out.append((f"slide_rule.{rk}.{k}", f"{v!r} is out of range"))
     if f.severity_from not in ("", *f.fine):
-        out.append(("severity_from", f"{f.severity_from!r} is not a fine grade ({', '.join(f.fine)}) or \"\""))
+        out.append(("severity_from", f'{f.severity_from!r} is not a fine grade ({", ".join(f.fine)}) or ""'))
     return out
 
 
@@ -138,11 +146,18 @@ def label_set_from_dict(data: dict[str, Any], where: str) -> LabelSet:
     colors.update({c.name: c.colour.lower() for c in f.coarse})
     rule = {k: dict(getattr(f.slide_rule, k)) for k in RULE_KEYS if getattr(f.slide_rule, k)}
     return LabelSet(
-        name=f.name, fine=tuple(f.fine), coarse=tuple(c.name for c in f.coarse),
-        coarse_to_fine={c.name: tuple(c.fine) for c in f.coarse}, nondiagnostic=f.nondiagnostic,
+        name=f.name,
+        fine=tuple(f.fine),
+        coarse=tuple(c.name for c in f.coarse),
+        coarse_to_fine={c.name: tuple(c.fine) for c in f.coarse},
+        nondiagnostic=f.nondiagnostic,
         category_names={k: f.categories[k].name for k in [f.nondiagnostic, *f.fine]},
         risk_of_malignancy={k: float(f.categories[k].risk) for k in [f.nondiagnostic, *f.fine]},
-        colors=colors, abbreviation=f.abbreviation, title=f.title, source=f.source, slide_rule=rule,
+        colors=colors,
+        abbreviation=f.abbreviation,
+        title=f.title,
+        source=f.source,
+        slide_rule=rule,
         severity_from=f.severity_from,
         risk_notes={k: c.risk_note for k, c in f.categories.items() if c.risk_note},
         risk_ranges={k: c.risk_range for k, c in f.categories.items() if c.risk_range is not None},
@@ -153,19 +168,29 @@ def label_set_to_dict(labels: LabelSet) -> dict[str, Any]:
     """The file form of ``labels`` (what a model card stores; ``label_set_from_dict`` reads it back)."""
     cats: dict[str, Any] = {}
     for k in labels.categories:
-        c: dict[str, Any] = {"name": labels.category_names[k], "risk": labels.risk_of_malignancy[k],
-                             "colour": labels.colors.get(k, "#808080")}
+        c: dict[str, Any] = {
+            "name": labels.category_names[k],
+            "risk": labels.risk_of_malignancy[k],
+            "colour": labels.colors.get(k, "#808080"),
+        }
         if k in labels.risk_ranges:
             c["risk_range"] = list(labels.risk_ranges[k])
         if labels.risk_notes.get(k):
             c["risk_note"] = labels.risk_notes[k]
         cats[k] = c
     return {
-        "name": labels.name, "abbreviation": labels.abbreviation, "title": labels.title, "source": labels.source,
-        "nondiagnostic": labels.nondiagnostic, "fine": list(labels.fine),
-        "coarse": [{"name": c, "fine": list(labels.coarse_to_fine[c]), "colour": labels.colors.get(c, "#808080")}
-                   for c in labels.coarse],
-        "categories": cats, "severity_from": labels.severity_from,
+        "name": labels.name,
+        "abbreviation": labels.abbreviation,
+        "title": labels.title,
+        "source": labels.source,
+        "nondiagnostic": labels.nondiagnostic,
+        "fine": list(labels.fine),
+        "coarse": [
+            {"name": c, "fine": list(labels.coarse_to_fine[c]), "colour": labels.colors.get(c, "#808080")}
+            for c in labels.coarse
+        ],
+        "categories": cats,
+        "severity_from": labels.severity_from,
         "slide_rule": {k: dict(v) for k, v in labels.slide_rule.items()},
     }
 

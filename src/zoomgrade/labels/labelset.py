@@ -80,8 +80,13 @@ class LabelSet:
 
     def same_as(self, other: LabelSet) -> bool:
         """Same grades, order, nesting and categories (display names, colours and sources may differ)."""
-        return (self.name, self.fine, self.coarse, self.nondiagnostic, self.coarse_to_fine) == \
-            (other.name, other.fine, other.coarse, other.nondiagnostic, other.coarse_to_fine)
+        return (self.name, self.fine, self.coarse, self.nondiagnostic, self.coarse_to_fine) == (
+            other.name,
+            other.fine,
+            other.coarse,
+            other.nondiagnostic,
+            other.coarse_to_fine,
+        )
 
     def describe(self) -> str:
         """One line: name and grades, for error messages."""

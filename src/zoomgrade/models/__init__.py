@@ -9,11 +9,19 @@ from __future__ import annotations
 from typing import Any
 
 _LAZY = {
-    "Stage1Net": "stage1", "Stage1Config": "stage1",
-    "Stage2Net": "stage2", "Stage2Config": "stage2",
-    "ModelCard": "card", "load_model": "card", "save_model": "card",
-    "Stage1Maps": "runners", "Stage1Runner": "runners", "Stage2Runner": "runners",
-    "load_default_models": "folder", "combine_windows": "runners", "load_models": "folder",
+    "Stage1Net": "stage1",
+    "Stage1Config": "stage1",
+    "Stage2Net": "stage2",
+    "Stage2Config": "stage2",
+    "ModelCard": "card",
+    "load_model": "card",
+    "save_model": "card",
+    "Stage1Maps": "runners",
+    "Stage1Runner": "runners",
+    "Stage2Runner": "runners",
+    "load_default_models": "folder",
+    "combine_windows": "runners",
+    "load_models": "folder",
     "load_model_folder": "folder",
 }
 

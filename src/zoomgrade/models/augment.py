@@ -16,8 +16,9 @@ _RGB_FROM_HED = _RGB_FROM_HED / _RGB_FROM_HED.norm(dim=1, keepdim=True)
 _HED_FROM_RGB = torch.linalg.inv(_RGB_FROM_HED)
 
 
-def hed_jitter(x: torch.Tensor, sigma: float = 0.05, bias: float = 0.02,
-               generator: torch.Generator | None = None) -> torch.Tensor:
+def hed_jitter(
+    x: torch.Tensor, sigma: float = 0.05, bias: float = 0.02, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Scale each stain's concentration by 1+N(0, sigma) and shift it by N(0, bias), per image."""
     b = x.shape[0]
     od = -torch.log(x.clamp(1 / 255, 1.0))  # (B,3,H,W) optical density
@@ -28,8 +29,9 @@ def hed_jitter(x: torch.Tensor, sigma: float = 0.05, bias: float = 0.02,
     return torch.exp(-od2.clamp(min=0)).clamp(0, 1)
 
 
-def hsv_like_jitter(x: torch.Tensor, brightness: float = 0.08, saturation: float = 0.15,
-                    generator: torch.Generator | None = None) -> torch.Tensor:
+def hsv_like_jitter(
+    x: torch.Tensor, brightness: float = 0.08, saturation: float = 0.15, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Brightness and saturation jitter per image (saturation = distance from the grey value)."""
     b = x.shape[0]
     grey = x.mean(dim=1, keepdim=True)
@@ -50,13 +52,14 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv2d(F.pad(x, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
 
 
-def random_blur(x: torch.Tensor, p: float = 0.3, max_sigma: float = 1.5,
-                generator: torch.Generator | None = None) -> torch.Tensor:
+def random_blur(
+    x: torch.Tensor, p: float = 0.3, max_sigma: float = 1.5, generator: torch.Generator | None = None
+) -> torch.Tensor:
     out = x.clone()
     for i in range(x.shape[0]):
         if torch.rand(1, generator=generator).item() < p:
             sigma = 0.3 + (max_sigma - 0.3) * torch.rand(1, generator=generator).item()
-            out[i:i + 1] = gaussian_blur(x[i:i + 1], sigma)
+            out[i : i + 1] = gaussian_blur(x[i : i + 1], sigma)
     return out
 
 
@@ -76,8 +79,13 @@ def random_dihedral(*tensors: torch.Tensor, generator: torch.Generator | None = 
     return outs
 
 
-def augment_images(x: torch.Tensor, generator: torch.Generator | None = None, strength: float = 1.0,
-                   blur_p: float = 0.3, blur_max_sigma: float = 1.5) -> torch.Tensor:
+def augment_images(
+    x: torch.Tensor,
+    generator: torch.Generator | None = None,
+    strength: float = 1.0,
+    blur_p: float = 0.3,
+    blur_max_sigma: float = 1.5,
+) -> torch.Tensor:
     """Colour (HED + brightness/saturation) and blur; geometry is applied separately (with targets)."""
     x = hed_jitter(x, sigma=0.05 * strength, bias=0.02 * strength, generator=generator)
     x = hsv_like_jitter(x, 0.08 * strength, 0.15 * strength, generator=generator)

@@ -62,9 +62,15 @@ class Down(nn.Sequential):
         super().__init__(ConvBNAct(cin, cout, k=3, stride=2), *[ResBlock(cout) for _ in range(blocks)])
 
 
-def sinusoidal_2d(h: int, w: int, dim: int, *,
-                  offset: tuple[float | torch.Tensor, float | torch.Tensor] = (0.0, 0.0),
-                  scale: float = 1.0, device: torch.device | None = None) -> torch.Tensor:
+def sinusoidal_2d(
+    h: int,
+    w: int,
+    dim: int,
+    *,
+    offset: tuple[float | torch.Tensor, float | torch.Tensor] = (0.0, 0.0),
+    scale: float = 1.0,
+    device: torch.device | None = None,
+) -> torch.Tensor:
     """2-D sine/cosine position encoding (dim, h, w): half the channels encode y, half x.
 
     ``offset`` (in map cells) lets a window of a larger image carry its absolute position, so stitched
@@ -112,8 +118,9 @@ class PooledSelfAttention(nn.Module):
         self.q = nn.Conv2d(dim, dim, 1)
         self.kv = nn.Conv2d(dim, 2 * dim, 1)
         self.proj = nn.Conv2d(dim, dim, 1)
-        self.ffn = nn.Sequential(nn.GroupNorm(1, dim), nn.Conv2d(dim, 2 * dim, 1), nn.GELU(),
-                                 nn.Conv2d(2 * dim, dim, 1))
+        self.ffn = nn.Sequential(
+            nn.GroupNorm(1, dim), nn.Conv2d(dim, 2 * dim, 1), nn.GELU(), nn.Conv2d(2 * dim, dim, 1)
+        )
 
     def forward(self, x: torch.Tensor, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         b, c, h, w = x.shape
@@ -126,10 +133,10 @@ class PooledSelfAttention(nn.Module):
         v = v.transpose(2, 3)  # (b, H, M, hd)
         out = torch.empty_like(q)
         received = torch.zeros(b, gh * gw, device=x.device, dtype=x.dtype)
-        scale = hd ** -0.5
+        scale = hd**-0.5
         for s in range(0, h * w, self.chunk):
-            a = torch.softmax(torch.matmul(q[:, :, s:s + self.chunk], k) * scale, dim=-1)  # (b,H,n,M)
-            out[:, :, s:s + self.chunk] = torch.matmul(a, v)
+            a = torch.softmax(torch.matmul(q[:, :, s : s + self.chunk], k) * scale, dim=-1)  # (b,H,n,M)
+            out[:, :, s : s + self.chunk] = torch.matmul(a, v)
             # Summed as a product with ones, not a.sum(dim=(1, 2)): exported, that strided ReduceSum took
             # 77 of 478 ms of a whole-slide stage-1 run in ONNX Runtime; the product is a fast GEMV.
             flat = a.reshape(b, -1, a.shape[-1])

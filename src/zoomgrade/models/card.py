@@ -42,7 +42,8 @@ class ModelCard:
     label_set: str
     labels: list[str]  # output classes in order (stage 2: fine grades + "none")
     normalisation: dict[str, list[float]] = field(
-        default_factory=lambda: {"mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]})
+        default_factory=lambda: {"mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}
+    )
     mpp_range: tuple[float, float] | None = None  # mpp the model may be run at (configurable input)
     training: dict[str, Any] = field(default_factory=dict)  # data, command, seeds, epochs, seconds
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -115,8 +116,9 @@ def paths_for(path: str | Path) -> tuple[Path, Path]:
     return p.with_suffix(".safetensors"), p.with_suffix(".json")
 
 
-def save_model(model: nn.Module, card: ModelCard, path: str | Path, *,
-               export_example: torch.Tensor | None = None) -> Path:
+def save_model(
+    model: nn.Module, card: ModelCard, path: str | Path, *, export_example: torch.Tensor | None = None
+) -> Path:
     """Write weights + card atomically (temp file + rename); returns the .safetensors path.
 
     With ``export_example`` (an input batch), also export ``<name>.onnx`` for the ONNX Runtime engine and
@@ -191,8 +193,9 @@ def check_card(card: ModelCard, expect: dict[str, Any] | None, where: str) -> No
             raise ModelCardError(f"{where}: model card has {key}={have!r}, expected {wanted!r}")
 
 
-def load_model(path: str | Path, expect: dict[str, Any] | None = None,
-               device: str | torch.device = "cpu") -> tuple[nn.Module, ModelCard]:
+def load_model(
+    path: str | Path, expect: dict[str, Any] | None = None, device: str | torch.device = "cpu"
+) -> tuple[nn.Module, ModelCard]:
     """Load weights + card, check the card against ``expect`` and the tensors against the architecture."""
     wpath, cpath = paths_for(path)
     card = read_card(path)
@@ -210,9 +213,15 @@ def load_model(path: str | Path, expect: dict[str, Any] | None = None,
     extra = sorted(set(state) - set(ours))
     bad = [k for k in ours if k in state and tuple(state[k].shape) != tuple(ours[k].shape)]
     if missing or extra or bad:
-        detail = "; ".join(s for s in (
-            f"missing {missing[:3]}" if missing else "", f"unexpected {extra[:3]}" if extra else "",
-            f"shape mismatch {bad[:3]}" if bad else "") if s)
+        detail = "; ".join(
+            s
+            for s in (
+                f"missing {missing[:3]}" if missing else "",
+                f"unexpected {extra[:3]}" if extra else "",
+                f"shape mismatch {bad[:3]}" if bad else "",
+            )
+            if s
+        )
         raise ModelCardError(f"{wpath}: weights do not match the card's {card.architecture} ({detail})")
     model.load_state_dict(state)
     return model.to(device).eval(), card

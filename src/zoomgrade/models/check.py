@@ -39,12 +39,14 @@ def check_model_folder(folder: str | Path, seed: int = 0) -> list[str]:
     d = Path(folder)
     s1, s2 = load_model_folder(d, "cpu", need_stage1=False)
     ls = s2.label_set
-    lines = [f"model folder {d}",
-             f"label set {ls.name}: {ls.title or '(no title)'}",
-             f"  source: {ls.source or '(none given)'}",
-             "  categories: " + ", ".join(f"{c} {ls.category_names[c]} (ROM {ls.risk_of_malignancy[c]:.0%})"
-                                           for c in ls.categories),
-             "  coarse: " + "; ".join(f"{c} = {', '.join(ls.coarse_to_fine[c])}" for c in ls.coarse)]
+    lines = [
+        f"model folder {d}",
+        f"label set {ls.name}: {ls.title or '(no title)'}",
+        f"  source: {ls.source or '(none given)'}",
+        "  categories: "
+        + ", ".join(f"{c} {ls.category_names[c]} (ROM {ls.risk_of_malignancy[c]:.0%})" for c in ls.categories),
+        "  coarse: " + "; ".join(f"{c} = {', '.join(ls.coarse_to_fine[c])}" for c in ls.coarse),
+    ]
     rng = np.random.default_rng(seed)
     if s1 is None:
         lines.append("stage 1: none (stage2 only: the exhaustive baseline can run, the cascade cannot)")
@@ -52,9 +54,11 @@ def check_model_folder(folder: str | Path, seed: int = 0) -> list[str]:
         c1 = s1.card
         maps = s1.predict(_image(rng, 256, 256))
         _check_probs(maps.grade, len(ls.coarse), "stage 1", str(getattr(s1, "source", "stage1")))
-        lines.append(f"stage 1: {c1.architecture} {c1.version} at {c1.input_mpp:g} um/px, engine {s1.engine}, "
-                     f"classes {', '.join(c1.labels)}; test image 256 x 256 px -> maps {maps.group.shape[0]} x "
-                     f"{maps.group.shape[1]}: OK")
+        lines.append(
+            f"stage 1: {c1.architecture} {c1.version} at {c1.input_mpp:g} um/px, engine {s1.engine}, "
+            f"classes {', '.join(c1.labels)}; test image 256 x 256 px -> maps {maps.group.shape[0]} x "
+            f"{maps.group.shape[1]}: OK"
+        )
     c2 = s2.card
     size = int(c2.input_size or 0)
     if size <= 0:
@@ -64,19 +68,23 @@ def check_model_folder(folder: str | Path, seed: int = 0) -> list[str]:
         raw = np.asarray(s2.raw(batch), np.float64).reshape(len(batch), -1)
         sums = raw.sum(axis=1)
         if np.abs(sums - 1).max() > 1e-3 or raw.min() < -1e-6:
-            raise ModelCardError(f"{getattr(s2, 'source', 'stage2')}: output says probabilities but the rows sum "
-                                 f"to {sums.min():.3g}-{sums.max():.3g} (min {raw.min():.3g}); if they are "
-                                 "logits, set \"output\": \"logits\"")
+            raise ModelCardError(
+                f"{getattr(s2, 'source', 'stage2')}: output says probabilities but the rows sum "
+                f"to {sums.min():.3g}-{sums.max():.3g} (min {raw.min():.3g}); if they are "
+                'logits, set "output": "logits"'
+            )
     probs = s2.predict(batch)
     _check_probs(probs, len(ls.fine) + 1, "stage 2", str(getattr(s2, "source", "stage2")))
     extra = ""
     if c2.architecture == "onnx":
         none = "with" if "none" in c2.labels else "WITHOUT (every tissue patch counts as cells)"
-        extra = (f"; input {c2.channel_order} {c2.layout}, pixels to [0, {c2.pixel_max:g}], mean "
-                 f"{c2.normalisation['mean']} std {c2.normalisation['std']}, output {c2.output}, {none} a 'none' class")
-    lines.append(f"stage 2: {c2.architecture} {c2.version} at {c2.input_mpp:g} um/px, {size} px patches, engine "
-                 f"{s2.engine}, classes {', '.join(c2.labels)}{extra}; test batch of {CHECK_PATCHES} -> "
-                 f"{probs.shape[0]} x {probs.shape[1]} probabilities: OK")
+        extra = (
+            f"; input {c2.channel_order} {c2.layout}, pixels to [0, {c2.pixel_max:g}], mean "
+            f"{c2.normalisation['mean']} std {c2.normalisation['std']}, output {c2.output}, {none} a 'none' class"
+        )
+    lines.append(
+        f"stage 2: {c2.architecture} {c2.version} at {c2.input_mpp:g} um/px, {size} px patches, engine "
+        f"{s2.engine}, classes {', '.join(c2.labels)}{extra}; test batch of {CHECK_PATCHES} -> "
+        f"{probs.shape[0]} x {probs.shape[1]} probabilities: OK"
+    )
     return lines
-
-

@@ -43,8 +43,12 @@ class TrainState:
 
 
 def capture_rng(gen: torch.Generator, rng: np.random.Generator) -> dict[str, Any]:
-    return {"torch": torch.get_rng_state(), "torch_gen": gen.get_state(),
-            "numpy": rng.bit_generator.state, "python": random.getstate()}
+    return {
+        "torch": torch.get_rng_state(),
+        "torch_gen": gen.get_state(),
+        "numpy": rng.bit_generator.state,
+        "python": random.getstate(),
+    }
 
 
 def restore_rng(state: dict[str, Any], gen: torch.Generator, rng: np.random.Generator) -> None:
@@ -78,8 +82,9 @@ def load_checkpoint(path: Path, config: dict[str, Any]) -> TrainState:
     diff = sorted(k for k in set(config) | set(d["config"]) if config.get(k) != d["config"].get(k))
     if diff:
         detail = ", ".join(f"{k}: {d['config'].get(k)!r} -> {config.get(k)!r}" for k in diff[:4])
-        raise ZoomgradeError(f"{path}: the checkpoint was written with other training options ({detail}); "
-                             "resume with the same options")
+        raise ZoomgradeError(
+            f"{path}: the checkpoint was written with other training options ({detail}); resume with the same options"
+        )
     d.pop("format")
     d["best"] = tuple(d["best"])
     return TrainState(**d)

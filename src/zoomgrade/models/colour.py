@@ -76,13 +76,17 @@ def fit_colour_reference(train: Sequence[np.ndarray], val: Sequence[np.ndarray])
     pixels = [p for p in (hue_plane(t) for t in [*train, *val]) if len(p) >= 20]
     if len(pixels) < 2:  # no held-out slide to choose a threshold on: no record (the check is skipped)
         return {}
-    held = [neg_log_likelihood(_fit(pixels[:i] + pixels[i + 1:]), p) for i, p in enumerate(pixels)]
-    return {"space": "hue plane of optical-density directions of pixels with mean OD > hue_od (thumbnail at the "
-                     "stage-1 input mpp)",
-            "method": f"Gaussian mixture ({N_COMPONENTS} components, full covariance); slide value: median "
-                      "negative log-likelihood of its stained pixels",
-            "mixture": _fit(pixels), "threshold": float(np.quantile(np.concatenate(held), QUANTILE)),
-            "quantile": QUANTILE, "threshold_from": "leave-one-slide-out: each reference slide's pixels scored by "
-                                                    "a mixture fitted without it",
-            "held_out_medians": [round(float(np.median(h)), 3) for h in held], "n_slides": len(pixels),
-            "hue_od": HUE_OD}
+    held = [neg_log_likelihood(_fit(pixels[:i] + pixels[i + 1 :]), p) for i, p in enumerate(pixels)]
+    return {
+        "space": "hue plane of optical-density directions of pixels with mean OD > hue_od (thumbnail at the "
+        "stage-1 input mpp)",
+        "method": f"Gaussian mixture ({N_COMPONENTS} components, full covariance); slide value: median "
+        "negative log-likelihood of its stained pixels",
+        "mixture": _fit(pixels),
+        "threshold": float(np.quantile(np.concatenate(held), QUANTILE)),
+        "quantile": QUANTILE,
+        "threshold_from": "leave-one-slide-out: each reference slide's pixels scored by a mixture fitted without it",
+        "held_out_medians": [round(float(np.median(h)), 3) for h in held],
+        "n_slides": len(pixels),
+        "hue_od": HUE_OD,
+    }

@@ -48,18 +48,26 @@ class DataReport:
         return not self.problems
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "ok": self.ok, "n_slides": self.n_slides, "class_counts": self.class_counts,
-                "split_counts": self.split_counts, "categories": self.categories,
-                "unknown_classes": self.unknown_classes,
-                "problems": [{"kind": p.kind, "slide": p.slide, "detail": p.detail} for p in self.problems]}
+        return {
+            "source": self.source,
+            "ok": self.ok,
+            "n_slides": self.n_slides,
+            "class_counts": self.class_counts,
+            "split_counts": self.split_counts,
+            "categories": self.categories,
+            "unknown_classes": self.unknown_classes,
+            "problems": [{"kind": p.kind, "slide": p.slide, "detail": p.detail} for p in self.problems],
+        }
 
 
 def _items(source: Path) -> tuple[list[SlideItem], list[Problem]]:
     """The slides to check, and the slides of a folder that have no GeoJSON beside them at all."""
     if source.is_dir():
-        bare = [Problem("no_annotations", p.name, "no .geojson beside it")
-                for p in sorted(source.iterdir())
-                if p.suffix.lower() in SLIDE_SUFFIXES and not p.with_suffix(".geojson").exists()]
+        bare = [
+            Problem("no_annotations", p.name, "no .geojson beside it")
+            for p in sorted(source.iterdir())
+            if p.suffix.lower() in SLIDE_SUFFIXES and not p.with_suffix(".geojson").exists()
+        ]
         try:
             return find_slides(source), bare
         except ZoomgradeError:
@@ -83,8 +91,13 @@ def check_data(source: str | Path, labels: LabelSet) -> DataReport:
         name = it.slide.name
         cats[it.category or "unknown"] += 1
         if it.category and it.category not in labels.category_names:
-            problems.append(Problem("unknown_category", name, f"slide category {it.category!r} is not in "
-                                    f"{labels.name} ({', '.join(labels.category_names)})"))
+            problems.append(
+                Problem(
+                    "unknown_category",
+                    name,
+                    f"slide category {it.category!r} is not in {labels.name} ({', '.join(labels.category_names)})",
+                )
+            )
         try:
             anns = load_annotations(it.geojson)
         except ZoomgradeError as err:
@@ -100,26 +113,47 @@ def check_data(source: str | Path, labels: LabelSet) -> DataReport:
         for k, a in enumerate(anns):
             if a.label not in labels.fine:
                 unknown[a.label] += 1
-                problems.append(Problem("unknown_class", name, f"object {k}: classification {a.label!r} is not a "
-                                        f"grade of {labels.name} ({', '.join(labels.fine)})"))
+                problems.append(
+                    Problem(
+                        "unknown_class",
+                        name,
+                        f"object {k}: classification {a.label!r} is not a "
+                        f"grade of {labels.name} ({', '.join(labels.fine)})",
+                    )
+                )
                 continue
             graded += 1
             counts[a.label] += 1
             splits.setdefault(it.split or "unsplit", Counter())[a.label] += 1
             if not a.geometry.is_valid:
-                problems.append(Problem("invalid_polygon", name, f"object {k} ({a.label}): invalid polygon "
-                                        "(self-intersecting?)"))
-            elif extent is not None and a.geometry.area > 0 and \
-                    a.geometry.difference(extent).area > OUTSIDE_TOLERANCE * a.geometry.area:
+                problems.append(
+                    Problem("invalid_polygon", name, f"object {k} ({a.label}): invalid polygon (self-intersecting?)")
+                )
+            elif (
+                extent is not None
+                and a.geometry.area > 0
+                and a.geometry.difference(extent).area > OUTSIDE_TOLERANCE * a.geometry.area
+            ):
                 x0, y0, x1, y1 = (round(v) for v in a.geometry.bounds)
-                problems.append(Problem("outside_slide", name, f"object {k} ({a.label}): polygon bounds "
-                                        f"({x0}, {y0})-({x1}, {y1}) px outside the slide "
-                                        f"{int(extent.bounds[2])}x{int(extent.bounds[3])} px"))
+                problems.append(
+                    Problem(
+                        "outside_slide",
+                        name,
+                        f"object {k} ({a.label}): polygon bounds "
+                        f"({x0}, {y0})-({x1}, {y1}) px outside the slide "
+                        f"{int(extent.bounds[2])}x{int(extent.bounds[3])} px",
+                    )
+                )
         if graded == 0:
-            problems.append(Problem("no_annotations", name, f"{it.geojson.name}: no object classified as a grade "
-                                    f"of {labels.name}"))
-    return DataReport(str(src), len(items) + sum(p.kind == "no_annotations" and p.detail == "no .geojson beside it"
-                                                 for p in problems),
-                      {g: counts[g] for g in labels.fine},
-                      {s: {g: c[g] for g in labels.fine} for s, c in sorted(splits.items())},
-                      dict(sorted(cats.items())), dict(unknown), problems)
+            problems.append(
+                Problem("no_annotations", name, f"{it.geojson.name}: no object classified as a grade of {labels.name}")
+            )
+    return DataReport(
+        str(src),
+        len(items) + sum(p.kind == "no_annotations" and p.detail == "no .geojson beside it" for p in problems),
+        {g: counts[g] for g in labels.fine},
+        {s: {g: c[g] for g in labels.fine} for s, c in sorted(splits.items())},
+        dict(sorted(cats.items())),
+        dict(unknown),
+        problems,
+    )

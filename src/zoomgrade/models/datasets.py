@@ -89,8 +89,16 @@ def _manifest_items(path: Path) -> list[SlideItem]:
         if not r["slide"].exists():
             raise ZoomgradeError(f"{path}: line {r['line']}: slide {r['slide']} not found")
         seed, category = _truth(r["slide"])
-        items.append(SlideItem(r["slide"], r["geojson"], seed, category=r["category"] or category,
-                                patient=r["patient"], split=r["split"]))
+        items.append(
+            SlideItem(
+                r["slide"],
+                r["geojson"],
+                seed,
+                category=r["category"] or category,
+                patient=r["patient"],
+                split=r["split"],
+            )
+        )
     return items
 
 
@@ -142,8 +150,14 @@ class Stage1Slide:
     slide_mpp: float
 
 
-def stage1_slide(item: SlideItem, mpp: float = 8.0, stride: int = 2, labels: LabelSet = TBSRTC,
-                 supersample: int = 4, gain: float = 4.0) -> Stage1Slide:
+def stage1_slide(
+    item: SlideItem,
+    mpp: float = 8.0,
+    stride: int = 2,
+    labels: LabelSet = TBSRTC,
+    supersample: int = 4,
+    gain: float = 4.0,
+) -> Stage1Slide:
     """The slide at ``mpp`` and its dense targets at ``mpp * stride``, rasterised ``supersample`` x finer.
 
     A map pixel counts as "group" in proportion to how much of it the groups cover, times ``gain``
@@ -160,24 +174,35 @@ def stage1_slide(item: SlideItem, mpp: float = 8.0, stride: int = 2, labels: Lab
     img = np.pad(img, ((0, ph), (0, pw), (0, 0)), constant_values=255)
     H, W = img.shape[:2]
     f = stride * supersample
-    lab = rasterize(groups, (H * supersample, W * supersample), smpp / mpp * supersample,
-                    lambda g: 1 + labels.coarse_index(labels.coarse_of(g.fine)))
+    lab = rasterize(
+        groups,
+        (H * supersample, W * supersample),
+        smpp / mpp * supersample,
+        lambda g: 1 + labels.coarse_index(labels.coarse_of(g.fine)),
+    )
     n = len(labels.coarse)
     cover = np.stack([(lab == k + 1) for k in range(n)], 0).astype(np.float32)
     cover = cover.reshape(n, H // stride, f, W // stride, f).mean(axis=(2, 4))  # per-class coverage
     anyc = cover.sum(0)
     grade = np.where(anyc > 0, cover.argmax(0), -1).astype(np.int64)
-    return Stage1Slide(img, np.clip(anyc * gain, 0, 1).astype(np.float32), grade, anyc.astype(np.float32),
-                       groups, smpp)
+    return Stage1Slide(img, np.clip(anyc * gain, 0, 1).astype(np.float32), grade, anyc.astype(np.float32), groups, smpp)
 
 
 def window_box(cx: float, cy: float, side: float) -> Polygon:
     return box(cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
 
 
-def stage2_crops(item: SlideItem, rng: np.random.Generator, mpp: float = 0.5, size: int = 256,
-                 labels: LabelSet = TBSRTC, per_group: int = 3, n_none: int = 20,
-                 min_cover: float = 0.15, edge_margin: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
+def stage2_crops(
+    item: SlideItem,
+    rng: np.random.Generator,
+    mpp: float = 0.5,
+    size: int = 256,
+    labels: LabelSet = TBSRTC,
+    per_group: int = 3,
+    n_none: int = 20,
+    min_cover: float = 0.15,
+    edge_margin: float = 0.25,
+) -> tuple[np.ndarray, np.ndarray]:
     """High-power crops: ``per_group`` windows in/around each group (label: its fine grade, when the
     window shows at least half the group or ``min_cover`` of the window is group; window centres fall
     up to ``edge_margin`` window sides beyond the group's bounds) and ``n_none`` windows that touch no
@@ -209,8 +234,10 @@ def stage2_crops(item: SlideItem, rng: np.random.Generator, mpp: float = 0.5, si
         got, tries = 0, 0
         while got < n_none and tries < n_none * 20:
             tries += 1
-            cx, cy = rng.uniform(side / 2, max(W0 - side / 2, side / 2 + 1)), rng.uniform(
-                side / 2, max(H0 - side / 2, side / 2 + 1))
+            cx, cy = (
+                rng.uniform(side / 2, max(W0 - side / 2, side / 2 + 1)),
+                rng.uniform(side / 2, max(H0 - side / 2, side / 2 + 1)),
+            )
             wb = window_box(cx, cy, side)
             if not union.is_empty and wb.intersects(union):
                 continue
@@ -235,8 +262,13 @@ def _fit(crop: np.ndarray, size: int) -> np.ndarray:
     return crop[:size, :size]
 
 
-def region_windows(bounds: tuple[float, float, float, float], slide_mpp: float, mpp: float = 0.5,
-                   size: int = 256, max_windows: int = 16) -> list[tuple[int, int, int, int]]:
+def region_windows(
+    bounds: tuple[float, float, float, float],
+    slide_mpp: float,
+    mpp: float = 0.5,
+    size: int = 256,
+    max_windows: int = 16,
+) -> list[tuple[int, int, int, int]]:
     """Level-0 (x, y, w, h) windows of ``size`` px at ``mpp`` covering a region's bounds (a centred grid;
     at most ``max_windows``, evenly thinned)."""
     x0, y0, x1, y1 = bounds
@@ -244,8 +276,16 @@ def region_windows(bounds: tuple[float, float, float, float], slide_mpp: float, 
     nx, ny = max(1, int(np.ceil((x1 - x0) / side))), max(1, int(np.ceil((y1 - y0) / side)))
     cx0 = (x0 + x1) / 2 - (nx - 1) * side / 2
     cy0 = (y0 + y1) / 2 - (ny - 1) * side / 2
-    wins = [(int(round(cx0 + i * side - side / 2)), int(round(cy0 + j * side - side / 2)),
-             int(round(side)), int(round(side))) for j in range(ny) for i in range(nx)]
+    wins = [
+        (
+            int(round(cx0 + i * side - side / 2)),
+            int(round(cy0 + j * side - side / 2)),
+            int(round(side)),
+            int(round(side)),
+        )
+        for j in range(ny)
+        for i in range(nx)
+    ]
     if len(wins) > max_windows:
         idx = np.linspace(0, len(wins) - 1, max_windows).round().astype(int)
         wins = [wins[i] for i in idx]

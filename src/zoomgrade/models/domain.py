@@ -53,25 +53,42 @@ class DomainModel:
         return np.sqrt(np.maximum(np.einsum("nc,cd,nd->n", d, self.precision, d), 0.0))
 
     def to_dict(self) -> dict:
-        return {"space": self.space, "method": "gaussian, Ledoit-Wolf shrinkage covariance, Mahalanobis distance",
-                "mean": [float(v) for v in self.mean], "precision": [[float(v) for v in r] for r in self.precision],
-                "cell_threshold": float(self.cell_threshold), "cell_quantile": CELL_QUANTILE,
-                "slide_threshold": float(self.slide_threshold), "slide_quantile": SLIDE_QUANTILE,
-                "slide_score": "median distance of the material cells", "material_od": MATERIAL_OD,
-                "n_train_cells": self.n_train_cells, "n_val_cells": self.n_val_cells,
-                "n_train_slides": self.n_train_slides, "n_val_slides": self.n_val_slides,
-                "shrinkage": float(self.shrinkage), "val_max_median": float(self.val_max_median)}
+        return {
+            "space": self.space,
+            "method": "gaussian, Ledoit-Wolf shrinkage covariance, Mahalanobis distance",
+            "mean": [float(v) for v in self.mean],
+            "precision": [[float(v) for v in r] for r in self.precision],
+            "cell_threshold": float(self.cell_threshold),
+            "cell_quantile": CELL_QUANTILE,
+            "slide_threshold": float(self.slide_threshold),
+            "slide_quantile": SLIDE_QUANTILE,
+            "slide_score": "median distance of the material cells",
+            "material_od": MATERIAL_OD,
+            "n_train_cells": self.n_train_cells,
+            "n_val_cells": self.n_val_cells,
+            "n_train_slides": self.n_train_slides,
+            "n_val_slides": self.n_val_slides,
+            "shrinkage": float(self.shrinkage),
+            "val_max_median": float(self.val_max_median),
+        }
 
     @classmethod
     def from_dict(cls, d: dict | None) -> DomainModel | None:
         """The model a card records, or None (older cards have none; another feature space is not ours)."""
         if not d or d.get("space") != SPACE:
             return None
-        return cls(mean=np.asarray(d["mean"], np.float64), precision=np.asarray(d["precision"], np.float64),
-                   cell_threshold=float(d["cell_threshold"]), slide_threshold=float(d["slide_threshold"]),
-                   n_train_cells=int(d.get("n_train_cells", 0)), n_val_cells=int(d.get("n_val_cells", 0)),
-                   n_train_slides=int(d.get("n_train_slides", 0)), n_val_slides=int(d.get("n_val_slides", 0)),
-                   shrinkage=float(d.get("shrinkage", 0.0)), val_max_median=float(d.get("val_max_median", 0.0)))
+        return cls(
+            mean=np.asarray(d["mean"], np.float64),
+            precision=np.asarray(d["precision"], np.float64),
+            cell_threshold=float(d["cell_threshold"]),
+            slide_threshold=float(d["slide_threshold"]),
+            n_train_cells=int(d.get("n_train_cells", 0)),
+            n_val_cells=int(d.get("n_val_cells", 0)),
+            n_train_slides=int(d.get("n_train_slides", 0)),
+            n_val_slides=int(d.get("n_val_slides", 0)),
+            shrinkage=float(d.get("shrinkage", 0.0)),
+            val_max_median=float(d.get("val_max_median", 0.0)),
+        )
 
 
 def step_for(n_pixels: int, max_pixels: int) -> int:
@@ -126,8 +143,15 @@ def fit_domain(train: Iterable[np.ndarray], val: Iterable[np.ndarray]) -> Domain
         raise ValueError("no stained material in the training slides: no domain to record")
     x = np.concatenate(train).astype(np.float64)
     lw = LedoitWolf().fit(x)
-    model = DomainModel(mean=lw.location_, precision=lw.precision_, cell_threshold=np.inf, slide_threshold=np.inf,
-                        n_train_cells=len(x), n_train_slides=len(train), shrinkage=float(lw.shrinkage_))
+    model = DomainModel(
+        mean=lw.location_,
+        precision=lw.precision_,
+        cell_threshold=np.inf,
+        slide_threshold=np.inf,
+        n_train_cells=len(x),
+        n_train_slides=len(train),
+        shrinkage=float(lw.shrinkage_),
+    )
     held = val or train  # a tiny set with no validation slide: thresholds from training (said in the card)
     dists = [model.distance(v) for v in held]
     pooled = np.concatenate(dists)

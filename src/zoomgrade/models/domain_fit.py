@@ -23,6 +23,7 @@ from .stain import fit_stain_reference
 
 def card_domain(runner: Any, train_images: list[np.ndarray], val_images: list[np.ndarray]) -> dict[str, Any]:
     """The card's ``domain`` record: images are whole slides at the stage-1 input mpp (uint8 RGB)."""
+
     def cells(img: np.ndarray) -> np.ndarray:
         maps = runner.predict(img)
         if maps.features is None:
@@ -31,8 +32,11 @@ def card_domain(runner: Any, train_images: list[np.ndarray], val_images: list[np
         return slide_cells(maps.features[:fh, :fw], img)[0]
 
     model = fit_domain([cells(i) for i in train_images], [cells(i) for i in val_images])
-    return {"features": model.to_dict(), "stain": fit_stain_reference(train_images, val_images),
-            "colour": fit_colour_reference(train_images, val_images)}
+    return {
+        "features": model.to_dict(),
+        "stain": fit_stain_reference(train_images, val_images),
+        "colour": fit_colour_reference(train_images, val_images),
+    }
 
 
 def _thumb(path: Path, mpp: float) -> np.ndarray:
@@ -59,18 +63,22 @@ def main(argv: list[str] | None = None) -> int:
     runner = Stage1Runner(model, card, device="cpu")
     imgs = {k: [_thumb(p, card.input_mpp) for p in v] for k, v in split.items()}
     card.domain = card_domain(runner, imgs["train"], imgs["val"])
-    card.domain["fitted_on"] = {"train": [p.name for p in split["train"]], "val": [p.name for p in split["val"]],
-                                "command": "python -m zoomgrade.models.domain_fit --slides "
-                                           f"{a.slides.name} {a.card.name}"}
+    card.domain["fitted_on"] = {
+        "train": [p.name for p in split["train"]],
+        "val": [p.name for p in split["val"]],
+        "command": f"python -m zoomgrade.models.domain_fit --slides {a.slides.name} {a.card.name}",
+    }
     _, cpath = paths_for(a.card)
     tmp = cpath.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(card.to_dict(), indent=2) + "\n")
     tmp.replace(cpath)
     f = card.domain["features"]
-    print(f"{cpath}: domain from {len(split['train'])} train / {len(split['val'])} val slides; cell threshold "
-          f"{f['cell_threshold']:.2f}, slide threshold {f['slide_threshold']:.2f}, stain threshold "
-          f"{card.domain['stain'].get('threshold_deg', float('nan')):.1f} deg, colour threshold "
-          f"{card.domain['colour'].get('threshold', float('nan')):.2f}")
+    print(
+        f"{cpath}: domain from {len(split['train'])} train / {len(split['val'])} val slides; cell threshold "
+        f"{f['cell_threshold']:.2f}, slide threshold {f['slide_threshold']:.2f}, stain threshold "
+        f"{card.domain['stain'].get('threshold_deg', float('nan')):.1f} deg, colour threshold "
+        f"{card.domain['colour'].get('threshold', float('nan')):.2f}"
+    )
     return 0
 
 

@@ -35,6 +35,7 @@ def _torch_fn(model, x, channels_last: bool):
         with torch.inference_mode():
             out = m(x)
         return out[0] if isinstance(out, tuple) else out
+
     return run
 
 
@@ -82,9 +83,14 @@ def bench(threads: int = 2, rounds: int = 5, with_ort: bool = True) -> dict:
                 t = time.perf_counter()
                 f()
                 times[k].append((time.perf_counter() - t) / n * 1000)
-        out["cases"][name] = {k: {"ms_per_image_median": round(statistics.median(v), 2),
-                                  "ms_all": [round(t, 2) for t in v], "max_abs_diff_vs_nchw": agree[k]}
-                              for k, v in times.items()}
+        out["cases"][name] = {
+            k: {
+                "ms_per_image_median": round(statistics.median(v), 2),
+                "ms_all": [round(t, 2) for t in v],
+                "max_abs_diff_vs_nchw": agree[k],
+            }
+            for k, v in times.items()
+        }
     return out
 
 
@@ -113,9 +119,16 @@ def stage1_slide(height: int = 2500, width: int = 5000, threads: int = 2, weight
     maps = runner.predict(img)
     dt = time.perf_counter() - t
     rss2 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"input": [height, width], "threads": threads, "seconds": round(dt, 2), "map": list(maps.group.shape),
-            "windowed": max(height, width) > runner.window, "peak_rss_mb": round(rss2, 1),
-            "peak_rss_before_predict_mb": round(rss1, 1), "rss_at_start_mb": round(rss0, 1)}
+    return {
+        "input": [height, width],
+        "threads": threads,
+        "seconds": round(dt, 2),
+        "map": list(maps.group.shape),
+        "windowed": max(height, width) > runner.window,
+        "peak_rss_mb": round(rss2, 1),
+        "peak_rss_before_predict_mb": round(rss1, 1),
+        "rss_at_start_mb": round(rss0, 1),
+    }
 
 
 if __name__ == "__main__":

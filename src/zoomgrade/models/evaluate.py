@@ -46,20 +46,35 @@ def match_regions(regions: list, groups: list[Group], labels: LabelSet = TBSRTC,
             matches[k] = best
             found += 1
             correct += regions[best].coarse_grade == labels.coarse_of(g.fine)
-            confusion[labels.coarse_index(labels.coarse_of(g.fine)), labels.coarse_index(regions[best].coarse_grade)] += 1
-    out = {"groups": len(groups), "found": found, "coarse_correct": int(correct),
-           "regions": len(regions), "true_regions": int(hit.sum()), "confusion": confusion}
+            confusion[
+                labels.coarse_index(labels.coarse_of(g.fine)), labels.coarse_index(regions[best].coarse_grade)
+            ] += 1
+    out = {
+        "groups": len(groups),
+        "found": found,
+        "coarse_correct": int(correct),
+        "regions": len(regions),
+        "true_regions": int(hit.sum()),
+        "confusion": confusion,
+    }
     if pairs:
         out.update(matches=matches, hit=[bool(h) for h in hit])
     return out
 
 
-def stage1_scores(runner: Stage1Runner, samples: Iterable[Any], labels: LabelSet = TBSRTC,
-                  group_threshold: float = 0.5) -> dict[str, float]:
+def stage1_scores(
+    runner: Stage1Runner, samples: Iterable[Any], labels: LabelSet = TBSRTC, group_threshold: float = 0.5
+) -> dict[str, float]:
     """``samples``: objects with ``image`` (at runner.card.mpp), ``groups`` and ``slide_mpp`` (e.g.
     ``Stage1Slide``s) or ``SlideItem``s (read here)."""
-    tot: dict[str, Any] = {"groups": 0, "found": 0, "coarse_correct": 0, "regions": 0, "true_regions": 0,
-                           "confusion": np.zeros((len(labels.coarse),) * 2, int)}
+    tot: dict[str, Any] = {
+        "groups": 0,
+        "found": 0,
+        "coarse_correct": 0,
+        "regions": 0,
+        "true_regions": 0,
+        "confusion": np.zeros((len(labels.coarse),) * 2, int),
+    }
     for s in samples:
         if isinstance(s, SlideItem):
             with open_slide(s.slide) as slide:
@@ -69,8 +84,7 @@ def stage1_scores(runner: Stage1Runner, samples: Iterable[Any], labels: LabelSet
         else:
             image, groups, smpp = s.image, s.groups, s.slide_mpp
         maps = runner.predict(image)
-        regions = maps_to_regions(maps, runner.card.mpp * maps.stride, smpp, labels,
-                                  group_threshold=group_threshold)
+        regions = maps_to_regions(maps, runner.card.mpp * maps.stride, smpp, labels, group_threshold=group_threshold)
         for k, v in match_regions(regions, groups, labels).items():
             tot[k] += v
     recall = tot["found"] / max(tot["groups"], 1)
@@ -80,14 +94,21 @@ def stage1_scores(runner: Stage1Runner, samples: Iterable[Any], labels: LabelSet
     rows = confusion.sum(1)
     balanced = float(np.mean([confusion[i, i] / rows[i] for i in range(len(rows)) if rows[i]])) if rows.sum() else 0.0
     # checkpoint score: plain accuracy alone rewarded calling everything benign (most groups are)
-    return {"recall": recall, "coarse_accuracy": acc, "coarse_balanced_accuracy": balanced, "precision": precision,
-            "score": 0.4 * recall + 0.2 * acc + 0.2 * balanced + 0.2 * precision,
-            **{k: float(v) for k, v in tot.items()},
-            "coarse_confusion": confusion.tolist(), "coarse_labels": list(labels.coarse)}
+    return {
+        "recall": recall,
+        "coarse_accuracy": acc,
+        "coarse_balanced_accuracy": balanced,
+        "precision": precision,
+        "score": 0.4 * recall + 0.2 * acc + 0.2 * balanced + 0.2 * precision,
+        **{k: float(v) for k, v in tot.items()},
+        "coarse_confusion": confusion.tolist(),
+        "coarse_labels": list(labels.coarse),
+    }
 
 
-def stage2_group_scores(runner: Stage2Runner, items: Iterable[SlideItem], labels: LabelSet = TBSRTC,
-                        max_windows: int = 16) -> dict[str, Any]:
+def stage2_group_scores(
+    runner: Stage2Runner, items: Iterable[SlideItem], labels: LabelSet = TBSRTC, max_windows: int = 16
+) -> dict[str, Any]:
     """Grade every annotated group from the high-power windows covering its bounds; macro-F1 over the
     fine grades, accuracy, and the confusion matrix (rows truth, columns prediction)."""
     mpp, size = runner.card.input_mpp, int(runner.card.input_size or 256)
@@ -105,13 +126,18 @@ def stage2_group_scores(runner: Stage2Runner, items: Iterable[SlideItem], labels
     conf = np.zeros((n, n), int)
     for t, p in zip(yt, yp):
         conf[t, p] += 1
-    return {"groups": int(len(yt)), "macro_f1": macro_f1(yt, yp, list(range(n))),
-            "accuracy": float(np.mean(yt == yp)) if len(yt) else 0.0, "confusion": conf.tolist(),
-            "labels": list(labels.fine)}
+    return {
+        "groups": int(len(yt)),
+        "macro_f1": macro_f1(yt, yp, list(range(n))),
+        "accuracy": float(np.mean(yt == yp)) if len(yt) else 0.0,
+        "confusion": conf.tolist(),
+        "labels": list(labels.fine),
+    }
 
 
-def evaluate_dir(slides_dir: str | Path, stage1: Stage1Runner | None, stage2: Stage2Runner | None,
-                 labels: LabelSet = TBSRTC) -> dict[str, Any]:
+def evaluate_dir(
+    slides_dir: str | Path, stage1: Stage1Runner | None, stage2: Stage2Runner | None, labels: LabelSet = TBSRTC
+) -> dict[str, Any]:
     items = find_slides(slides_dir)
     out: dict[str, Any] = {"slides": len(items), "seeds": sorted(i.seed for i in items if i.seed is not None)}
     if stage1 is not None:

@@ -49,11 +49,25 @@ def reliability_figure(bins: list[dict[str, Any]], ece: float | None, title: str
     ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="perfect calibration")
     full = [b for b in bins if b["count"]]
     if full:
-        ax.bar([b["lo"] for b in full], [b["accuracy"] for b in full], width=[b["hi"] - b["lo"] for b in full],
-               align="edge", alpha=0.6, edgecolor="black", label="accuracy in bin")
-        ax.plot([b["confidence"] for b in full], [b["accuracy"] for b in full], "o", color="C1", label="mean confidence")
-    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence", ylabel="accuracy",
-           title=title + (f" (ECE {ece:.3f})" if ece is not None else ""))
+        ax.bar(
+            [b["lo"] for b in full],
+            [b["accuracy"] for b in full],
+            width=[b["hi"] - b["lo"] for b in full],
+            align="edge",
+            alpha=0.6,
+            edgecolor="black",
+            label="accuracy in bin",
+        )
+        ax.plot(
+            [b["confidence"] for b in full], [b["accuracy"] for b in full], "o", color="C1", label="mean confidence"
+        )
+    ax.set(
+        xlim=(0, 1),
+        ylim=(0, 1),
+        xlabel="confidence",
+        ylabel="accuracy",
+        title=title + (f" (ECE {ece:.3f})" if ece is not None else ""),
+    )
     ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     return fig

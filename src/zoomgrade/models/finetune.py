@@ -41,22 +41,27 @@ def resolve_init(init: str | Path | None, stage: str, labels: LabelSet) -> tuple
     if not (folder / f"{stage}.json").exists():
         if init is None:
             return None, f"random initial weights (no shipped {stage} model)"
-        raise ModelCardError(f"{folder}: no {stage}.json model card: --init takes a model folder "
-                             "(laid out like the shipped weights/)")
+        raise ModelCardError(
+            f"{folder}: no {stage}.json model card: --init takes a model folder (laid out like the shipped weights/)"
+        )
     card = read_card(folder / f"{stage}.json")
     if card.label_set != labels.name or list(card.labels) != stage_labels(stage, labels):
         if init is None:
             return None, f"random initial weights (the shipped {stage} is for label set {card.label_set})"
-        raise ModelCardError(f"{folder / (stage + '.json')}: model is for label set {card.label_set} "
-                             f"{card.labels}, training {labels.name} {stage_labels(stage, labels)}")
+        raise ModelCardError(
+            f"{folder / (stage + '.json')}: model is for label set {card.label_set} "
+            f"{card.labels}, training {labels.name} {stage_labels(stage, labels)}"
+        )
     shipped = folder.resolve() == shipped_dir().resolve()
     return folder, "fine-tuning from the shipped models" if shipped else f"fine-tuning from {folder}"
 
 
 def load_init(folder: Path, stage: str, labels: LabelSet) -> tuple[nn.Module, ModelCard]:
     """The folder's model (checked against its card and the label set) and its card."""
-    return load_model(folder / f"{stage}.safetensors",
-                      expect={"name": stage, "label_set": labels.name, "labels": stage_labels(stage, labels)})
+    return load_model(
+        folder / f"{stage}.safetensors",
+        expect={"name": stage, "label_set": labels.name, "labels": stage_labels(stage, labels)},
+    )
 
 
 def adopt(cfg: Any, card: ModelCard, net_cls: Any) -> Any:

@@ -30,8 +30,10 @@ def card_label_set(card: Any, where: str) -> LabelSet:
         return ls
     shipped = shipped_label_sets()
     if card.label_set not in shipped:
-        raise ModelCardError(f"{where}: label set {card.label_set!r} is not shipped with zoomgrade and the card "
-                             f"carries no label_definition (shipped: {', '.join(sorted(shipped))})")
+        raise ModelCardError(
+            f"{where}: label set {card.label_set!r} is not shipped with zoomgrade and the card "
+            f"carries no label_definition (shipped: {', '.join(sorted(shipped))})"
+        )
     return shipped[card.label_set]
 
 
@@ -39,8 +41,10 @@ def check_classes(card: Any, labels: LabelSet, stage: str, where: str) -> None:
     """A zoomgrade network's output classes must be the label set's, in its order."""
     want = list(labels.coarse) if stage == "stage1" else [*labels.fine, "none"]
     if list(card.labels) != want:
-        raise ModelCardError(f"{where}: classes {list(card.labels)} do not match label set {labels.name} "
-                             f"({'coarse grades' if stage == 'stage1' else 'fine grades + none'} {want})")
+        raise ModelCardError(
+            f"{where}: classes {list(card.labels)} do not match label set {labels.name} "
+            f"({'coarse grades' if stage == 'stage1' else 'fine grades + none'} {want})"
+        )
 
 
 def runner_label_set(runner: Any) -> LabelSet | None:
@@ -52,24 +56,29 @@ def runner_label_set(runner: Any) -> LabelSet | None:
     return None if card is None else card_label_set(card, f"{getattr(card, 'name', 'model')} card")
 
 
-def agreed_label_set(s1: Any, s2: Any, expected: str | Path | LabelSet | None = None,
-                     expected_from: str = "config models.label_set") -> LabelSet:
+def agreed_label_set(
+    s1: Any, s2: Any, expected: str | Path | LabelSet | None = None, expected_from: str = "config models.label_set"
+) -> LabelSet:
     """The one label set of both stages (and of ``expected``, when given); a mismatch names both sides."""
     l2 = runner_label_set(s2)
     l1 = runner_label_set(s1) if s1 is not None else None
     if l2 is None:
         raise ModelCardError("models: the stage-2 model has no card to take the label set from")
     if l1 is not None and not l1.same_as(l2):
-        raise ModelCardError(f"label sets differ: stage-1 model {_where(s1)} has {l1.describe()}, "
-                             f"stage-2 model {_where(s2)} has {l2.describe()}")
+        raise ModelCardError(
+            f"label sets differ: stage-1 model {_where(s1)} has {l1.describe()}, "
+            f"stage-2 model {_where(s2)} has {l2.describe()}"
+        )
     if expected is not None and expected != "":
         try:
             want = load_label_set(expected)
         except LabelSetError as err:
             raise ModelCardError(f"{expected_from}: {err}") from None
         if not want.same_as(l2):
-            raise ModelCardError(f"label sets differ: {expected_from} asks for {want.describe()}, "
-                                 f"the models {_where(s2)} have {l2.describe()}")
+            raise ModelCardError(
+                f"label sets differ: {expected_from} asks for {want.describe()}, "
+                f"the models {_where(s2)} have {l2.describe()}"
+            )
     return l2
 
 
@@ -129,8 +138,13 @@ def load_stage(folder: Path, stage: str, device: Any = None, labels: LabelSet | 
     return runner
 
 
-def load_model_folder(folder: str | Path | None = None, device: Any = None, *, need_stage1: bool = True,
-                      label_set: str | Path | LabelSet | None = None) -> tuple[Any, Any]:
+def load_model_folder(
+    folder: str | Path | None = None,
+    device: Any = None,
+    *,
+    need_stage1: bool = True,
+    label_set: str | Path | LabelSet | None = None,
+) -> tuple[Any, Any]:
     """(stage-1 runner or None, stage-2 runner) from a model folder (None: the shipped weights), both
     checked to carry one label set (and ``label_set``, when given)."""
     d = WEIGHTS_DIR if folder in (None, "") else Path(folder)
@@ -156,9 +170,13 @@ def load_default_models(device: Any = None, labels: LabelSet | str | Path | None
     return load_model_folder(WEIGHTS_DIR, device, label_set=labels)
 
 
-def load_models(folder: str | Path | None = None, device: Any = None,
-                labels: LabelSet | str | Path | None = None, *,
-                need_stage1: bool = True) -> tuple[Any, Any]:
+def load_models(
+    folder: str | Path | None = None,
+    device: Any = None,
+    labels: LabelSet | str | Path | None = None,
+    *,
+    need_stage1: bool = True,
+) -> tuple[Any, Any]:
     """A model folder's runners (None: the shipped weights), see models/folder.py; ``need_stage1=False``
     accepts a folder with stage 2 only (the exhaustive baseline)."""
     if folder in (None, ""):

@@ -52,13 +52,17 @@ def verify_file(path: str | Path, card: Any) -> str:
     p = Path(path)
     want = pinned(card, p)
     if want is None:
-        raise ModelCardError(f"{p}: its model card pins no SHA-256 for it, so it cannot be checked; record it "
-                             f"with `python -m zoomgrade.models.hashes {p.parent}` if the file is trusted")
+        raise ModelCardError(
+            f"{p}: its model card pins no SHA-256 for it, so it cannot be checked; record it "
+            f"with `python -m zoomgrade.models.hashes {p.parent}` if the file is trusted"
+        )
     have = sha256(p)
     if have != want:
-        raise ModelCardError(f"{p}: SHA-256 {have[:16]}... is not the {want[:16]}... its model card pins (the "
-                             "file changed after its card was written); refused. Restore it, or record an "
-                             "intended change with `python -m zoomgrade.models.hashes`")
+        raise ModelCardError(
+            f"{p}: SHA-256 {have[:16]}... is not the {want[:16]}... its model card pins (the "
+            "file changed after its card was written); refused. Restore it, or record an "
+            "intended change with `python -m zoomgrade.models.hashes`"
+        )
     return have
 
 

@@ -43,8 +43,16 @@ def read_manifest(path: Path) -> list[dict[str, Any]]:
         if split is not None and split not in SPLITS:
             raise ZoomgradeError(f"{path}: line {i}: split {r['split']!r} is not one of {', '.join(SPLITS)}")
         gj = (path.parent / r["geojson"]).resolve() if r.get("geojson") else slide.with_suffix(".geojson")
-        out.append({"slide": slide, "geojson": gj, "category": r.get("category") or None,
-                    "patient": r.get("patient") or None, "split": split, "line": i})
+        out.append(
+            {
+                "slide": slide,
+                "geojson": gj,
+                "category": r.get("category") or None,
+                "patient": r.get("patient") or None,
+                "split": split,
+                "line": i,
+            }
+        )
     if not out:
         raise ZoomgradeError(f"{path}: manifest lists no slides")
     return out
@@ -89,8 +97,10 @@ def split_record(items: list[Any], train: list[Any], val: list[Any]) -> dict[str
     """What the model card records about the split: how, the test slides held out, the patients."""
     test = [it for it in items if getattr(it, "split", None) == "test"]
     _, _, how = assign_splits(items)
-    patients = {s: sorted({it.patient for it in group if getattr(it, "patient", None)})
-                for s, group in (("train", train), ("val", val), ("test", test))}
+    patients = {
+        s: sorted({it.patient for it in group if getattr(it, "patient", None)})
+        for s, group in (("train", train), ("val", val), ("test", test))
+    }
     rec: dict[str, Any] = {"split_by": how, "test": [it.slide.name for it in test]}
     if any(patients.values()):
         rec["patients"] = patients

@@ -27,7 +27,7 @@ def parse_mapping(pairs: list[str] | None = None, map_file: str | Path | None = 
         data = read_toml(p, ZoomgradeError, "name-mapping file")
         for k, v in data.items():
             if not isinstance(v, str):
-                raise ZoomgradeError(f"{p}: {k}: expected a string (the label set's name, or \"-\" to drop), got {v!r}")
+                raise ZoomgradeError(f'{p}: {k}: expected a string (the label set\'s name, or "-" to drop), got {v!r}')
             out[str(k)] = v
     for pair in pairs or []:
         old, sep, new = pair.partition("=")
@@ -41,8 +41,10 @@ def check_mapping(mapping: dict[str, str], labels: LabelSet, where: str = "--map
     bad = {k: v for k, v in mapping.items() if v != IGNORE and v not in labels.fine}
     if bad:
         k, v = next(iter(bad.items()))
-        raise ZoomgradeError(f"{where}: {k}={v}: {v!r} is not a fine grade of label set {labels.name} "
-                             f"({', '.join(labels.fine)}) nor {IGNORE!r} (drop)")
+        raise ZoomgradeError(
+            f"{where}: {k}={v}: {v!r} is not a fine grade of label set {labels.name} "
+            f"({', '.join(labels.fine)}) nor {IGNORE!r} (drop)"
+        )
 
 
 def check_names(geojsons: list[Path], labels: LabelSet, mapping: dict[str, str]) -> Counter:
@@ -66,5 +68,6 @@ def check_names(geojsons: list[Path], labels: LabelSet, mapping: dict[str, str])
         raise ZoomgradeError(
             f"{Path(geojsons[0]).parent}: classification names not in label set {labels.name} "
             f"({', '.join(labels.fine)}): {listed}; map them with --map OLD=NEW (NEW a fine grade, or "
-            f"{IGNORE!r} to drop)")
+            f"{IGNORE!r} to drop)"
+        )
     return seen

@@ -26,6 +26,7 @@ NONE = "none"
 
 def check_onnx_card(card: ModelCard, labels: LabelSet, where: str) -> list[int]:
     """Refuse what the runner cannot use; return, per output column, its index in [*fine, "none"]."""
+
     def bad(msg: str) -> ModelCardError:
         return ModelCardError(f"{where}: {msg}")
 
@@ -50,10 +51,15 @@ def check_onnx_card(card: ModelCard, labels: LabelSet, where: str) -> list[int]:
     unknown = [c for c in classes if c not in want]
     missing = [g for g in labels.fine if g not in classes]
     if dup or unknown or missing:
-        parts = [f"duplicated {dup}" if dup else "", f"not in the label set {unknown}" if unknown else "",
-                 f"missing {missing}" if missing else ""]
-        raise bad(f"classes {classes} do not match label set {labels.name}'s fine grades {list(labels.fine)} "
-                  f"(+ optional {NONE!r}): " + "; ".join(p for p in parts if p))
+        parts = [
+            f"duplicated {dup}" if dup else "",
+            f"not in the label set {unknown}" if unknown else "",
+            f"missing {missing}" if missing else "",
+        ]
+        raise bad(
+            f"classes {classes} do not match label set {labels.name}'s fine grades {list(labels.fine)} "
+            f"(+ optional {NONE!r}): " + "; ".join(p for p in parts if p)
+        )
     return [want.index(c) for c in classes]
 
 
@@ -62,8 +68,9 @@ class OnnxClassifierRunner:
 
     engine = "onnxruntime"
 
-    def __init__(self, onnx_path: str | Path, card: ModelCard, labels: LabelSet, batch_size: int = 64,
-                 where: str = "stage2"):
+    def __init__(
+        self, onnx_path: str | Path, card: ModelCard, labels: LabelSet, batch_size: int = 64, where: str = "stage2"
+    ):
         self.card = card
         self.label_set = labels
         self.columns = check_onnx_card(card, labels, where)
@@ -85,12 +92,15 @@ class OnnxClassifierRunner:
             raise ModelCardError(f"{p}: input {inp[0].name!r} has shape {shape}, expected 4 dimensions ({card.layout})")
         c_axis, hw = (1, (2, 3)) if card.layout == "NCHW" else (3, (1, 2))
         if isinstance(shape[c_axis], int) and shape[c_axis] != 3:
-            raise ModelCardError(f"{p}: input shape {shape} has {shape[c_axis]} channels at the {card.layout} "
-                                 "channel axis, expected 3 (is layout right?)")
+            raise ModelCardError(
+                f"{p}: input shape {shape} has {shape[c_axis]} channels at the {card.layout} "
+                "channel axis, expected 3 (is layout right?)"
+            )
         for a in hw:
             if isinstance(shape[a], int) and shape[a] != card.input_size:
-                raise ModelCardError(f"{p}: input shape {shape} does not take {card.input_size} px "
-                                     f"(the card's input_size)")
+                raise ModelCardError(
+                    f"{p}: input shape {shape} does not take {card.input_size} px (the card's input_size)"
+                )
         self.fixed_batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
         self.uint8_input = self.ort.takes_pixels
 
@@ -113,11 +123,11 @@ class OnnxClassifierRunner:
         if self.fixed_batch and len(batch) != self.fixed_batch:
             outs = []
             for s in range(0, len(batch), self.fixed_batch):
-                part = batch[s:s + self.fixed_batch]
+                part = batch[s : s + self.fixed_batch]
                 pad = self.fixed_batch - len(part)
                 if pad:
                     part = np.concatenate([part, np.repeat(part[-1:], pad, axis=0)])
-                outs.append(self.ort(self._prepare(part))[:self.fixed_batch - pad])
+                outs.append(self.ort(self._prepare(part))[: self.fixed_batch - pad])
             return np.concatenate(outs)
         return self.ort(self._prepare(batch))
 
@@ -129,14 +139,16 @@ class OnnxClassifierRunner:
         n_out = len(self.label_set.fine) + 1
         out = np.zeros((len(images), n_out), np.float32)
         for s in range(0, len(images), self.batch_size):
-            batch = images[s:s + self.batch_size]
+            batch = images[s : s + self.batch_size]
             y = np.asarray(self.raw(batch), np.float64).reshape(len(batch), -1)
             if y.shape[1] != len(self.columns):
-                raise ModelCardError(f"{self.card.name}: the model gives {y.shape[1]} outputs per image, its card "
-                                     f"lists {len(self.columns)} classes")
+                raise ModelCardError(
+                    f"{self.card.name}: the model gives {y.shape[1]} outputs per image, its card "
+                    f"lists {len(self.columns)} classes"
+                )
             if self.card.output == "logits":
                 y = np.exp(y - y.max(axis=1, keepdims=True))
             y = np.clip(y, 0.0, None)
             y /= np.maximum(y.sum(axis=1, keepdims=True), 1e-12)
-            out[s:s + len(batch)][:, self.columns] = y
+            out[s : s + len(batch)][:, self.columns] = y
         return out

@@ -99,13 +99,18 @@ def pixel_spec(spec: OnnxSpec, normalisation: dict[str, list[float]]) -> OnnxSpe
     """``spec`` with its first input (an NCHW float image) taken as uint8 NHWC pixels instead."""
     n, c, h, w = spec.args[0].shape
     first = {({0: 0, 2: 1, 3: 2}[k]): v for k, v in (spec.dynamic_shapes[0] or {}).items()}
-    return OnnxSpec(PixelInput(spec.module, normalisation["mean"], normalisation["std"]),
-                    (torch.zeros(n, h, w, c, dtype=torch.uint8), *spec.args[1:]),
-                    ["pixels", *spec.input_names[1:]], spec.output_names, (first, *spec.dynamic_shapes[1:]))
+    return OnnxSpec(
+        PixelInput(spec.module, normalisation["mean"], normalisation["std"]),
+        (torch.zeros(n, h, w, c, dtype=torch.uint8), *spec.args[1:]),
+        ["pixels", *spec.input_names[1:]],
+        spec.output_names,
+        (first, *spec.dynamic_shapes[1:]),
+    )
 
 
-def export_onnx(model: nn.Module, path: str | Path, example: torch.Tensor,
-                normalisation: dict[str, list[float]] | None = None) -> Path | None:
+def export_onnx(
+    model: nn.Module, path: str | Path, example: torch.Tensor, normalisation: dict[str, list[float]] | None = None
+) -> Path | None:
     """Export ``model`` to ``path``: its own ``onnx_spec(example)`` if it has one (several inputs or
     outputs), else one NCHW float input and one output. With ``normalisation`` (the card's mean and
     std), the export takes uint8 NHWC pixels instead of the normalised image (``PixelInput``). None
@@ -125,9 +130,17 @@ def export_onnx(model: nn.Module, path: str | Path, example: torch.Tensor,
         # the exporter prints its steps on stdout; a training run's output should stay readable
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
-            torch.onnx.export(spec.module, spec.args, str(tmp), dynamo=True, external_data=False,
-                              input_names=spec.input_names, output_names=spec.output_names,
-                              dynamic_shapes=spec.dynamic_shapes, verbose=False)
+            torch.onnx.export(
+                spec.module,
+                spec.args,
+                str(tmp),
+                dynamo=True,
+                external_data=False,
+                input_names=spec.input_names,
+                output_names=spec.output_names,
+                dynamic_shapes=spec.dynamic_shapes,
+                verbose=False,
+            )
     except Exception as err:
         warnings.warn(f"{path}: ONNX export skipped ({type(err).__name__}: {err})", stacklevel=2)
         tmp.unlink(missing_ok=True)
@@ -148,15 +161,18 @@ def engine_record(onnx_path: Path, weights_path: str | Path) -> dict[str, str]:
 class OrtModel:
     """An ONNX Runtime session that behaves like the torch model for the runner: NCHW float32 in, logits out."""
 
-    def __init__(self, onnx_path: str | Path, weights_path: str | Path, expected_sha: str | None,
-                 threads: int | None = None):
+    def __init__(
+        self, onnx_path: str | Path, weights_path: str | Path, expected_sha: str | None, threads: int | None = None
+    ):
         ort = import_ort()
         if ort is None:
             raise ImportError("onnxruntime is not installed")
         # None: the ONNX file is the model itself (no torch weights it was exported from)
         if expected_sha is not None and sha256(weights_path) != expected_sha:
-            raise ModelCardError(f"{onnx_path}: exported from other weights than {Path(weights_path).name}; "
-                                 "delete it or re-save the model to re-export")
+            raise ModelCardError(
+                f"{onnx_path}: exported from other weights than {Path(weights_path).name}; "
+                "delete it or re-save the model to re-export"
+            )
         so = ort.SessionOptions()
         so.intra_op_num_threads = int(threads or torch.get_num_threads())
         so.inter_op_num_threads = 1
@@ -174,8 +190,9 @@ class OrtModel:
             self.session = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
         except Exception as err:
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise ModelCardError(f"{onnx_path}: unreadable ONNX export ({first}); delete it or re-save the "
-                                 "model to re-export") from None
+            raise ModelCardError(
+                f"{onnx_path}: unreadable ONNX export ({first}); delete it or re-save the model to re-export"
+            ) from None
         self.inputs = [i.name for i in self.session.get_inputs()]
         self._dtypes = [np.uint8 if i.type == "tensor(uint8)" else np.float32 for i in self.session.get_inputs()]
         # newer exports take the pixels (PixelInput); older ones the normalised NCHW image: both still load

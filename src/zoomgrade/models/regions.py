@@ -63,20 +63,21 @@ def maps_to_regions(
         probs = probs / max(float(probs.sum()), 1e-9)
         poly = _component_polygon(rp, scale, origin)
         k = int(np.argmax(probs))
-        regions.append(Region(
-            id=len(regions),
-            polygon=poly,
-            coarse_probs=probs.astype(np.float64),
-            coarse_grade=labels.coarse[k],
-            confidence=float(probs[k] * w.mean()),
-            area_um2=float(area_um2),
-            est_cells=int(round(area_um2 / um2_per_cell)),
-        ))
+        regions.append(
+            Region(
+                id=len(regions),
+                polygon=poly,
+                coarse_probs=probs.astype(np.float64),
+                coarse_grade=labels.coarse[k],
+                confidence=float(probs[k] * w.mean()),
+                area_um2=float(area_um2),
+                est_cells=int(round(area_um2 / um2_per_cell)),
+            )
+        )
     return regions
 
 
-def split_components(group: np.ndarray, threshold: float, core_threshold: float,
-                     min_core_px: int = 3) -> np.ndarray:
+def split_components(group: np.ndarray, threshold: float, core_threshold: float, min_core_px: int = 3) -> np.ndarray:
     """Label image of ``group >= threshold``: one label per core (a connected ``group >= core_threshold``
     area of at least ``min_core_px`` pixels) grown by watershed over ``-group`` within the mask, plus
     one label per coreless component.

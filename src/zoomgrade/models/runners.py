@@ -29,8 +29,15 @@ class Stage2Runner:
     ``engine``: "torch", "onnxruntime", or "auto" (ONNX Runtime on CPU when the card names an export
     beside the weights, ``weights_path``, and onnxruntime is installed; torch otherwise)."""
 
-    def __init__(self, model: nn.Module, card: ModelCard, device: str | torch.device | None = None,
-                 batch_size: int = 64, engine: str = "auto", weights_path: str | Path | None = None):
+    def __init__(
+        self,
+        model: nn.Module,
+        card: ModelCard,
+        device: str | torch.device | None = None,
+        batch_size: int = 64,
+        engine: str = "auto",
+        weights_path: str | Path | None = None,
+    ):
         self.device = pick_device(device)
         self.model = inference_copy(model, self.device)
         self.card = card
@@ -51,12 +58,12 @@ class Stage2Runner:
             raise ValueError(f"expected uint8 images, got {images.dtype}")
         out = np.zeros((len(images), len(self.card.labels)), np.float32)
         for s in range(0, len(images), self.batch_size):
-            batch = images[s:s + self.batch_size]
+            batch = images[s : s + self.batch_size]
             if self._ort is not None:
-                out[s:s + len(batch)] = softmax_rows(self._ort(ort_input(self._ort, batch, self.card)))
+                out[s : s + len(batch)] = softmax_rows(self._ort(ort_input(self._ort, batch, self.card)))
             else:
                 logits = self.model(to_input(batch, self.card, self.device)).float()
-                out[s:s + len(batch)] = torch.softmax(logits, dim=1).cpu().numpy()
+                out[s : s + len(batch)] = torch.softmax(logits, dim=1).cpu().numpy()
         return out
 
 
@@ -68,12 +75,20 @@ def combine_windows(probs: np.ndarray) -> np.ndarray:
     return pool_windows(probs)
 
 
-def load_runners(stage1_path: str | Path, stage2_path: str | Path, device: str | torch.device | None = None,
-                 labels: LabelSet = TBSRTC) -> tuple[Stage1Runner, Stage2Runner]:
+def load_runners(
+    stage1_path: str | Path,
+    stage2_path: str | Path,
+    device: str | torch.device | None = None,
+    labels: LabelSet = TBSRTC,
+) -> tuple[Stage1Runner, Stage2Runner]:
     dev = pick_device(device)
-    m1, c1 = load_model(stage1_path, expect={"name": "stage1", "label_set": labels.name,
-                                             "labels": list(labels.coarse)}, device=dev)
-    m2, c2 = load_model(stage2_path, expect={"name": "stage2", "label_set": labels.name,
-                                             "labels": [*labels.fine, "none"]}, device=dev)
-    return (Stage1Runner(m1, c1, dev, weights_path=paths_for(stage1_path)[0]),
-            Stage2Runner(m2, c2, dev, weights_path=paths_for(stage2_path)[0]))
+    m1, c1 = load_model(
+        stage1_path, expect={"name": "stage1", "label_set": labels.name, "labels": list(labels.coarse)}, device=dev
+    )
+    m2, c2 = load_model(
+        stage2_path, expect={"name": "stage2", "label_set": labels.name, "labels": [*labels.fine, "none"]}, device=dev
+    )
+    return (
+        Stage1Runner(m1, c1, dev, weights_path=paths_for(stage1_path)[0]),
+        Stage2Runner(m2, c2, dev, weights_path=paths_for(stage2_path)[0]),
+    )

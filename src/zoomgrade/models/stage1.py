@@ -55,8 +55,7 @@ class Stage1Net(nn.Module):
         self.lat = nn.ModuleList([nn.Conv2d(c, f, 1) for c in (w[0], w[1], w[2])])
         self.top = nn.Conv2d(cfg.attn_dim, f, 1)
         # Depthwise-separable smoothing and 1x1 heads: the fine levels are large, keep them cheap.
-        self.smooth = nn.ModuleList([nn.Sequential(ConvBNAct(f, f, groups=f), ConvBNAct(f, f, k=1))
-                                     for _ in range(3)])
+        self.smooth = nn.ModuleList([nn.Sequential(ConvBNAct(f, f, groups=f), ConvBNAct(f, f, k=1)) for _ in range(3)])
         self.group_head = nn.Sequential(ConvBNAct(f, f, k=1), nn.Conv2d(f, 1, 1))
         self.grade_head = nn.Sequential(ConvBNAct(f, f, k=1), nn.Conv2d(f, cfg.n_coarse, 1))
 
@@ -70,18 +69,24 @@ class Stage1Net(nn.Module):
         from .onnx_engine import OnnxSpec
 
         dyn = torch.export.Dim.DYNAMIC
-        return OnnxSpec(Stage1Export(self), (example, torch.zeros(2)), ["x", "offset"],
-                        ["group", "grade", "attention", "features"], ({0: dyn, 2: dyn, 3: dyn}, None))
+        return OnnxSpec(
+            Stage1Export(self),
+            (example, torch.zeros(2)),
+            ["x", "offset"],
+            ["group", "grade", "attention", "features"],
+            ({0: dyn, 2: dyn, 3: dyn}, None),
+        )
 
-    def forward(self, x: torch.Tensor, pos_offset: tuple[float, float] = (0.0, 0.0)
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, pos_offset: tuple[float, float] = (0.0, 0.0)
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """x: (B,3,H,W) normalised, H and W multiples of 16. ``pos_offset`` is the window's (y, x)
         origin in input pixels, so windows of a big slide get their absolute position encoding."""
         return self.forward_features(x, pos_offset)[:3]
 
-    def forward_features(self, x: torch.Tensor,
-                         pos_offset: tuple[float, float] | tuple[torch.Tensor, torch.Tensor] = (0.0, 0.0)
-                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward_features(
+        self, x: torch.Tensor, pos_offset: tuple[float, float] | tuple[torch.Tensor, torch.Tensor] = (0.0, 0.0)
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """``forward``'s three maps and the stride-16 features (B, attn_dim, H/16, W/16) that enter the
         attention block: local appearance, before the slide's context is mixed in. The domain gate
         (``models/domain.py``) scores a slide in this space (measured: in-domain slides far tighter in it
@@ -91,8 +96,9 @@ class Stage1Net(nn.Module):
         c8 = self.down8(c4)
         c16 = self.to_attn(self.down16(c8))
         _, _, h16, w16 = c16.shape
-        pos = sinusoidal_2d(h16, w16, self.cfg.attn_dim, offset=(pos_offset[0] / 16, pos_offset[1] / 16),
-                            device=x.device).to(c16.dtype)
+        pos = sinusoidal_2d(
+            h16, w16, self.cfg.attn_dim, offset=(pos_offset[0] / 16, pos_offset[1] / 16), device=x.device
+        ).to(c16.dtype)
         a16, att = self.attn(c16, pos[None])
         p = self.top(a16)
         feats = [c8, c4, c2] if self.cfg.out_stride == 2 else [c8, c4]
@@ -114,6 +120,7 @@ class Stage1Export(nn.Module):
         self.net = copy.deepcopy(net)
         self.net.attn.chunk = 1 << 30
 
-    def forward(self, x: torch.Tensor, offset: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, offset: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.net.forward_features(x, pos_offset=(offset[0], offset[1]))

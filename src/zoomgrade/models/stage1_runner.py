@@ -41,9 +41,16 @@ class Stage1Runner:
     16 px a side) run in torch: there the grid shrinks with the map, a branch the export (traced on a
     larger example) lacks."""
 
-    def __init__(self, model: nn.Module, card: ModelCard, device: str | torch.device | None = None,
-                 window: int = 2816, overlap: int = 256, engine: str = "auto",
-                 weights_path: str | Path | None = None):
+    def __init__(
+        self,
+        model: nn.Module,
+        card: ModelCard,
+        device: str | torch.device | None = None,
+        window: int = 2816,
+        overlap: int = 256,
+        engine: str = "auto",
+        weights_path: str | Path | None = None,
+    ):
         self.device = pick_device(device)
         self.model = cast("Stage1Net", inference_copy(model, self.device))  # its forward_features is used
         self.card = card
@@ -56,8 +63,7 @@ class Stage1Runner:
         self.window = max(self.multiple * 4, window // self.multiple * self.multiple)
         self.overlap = overlap // self.multiple * self.multiple
 
-    def _run(self, img: np.ndarray, y0: int, x0: int
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    def _run(self, img: np.ndarray, y0: int, x0: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
         h, w = img.shape[:2]
         ph, pw = -h % self.multiple, -w % self.multiple
         if ph or pw:  # pad with white: that is what glass looks like
@@ -108,7 +114,9 @@ class Stage1Runner:
                     if feats is None:
                         feats = np.zeros((-(-H // fs), -(-W // fs), f.shape[2]), np.float32)
                     r, q = _keep(y0, y1, H, self.overlap, fs), _keep(x0, x1, W, self.overlap, fs)
-                    feats[slice(*r), slice(*q)] = f[r[0] - y0 // fs:r[1] - y0 // fs, q[0] - x0 // fs:q[1] - x0 // fs]
+                    feats[slice(*r), slice(*q)] = f[
+                        r[0] - y0 // fs : r[1] - y0 // fs, q[0] - x0 // fs : q[1] - x0 // fs
+                    ]
         return Stage1Maps(group, grade, att, s, features=feats)
 
 

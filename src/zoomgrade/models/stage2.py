@@ -41,12 +41,14 @@ class Stage2Net(nn.Module):
         self.stem = ConvBNAct(3, cfg.stem, stride=2)
         chans = (cfg.stem, *w)
         self.stages = nn.ModuleList([Down(chans[i], chans[i + 1], cfg.blocks[i]) for i in range(4)])
-        used = w[-cfg.pyramid_levels:]
+        used = w[-cfg.pyramid_levels :]
         f = cfg.fpn_dim
         self.lateral = nn.ModuleList([nn.Conv2d(c, f, 1) for c in used])
         self.smooth = nn.ModuleList([ConvBNAct(f, f) for _ in used])
         self.head = nn.Sequential(
-            nn.Dropout(cfg.dropout), nn.Linear(2 * f * len(used), 2 * f), nn.ReLU(inplace=True),
+            nn.Dropout(cfg.dropout),
+            nn.Linear(2 * f * len(used), 2 * f),
+            nn.ReLU(inplace=True),
             nn.Linear(2 * f, cfg.n_classes),
         )
 
@@ -57,7 +59,7 @@ class Stage2Net(nn.Module):
         for st in self.stages:
             x = st(x)
             cs.append(x)
-        cs = cs[-self.cfg.pyramid_levels:]
+        cs = cs[-self.cfg.pyramid_levels :]
         p = self.lateral[-1](cs[-1])
         outs = [self.smooth[-1](p)]
         for i in range(len(cs) - 2, -1, -1):  # top-down: coarse context added to finer laterals

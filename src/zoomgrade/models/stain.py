@@ -62,5 +62,10 @@ def fit_stain_reference(train: Iterable[np.ndarray], val: Iterable[np.ndarray]) 
     r = np.stack(refs)
     loo = [angle_to(r[i], np.delete(r, i, 0)) for i in range(len(r))] if len(r) > 1 else [0.0]
     widest = max(loo)
-    return {"directions": r.round(5).tolist(), "threshold_deg": max(MIN_THRESHOLD_DEG, widest + MARGIN_DEG),
-            "loo_max_deg": widest, "n_slides": len(r), "material_od": MATERIAL_OD}
+    return {
+        "directions": r.round(5).tolist(),
+        "threshold_deg": max(MIN_THRESHOLD_DEG, widest + MARGIN_DEG),
+        "loo_max_deg": widest,
+        "n_slides": len(r),
+        "material_od": MATERIAL_OD,
+    }

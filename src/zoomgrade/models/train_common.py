@@ -35,12 +35,14 @@ def setup(seed: int, threads: int | None) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def optimiser(model: torch.nn.Module, lr: float, weight_decay: float, total_steps: int
-              ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+def optimiser(
+    model: torch.nn.Module, lr: float, weight_decay: float, total_steps: int
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     # One-cycle: a short warm-up then cosine decay; converges well in few epochs from scratch.
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(total_steps, 1),
-                                                pct_start=0.15, anneal_strategy="cos")
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=lr, total_steps=max(total_steps, 1), pct_start=0.15, anneal_strategy="cos"
+    )
     return opt, sched
 
 
@@ -49,8 +51,14 @@ def progress_bar(enabled: bool, console: Console | None = None) -> Iterator[Prog
     if not enabled:
         yield None
         return
-    cols = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TimeRemainingColumn(), TextColumn("{task.fields[info]}"))
+    cols = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}"),
+    )
     with Progress(*cols, console=console or Console(stderr=True), transient=False) as prog:
         yield prog
 
@@ -77,27 +85,50 @@ def command_line() -> str:
 
 
 def machine() -> dict[str, Any]:
-    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "cuda": torch.cuda.is_available()}
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "cuda": torch.cuda.is_available(),
+    }
 
 
-def record_training(card: Any, cfg: Any, items: list, train_items: list, val_items: list,
-                    history: list[dict[str, float]], best_epoch: int, t0: float, command: str | None,
-                    final: bool, **data: Any) -> None:
+def record_training(
+    card: Any,
+    cfg: Any,
+    items: list,
+    train_items: list,
+    val_items: list,
+    history: list[dict[str, float]],
+    best_epoch: int,
+    t0: float,
+    command: str | None,
+    final: bool,
+    **data: Any,
+) -> None:
     """Write the card's training record and metrics, the same for both stages; ``data`` adds
     stage-specific facts about the training data (kept after the common ones). A history row marked
     ``swa_of_last_epochs`` is the weight average that was kept, not an epoch."""
     averaged = [h for h in history if "swa_of_last_epochs" in h]
     epochs = [h for h in history if "swa_of_last_epochs" not in h]
     card.training = {
-        "data": {"slides_dir": str(Path(items[0].slide).parent), "n_slides": len(items),
-                 "train": [it.slide.name for it in train_items], "val": [it.slide.name for it in val_items],
-                 "seeds": sorted(it.seed for it in items if it.seed is not None), **data},
+        "data": {
+            "slides_dir": str(Path(items[0].slide).parent),
+            "n_slides": len(items),
+            "train": [it.slide.name for it in train_items],
+            "val": [it.slide.name for it in val_items],
+            "seeds": sorted(it.seed for it in items if it.seed is not None),
+            **data,
+        },
         "command": command or command_line(),
         "config": {k: v for k, v in asdict(cfg).items() if k != "net"},
-        "epochs_run": len(epochs), "best_epoch": best_epoch,
-        "seconds": round(time.perf_counter() - t0, 1), "finished": final, "machine": machine(),
+        "epochs_run": len(epochs),
+        "best_epoch": best_epoch,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "finished": final,
+        "machine": machine(),
     }
     kept = averaged[-1] if averaged else (history[best_epoch - 1] if history else {})
     card.metrics = {"validation": kept, "history": history}
@@ -110,8 +141,15 @@ def resume_key(cfg: Any, init: str | Path | None) -> dict[str, Any]:
     return {**comparable_config(cfg), "init": str(init) if init else None}
 
 
-def annotate_card(card: Any, items: list, train_items: list, val_items: list, *, init: dict[str, Any] | None = None,
-                  class_balance: dict[str, Any] | None = None) -> None:
+def annotate_card(
+    card: Any,
+    items: list,
+    train_items: list,
+    val_items: list,
+    *,
+    init: dict[str, Any] | None = None,
+    class_balance: dict[str, Any] | None = None,
+) -> None:
     """Add to the card's training record (after ``record_training``): how the slides were split (and which
     were held out for testing), where the weights started, and how class imbalance was handled."""
     from .manifest import split_record

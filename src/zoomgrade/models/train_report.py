@@ -57,28 +57,42 @@ def write_report(out_dir: str | Path, card: Any, score_keys: list[str]) -> Path:
     kept = card.metrics.get("validation", {})
     conf = kept.get("confusion") or kept.get("coarse_confusion")
     names = kept.get("confusion_labels") or kept.get("coarse_labels") or []
-    parts = [f"<h1>{html.escape(card.name)}: training report</h1>",
-             f"<p>{html.escape(card.description)}</p>",
-             (f"<p>Command: <code>{html.escape(str(card.training.get('command')))}</code><br>"
-             f"Epochs run: {card.training.get('epochs_run')}, kept: epoch {card.training.get('best_epoch')}, "
-             f"{card.training.get('seconds')} s; finished: {card.training.get('finished')}<br>"
-             f"Initial weights: {html.escape(str((card.training.get('init') or {}).get('how', 'random')))}<br>"
-             f"Class imbalance: {html.escape(str((card.training.get('class_balance') or {}).get('method', '-')))}</p>"),
-             f'<img alt="loss and validation curves" src="data:image/png;base64,{png_base64(curves)}">']
+    parts = [
+        f"<h1>{html.escape(card.name)}: training report</h1>",
+        f"<p>{html.escape(card.description)}</p>",
+        (
+            f"<p>Command: <code>{html.escape(str(card.training.get('command')))}</code><br>"
+            f"Epochs run: {card.training.get('epochs_run')}, kept: epoch {card.training.get('best_epoch')}, "
+            f"{card.training.get('seconds')} s; finished: {card.training.get('finished')}<br>"
+            f"Initial weights: {html.escape(str((card.training.get('init') or {}).get('how', 'random')))}<br>"
+            f"Class imbalance: {html.escape(str((card.training.get('class_balance') or {}).get('method', '-')))}</p>"
+        ),
+        f'<img alt="loss and validation curves" src="data:image/png;base64,{png_base64(curves)}">',
+    ]
     if conf:
         c = np.asarray(conf)
         pic = png_bytes(confusion_figure(c, names, names, "validation confusion (kept weights)"))
-        rows = "".join(f"<tr><td>{html.escape(r['class'])}</td><td>{_fmt(r['precision'])}</td><td>{_fmt(r['recall'])}"
-                       f"</td><td>{_fmt(r['f1'])}</td><td>{r['support']}</td></tr>" for r in per_class(c, names))
-        parts += ["<h2>Per class (validation, kept weights)</h2>",
-                  ("<table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>"
-                  f"{rows}</table>"), f'<img alt="confusion matrix" src="data:image/png;base64,{png_base64(pic)}">']
+        rows = "".join(
+            f"<tr><td>{html.escape(r['class'])}</td><td>{_fmt(r['precision'])}</td><td>{_fmt(r['recall'])}"
+            f"</td><td>{_fmt(r['f1'])}</td><td>{r['support']}</td></tr>"
+            for r in per_class(c, names)
+        )
+        parts += [
+            "<h2>Per class (validation, kept weights)</h2>",
+            (
+                "<table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>"
+                f"{rows}</table>"
+            ),
+            f'<img alt="confusion matrix" src="data:image/png;base64,{png_base64(pic)}">',
+        ]
     cols = ["epoch", "loss", *score_keys]
     body = "".join("<tr>" + "".join(f"<td>{_fmt(h.get(k))}</td>" for k in cols) + "</tr>" for h in hist)
     parts += ["<h2>History</h2><table><tr>" + "".join(f"<th>{k}</th>" for k in cols) + f"</tr>{body}</table>"]
-    doc = ("<!doctype html><html><head><meta charset='utf-8'><title>"
-           f"{html.escape(card.name)} training report</title><style>body{{font-family:sans-serif;max-width:60em}}"
-           "td,th{padding:2px 8px;text-align:right}</style></head><body>" + "\n".join(parts) + "</body></html>")
+    doc = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>"
+        f"{html.escape(card.name)} training report</title><style>body{{font-family:sans-serif;max-width:60em}}"
+        "td,th{padding:2px 8px;text-align:right}</style></head><body>" + "\n".join(parts) + "</body></html>"
+    )
     path = out / f"{card.name}.report.html"
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(doc)

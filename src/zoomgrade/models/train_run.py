@@ -61,7 +61,9 @@ class TrainRun:
         std = torch.tensor(card.normalisation["std"], device=self.dev).view(1, 3, 1, 1)
         return mean, std
 
-    def resume(self, modules: dict[str, Any], prog: Any) -> tuple[int, list[dict[str, Any]], Best, dict[str, Any] | None]:
+    def resume(
+        self, modules: dict[str, Any], prog: Any
+    ) -> tuple[int, list[dict[str, Any]], Best, dict[str, Any] | None]:
         """Load the checkpoint of a run with the same options into ``modules`` (name -> module, optimiser or
         scheduler; None: not used) and the random generators; (epochs done, history, best, initial row)."""
         st = load_checkpoint(self.ckpt, resume_key(self.cfg, self.init))
@@ -73,12 +75,22 @@ class TrainRun:
             prog.console.print(f"{self.stage}: resumed after epoch {st.epoch} from {self.ckpt}", highlight=False)
         return st.epoch, st.history, st.best, st.initial
 
-    def checkpoint(self, epoch: int, history: list[dict[str, Any]], best: Best, modules: dict[str, Any],
-                   initial: dict[str, Any] | None) -> None:
+    def checkpoint(
+        self,
+        epoch: int,
+        history: list[dict[str, Any]],
+        best: Best,
+        modules: dict[str, Any],
+        initial: dict[str, Any] | None,
+    ) -> None:
         """The state after ``epoch`` finished epochs, for ``resume``."""
         states = {name: m.state_dict() for name, m in modules.items() if m is not None}
-        save_checkpoint(self.ckpt, TrainState(epoch, history, best, states, capture_rng(self.gen, self.rng),
-                                              resume_key(self.cfg, self.init), initial))
+        save_checkpoint(
+            self.ckpt,
+            TrainState(
+                epoch, history, best, states, capture_rng(self.gen, self.rng), resume_key(self.cfg, self.init), initial
+            ),
+        )
 
     def init_record(self, why: str, initial: dict[str, Any] | None) -> dict[str, Any]:
         return init_record(Path(self.init) if self.init else None, why or "random initial weights", initial)
@@ -96,8 +108,18 @@ class TrainRun:
         return TrainResult(self.out, best[0], best[1], history, time.perf_counter() - self.t0)
 
 
-def begin(stage: str, cfg: Any, epochs: int | None, init: str | Path | None, labels: LabelSet, net_cls: Any,
-          slides_dir: str | Path, out_dir: str | Path, names: dict[str, str] | None, **net: Any) -> TrainRun:
+def begin(
+    stage: str,
+    cfg: Any,
+    epochs: int | None,
+    init: str | Path | None,
+    labels: LabelSet,
+    net_cls: Any,
+    slides_dir: str | Path,
+    out_dir: str | Path,
+    names: dict[str, str] | None,
+    **net: Any,
+) -> TrainRun:
     """Resolve the config (``epochs``; the init model's architecture and mpp; ``net`` overrides, e.g. the
     label set's class count), seed torch and numpy, find the slides (annotation names mapped by ``names``,
     models/names.py) and split them by slide."""
@@ -113,8 +135,9 @@ def begin(stage: str, cfg: Any, epochs: int | None, init: str | Path | None, lab
     rng = np.random.default_rng(cfg.seed)
     items = named_items(find_slides(slides_dir), labels, names)
     train_items, val_items = split_items(items, cfg.val_fraction)
-    return TrainRun(stage, cfg, init, start, out_dir, t0, gen, rng, items, train_items, val_items,
-                    pick_device(cfg.device))
+    return TrainRun(
+        stage, cfg, init, start, out_dir, t0, gen, rng, items, train_items, val_items, pick_device(cfg.device)
+    )
 
 
 def step(opt: torch.optim.Optimizer, sched: Any, loss: torch.Tensor) -> None:

@@ -66,17 +66,20 @@ def _batch(slides: list[Stage1Slide], cfg: Stage1TrainConfig, rng: np.random.Gen
         y = 16 * rng.integers(0, max(H - c, 0) // 16 + 1)
         x = 16 * rng.integers(0, max(W - c, 0) // 16 + 1)
         im = np.full((c, c, 3), 255, np.uint8)
-        patch = sl.image[y:y + c, x:x + c]
-        im[:patch.shape[0], :patch.shape[1]] = patch
+        patch = sl.image[y : y + c, x : x + c]
+        im[: patch.shape[0], : patch.shape[1]] = patch
         imgs.append(im)
         for arr, out, fill in ((sl.group, grp, 0.0), (sl.grade, grd, -1), (sl.grade_weight, wts, 0.0)):
             t = np.full((m, m), fill, arr.dtype)
-            p = arr[y // s:y // s + m, x // s:x // s + m]
-            t[:p.shape[0], :p.shape[1]] = p
+            p = arr[y // s : y // s + m, x // s : x // s + m]
+            t[: p.shape[0], : p.shape[1]] = p
             out.append(t)
-    return (torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).float() / 255,
-            torch.from_numpy(np.stack(grp))[:, None], torch.from_numpy(np.stack(grd))[:, None],
-            torch.from_numpy(np.stack(wts))[:, None])
+    return (
+        torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).float() / 255,
+        torch.from_numpy(np.stack(grp))[:, None],
+        torch.from_numpy(np.stack(grd))[:, None],
+        torch.from_numpy(np.stack(wts))[:, None],
+    )
 
 
 def grade_class_weights(slides: list[Stage1Slide], n: int, power: float = 1.0) -> np.ndarray:
@@ -92,8 +95,9 @@ def grade_class_weights(slides: list[Stage1Slide], n: int, power: float = 1.0) -
     return np.clip(w, 0.2, 10.0)
 
 
-def stage1_loss(out, group_t, grade_t, weight_t, cfg: Stage1TrainConfig,
-                class_weights: torch.Tensor | None = None) -> torch.Tensor:
+def stage1_loss(
+    out, group_t, grade_t, weight_t, cfg: Stage1TrainConfig, class_weights: torch.Tensor | None = None
+) -> torch.Tensor:
     g, c, _ = out
     pw = torch.tensor(cfg.pos_weight, device=g.device)
     lg = F.binary_cross_entropy_with_logits(g, group_t, pos_weight=pw)
@@ -105,23 +109,49 @@ def stage1_loss(out, group_t, grade_t, weight_t, cfg: Stage1TrainConfig,
 
 def make_card(cfg: Stage1TrainConfig, labels: LabelSet) -> ModelCard:
     return ModelCard(
-        name="stage1", version=__version__, architecture="Stage1Net",
+        name="stage1",
+        version=__version__,
+        architecture="Stage1Net",
         hyperparameters=replace(cfg.net, n_coarse=len(labels.coarse)).to_dict(),
-        input_mpp=cfg.mpp, input_size=None, label_set=labels.name, labels=list(labels.coarse),
-        mpp_range=(4.0, 16.0), label_definition=label_set_to_dict(labels),
+        input_mpp=cfg.mpp,
+        input_size=None,
+        label_set=labels.name,
+        labels=list(labels.coarse),
+        mpp_range=(4.0, 16.0),
+        label_definition=label_set_to_dict(labels),
         description="Low-power whole-slide network: per-position cell-group probability and coarse grade.",
     )
 
 
-def train_stage1(slides_dir: str | Path, out_dir: str | Path, epochs: int | None = None, *,
-                 config: Stage1TrainConfig | None = None, labels: LabelSet = TBSRTC,
-                 progress: bool = True, command: str | None = None, names: dict[str, str] | None = None,
-                 init: str | Path | None = None, init_why: str = "", resume: bool = False) -> TrainResult:
+def train_stage1(
+    slides_dir: str | Path,
+    out_dir: str | Path,
+    epochs: int | None = None,
+    *,
+    config: Stage1TrainConfig | None = None,
+    labels: LabelSet = TBSRTC,
+    progress: bool = True,
+    command: str | None = None,
+    names: dict[str, str] | None = None,
+    init: str | Path | None = None,
+    init_why: str = "",
+    resume: bool = False,
+) -> TrainResult:
     """``init``: a model folder to fine-tune from (its architecture and mpp are kept), None for random
     weights. ``resume``: go on from the checkpoint a killed run of the same options left in ``out_dir``;
     it ends as the uninterrupted run would have (``models.checkpoint``)."""
-    run = begin("stage1", config or Stage1TrainConfig(), epochs, init, labels, Stage1Config, slides_dir, out_dir,
-                names, n_coarse=len(labels.coarse))
+    run = begin(
+        "stage1",
+        config or Stage1TrainConfig(),
+        epochs,
+        init,
+        labels,
+        Stage1Config,
+        slides_dir,
+        out_dir,
+        names,
+        n_coarse=len(labels.coarse),
+    )
     cfg, items, train_items, val_items, dev = run.cfg, run.items, run.train_items, run.val_items, run.dev
     card = make_card(cfg, labels)
     model = run.init_weights(Stage1Net(cfg.net)).to(dev)
@@ -129,7 +159,8 @@ def train_stage1(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
     ema = None
     if cfg.ema_decay > 0:
         ema = torch.optim.swa_utils.AveragedModel(
-            model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+            model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True
+        )
     kept = model if ema is None else ema.module  # what is validated and saved
     best: Best = (-1.0, -1, None)
     history: list[dict[str, float]] = []
@@ -145,23 +176,32 @@ def train_stage1(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
         val_slides = [s for s, it in zip(slides, items) if it in val_items]
         class_w = None
         if cfg.grade_balance > 0:
-            class_w = torch.tensor(grade_class_weights(train_slides, cfg.net.n_coarse, cfg.grade_balance),
-                                   dtype=torch.float32, device=dev)
+            class_w = torch.tensor(
+                grade_class_weights(train_slides, cfg.net.n_coarse, cfg.grade_balance), dtype=torch.float32, device=dev
+            )
         first, initial = 0, None
         modules = {"model": model, "opt": opt, "sched": sched, "ema": ema}
         if resume:
             first, history, best, initial = run.resume(modules, prog)
         elif run.start is not None:
-            initial = {"epoch": 0, "loss": None,
-                       **stage1_scores(Stage1Runner(kept, card, device=dev), val_slides, labels)}
+            initial = {
+                "epoch": 0,
+                "loss": None,
+                **stage1_scores(Stage1Runner(kept, card, device=dev), val_slides, labels),
+            }
             if prog:
                 prog.console.print(f"stage1 epoch 0 (initial weights): score {initial['score']:.3f}", highlight=False)
-        record = {"init": run.init_record(init_why, initial),
-                  "class_balance": {"method": f"weighted loss: coarse-grade cross-entropy weighted by (inverse class "
-                                              f"area frequency) ** {cfg.grade_balance:g}; group map pos_weight "
-                                              f"{cfg.pos_weight:g}",
-                                    "class_weights": None if class_w is None else
-                                    dict(zip(labels.coarse, (round(float(w), 4) for w in class_w)))}}
+        record = {
+            "init": run.init_record(init_why, initial),
+            "class_balance": {
+                "method": f"weighted loss: coarse-grade cross-entropy weighted by (inverse class "
+                f"area frequency) ** {cfg.grade_balance:g}; group map pos_weight "
+                f"{cfg.pos_weight:g}",
+                "class_weights": None
+                if class_w is None
+                else dict(zip(labels.coarse, (round(float(w), 4) for w in class_w))),
+            },
+        }
         for ep in range(first, cfg.epochs):
             model.train()
             if prog and task is not None:
@@ -183,19 +223,25 @@ def train_stage1(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
             row = {"epoch": ep + 1, "loss": float(np.mean(losses)), **scores}
             history.append(row)
             if prog:
-                prog.console.print(f"stage1 epoch {ep + 1}: loss {row['loss']:.4f}  recall {scores['recall']:.3f}  "
-                                   f"coarse_acc {scores['coarse_accuracy']:.3f}  precision {scores['precision']:.3f}  "
-                                   f"score {scores['score']:.3f}", highlight=False)
+                prog.console.print(
+                    f"stage1 epoch {ep + 1}: loss {row['loss']:.4f}  recall {scores['recall']:.3f}  "
+                    f"coarse_acc {scores['coarse_accuracy']:.3f}  precision {scores['precision']:.3f}  "
+                    f"score {scores['score']:.3f}",
+                    highlight=False,
+                )
             if scores["score"] > best[0]:
                 best = (scores["score"], ep + 1, copy.deepcopy(kept.state_dict()))
                 _save(kept, card, run, history, best, command, False, record)
             run.checkpoint(ep + 1, history, best, modules, initial)
     kept.load_state_dict(run.best_weights(best))
     # the domain gate's statistics, in this model's own feature space (models/domain_fit.py)
-    card.domain = card_domain(Stage1Runner(kept, card, device=dev), [s.image for s in train_slides],
-                              [s.image for s in val_slides])
+    card.domain = card_domain(
+        Stage1Runner(kept, card, device=dev), [s.image for s in train_slides], [s.image for s in val_slides]
+    )
     _save(kept, card, run, history, best, command, True, record)
-    return run.done(card, ["score", "recall", "coarse_accuracy", "coarse_balanced_accuracy", "precision"], best, history)
+    return run.done(
+        card, ["score", "recall", "coarse_accuracy", "coarse_balanced_accuracy", "precision"], best, history
+    )
 
 
 def _save(model, card, run: TrainRun, history, best, command, final, record):

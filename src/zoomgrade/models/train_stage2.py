@@ -59,10 +59,16 @@ class Stage2TrainConfig:
 
 def make_card(cfg: Stage2TrainConfig, labels: LabelSet) -> ModelCard:
     return ModelCard(
-        name="stage2", version=__version__, architecture="Stage2Net",
+        name="stage2",
+        version=__version__,
+        architecture="Stage2Net",
         hyperparameters=replace(cfg.net, n_classes=len(labels.fine) + 1).to_dict(),
-        input_mpp=cfg.mpp, input_size=cfg.size, label_set=labels.name, labels=[*labels.fine, "none"],
-        mpp_range=(0.25, 1.0), label_definition=label_set_to_dict(labels),
+        input_mpp=cfg.mpp,
+        input_size=cfg.size,
+        label_set=labels.name,
+        labels=[*labels.fine, "none"],
+        mpp_range=(0.25, 1.0),
+        label_definition=label_set_to_dict(labels),
         description="High-power feature-pyramid patch classifier: fine grade, or 'none' (no follicular cells).",
     )
 
@@ -72,8 +78,9 @@ def _collect(items, cfg: Stage2TrainConfig, labels: LabelSet, rng, prog, task, w
     if prog:
         prog.reset(task, total=len(items), description=f"stage2 {what} crops")
     for it in items:
-        x, y = stage2_crops(it, rng, cfg.mpp, cfg.size, labels, cfg.per_group, cfg.none_per_slide,
-                            cfg.min_cover, cfg.edge_margin)
+        x, y = stage2_crops(
+            it, rng, cfg.mpp, cfg.size, labels, cfg.per_group, cfg.none_per_slide, cfg.min_cover, cfg.edge_margin
+        )
         xs.append(x)
         ys.append(y)
         if prog:
@@ -85,16 +92,36 @@ def _to_float(x: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(x).permute(0, 3, 1, 2).float() / 255
 
 
-def train_stage2(slides_dir: str | Path, out_dir: str | Path, epochs: int | None = None, *,
-                 config: Stage2TrainConfig | None = None, labels: LabelSet = TBSRTC,
-                 progress: bool = True, command: str | None = None, names: dict[str, str] | None = None,
-                 init: str | Path | None = None, init_why: str = "", resume: bool = False) -> TrainResult:
+def train_stage2(
+    slides_dir: str | Path,
+    out_dir: str | Path,
+    epochs: int | None = None,
+    *,
+    config: Stage2TrainConfig | None = None,
+    labels: LabelSet = TBSRTC,
+    progress: bool = True,
+    command: str | None = None,
+    names: dict[str, str] | None = None,
+    init: str | Path | None = None,
+    init_why: str = "",
+    resume: bool = False,
+) -> TrainResult:
     """``init``: a model folder to fine-tune from (its architecture, mpp and patch size are kept), None
     for random weights. ``resume``: go on from the checkpoint a killed run of the same options left in
     ``out_dir``; it ends as the uninterrupted run would have (``models.checkpoint``)."""
     n_cls = len(labels.fine) + 1
-    run = begin("stage2", config or Stage2TrainConfig(), epochs, init, labels, Stage2Config, slides_dir, out_dir,
-                names, n_classes=n_cls)
+    run = begin(
+        "stage2",
+        config or Stage2TrainConfig(),
+        epochs,
+        init,
+        labels,
+        Stage2Config,
+        slides_dir,
+        out_dir,
+        names,
+        n_classes=n_cls,
+    )
     cfg, train_items, val_items, dev, rng = run.cfg, run.train_items, run.val_items, run.dev, run.rng
     card = make_card(cfg, labels)
     model = run.init_weights(Stage2Net(cfg.net))
@@ -121,12 +148,16 @@ def train_stage2(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
             model.eval()
             initial = {"epoch": 0, "loss": None, **_scores(model, card, dev, xva, yva, labels)}
             if prog:
-                prog.console.print(f"stage2 epoch 0 (initial weights): macro_f1 {initial['macro_f1']:.3f}",
-                                   highlight=False)
-        record = {"init": run.init_record(init_why, initial),
-                  "class_balance": {"method": "balanced sampling: each class drawn equally often (probability "
-                                              "1 / class count per crop)",
-                                    "train_crops_per_class": dict(zip(card.labels, (int(c) for c in counts)))}}
+                prog.console.print(
+                    f"stage2 epoch 0 (initial weights): macro_f1 {initial['macro_f1']:.3f}", highlight=False
+                )
+        record = {
+            "init": run.init_record(init_why, initial),
+            "class_balance": {
+                "method": "balanced sampling: each class drawn equally often (probability 1 / class count per crop)",
+                "train_crops_per_class": dict(zip(card.labels, (int(c) for c in counts))),
+            },
+        }
         for ep in range(first, cfg.epochs):
             model.train()
             if prog and task is not None:
@@ -137,7 +168,9 @@ def train_stage2(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
                 (x,) = random_dihedral(_to_float(xtr[idx]).to(dev), generator=run.gen)
                 x = augment_images(x, generator=run.gen, blur_p=cfg.blur_p, blur_max_sigma=cfg.blur_max_sigma)
                 x = ((x - mean) / std).contiguous(memory_format=torch.channels_last)
-                loss = F.cross_entropy(model(x), torch.from_numpy(ytr[idx]).to(dev), label_smoothing=cfg.label_smoothing)
+                loss = F.cross_entropy(
+                    model(x), torch.from_numpy(ytr[idx]).to(dev), label_smoothing=cfg.label_smoothing
+                )
                 step(opt, sched, loss)
                 losses.append(loss.item())
                 if prog and task is not None:
@@ -146,9 +179,11 @@ def train_stage2(slides_dir: str | Path, out_dir: str | Path, epochs: int | None
             row = {"epoch": ep + 1, "loss": float(np.mean(losses)), **_scores(model, card, dev, xva, yva, labels)}
             history.append(row)
             if prog:
-                prog.console.print(f"stage2 epoch {ep + 1}: loss {row['loss']:.4f}  macro_f1 {row['macro_f1']:.3f}  "
-                                   f"fine_macro_f1 {row['fine_macro_f1']:.3f}  none_recall {row['none_recall']:.3f}",
-                                   highlight=False)
+                prog.console.print(
+                    f"stage2 epoch {ep + 1}: loss {row['loss']:.4f}  macro_f1 {row['macro_f1']:.3f}  "
+                    f"fine_macro_f1 {row['fine_macro_f1']:.3f}  none_recall {row['none_recall']:.3f}",
+                    highlight=False,
+                )
             if swa is not None and ep >= cfg.epochs - cfg.swa_epochs:  # swa exists iff cfg.swa_epochs
                 swa.update_parameters(model)
             elif row["macro_f1"] > best[0] and not cfg.swa_epochs:
@@ -172,10 +207,14 @@ def _scores(model, card, dev, xva, yva, labels: LabelSet) -> dict[str, Any]:
     fine = yva < len(labels.fine)
     conf = np.zeros((n_cls, n_cls), int)
     np.add.at(conf, (yva, pred), 1)
-    return {"confusion": conf.tolist(), "confusion_labels": list(card.labels),"macro_f1": macro_f1(yva, pred, list(range(n_cls))),
-            "fine_macro_f1": macro_f1(yva[fine], pred[fine], list(range(len(labels.fine)))),
-            "none_recall": float(np.mean(pred[~fine] == n_cls - 1)) if (~fine).any() else 0.0,
-            "accuracy": float(np.mean(pred == yva))}
+    return {
+        "confusion": conf.tolist(),
+        "confusion_labels": list(card.labels),
+        "macro_f1": macro_f1(yva, pred, list(range(n_cls))),
+        "fine_macro_f1": macro_f1(yva[fine], pred[fine], list(range(len(labels.fine)))),
+        "none_recall": float(np.mean(pred[~fine] == n_cls - 1)) if (~fine).any() else 0.0,
+        "accuracy": float(np.mean(pred == yva)),
+    }
 
 
 def _finish_swa(swa, xtr, ytr, p, cfg, mean, std, dev, rng, xva, yva, card, labels) -> dict[str, float]:
@@ -187,13 +226,28 @@ def _finish_swa(swa, xtr, ytr, p, cfg, mean, std, dev, rng, xva, yva, card, labe
         batches.append(((_to_float(xtr[idx]).to(dev) - mean) / std).contiguous(memory_format=torch.channels_last))
     torch.optim.swa_utils.update_bn(batches, swa.module)
     swa.module.eval()
-    return {"epoch": cfg.epochs, "swa_of_last_epochs": cfg.swa_epochs, "loss": None,
-            **_scores(swa.module, card, dev, xva, yva, labels)}
+    return {
+        "epoch": cfg.epochs,
+        "swa_of_last_epochs": cfg.swa_epochs,
+        "loss": None,
+        **_scores(swa.module, card, dev, xva, yva, labels),
+    }
 
 
 def _save(model, card, run: TrainRun, counts, history, best, command, final, record):
-    record_training(card, run.cfg, run.items, run.train_items, run.val_items, history, best[1], run.t0, command,
-                    final, train_crops_per_class=dict(zip(card.labels, (int(c) for c in counts))))
+    record_training(
+        card,
+        run.cfg,
+        run.items,
+        run.train_items,
+        run.val_items,
+        history,
+        best[1],
+        run.t0,
+        command,
+        final,
+        train_crops_per_class=dict(zip(card.labels, (int(c) for c in counts))),
+    )
     annotate_card(card, run.items, run.train_items, run.val_items, **record)
     # the final checkpoint is also exported to ONNX for the CPU engine (torch stays the reference)
     example = torch.zeros(2, 3, run.cfg.size, run.cfg.size) if final and run.cfg.export_onnx else None

@@ -63,8 +63,14 @@ class _Clock:
                 self.cpu[name] = self.cpu.get(name, 0.0) + time.thread_time() - c
 
 
-def save_result(result: SlideResult, out_dir: str | Path, slide: Any = None, *, gallery_size: int = 12,
-                timings: dict[str, float] | None = None) -> Path:
+def save_result(
+    result: SlideResult,
+    out_dir: str | Path,
+    slide: Any = None,
+    *,
+    gallery_size: int = 12,
+    timings: dict[str, float] | None = None,
+) -> Path:
     """Write every output of one slide into ``out_dir`` (created if needed) and return ``out_dir``.
 
     ``slide``: the open ``zoomgrade.slide.Slide`` the result was graded from, to read the review-gallery
@@ -90,11 +96,20 @@ def save_result(result: SlideResult, out_dir: str | Path, slide: Any = None, *, 
         f_crops = pool.submit(clock.run, "gallery crops", gallery_crops, result, slide, labels, gallery_size)
         clock.run("regions.geojson", write_geojson, result, out / "regions.geojson")
         overlay, heatmap, (crops, note) = f_overlay.result(), f_heatmap.result(), f_crops.result()
-    html = clock.run("report.html", render_report, result, labels, overlay_png=overlay, heatmap_png=heatmap,
-                     crops=crops, gallery_note=note)
+    html = clock.run(
+        "report.html",
+        render_report,
+        result,
+        labels,
+        overlay_png=overlay,
+        heatmap_png=heatmap,
+        crops=crops,
+        gallery_note=note,
+    )
     clock.run("report.html", atomic_write_text, out / "report.html", html)
     clock.run("result.json", write_result_json, result, out / "result.json")
     command = {**(timings or {}), "write": time.perf_counter() - t0, "write_cpu": sum(clock.cpu.values())}
-    atomic_write_json(out / TIMINGS_FILE, {"command_seconds": command, "write_seconds": clock.seconds,
-                                           "write_cpu_seconds": clock.cpu})
+    atomic_write_json(
+        out / TIMINGS_FILE, {"command_seconds": command, "write_seconds": clock.seconds, "write_cpu_seconds": clock.cpu}
+    )
     return out

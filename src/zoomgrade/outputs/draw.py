@@ -48,8 +48,9 @@ def colormap(values: np.ndarray, ramp: Sequence[tuple[int, int, int]] = VIRIDIS)
     return np.round(anchors[i0] * (1 - t) + anchors[i0 + 1] * t).astype(np.uint8)
 
 
-def display_thumbnail(result: SlideResult, slide: Any = None, max_side: int = 1400,
-                      min_side: int = 700) -> tuple[Image.Image, float]:
+def display_thumbnail(
+    result: SlideResult, slide: Any = None, max_side: int = 1400, min_side: int = 700
+) -> tuple[Image.Image, float]:
     """The low-power thumbnail resized for display, and its scale (display px per level-0 px).
 
     Uses ``result.maps["thumbnail"]``; without it, reads one from ``slide``; without that, a blank
@@ -86,8 +87,10 @@ def map_to_display(m: np.ndarray, result: SlideResult, size: tuple[int, int]) ->
     if map_mpp > 0:
         cover_w = m.shape[1] * map_mpp / result.slide.mpp  # level-0 px the map covers
         cover_h = m.shape[0] * map_mpp / result.slide.mpp
-        full = (max(1, round(size[0] * cover_w / result.slide.width)),
-                max(1, round(size[1] * cover_h / result.slide.height)))
+        full = (
+            max(1, round(size[0] * cover_w / result.slide.width)),
+            max(1, round(size[1] * cover_h / result.slide.height)),
+        )
     else:
         full = size
     img = Image.fromarray(m, mode="F").resize(full, Image.Resampling.BILINEAR)

@@ -31,6 +31,7 @@ class Crop:
 
 def review_regions(result: SlideResult, labels: LabelSet, n: int = 12) -> list[RegionGrade]:
     """The ``n`` regions a reviewer should look at first: most severe fine grade, then most confident."""
+
     def key(rg: RegionGrade) -> tuple[float, float, int]:
         sev = labels.severity(rg.fine_grade) if rg.fine_grade in labels.fine else -1
         return (-sev, -float(rg.confidence), rg.order)
@@ -38,8 +39,9 @@ def review_regions(result: SlideResult, labels: LabelSet, n: int = 12) -> list[R
     return sorted(result.regions, key=key)[:n]
 
 
-def read_crop(slide: Any, rg: RegionGrade, labels: LabelSet, slide_mpp: float,
-              mpp: float = GALLERY_MPP) -> tuple[Image.Image, float, bool]:
+def read_crop(
+    slide: Any, rg: RegionGrade, labels: LabelSet, slide_mpp: float, mpp: float = GALLERY_MPP
+) -> tuple[Image.Image, float, bool]:
     """Read a region with a margin at ``mpp`` and outline it; returns (image, mpp read at, detail only).
 
     A region too big for one crop at up to twice ``mpp`` is shown as a detail: one crop at ``mpp``

@@ -70,8 +70,7 @@ def region_feature(rg: RegionGrade, result: SlideResult, object_type: str = "ann
     if not frame.contains(geom):
         geom = geom.intersection(frame)
     if geom.geom_type == "GeometryCollection":  # make_valid/intersection can leave lines beside areas
-        polys = [p for g in geom.geoms if g.geom_type in ("Polygon", "MultiPolygon")
-                 for p in getattr(g, "geoms", [g])]
+        polys = [p for g in geom.geoms if g.geom_type in ("Polygon", "MultiPolygon") for p in getattr(g, "geoms", [g])]
         geom = polys[0] if len(polys) == 1 else MultiPolygon(polys)
     if geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
         return None
@@ -95,8 +94,9 @@ def region_feature(rg: RegionGrade, result: SlideResult, object_type: str = "ann
     )
 
 
-def result_to_geojson(result: SlideResult, *,
-                      object_type: Literal["annotation", "detection"] = "annotation") -> dict[str, Any]:
+def result_to_geojson(
+    result: SlideResult, *, object_type: Literal["annotation", "detection"] = "annotation"
+) -> dict[str, Any]:
     """A QuPath-importable FeatureCollection of the graded regions."""
     feats = [f for rg in result.regions if (f := region_feature(rg, result, object_type)) is not None]
     if result.withheld:
@@ -104,8 +104,11 @@ def result_to_geojson(result: SlideResult, *,
     doc = feature_collection(feats)
     if result.withheld or result.forced_out_of_domain:
         # a foreign member (GeoJSON RFC 7946 6.1; QuPath ignores it): these come from no ordinary grade
-        doc["zoomgrade"] = {"status": result.status, "forced_out_of_domain": result.forced_out_of_domain,
-                            "withheld_reasons": list(result.withheld_reasons)}
+        doc["zoomgrade"] = {
+            "status": result.status,
+            "forced_out_of_domain": result.forced_out_of_domain,
+            "withheld_reasons": list(result.withheld_reasons),
+        }
     return jsonable(doc)
 
 

@@ -23,7 +23,7 @@ def _base(thumb: Image.Image) -> np.ndarray:
     # Grey, lightened, slightly smoothed thumbnail: the map's colours must not mix with the stain's, and
     # the smear's speckle is context here, not evidence (it also makes the PNG several times larger).
     grey = ImageOps.grayscale(thumb).filter(ImageFilter.GaussianBlur(1.0)).convert("RGB")
-    return (np.asarray(grey, np.float32) * 0.55 + 255 * 0.45)
+    return np.asarray(grey, np.float32) * 0.55 + 255 * 0.45
 
 
 def _blend(base: np.ndarray, rgb: np.ndarray, alpha: np.ndarray) -> Image.Image:
@@ -31,7 +31,9 @@ def _blend(base: np.ndarray, rgb: np.ndarray, alpha: np.ndarray) -> Image.Image:
     return Image.fromarray(np.round(base * (1 - a) + rgb.astype(np.float32) * a).astype(np.uint8))
 
 
-def _colour_bar(img: Image.Image, d: ImageDraw.ImageDraw, x: int, y: int, w: int, ramp: list, left: str, right: str) -> None:
+def _colour_bar(
+    img: Image.Image, d: ImageDraw.ImageDraw, x: int, y: int, w: int, ramp: list, left: str, right: str
+) -> None:
     bar = colormap(np.linspace(0, 1, w)[None, :].repeat(12, 0), ramp)
     img.paste(Image.fromarray(bar), (x, y))
     d.rectangle([x, y, x + w - 1, y + 11], outline=GREY)
@@ -65,8 +67,11 @@ def render_heatmap(result: SlideResult, labels: LabelSet, slide: Any = None) -> 
         chans = np.stack([map_to_display(grade[..., k], result, size) for k in range(grade.shape[-1])], -1)
         idx = chans.argmax(-1)
         lut = np.asarray([labels.color_rgb(c) for c in labels.coarse], np.uint8)
-        p, d = _panel(_blend(base, lut[idx], group * 0.85), "Stage 1: coarse grade of cell groups",
-                      "colour = most likely coarse grade; opacity = P(cell group)")
+        p, d = _panel(
+            _blend(base, lut[idx], group * 0.85),
+            "Stage 1: coarse grade of cell groups",
+            "colour = most likely coarse grade; opacity = P(cell group)",
+        )
         x = 10
         for c in labels.coarse:
             d.rectangle([x, foot_y, x + 14, foot_y + 14], fill=labels.color_rgb(c))
@@ -77,8 +82,11 @@ def render_heatmap(result: SlideResult, labels: LabelSet, slide: Any = None) -> 
         if len(labels.coarse) > 1:  # the most severe coarse grade's probability
             top = labels.coarse[-1]
             pm = chans[..., labels.coarse_index(top)]
-            p, d = _panel(_blend(base, colormap(pm, YLORRD), np.clip(group * 1.5, 0, 1) * 0.9),
-                          f"Stage 1: P({top.replace('_', ' ')})", "where stage 1 found cell groups (faded elsewhere)")
+            p, d = _panel(
+                _blend(base, colormap(pm, YLORRD), np.clip(group * 1.5, 0, 1) * 0.9),
+                f"Stage 1: P({top.replace('_', ' ')})",
+                "where stage 1 found cell groups (faded elsewhere)",
+            )
             _colour_bar(p, d, 10, foot_y, bar_w, YLORRD, "0", "1")
             panels.append(p)
     att = maps.get("attention")
@@ -86,13 +94,19 @@ def render_heatmap(result: SlideResult, labels: LabelSet, slide: Any = None) -> 
         a = map_to_display(att, result, size)
         lo, hi = float(np.nanmin(a)), float(np.nanmax(a))
         norm = (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
-        p, d = _panel(_blend(base, colormap(norm, VIRIDIS), 0.08 + 0.8 * norm), "Stage 1: attention",
-                      "where the attention block looked (scaled min to max)")
+        p, d = _panel(
+            _blend(base, colormap(norm, VIRIDIS), 0.08 + 0.8 * norm),
+            "Stage 1: attention",
+            "where the attention block looked (scaled min to max)",
+        )
         _colour_bar(p, d, 10, foot_y, bar_w, VIRIDIS, "least", "most")
         panels.append(p)
     if not panels:
-        p, d = _panel(thumb, "No stage-1 maps in this result",
-                      f"mode {result.mode}: stage 1 did not run or its maps were not kept")
+        p, d = _panel(
+            thumb,
+            "No stage-1 maps in this result",
+            f"mode {result.mode}: stage 1 did not run or its maps were not kept",
+        )
         panels.append(p)
     out = Image.new("RGB", (sum(p.size[0] for p in panels), max(p.size[1] for p in panels)), WHITE)
     x = 0

@@ -58,41 +58,56 @@ def kv_table(obj: Any) -> str:
 def region_table(result: SlideResult, labels: LabelSet, decided: dict[str, str]) -> str:
     if not result.regions:
         return '<p class="muted">No cell-group regions were found.</p>'
-    regs = sorted(result.regions, key=lambda r: (-(labels.severity(r.fine_grade) if r.fine_grade in labels.fine
-                                                   else -1), -float(r.confidence)))
-    head = ("<tr><th>region</th><th>fine grade</th><th>confidence</th>"
-            + "".join(f"<th>P({escape(g)})</th>" for g in labels.fine)
-            + "<th>stage 1</th><th>decided by</th><th>queue</th><th>cells</th><th>x, y, w, h (level 0)</th></tr>")
+    regs = sorted(
+        result.regions,
+        key=lambda r: (-(labels.severity(r.fine_grade) if r.fine_grade in labels.fine else -1), -float(r.confidence)),
+    )
+    head = (
+        "<tr><th>region</th><th>fine grade</th><th>confidence</th>"
+        + "".join(f"<th>P({escape(g)})</th>" for g in labels.fine)
+        + "<th>stage 1</th><th>decided by</th><th>queue</th><th>cells</th><th>x, y, w, h (level 0)</th></tr>"
+    )
     rows = []
     for rg in regs[:MAX_TABLE_ROWS]:
         color = "#{:02x}{:02x}{:02x}".format(*labels.color_rgb(rg.fine_grade))
         probs = "".join(f'<td class="num">{p:.2f}</td>' for p in rg.fine_probs)
         rows.append(
             f'<tr><td class="num">{rg.region.id}</td><td><span class="sw" style="background:{color}"></span>'
-            f"{escape(rg.fine_grade)}</td><td class=\"num\">{rg.confidence:.0%}</td>{probs}"
+            f'{escape(rg.fine_grade)}</td><td class="num">{rg.confidence:.0%}</td>{probs}'
             f"<td>{escape(rg.region.coarse_grade.replace('_', ' '))} {rg.region.confidence:.0%}</td>"
             f"<td>{escape(decided.get(rg.decided_by, rg.decided_by))}"
             + (f' <span class="err">({escape(rg.error)})</span>' if rg.error else "")
             + f'</td><td class="num">{rg.order}</td><td class="num">{rg.region.cells}</td>'
-            f"<td>{', '.join(map(str, rg.region.bbox))}</td></tr>")
-    more = (f'<p class="muted">{len(regs) - MAX_TABLE_ROWS} more regions in result.json and regions.geojson.</p>'
-            if len(regs) > MAX_TABLE_ROWS else "")
+            f"<td>{', '.join(map(str, rg.region.bbox))}</td></tr>"
+        )
+    more = (
+        f'<p class="muted">{len(regs) - MAX_TABLE_ROWS} more regions in result.json and regions.geojson.</p>'
+        if len(regs) > MAX_TABLE_ROWS
+        else ""
+    )
     return f'<div style="overflow-x:auto"><table>{head}{"".join(rows)}</table></div>{more}'
 
 
 def cost_section(cost: CostRecord) -> str:
     rows = []
     for name, st in cost.stages.items():
-        rows.append(f"<tr><td>{escape(name)}</td><td class=\"num\">{st.seconds:.2f}</td>"
-                    f"<td class=\"num\">{st.pixels / 1e6:.2f}</td><td class=\"num\">{st.tiles}</td>"
-                    f"<td class=\"num\">{st.model_calls}</td><td class=\"num\">{st.model_items}</td></tr>")
-    stages = ("<table><tr><th>stage</th><th>seconds</th><th>megapixels read</th><th>reads</th>"
-              "<th>model calls</th><th>images through model</th></tr>" + "".join(rows) + "</table>")
+        rows.append(
+            f'<tr><td>{escape(name)}</td><td class="num">{st.seconds:.2f}</td>'
+            f'<td class="num">{st.pixels / 1e6:.2f}</td><td class="num">{st.tiles}</td>'
+            f'<td class="num">{st.model_calls}</td><td class="num">{st.model_items}</td></tr>'
+        )
+    stages = (
+        "<table><tr><th>stage</th><th>seconds</th><th>megapixels read</th><th>reads</th>"
+        "<th>model calls</th><th>images through model</th></tr>" + "".join(rows) + "</table>"
+    )
     by_mpp = "".join(
-        f"<tr><td>{escape(k)} &micro;m/px</td><td class=\"num\">{v / 1e6:.2f}</td>"
-        f"<td class=\"num\">{cost.tiles_by_mpp.get(k, 0)}</td></tr>"
-        for k, v in sorted(cost.pixels_by_mpp.items(), key=lambda kv: float(kv[0])))
-    px = ("<table><tr><th>resolution</th><th>megapixels read</th><th>reads</th></tr>" + by_mpp + "</table>"
-          if by_mpp else "")
-    return (f"<p>Wall time {cost.wall_seconds:.2f} s &middot; peak memory {cost.peak_rss_mb:.0f} MB</p>"
-            + stages + px)
+        f'<tr><td>{escape(k)} &micro;m/px</td><td class="num">{v / 1e6:.2f}</td>'
+        f'<td class="num">{cost.tiles_by_mpp.get(k, 0)}</td></tr>'
+        for k, v in sorted(cost.pixels_by_mpp.items(), key=lambda kv: float(kv[0]))
+    )
+    px = (
+        "<table><tr><th>resolution</th><th>megapixels read</th><th>reads</th></tr>" + by_mpp + "</table>"
+        if by_mpp
+        else ""
+    )
+    return f"<p>Wall time {cost.wall_seconds:.2f} s &middot; peak memory {cost.peak_rss_mb:.0f} MB</p>" + stages + px

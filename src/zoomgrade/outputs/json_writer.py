@@ -60,8 +60,11 @@ def write_result_json(result: SlideResult, path: str | Path) -> Path:
     problems = validate_result_dict(doc)
     if problems:
         # Warn, do not raise: losing a graded slide over a schema nit helps nobody; tests make it fatal.
-        warnings.warn(f"{path}: result.json does not match schema {SCHEMA_VERSION}: " + "; ".join(problems[:5]),
-                      SchemaWarning, stacklevel=2)
+        warnings.warn(
+            f"{path}: result.json does not match schema {SCHEMA_VERSION}: " + "; ".join(problems[:5]),
+            SchemaWarning,
+            stacklevel=2,
+        )
     # No indent: json's C encoder runs only without one; indented, encoding a 20 x 20 mm slide's result took
     # a third of all writing (pretty-print with `python -m json.tool result.json`).
     return atomic_write_text(path, json.dumps(doc, allow_nan=False) + "\n")

@@ -31,8 +31,10 @@ def output_lock(out: Path) -> Iterator[Path]:
     try:
         lock.acquire()
     except Timeout:
-        raise OutputBusyError(f"{out}: another zoomgrade run is writing into this folder (it holds {LOCK_FILE}); "
-                              "wait for it to finish or choose another --out") from None
+        raise OutputBusyError(
+            f"{out}: another zoomgrade run is writing into this folder (it holds {LOCK_FILE}); "
+            "wait for it to finish or choose another --out"
+        ) from None
     try:
         yield path
     finally:

@@ -34,8 +34,12 @@ def category_banner(result: SlideResult, labels: LabelSet, width: int) -> Image.
     a = result.adequacy
     groups = f"{a.n_adequate_groups} group{'' if a.n_adequate_groups == 1 else 's'} of ≥{a.min_cells} cells"
     adequacy = f"{'adequate' if a.adequate else 'NOT adequate'}: {groups} (≥{a.min_groups} needed)"
-    d.text((14, 46), f"{result.slide.name}   ·   {adequacy}   ·   {len(result.regions)} region{'' if len(result.regions) == 1 else 's'}, {result.mode}",
-           fill=WHITE, font=font(15))
+    d.text(
+        (14, 46),
+        f"{result.slide.name}   ·   {adequacy}   ·   {len(result.regions)} region{'' if len(result.regions) == 1 else 's'}, {result.mode}",
+        fill=WHITE,
+        font=font(15),
+    )
     return band
 
 
@@ -94,8 +98,12 @@ def render_overlay(result: SlideResult, labels: LabelSet, slide: Any = None, n_r
         geoms = getattr(rg.region.polygon, "geoms", [rg.region.polygon])
         for g in geoms:
             pts = [(x * scale, y * scale) for x, y in g.exterior.coords]
-            x0, y0, x1, y1 = (min(p[0] for p in pts), min(p[1] for p in pts),
-                              max(p[0] for p in pts), max(p[1] for p in pts))
+            x0, y0, x1, y1 = (
+                min(p[0] for p in pts),
+                min(p[1] for p in pts),
+                max(p[0] for p in pts),
+                max(p[1] for p in pts),
+            )
             if max(x1 - x0, y1 - y0) < 16:  # too small to find by its outline alone: ring it as well
                 cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
                 rr = max(x1 - x0, y1 - y0) / 2 + 7
@@ -115,7 +123,12 @@ def render_overlay(result: SlideResult, labels: LabelSet, slide: Any = None, n_r
         r = max(tw, th) / 2 + 4
         cx = min(max(cx, r), canvas.size[0] - r)
         cy = min(max(cy, r), canvas.size[1] - r)
-        d.ellipse([cx - r, cy - r, cx + r, cy + r], fill=WHITE + (235,), outline=labels.color_rgb(rg.fine_grade) + (255,), width=2)
+        d.ellipse(
+            [cx - r, cy - r, cx + r, cy + r],
+            fill=WHITE + (235,),
+            outline=labels.color_rgb(rg.fine_grade) + (255,),
+            width=2,
+        )
         d.text((cx, cy), label, fill=DARK, font=font(13, bold=True), anchor="mm")
     canvas = Image.alpha_composite(canvas, layer).convert("RGB")
     scale_bar(ImageDraw.Draw(canvas), canvas.size, result.slide.mpp / scale)

@@ -48,13 +48,13 @@ def _header(result: SlideResult, labels: LabelSet) -> str:
     return f"""
 <header style="background:{_hex(labels, category)}">
   <div class="cat">{escape(category)}</div>
-  <div><h1>{escape(result.category_name or '')}</h1>
+  <div><h1>{escape(result.category_name or "")}</h1>
   <p class="big">Risk of malignancy &asymp; {result.risk_of_malignancy:.0%} &middot; {escape(result.slide.name)}</p></div>
 </header>
 <section class="verdict">
   <p><b>Why:</b> {escape(result.category_reason)}</p>
   <p><b>Adequacy:</b> {escape(adequacy)}</p>
-  {f'<ul class="warn">{warn}</ul>' if warn else ''}
+  {f'<ul class="warn">{warn}</ul>' if warn else ""}
 </section>"""
 
 
@@ -62,10 +62,15 @@ def _counts(result: SlideResult, labels: LabelSet) -> str:
     rows = []
     for g in reversed(labels.fine):
         n = result.counts.get(g, 0)
-        rows.append(f'<tr><td><span class="sw" style="background:{_hex(labels, g)}"></span>{escape(g)}</td>'
-                    f'<td>{escape(labels.category_names.get(g, g))}</td><td class="num">{n}</td></tr>')
-    return ('<table class="counts"><tr><th>grade</th><th>name</th><th>regions</th></tr>'
-            + "".join(rows) + f'<tr><td></td><td><b>total</b></td><td class="num">{len(result.regions)}</td></tr></table>')
+        rows.append(
+            f'<tr><td><span class="sw" style="background:{_hex(labels, g)}"></span>{escape(g)}</td>'
+            f'<td>{escape(labels.category_names.get(g, g))}</td><td class="num">{n}</td></tr>'
+        )
+    return (
+        '<table class="counts"><tr><th>grade</th><th>name</th><th>regions</th></tr>'
+        + "".join(rows)
+        + f'<tr><td></td><td><b>total</b></td><td class="num">{len(result.regions)}</td></tr></table>'
+    )
 
 
 def _patches(grades: list[str]) -> str:
@@ -86,8 +91,9 @@ def _gallery(crops: list[Crop], labels: LabelSet, note: str | None) -> str:
     for c in crops:
         rg = c.grade
         fine = ", ".join(f"{g} {p:.0%}" for g, p in zip(labels.fine, rg.fine_probs) if p >= 0.05)
-        coarse = ", ".join(f"{g.replace('_', ' ')} {p:.0%}" for g, p in zip(labels.coarse, rg.region.coarse_probs)
-                           if p >= 0.05)
+        coarse = ", ".join(
+            f"{g.replace('_', ' ')} {p:.0%}" for g, p in zip(labels.coarse, rg.region.coarse_probs) if p >= 0.05
+        )
         cards.append(f"""
 <figure style="border-color:{_hex(labels, rg.fine_grade)}">
   {_img(jpeg_bytes(c.image), "image/jpeg", f"region {rg.region.id}")}
@@ -97,7 +103,7 @@ def _gallery(crops: list[Crop], labels: LabelSet, note: str | None) -> str:
   <span class="muted">fine: {escape(fine)}<br>stage 1: {escape(coarse)}<br>
   region {rg.region.id} &middot; ~{rg.region.cells} cells &middot; {rg.region.area_um2 / 1e3:.1f}&times;10&sup3; &micro;m&sup2;
   &middot; {c.mpp:.2g} &micro;m/px{" &middot; detail of a large region" if c.detail else ""}</span>
-  {f'<br><span class="err">{escape(rg.error)}</span>' if rg.error else ''}</figcaption>
+  {f'<br><span class="err">{escape(rg.error)}</span>' if rg.error else ""}</figcaption>
 </figure>""")
     extra = f'<p class="muted">{escape(note)}</p>' if note else ""
     return f'<div class="gallery">{"".join(cards)}</div>{extra}'
@@ -113,30 +119,47 @@ def _comparison(result: SlideResult) -> str:
     if "category" in ex:
         agree = cmp.get("category_agreement")
         mark = "same category" if agree else "DIFFERENT category" if agree is False else ""
-        lines.append(f"<p><b>Slide category:</b> cascade {escape(result.category or 'withheld')}, exhaustive tiling "
-                     f"{escape(str(ex['category']))} &middot; <b>{mark}</b></p>")
+        lines.append(
+            f"<p><b>Slide category:</b> cascade {escape(result.category or 'withheld')}, exhaustive tiling "
+            f"{escape(str(ex['category']))} &middot; <b>{mark}</b></p>"
+        )
     if cmp.get("region_agreement") is not None:
-        lines.append(f"<p><b>Regions:</b> {float(cmp['region_agreement']):.0%} of {cmp.get('regions_compared', '?')} "
-                     "regions get the same grade from the exhaustive tiles inside them.</p>")
+        lines.append(
+            f"<p><b>Regions:</b> {float(cmp['region_agreement']):.0%} of {cmp.get('regions_compared', '?')} "
+            "regions get the same grade from the exhaustive tiles inside them.</p>"
+        )
     hp, sec = cmp.get("high_power_pixels") or {}, cmp.get("seconds") or {}
     if hp.get("ratio") is not None:
-        lines.append(f"<p><b>High-power pixels read:</b> cascade {hp.get('cascade', 0) / 1e6:.1f} MP, exhaustive "
-                     f"{hp.get('exhaustive', 0) / 1e6:.1f} MP ({float(hp['ratio']):.1%}).</p>")
+        lines.append(
+            f"<p><b>High-power pixels read:</b> cascade {hp.get('cascade', 0) / 1e6:.1f} MP, exhaustive "
+            f"{hp.get('exhaustive', 0) / 1e6:.1f} MP ({float(hp['ratio']):.1%}).</p>"
+        )
     if sec.get("cascade") is not None and sec.get("exhaustive"):
-        lines.append(f"<p><b>Time:</b> cascade {float(sec['cascade']):.1f} s, exhaustive "
-                     f"{float(sec['exhaustive']):.1f} s (this machine, this run).</p>")
+        lines.append(
+            f"<p><b>Time:</b> cascade {float(sec['cascade']):.1f} s, exhaustive "
+            f"{float(sec['exhaustive']):.1f} s (this machine, this run).</p>"
+        )
     rest = {k: v for k, v in cmp.items() if k not in ("regions",)}
     regions = [r for r in cmp.get("regions") or [] if isinstance(r, dict)]
     differ = [r for r in regions if r.get("agree") is False]
     table = ""
     if differ:
-        rows = "".join(f"<tr><td class=\"num\">{escape(str(r.get('id')))}</td><td>{escape(str(r.get('cascade_grade')))}"
-                       f"</td><td>{escape(str(r.get('exhaustive_grade')))}</td><td class=\"num\">"
-                       f"{escape(str(r.get('n_tiles', '')))}</td></tr>" for r in differ[:200])
-        table = ("<p>Regions graded differently:</p><table><tr><th>region</th><th>cascade</th>"
-                 f"<th>exhaustive</th><th>tiles</th></tr>{rows}</table>")
-    return ("<section><h2>Cascade against exhaustive tiling (mode both)</h2>" + "".join(lines) + table
-            + f"<details><summary>full comparison record</summary>{kv_table(rest)}</details></section>")
+        rows = "".join(
+            f'<tr><td class="num">{escape(str(r.get("id")))}</td><td>{escape(str(r.get("cascade_grade")))}'
+            f'</td><td>{escape(str(r.get("exhaustive_grade")))}</td><td class="num">'
+            f"{escape(str(r.get('n_tiles', '')))}</td></tr>"
+            for r in differ[:200]
+        )
+        table = (
+            "<p>Regions graded differently:</p><table><tr><th>region</th><th>cascade</th>"
+            f"<th>exhaustive</th><th>tiles</th></tr>{rows}</table>"
+        )
+    return (
+        "<section><h2>Cascade against exhaustive tiling (mode both)</h2>"
+        + "".join(lines)
+        + table
+        + f"<details><summary>full comparison record</summary>{kv_table(rest)}</details></section>"
+    )
 
 
 def _reading(result: SlideResult) -> str:
@@ -145,11 +168,13 @@ def _reading(result: SlideResult) -> str:
     if not r:
         return ""
     if r.get("stopped"):
-        text = (f"High power read {r['read']} of {r['regions']} regions, then stopped: {r['reason']}. The "
-                f"{r['unread']} regions not read keep their stage-1 grade (marked \"not read\" below).")
+        text = (
+            f"High power read {r['read']} of {r['regions']} regions, then stopped: {r['reason']}. The "
+            f'{r["unread"]} regions not read keep their stage-1 grade (marked "not read" below).'
+        )
     else:
         text = f"High power read all {r['read']} of {r['regions']} regions ({r['reason']})."
-    return f'<section><h2>Reading</h2><p>{escape(text)}</p></section>'
+    return f"<section><h2>Reading</h2><p>{escape(text)}</p></section>"
 
 
 def _title(result: SlideResult) -> str:
@@ -158,11 +183,19 @@ def _title(result: SlideResult) -> str:
     return f"{'FORCED ' if result.forced_out_of_domain else ''}{result.category} {result.category_name}"
 
 
-def render_report(result: SlideResult, labels: LabelSet, *, overlay_png: bytes | None,
-                  heatmap_png: bytes | None, crops: list[Crop], gallery_note: str | None) -> str:
+def render_report(
+    result: SlideResult,
+    labels: LabelSet,
+    *,
+    overlay_png: bytes | None,
+    heatmap_png: bytes | None,
+    crops: list[Crop],
+    gallery_note: str | None,
+) -> str:
     s = result.slide
     slide_info = {
-        "file": s.path, "format": f"{s.backend} ({s.vendor or 'unknown vendor'})",
+        "file": s.path,
+        "format": f"{s.backend} ({s.vendor or 'unknown vendor'})",
         "size": f"{s.width} x {s.height} px level 0",
         "resolution": f"{s.mpp:g} um/px ({s.mpp_source})"
         + (f", objective {s.objective_power:g}x" if s.objective_power else ""),

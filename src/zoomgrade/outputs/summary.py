@@ -13,9 +13,26 @@ from .atomic import atomic_write_text
 from .csv_cells import safe_cell
 from .geojson import labels_of
 
-BASE_COLUMNS = ["slide", "path", "status", "mode", "category", "category_name", "risk_of_malignancy",
-                "adequate", "n_regions"]
-TAIL_COLUMNS = ["forced_out_of_domain", "withheld_reasons", "wall_seconds", "peak_rss_mb", "megapixels_read", "out_dir", "error"]
+BASE_COLUMNS = [
+    "slide",
+    "path",
+    "status",
+    "mode",
+    "category",
+    "category_name",
+    "risk_of_malignancy",
+    "adequate",
+    "n_regions",
+]
+TAIL_COLUMNS = [
+    "forced_out_of_domain",
+    "withheld_reasons",
+    "wall_seconds",
+    "peak_rss_mb",
+    "megapixels_read",
+    "out_dir",
+    "error",
+]
 
 
 def summary_row(result: SlideResult, out_dir: str | Path | None = None) -> dict[str, Any]:

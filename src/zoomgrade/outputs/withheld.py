@@ -62,7 +62,7 @@ def withheld_header(result: SlideResult) -> str:
   <p><b>Why:</b></p><ul class="warn">{reasons}</ul>
   <p class="muted">zoomgrade grades only what its models were trained on and what they can see. Check the slide
   (stain, scanner, resolution, focus), or grade it by hand.</p>
-  {f'<ul class="warn">{warn}</ul>' if warn else ''}
+  {f'<ul class="warn">{warn}</ul>' if warn else ""}
 </section>"""
 
 
@@ -70,9 +70,11 @@ def forced_notice(result: SlideResult) -> str:
     if not result.forced_out_of_domain:
         return ""
     reasons = "".join(f"<li>{escape(r)}</li>" for r in result.withheld_reasons)
-    return ('<section class="verdict" style="border-left:6px solid #962020"><p><b>FORCED outside the models\' '
-            'domain (research option):</b> this slide would have been withheld; the category below has no '
-            f'validity.</p><ul class="warn">{reasons}</ul></section>')
+    return (
+        '<section class="verdict" style="border-left:6px solid #962020"><p><b>FORCED outside the models\' '
+        "domain (research option):</b> this slide would have been withheld; the category below has no "
+        f'validity.</p><ul class="warn">{reasons}</ul></section>'
+    )
 
 
 def qc_section(result: SlideResult) -> str:
@@ -81,20 +83,26 @@ def qc_section(result: SlideResult) -> str:
     rows = []
     for r in result.qc:
         v, t = r.get("value"), r.get("threshold")
-        rows.append(f"<tr><td>{escape(str(r.get('name')))}</td><td><b>{escape(str(r.get('verdict')))}</b></td>"
-                    f"<td class=\"num\">{'' if v is None else f'{float(v):.3g}'}</td>"
-                    f"<td class=\"num\">{'' if t is None else f'{float(t):.3g}'}</td><td>{escape(str(r.get('detail')))}</td></tr>")
+        rows.append(
+            f"<tr><td>{escape(str(r.get('name')))}</td><td><b>{escape(str(r.get('verdict')))}</b></td>"
+            f'<td class="num">{"" if v is None else f"{float(v):.3g}"}</td>'
+            f'<td class="num">{"" if t is None else f"{float(t):.3g}"}</td><td>{escape(str(r.get("detail")))}</td></tr>'
+        )
     dom = result.domain or {}
     if dom.get("slide_score") is not None:
         ok = "pass" if dom.get("in_domain") else "fail"
-        rows.append(f"<tr><td>domain</td><td><b>{ok}</b></td><td class=\"num\">{float(dom['slide_score']):.3g}</td>"
-                    f"<td class=\"num\">{float(dom['slide_threshold']):.3g}</td><td>typical distance of the stained "
-                    f"material from the training domain (Mahalanobis, stage-1 features); {dom.get('n_regions_out', 0)} of {dom.get('n_regions', 0)} "
-                    "regions out of domain (not used as evidence)</td></tr>")
+        rows.append(
+            f'<tr><td>domain</td><td><b>{ok}</b></td><td class="num">{float(dom["slide_score"]):.3g}</td>'
+            f'<td class="num">{float(dom["slide_threshold"]):.3g}</td><td>typical distance of the stained '
+            f"material from the training domain (Mahalanobis, stage-1 features); {dom.get('n_regions_out', 0)} of {dom.get('n_regions', 0)} "
+            "regions out of domain (not used as evidence)</td></tr>"
+        )
     elif dom.get("note"):
         rows.append(f"<tr><td>domain</td><td>&ndash;</td><td></td><td></td><td>{escape(dom['note'])}</td></tr>")
-    return ("<section><h2>Quality control and domain</h2><table><tr><th>check</th><th>verdict</th><th>value</th>"
-            "<th>threshold</th><th>what it means</th></tr>" + "".join(rows) + "</table></section>")
+    return (
+        "<section><h2>Quality control and domain</h2><table><tr><th>check</th><th>verdict</th><th>value</th>"
+        "<th>threshold</th><th>what it means</th></tr>" + "".join(rows) + "</table></section>"
+    )
 
 
 def candidate_features(result: SlideResult) -> list[dict[str, Any]]:
@@ -109,9 +117,21 @@ def candidate_features(result: SlideResult) -> list[dict[str, Any]]:
         if geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
             continue
         score = r.get("score")
-        out.append(qupath_feature(
-            geom, WITHHELD_CLASS, GREY_BAND, object_type="annotation",
-            measurements={"region id": float(r["id"]), **({"domain score": float(score)} if score is not None else {})},
-            extra={"name": f"region {r['id']}: not graded (slide withheld)", "withheld": True,
-                   "in_domain": r.get("in_domain")}))
+        out.append(
+            qupath_feature(
+                geom,
+                WITHHELD_CLASS,
+                GREY_BAND,
+                object_type="annotation",
+                measurements={
+                    "region id": float(r["id"]),
+                    **({"domain score": float(score)} if score is not None else {}),
+                },
+                extra={
+                    "name": f"region {r['id']}: not graded (slide withheld)",
+                    "withheld": True,
+                    "in_domain": r.get("in_domain"),
+                },
+            )
+        )
     return out

@@ -32,7 +32,12 @@ def glass_luminance(thumb: np.ndarray) -> float:
 def check_brightfield(thumb: np.ndarray) -> QcRecord:
     v = glass_luminance(thumb)
     if v < MIN_GLASS_LUMINANCE:
-        return QcRecord("brightfield", v, MIN_GLASS_LUMINANCE, "fail",
-                        f"the brightest tenth of the image has luminance {v:.0f}/255: a dark field (fluorescence or "
-                        "dark-field), not a brightfield smear")
+        return QcRecord(
+            "brightfield",
+            v,
+            MIN_GLASS_LUMINANCE,
+            "fail",
+            f"the brightest tenth of the image has luminance {v:.0f}/255: a dark field (fluorescence or "
+            "dark-field), not a brightfield smear",
+        )
     return QcRecord("brightfield", v, MIN_GLASS_LUMINANCE, "pass", f"bright glass (luminance {v:.0f}/255)")

@@ -17,13 +17,25 @@ def check_colour(thumb: np.ndarray, reference: dict | None) -> QcRecord | None:
         return None
     x = hue_plane(thumb, float(reference.get("hue_od", HUE_OD)))  # as the card was fitted
     if len(x) < 20:  # the stain check reports an unstained or empty slide
-        return QcRecord("colour", None, float(reference["threshold"]), "warn", "too little stained material to "
-                        "compare its colours with the training slides'")
+        return QcRecord(
+            "colour",
+            None,
+            float(reference["threshold"]),
+            "warn",
+            "too little stained material to compare its colours with the training slides'",
+        )
     value = float(np.median(neg_log_likelihood(reference["mixture"], x)))
     thr = float(reference["threshold"])
     if value > thr:
-        return QcRecord("colour", value, thr, "fail", f"the stained material's colours are unlike the training "
-                        f"slides' (typical pixel {value:.1f} against {thr:.1f}: stranger than 90% of held-out "
-                        "training pixels)")
-    return QcRecord("colour", value, thr, "pass", f"stained colours like the training slides' ({value:.1f} "
-                    f"within {thr:.1f})")
+        return QcRecord(
+            "colour",
+            value,
+            thr,
+            "fail",
+            f"the stained material's colours are unlike the training "
+            f"slides' (typical pixel {value:.1f} against {thr:.1f}: stranger than 90% of held-out "
+            "training pixels)",
+        )
+    return QcRecord(
+        "colour", value, thr, "pass", f"stained colours like the training slides' ({value:.1f} within {thr:.1f})"
+    )

@@ -36,8 +36,13 @@ class RegionScore:
 
     def to_dict(self, geometry: bool = True) -> dict[str, Any]:
         r = self.region
-        d = {"id": r.id, "bbox": list(r.bbox), "coarse_grade": r.coarse_grade, "score": self.score,
-             "in_domain": self.in_domain}
+        d = {
+            "id": r.id,
+            "bbox": list(r.bbox),
+            "coarse_grade": r.coarse_grade,
+            "score": self.score,
+            "in_domain": self.in_domain,
+        }
         if geometry:
             d["geometry"] = mapping(r.polygon)
         return d
@@ -70,12 +75,17 @@ class GateDecision:
         return [r for r in regions if r.id not in out]
 
     def domain_dict(self) -> dict[str, Any]:
-        return {"slide_score": self.slide_score, "slide_threshold": self.slide_threshold,
-                "cell_threshold": self.cell_threshold, "in_domain": self.slide_in_domain,
-                "n_regions": len(self.regions), "n_regions_out": sum(not r.in_domain for r in self.regions),
-                # outlines where they are shown (a withheld slide's candidates, out-of-domain regions)
-                "regions": [r.to_dict(self.status == "withheld" or not r.in_domain) for r in self.regions],
-                "note": self.note}
+        return {
+            "slide_score": self.slide_score,
+            "slide_threshold": self.slide_threshold,
+            "cell_threshold": self.cell_threshold,
+            "in_domain": self.slide_in_domain,
+            "n_regions": len(self.regions),
+            "n_regions_out": sum(not r.in_domain for r in self.regions),
+            # outlines where they are shown (a withheld slide's candidates, out-of-domain regions)
+            "regions": [r.to_dict(self.status == "withheld" or not r.in_domain) for r in self.regions],
+            "note": self.note,
+        }
 
     @property
     def slide_in_domain(self) -> bool | None:
@@ -93,8 +103,9 @@ def region_cells(region: Region, scale: float, shape: tuple[int, int]) -> tuple[
     return slice(min(r0, shape[0] - 1), min(r1, shape[0])), slice(min(c0, shape[1] - 1), min(c1, shape[1]))
 
 
-def score_domain(model: DomainModel, features: np.ndarray, thumb: np.ndarray, regions: list[Region],
-                 scale: float) -> tuple[float | None, list[RegionScore]]:
+def score_domain(
+    model: DomainModel, features: np.ndarray, thumb: np.ndarray, regions: list[Region], scale: float
+) -> tuple[float | None, list[RegionScore]]:
     """(median distance of the slide's material cells, each region's score)."""
     fh, fw = -(-thumb.shape[0] // FEATURE_STRIDE), -(-thumb.shape[1] // FEATURE_STRIDE)
     feats = features[:fh, :fw]
@@ -123,8 +134,9 @@ def focus_windows(slide: Any, regions: list[Region], mpp: float, size: int, cost
     for r in best:
         c = r.polygon.centroid
         try:
-            out.append(np.asarray(slide.read_region(int(c.x - side / 2), int(c.y - side / 2), int(side), int(side),
-                                                    mpp)))
+            out.append(
+                np.asarray(slide.read_region(int(c.x - side / 2), int(c.y - side / 2), int(side), int(side), mpp))
+            )
             if cost is not None:  # high-power reads like stage 2's: counted where the cost record counts them
                 px = out[-1].shape[0] * out[-1].shape[1]
                 cost.add_read(mpp, px, 1)
@@ -135,15 +147,27 @@ def focus_windows(slide: Any, regions: list[Region], mpp: float, size: int, cost
     return out
 
 
-def assess_slide(slide: Any, thumb: np.ndarray, features: np.ndarray | None, regions: list[Region],
-                 s1card: Any, s2card: Any, stage2_mpp: float, window_px: int, *, force: bool = False,
-                 cost: Any = None) -> GateDecision:
+def assess_slide(
+    slide: Any,
+    thumb: np.ndarray,
+    features: np.ndarray | None,
+    regions: list[Region],
+    s1card: Any,
+    s2card: Any,
+    stage2_mpp: float,
+    window_px: int,
+    *,
+    force: bool = False,
+    cost: Any = None,
+) -> GateDecision:
     """Quality control and the domain gate for one slide, from stage 1's thumbnail, features and regions."""
     limit = stage2_limit(s2card, stage2_mpp)
     width_px, height_px = slide.dimensions
-    qc = [check_resolution(float(slide.mpp), getattr(slide, "mpp_source", "file"), limit),
-          check_extent(width_px, height_px, float(slide.mpp), window_px * stage2_mpp),
-          check_brightfield(thumb)]
+    qc = [
+        check_resolution(float(slide.mpp), getattr(slide, "mpp_source", "file"), limit),
+        check_extent(width_px, height_px, float(slide.mpp), window_px * stage2_mpp),
+        check_brightfield(thumb),
+    ]
     domain = getattr(s1card, "domain", None) or {}
     qc.append(check_stain(thumb, domain.get("stain")))
     colour = check_colour(thumb, domain.get("colour"))  # None: the card records no colours (older cards)
@@ -151,12 +175,14 @@ def assess_slide(slide: Any, thumb: np.ndarray, features: np.ndarray | None, reg
         qc.append(colour)
     if not failed(qc):  # high-power reads only where the slide could be graded at all
         qc.append(check_focus(focus_windows(slide, regions, max(stage2_mpp, slide.mpp), window_px, cost)))
-    decision = GateDecision(qc=qc, status="graded", reasons=[f"{r.name}: {r.detail}" for r in failed(qc)],
-                            forced=force)
+    decision = GateDecision(qc=qc, status="graded", reasons=[f"{r.name}: {r.detail}" for r in failed(qc)], forced=force)
     model = DomainModel.from_dict(domain.get("features"))
     if model is None or features is None:
-        decision.note = ("the stage-1 model card records no domain: regions and slide not scored"
-                         if model is None else "the stage-1 engine gives no features: regions and slide not scored")
+        decision.note = (
+            "the stage-1 model card records no domain: regions and slide not scored"
+            if model is None
+            else "the stage-1 engine gives no features: regions and slide not scored"
+        )
         decision.regions = [RegionScore(r, None, True) for r in regions]
     else:
         scale = thumb.shape[1] / max(slide.dimensions[0], 1)
@@ -166,7 +192,8 @@ def assess_slide(slide: Any, thumb: np.ndarray, features: np.ndarray | None, reg
         if share is not None and share > model.slide_threshold:
             decision.reasons.append(
                 f"domain: the slide's stained material lies outside what the models were trained on (typical "
-                f"distance {share:.1f}, beyond {model.slide_threshold:.1f}: stranger than 90% of validation material)")
+                f"distance {share:.1f}, beyond {model.slide_threshold:.1f}: stranger than 90% of validation material)"
+            )
         n = len(regions)
         n_out = sum(not r.in_domain for r in decision.regions)
         if n and n_out * 2 > n:

@@ -27,21 +27,40 @@ def stage2_limit(card: Any, run_mpp: float) -> float:
 
 def check_resolution(slide_mpp: float, mpp_source: str, limit: float) -> QcRecord:
     if slide_mpp > limit * TOLERANCE:
-        return QcRecord("resolution", float(slide_mpp), float(limit), "fail",
-                        f"the slide's finest pixels are {slide_mpp:.3g} um/px, coarser than the {limit:g} um/px "
-                        "stage 2 needs: it holds no high-power image to grade")
+        return QcRecord(
+            "resolution",
+            float(slide_mpp),
+            float(limit),
+            "fail",
+            f"the slide's finest pixels are {slide_mpp:.3g} um/px, coarser than the {limit:g} um/px "
+            "stage 2 needs: it holds no high-power image to grade",
+        )
     if mpp_source == "estimate":
-        return QcRecord("resolution", float(slide_mpp), float(limit), "warn",
-                        f"{slide_mpp:.3g} um/px estimated from the objective power (not recorded in the file)")
-    return QcRecord("resolution", float(slide_mpp), float(limit), "pass",
-                    f"{slide_mpp:.3g} um/px, at least as fine as the {limit:g} um/px stage 2 needs")
+        return QcRecord(
+            "resolution",
+            float(slide_mpp),
+            float(limit),
+            "warn",
+            f"{slide_mpp:.3g} um/px estimated from the objective power (not recorded in the file)",
+        )
+    return QcRecord(
+        "resolution",
+        float(slide_mpp),
+        float(limit),
+        "pass",
+        f"{slide_mpp:.3g} um/px, at least as fine as the {limit:g} um/px stage 2 needs",
+    )
 
 
 def check_extent(width_px: int, height_px: int, slide_mpp: float, window_um: float) -> QcRecord:
     side = min(width_px, height_px) * slide_mpp
     if side < window_um:
-        return QcRecord("extent", float(side), float(window_um), "fail",
-                        f"the image is {side:.0f} um on its short side, smaller than one {window_um:g} um "
-                        "high-power window: it cannot hold a gradable cell group")
-    return QcRecord("extent", float(side), float(window_um), "pass",
-                    f"{side / 1000:.2f} mm on its short side")
+        return QcRecord(
+            "extent",
+            float(side),
+            float(window_um),
+            "fail",
+            f"the image is {side:.0f} um on its short side, smaller than one {window_um:g} um "
+            "high-power window: it cannot hold a gradable cell group",
+        )
+    return QcRecord("extent", float(side), float(window_um), "pass", f"{side / 1000:.2f} mm on its short side")

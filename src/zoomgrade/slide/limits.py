@@ -20,8 +20,10 @@ from dataclasses import dataclass
 DEFAULT_MEMORY_MB = 2048
 #: One image (segment, flat image, region read) may take this share of the ceiling.
 DECODE_SHARE = 4
-CONVERT_HINT = ("convert it to a tiled pyramid first, e.g. `vips tiffsave IN OUT.tif --tile --pyramid "
-                "--compression jpeg` or `tiffcp -t -w 512 -l 512 IN OUT.tif`")
+CONVERT_HINT = (
+    "convert it to a tiled pyramid first, e.g. `vips tiffsave IN OUT.tif --tile --pyramid "
+    "--compression jpeg` or `tiffcp -t -w 512 -l 512 IN OUT.tif`"
+)
 
 
 class ImageTooLargeError(ValueError):
@@ -33,8 +35,9 @@ def decode_limit(memory_mb: int) -> int:
     return int(memory_mb) * 2**20 // DECODE_SHARE
 
 
-def check_decoded_size(what: str, width: int, height: int, samples: int, limit: int, memory_mb: int,
-                       hint: str = CONVERT_HINT) -> None:
+def check_decoded_size(
+    what: str, width: int, height: int, samples: int, limit: int, memory_mb: int, hint: str = CONVERT_HINT
+) -> None:
     """Refuse an image of ``width`` x ``height`` x ``samples`` bytes above ``limit`` (header values, before
     anything is allocated)."""
     size = int(width) * int(height) * int(samples)
@@ -42,7 +45,8 @@ def check_decoded_size(what: str, width: int, height: int, samples: int, limit: 
         raise ImageTooLargeError(
             f"{what} of {width:,} x {height:,} px would decode to {size / 2**30:.1f} GiB, more than "
             f"{limit / 2**30:.2f} GiB allowed under the {memory_mb} MiB memory ceiling ([limits] memory_mb)"
-            + (f"; {hint}" if hint else ""))
+            + (f"; {hint}" if hint else "")
+        )
 
 
 @dataclass(frozen=True)
@@ -90,9 +94,11 @@ def failed_reads_warning(report: ReadReport, max_fraction: float, path: str) -> 
 
     if not report.failed:
         return None
-    what = (f"{report.failed} of {report.reads} reads failed to decode (damaged file; first: "
-            f"{report.first_error})")
+    what = f"{report.failed} of {report.reads} reads failed to decode (damaged file; first: {report.first_error})"
     if report.fraction > max_fraction:
-        raise SlideError(path, f"{what}; more than {max_fraction:.0%} of the reads failed ([limits] "
-                               "max_failed_read_fraction): not graded, re-export or re-scan the slide")
+        raise SlideError(
+            path,
+            f"{what}; more than {max_fraction:.0%} of the reads failed ([limits] "
+            "max_failed_read_fraction): not graded, re-export or re-scan the slide",
+        )
     return f"{what}: the regions they cover were graded from what could be read, or not at all"

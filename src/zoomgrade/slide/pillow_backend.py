@@ -33,9 +33,16 @@ class PillowBackend(SlideBackend):
         if self._format not in ("PNG", "JPEG", "MPO"):
             raise ValueError(f"{self._format} is not a flat image format this backend reads")
         # decoded as RGBA at worst (4 bytes a pixel), once, and kept: it must fit its share of the ceiling
-        check_decoded_size(f"flat {self._format} image", size[0], size[1], 4, decode_limit(memory_mb), memory_mb,
-                           hint="downscale it or convert it to a tiled pyramidal TIFF (e.g. `vips tiffsave IN "
-                                "OUT.tif --tile --pyramid`)")
+        check_decoded_size(
+            f"flat {self._format} image",
+            size[0],
+            size[1],
+            4,
+            decode_limit(memory_mb),
+            memory_mb,
+            hint="downscale it or convert it to a tiled pyramidal TIFF (e.g. `vips tiffsave IN "
+            "OUT.tif --tile --pyramid`)",
+        )
         self.vendor = self._format.lower() if self._format else None
         self.level_dimensions = [size]
         self.level_downsamples = [1.0]

@@ -71,8 +71,12 @@ def _candidates(path: Path, head: bytes) -> list[str]:
     return []
 
 
-def open_backend(path: str | Path, backend: str | None = None, cache_bytes: int = DEFAULT_CACHE_BYTES,
-                 memory_mb: int = DEFAULT_MEMORY_MB) -> SlideBackend:
+def open_backend(
+    path: str | Path,
+    backend: str | None = None,
+    cache_bytes: int = DEFAULT_CACHE_BYTES,
+    memory_mb: int = DEFAULT_MEMORY_MB,
+) -> SlideBackend:
     """Open ``path`` with the named backend, or with the first probed one that reads it; ``cache_bytes``
     bounds the decoded-tile cache of backends that have one (0 disables it); ``memory_mb`` is the memory
     ceiling (``slide.limits``)."""

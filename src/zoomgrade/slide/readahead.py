@@ -46,8 +46,9 @@ def segment_indices(boxes: Iterable[Box], width: int, height: int, seg_w: int, s
     return out
 
 
-def byte_ranges(offsets: np.ndarray, counts: np.ndarray, indices: Iterable[int], gap: int = GAP,
-                max_range: int = MAX_RANGE) -> list[tuple[int, int]]:
+def byte_ranges(
+    offsets: np.ndarray, counts: np.ndarray, indices: Iterable[int], gap: int = GAP, max_range: int = MAX_RANGE
+) -> list[tuple[int, int]]:
     """(offset, length) ranges covering the segments ``indices`` in that order: a segment that starts at or
     within ``gap`` after the previous range's end extends it; ranges are then cut to ``max_range``.
     Empty (never-written) segments are skipped."""

@@ -58,8 +58,9 @@ class SegmentCache:
     def enabled(self) -> bool:
         return self.max_bytes > 0
 
-    def get_or_decode(self, key: Hashable, decode: Callable[[], np.ndarray | None], keep: bool = True
-                      ) -> np.ndarray | None:
+    def get_or_decode(
+        self, key: Hashable, decode: Callable[[], np.ndarray | None], keep: bool = True
+    ) -> np.ndarray | None:
         """``keep=False``: use a cached copy if there is one, but do not keep a new decode (bulk reads)."""
         if not self.enabled:
             return decode()

@@ -34,8 +34,9 @@ _MPP_TOL = 1e-6
 class Slide:
     """A slide opened for reading. Use ``open_slide``; close it (or use ``with``) when done."""
 
-    def __init__(self, path: str | Path, backend: SlideBackend, mpp: float | None = None,
-                 memory_mb: int = DEFAULT_MEMORY_MB) -> None:
+    def __init__(
+        self, path: str | Path, backend: SlideBackend, mpp: float | None = None, memory_mb: int = DEFAULT_MEMORY_MB
+    ) -> None:
         self.path = str(path)
         self._b = backend
         self.memory_mb = int(memory_mb)
@@ -105,8 +106,15 @@ class Slide:
         f = self.mpp / mpp
         out_w, out_h = max(1, int(round(w * f))), max(1, int(round(h * f)))
         try:
-            check_decoded_size(f"a read at {mpp:g} um/px", out_w, out_h, 3, decode_limit(self.memory_mb),
-                               self.memory_mb, hint="read at a coarser resolution or raise the ceiling")
+            check_decoded_size(
+                f"a read at {mpp:g} um/px",
+                out_w,
+                out_h,
+                3,
+                decode_limit(self.memory_mb),
+                self.memory_mb,
+                hint="read at a coarser resolution or raise the ceiling",
+            )
         except ImageTooLargeError as err:
             raise SlideError(self.path, str(err)) from None
         li = self.best_level(mpp)
@@ -150,8 +158,15 @@ class Slide:
         (0 where the backend cannot locate them, e.g. OpenSlide's formats)."""
         li = self.best_level(mpp)
         ds = self.levels[li].downsample
-        level_boxes = ((int(x // ds), int(y // ds), int(math.ceil((x + w) / ds)) - int(x // ds) + 1,
-                        int(math.ceil((y + h) / ds)) - int(y // ds) + 1) for x, y, w, h in boxes)
+        level_boxes = (
+            (
+                int(x // ds),
+                int(y // ds),
+                int(math.ceil((x + w) / ds)) - int(x // ds) + 1,
+                int(math.ceil((y + h) / ds)) - int(y // ds) + 1,
+            )
+            for x, y, w, h in boxes
+        )
         return self._b.will_need(li, level_boxes)
 
     def thumbnail(self, mpp: float | None = None, max_size: int = 1024) -> np.ndarray:
@@ -191,8 +206,14 @@ class Slide:
         return f"Slide({self.path!r}, {self.backend_name}, {w}x{h}, {len(self.levels)} levels, {self.mpp:.4g} um/px)"
 
 
-def open_slide(path: str | Path, mpp: float | None = None, backend: str | None = None, *,
-               cache_bytes: int = DEFAULT_CACHE_BYTES, memory_mb: int = DEFAULT_MEMORY_MB) -> Slide:
+def open_slide(
+    path: str | Path,
+    mpp: float | None = None,
+    backend: str | None = None,
+    *,
+    cache_bytes: int = DEFAULT_CACHE_BYTES,
+    memory_mb: int = DEFAULT_MEMORY_MB,
+) -> Slide:
     """Open a slide; ``backend`` forces one of tifffile / openslide / pillow, else the file is probed.
     ``cache_bytes`` bounds the cache of decoded file tiles (default 128 MiB; 0 disables it). ``memory_mb``:
     the memory ceiling no header can make a read exceed (``slide.limits``; default 2048)."""

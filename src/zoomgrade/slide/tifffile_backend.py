@@ -115,8 +115,18 @@ def _index(page: tifffile.TiffPage, file_size: int, memory_mb: int = DEFAULT_MEM
     if end > file_size:
         raise TruncatedFileError(f"truncated file: image data runs to byte {end:,} but the file has {file_size:,}")
     return _LevelIndex(
-        w, h, seg_w, seg_h, cols, samples, offsets, counts, int(page.compression), int(page.photometric),
-        page.jpegtables, page.decode,
+        w,
+        h,
+        seg_w,
+        seg_h,
+        cols,
+        samples,
+        offsets,
+        counts,
+        int(page.compression),
+        int(page.photometric),
+        page.jpegtables,
+        page.decode,
     )
 
 
@@ -189,8 +199,9 @@ class TifffileBackend(SlideBackend):
             raise SlideError(self.path, "the slide is closed")
         return self._fd
 
-    def _segment(self, level: int, lv: _LevelIndex, index: int, row0: int, row1: int, keep: bool = True
-                 ) -> np.ndarray | None:
+    def _segment(
+        self, level: int, lv: _LevelIndex, index: int, row0: int, row1: int, keep: bool = True
+    ) -> np.ndarray | None:
         """Rows [row0, row1) of segment ``index`` as (rows, seg_w, samples) uint8; None if it is empty."""
         off, count = int(lv.offsets[index]), int(lv.counts[index])
         if count <= 0 or off <= 0:
@@ -253,8 +264,15 @@ class TifffileBackend(SlideBackend):
         if name not in self._assoc:
             raise KeyError(name)
         page = self._assoc[name]
-        check_decoded_size(f"associated image {name!r}", int(page.imagewidth), int(page.imagelength),
-                           max(int(page.samplesperpixel), 3), decode_limit(self.memory_mb), self.memory_mb, hint="")
+        check_decoded_size(
+            f"associated image {name!r}",
+            int(page.imagewidth),
+            int(page.imagelength),
+            max(int(page.samplesperpixel), 3),
+            decode_limit(self.memory_mb),
+            self.memory_mb,
+            hint="",
+        )
         return to_rgb(page.asarray())
 
     def close(self) -> None:

@@ -22,8 +22,17 @@ APERIO_HEAD = "Aperio Image Library v12.0.15"
 Level = tuple[int, int, Iterable[bytes]]
 
 
-def aperio_description(w0: int, h0: int, tile: int, quality: int, mpp: float, app_mag: float,
-                       w: int | None = None, h: int | None = None, extra: str = "") -> str:
+def aperio_description(
+    w0: int,
+    h0: int,
+    tile: int,
+    quality: int,
+    mpp: float,
+    app_mag: float,
+    w: int | None = None,
+    h: int | None = None,
+    extra: str = "",
+) -> str:
     """Page description: level 0's (``w`` None) or a lower page's (``w`` x ``h``)."""
     head = f"{APERIO_HEAD} \r\n{w0}x{h0} [0,0 {w0}x{h0}] ({tile}x{tile})"
     if w is not None:
@@ -31,25 +40,53 @@ def aperio_description(w0: int, h0: int, tile: int, quality: int, mpp: float, ap
     return f"{head} JPEG/RGB Q={quality}|AppMag = {app_mag:g}|MPP = {mpp:g}{extra}"
 
 
-def write_aperio(path: str | Path, width: int, height: int, level0: Iterator[bytes],
-                 rest: Callable[[], tuple[NDArray[np.uint8], list[Level]] | None], *, tile: int, quality: int, mpp: float,
-                 app_mag: float, ycbcr: bool = True, bigtiff: bool | None = None, software: str = "zoomgrade",
-                 extra_desc: str = "") -> None:
+def write_aperio(
+    path: str | Path,
+    width: int,
+    height: int,
+    level0: Iterator[bytes],
+    rest: Callable[[], tuple[NDArray[np.uint8], list[Level]] | None],
+    *,
+    tile: int,
+    quality: int,
+    mpp: float,
+    app_mag: float,
+    ycbcr: bool = True,
+    bigtiff: bool | None = None,
+    software: str = "zoomgrade",
+    extra_desc: str = "",
+) -> None:
     """Write level 0 from ``level0`` (its JPEG tiles in row-major order), then ``rest()``'s thumbnail and
     lower levels (None: level 0 is the only page). ``ycbcr``: tiles are YCbCr 4:2:0 JPEG (else RGB components, as Aperio scanners store
     them); the TIFF tags say which. ``bigtiff``: None = only when level 0 needs it."""
     common: dict[str, Any]
     if ycbcr:
-        common = {"photometric": "rgb", "compression": "jpeg", "subsampling": (2, 2), "metadata": None,
-                  "software": software}
+        common = {
+            "photometric": "rgb",
+            "compression": "jpeg",
+            "subsampling": (2, 2),
+            "metadata": None,
+            "software": software,
+        }
     else:
-        common = {"photometric": "rgb", "compression": "jpeg", "compressionargs": {"outcolorspace": "RGB"},
-                  "metadata": None, "software": software}
+        common = {
+            "photometric": "rgb",
+            "compression": "jpeg",
+            "compressionargs": {"outcolorspace": "RGB"},
+            "metadata": None,
+            "software": software,
+        }
     big = width * height * 3 > 2**31 if bigtiff is None else bigtiff
     desc = aperio_description
     with tifffile.TiffWriter(path, bigtiff=big) as tw:
-        tw.write(level0, shape=(height, width, 3), dtype=np.uint8, tile=(tile, tile),
-                 description=desc(width, height, tile, quality, mpp, app_mag, extra=extra_desc), **common)
+        tw.write(
+            level0,
+            shape=(height, width, 3),
+            dtype=np.uint8,
+            tile=(tile, tile),
+            description=desc(width, height, tile, quality, mpp, app_mag, extra=extra_desc),
+            **common,
+        )
         more = rest()
         if more is None:
             return
@@ -57,8 +94,18 @@ def write_aperio(path: str | Path, width: int, height: int, level0: Iterator[byt
         thumb_args = {k: v for k, v in common.items() if k not in ("compression", "subsampling", "compressionargs")}
         if ycbcr:
             thumb_args.update(compression="jpeg", subsampling=(2, 2), compressionargs={"level": quality})
-        tw.write(thumb, rowsperstrip=16, description=desc(width, height, tile, quality, mpp, app_mag, thumb.shape[1],
-                                                          thumb.shape[0]), **thumb_args)
+        tw.write(
+            thumb,
+            rowsperstrip=16,
+            description=desc(width, height, tile, quality, mpp, app_mag, thumb.shape[1], thumb.shape[0]),
+            **thumb_args,
+        )
         for w, h, tiles in levels:
-            tw.write(iter(tiles), shape=(h, w, 3), dtype=np.uint8, tile=(tile, tile),
-                     description=desc(width, height, tile, quality, mpp, app_mag, w, h), **common)
+            tw.write(
+                iter(tiles),
+                shape=(h, w, 3),
+                dtype=np.uint8,
+                tile=(tile, tile),
+                description=desc(width, height, tile, quality, mpp, app_mag, w, h),
+                **common,
+            )

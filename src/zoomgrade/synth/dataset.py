@@ -25,8 +25,14 @@ def plan_set(n: int, seed: int) -> list[dict[str, Any]]:
     order = rng.permutation(n)
     plan = []
     for k in range(n):
-        plan.append({"name": f"synth-{seed + k:07d}-{cats[order[k]]}", "category": cats[order[k]],
-                     "stain": "pap" if rng.random() < 0.6 else "diffquik", "seed": seed + k})
+        plan.append(
+            {
+                "name": f"synth-{seed + k:07d}-{cats[order[k]]}",
+                "category": cats[order[k]],
+                "stain": "pap" if rng.random() < 0.6 else "diffquik",
+                "seed": seed + k,
+            }
+        )
     for cat in CATEGORIES:
         members = [p for p in plan if p["category"] == cat]
         m = len(members)

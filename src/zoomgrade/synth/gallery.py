@@ -28,7 +28,9 @@ THUMB_PX = 360
 
 def _save(img: np.ndarray, path: Path) -> None:
     # Adaptive palette PNG: a fraction of the size of truecolour, visually the same at this scale.
-    Image.fromarray(img).quantize(colors=192, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(path, optimize=True)
+    Image.fromarray(img).quantize(colors=192, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
+        path, optimize=True
+    )
 
 
 def make_gallery(out: Path, work: Path, size_mm: float = 4.0) -> list[dict]:
@@ -54,9 +56,16 @@ def make_gallery(out: Path, work: Path, size_mm: float = 4.0) -> list[dict]:
         names = {f"{cat}-{v}.png": img for v, img in (("thumbnail", thumb), ("low-8um", low), ("high-0.5um", high))}
         for name, img in names.items():
             _save(img, out / name)
-        rows.append({"category": cat, "stain": stain, "seed": SEED + k, "files": list(names),
-                     "group": f"{group.label} {group.properties['architecture']}, {group.properties['cell_count']} cells",
-                     "counts": truth["counts"]})
+        rows.append(
+            {
+                "category": cat,
+                "stain": stain,
+                "seed": SEED + k,
+                "files": list(names),
+                "group": f"{group.label} {group.properties['architecture']}, {group.properties['cell_count']} cells",
+                "counts": truth["counts"],
+            }
+        )
     _index(out, rows, size_mm)
     return rows
 
@@ -95,8 +104,10 @@ def _index(out: Path, rows: list[dict], size_mm: float) -> None:
         name = TBSRTC.category_names[r["category"]]
         t, lo, hi = r["files"]
         counts = ", ".join(f"{k}: {v}" for k, v in r["counts"].items() if v)
-        lines.append(f"| **{r['category']}** {name}<br>{r['stain']}, seed {r['seed']}<br>groups {counts}<br>crop: {r['group']} "
-                     f"| ![]({t}) | ![]({lo}) | ![]({hi}) |")
+        lines.append(
+            f"| **{r['category']}** {name}<br>{r['stain']}, seed {r['seed']}<br>groups {counts}<br>crop: {r['group']} "
+            f"| ![]({t}) | ![]({lo}) | ![]({hi}) |"
+        )
     lines += ["", "## What still looks wrong", ""] + [f"- {d}" for d in KNOWN_DIFFERENCES]
     (out / "README.md").write_text("\n".join(lines) + "\n")
 

@@ -25,7 +25,9 @@ THUMB_MAX = 768  # Aperio thumbnails are ~768 px on the long side
 
 def encode_tile(rgb: np.ndarray, quality: int) -> bytes:
     """JPEG (YCbCr 4:2:0) exactly as tifffile would encode the tile, so the TIFF tags match."""
-    return bytes(imagecodecs.jpeg_encode(rgb, level=quality, colorspace="RGB", outcolorspace="YCBCR", subsampling=(2, 2)))
+    return bytes(
+        imagecodecs.jpeg_encode(rgb, level=quality, colorspace="RGB", outcolorspace="YCBCR", subsampling=(2, 2))
+    )
 
 
 def downsample(rgb: np.ndarray, f: int) -> np.ndarray:
@@ -82,7 +84,9 @@ class _Level:
         if row.shape[0] < self.tile:  # last partial tile row: repeat the edge (never shown, keeps JPEG tidy)
             row = np.concatenate([row, np.repeat(row[-1:], self.tile - row.shape[0], 0)])
         for c in range(self.cols):
-            self.tiles.append(encode_tile(np.ascontiguousarray(row[:, c * self.tile : (c + 1) * self.tile]), self.quality))
+            self.tiles.append(
+                encode_tile(np.ascontiguousarray(row[:, c * self.tile : (c + 1) * self.tile]), self.quality)
+            )
         if self.keep_pixels:
             self.pixels.append(row)
         if self.child is not None:
@@ -147,6 +151,17 @@ def write_pyramid(
         th = small[: small.shape[0] // f * f, : small.shape[1] // f * f]
         return (downsample(th, f) if f > 1 else th), [(lv.width, lv.height, lv.tiles) for lv in levels]
 
-    write_aperio(path, width, height, level0(), rest, tile=tile, quality=quality, mpp=mpp, app_mag=app_mag,
-                 software="zoomgrade-synth", extra_desc=extra_desc)
+    write_aperio(
+        path,
+        width,
+        height,
+        level0(),
+        rest,
+        tile=tile,
+        quality=quality,
+        mpp=mpp,
+        app_mag=app_mag,
+        software="zoomgrade-synth",
+        extra_desc=extra_desc,
+    )
     return sizes

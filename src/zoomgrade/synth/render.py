@@ -48,8 +48,14 @@ class Renderer:
     # -- what is where ---------------------------------------------------------------------------
     def touching(self, x0: int, y0: int, x1: int, y1: int, rows: dict | None = None) -> dict[str, np.ndarray]:
         s = self.scene
-        tables = {"nuclei": s.nuclei, "discs": s.discs, "rbcs": s.rbcs, "blobs": s.blobs, "blurs": s.blurs,
-                  "sheets": s.sheets}
+        tables = {
+            "nuclei": s.nuclei,
+            "discs": s.discs,
+            "rbcs": s.rbcs,
+            "blobs": s.blobs,
+            "blurs": s.blurs,
+            "sheets": s.sheets,
+        }
         return {k: t.select(x0, y0, x1, y1, None if rows is None else rows[k]) for k, t in tables.items()}
 
     def tint_patch(self, x0: int, y0: int, w: int, h: int) -> np.ndarray:
@@ -77,8 +83,9 @@ class Renderer:
         return round(float(sub.mean()) / self.tint_step) * self.tint_step
 
     # -- drawing ----------------------------------------------------------------------------------
-    def render(self, x0: int, y0: int, w: int, h: int, hit: dict[str, np.ndarray] | None = None,
-               flat: float | None = None) -> np.ndarray:
+    def render(
+        self, x0: int, y0: int, w: int, h: int, hit: dict[str, np.ndarray] | None = None, flat: float | None = None
+    ) -> np.ndarray:
         """RGB uint8 (h, w, 3) of the level-0 region at (x0, y0)."""
         if hit is None:
             hit = self.touching(x0, y0, x0 + w, y0 + h)

@@ -88,10 +88,25 @@ def build_scene(category: str, stain: str, size_mm: tuple[float, float], seed: i
         placed.append((cx, cy, reach))
         xy = lay.xy + [cx, cy]
         nuc = sample_nuclei(fine, len(xy), mpp, r_groups, lay.angles)
-        nuc_t.append(Table(cx=xy[:, 0], cy=xy[:, 1], reach=nuc.a + 2, a=nuc.a, b=nuc.b, theta=nuc.theta,
-                           density=nuc.density, pallor=nuc.pallor, rim=nuc.rim, texture=nuc.texture,
-                           groove=nuc.groove, inclusion=nuc.inclusion, nucleolus=nuc.nucleolus,
-                           irregular=nuc.irregular, od=np.tile(pal["nucleus"], (len(xy), 1))))
+        nuc_t.append(
+            Table(
+                cx=xy[:, 0],
+                cy=xy[:, 1],
+                reach=nuc.a + 2,
+                a=nuc.a,
+                b=nuc.b,
+                theta=nuc.theta,
+                density=nuc.density,
+                pallor=nuc.pallor,
+                rim=nuc.rim,
+                texture=nuc.texture,
+                groove=nuc.groove,
+                inclusion=nuc.inclusion,
+                nucleolus=nuc.nucleolus,
+                irregular=nuc.irregular,
+                od=np.tile(pal["nucleus"], (len(xy), 1)),
+            )
+        )
         s = SPACING_UM * um * PROFILES[fine].spacing
         outline = group_outline(xy, 0.5 * s)
         cyto = pal["cytoplasm"] * r_groups.uniform(0.7, 1.1) * (1 + PROFILES[fine].overlap)
@@ -99,12 +114,30 @@ def build_scene(category: str, stain: str, size_mm: tuple[float, float], seed: i
         # Cell borders: crisp in benign honeycomb sheets, faint in crowded (syncytial) groups.
         cr = s * r_groups.uniform(0.5, 0.58, len(xy))
         border = 0.9 if fine == "II" else 0.4
-        disc_t.append(discs(xy, cr, cr * r_groups.uniform(0.85, 1.0, len(xy)), r_groups.uniform(0, 3.2, len(xy)),
-                             np.tile(cyto * border, (len(xy), 1)), CELL, 2.0))
+        disc_t.append(
+            discs(
+                xy,
+                cr,
+                cr * r_groups.uniform(0.85, 1.0, len(xy)),
+                r_groups.uniform(0, 3.2, len(xy)),
+                np.tile(cyto * border, (len(xy), 1)),
+                CELL,
+                2.0,
+            )
+        )
         if lay.lumens and fine in ("III", "IV", "V") and r_groups.random() < 0.6:
             lum = np.array(lay.lumens) + [cx, cy, 0]
-            disc_t.append(discs(lum[:, :2], lum[:, 2], lum[:, 2], np.zeros(len(lum)),
-                                 np.tile(pal["colloid_thick"] * 0.9, (len(lum), 1)), FLAT, 1.5))
+            disc_t.append(
+                discs(
+                    lum[:, :2],
+                    lum[:, 2],
+                    lum[:, 2],
+                    np.zeros(len(lum)),
+                    np.tile(pal["colloid_thick"] * 0.9, (len(lum), 1)),
+                    FLAT,
+                    1.5,
+                )
+            )
         groups.append(GroupTruth(fine, outline, len(xy), arch))
         if fine == "VI" and r_groups.random() < 0.35:  # psammoma body beside a papillary group
             pr = r_groups.uniform(12, 25) * um
@@ -113,8 +146,10 @@ def build_scene(category: str, stain: str, size_mm: tuple[float, float], seed: i
 
     drawn = comp.slide_category([(g.fine, g.cell_count) for g in groups])
     if drawn != category:
-        raise ValueError(f"a {size_mm[0]:g} x {size_mm[1]:g} mm slide has no room for a category {category} mix "
-                         f"(its groups make it {drawn}); use a larger size")
+        raise ValueError(
+            f"a {size_mm[0]:g} x {size_mm[1]:g} mm slide has no room for a category {category} mix "
+            f"(its groups make it {drawn}); use a larger size"
+        )
     nuc_t.append(lymphocytes(r_bg, weight, area, pal, um))
     disc_t += macrophages(r_bg, weight, area * mac_rate, pal, um, nuc_t)
     disc_t.append(debris(r_bg, weight, area, pal, um))
@@ -123,8 +158,26 @@ def build_scene(category: str, stain: str, size_mm: tuple[float, float], seed: i
     rbcs = red_cells(r_rbc, blood_field, um)
     outlines = [np.asarray(p.exterior.coords, np.float32) for p, _ in sheets]
     bounds = np.array([p.bounds for p, _ in sheets]).reshape(-1, 4)
-    sheet_t = Table(cx=(bounds[:, 0] + bounds[:, 2]) / 2, cy=(bounds[:, 1] + bounds[:, 3]) / 2,
-                    reach=np.maximum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1]) / 2 + 8,
-                    od=np.array([c for _, c in sheets], np.float32).reshape(-1, 3))
-    return Scene(width, height, mpp, seed, category, pal, tint, Table.concat(nuc_t), Table.concat(disc_t),
-                 rbcs, blobs, blurs, sheet_t, outlines, groups)
+    sheet_t = Table(
+        cx=(bounds[:, 0] + bounds[:, 2]) / 2,
+        cy=(bounds[:, 1] + bounds[:, 3]) / 2,
+        reach=np.maximum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1]) / 2 + 8,
+        od=np.array([c for _, c in sheets], np.float32).reshape(-1, 3),
+    )
+    return Scene(
+        width,
+        height,
+        mpp,
+        seed,
+        category,
+        pal,
+        tint,
+        Table.concat(nuc_t),
+        Table.concat(disc_t),
+        rbcs,
+        blobs,
+        blurs,
+        sheet_t,
+        outlines,
+        groups,
+    )

@@ -56,8 +56,11 @@ def _render_row(j: int) -> tuple[list[bytes], np.ndarray]:
         else:
             rgb = r.render(x0, y0, RENDER, RENDER, hit, flat)
             k = RENDER // TILE
-            data = [encode_tile(np.ascontiguousarray(rgb[a * TILE:(a + 1) * TILE, b * TILE:(b + 1) * TILE]), QUALITY)
-                    for a in range(k) for b in range(k)]
+            data = [
+                encode_tile(np.ascontiguousarray(rgb[a * TILE : (a + 1) * TILE, b * TILE : (b + 1) * TILE]), QUALITY)
+                for a in range(k)
+                for b in range(k)
+            ]
             small = downsample(rgb, step)
             if flat is not None:
                 cache[flat] = (data, small)
@@ -70,7 +73,9 @@ def _render_row(j: int) -> tuple[list[bytes], np.ndarray]:
     return tiles, np.concatenate(strips, axis=1)
 
 
-def _rows(scene: Scene, step: int, workers: int, progress: Callable[[int, int], None] | None) -> Iterator[tuple[list[bytes], np.ndarray]]:
+def _rows(
+    scene: Scene, step: int, workers: int, progress: Callable[[int, int], None] | None
+) -> Iterator[tuple[list[bytes], np.ndarray]]:
     n = -(-scene.height // RENDER)
     if workers <= 1:
         _init(scene, step)
@@ -121,9 +126,17 @@ def write_slide(
     scene = build_scene(category, stain, size, int(seed), MPP)
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     tmp = out.with_name(out.name + ".part")
-    sizes = write_pyramid(tmp, scene.width, scene.height, _rows(scene, level_step, workers, progress),
-                          tile=TILE, level_step=level_step, quality=QUALITY, mpp=MPP,
-                          extra_desc=f"|ScanScope ID = ZOOMGRADE-SYNTH|Title = synthetic thyroid FNA ({stain})")
+    sizes = write_pyramid(
+        tmp,
+        scene.width,
+        scene.height,
+        _rows(scene, level_step, workers, progress),
+        tile=TILE,
+        level_step=level_step,
+        quality=QUALITY,
+        mpp=MPP,
+        extra_desc=f"|ScanScope ID = ZOOMGRADE-SYNTH|Title = synthetic thyroid FNA ({stain})",
+    )
     tmp.replace(out)
     truth = truth_record(scene, stain, size, sizes)
     gj_path, truth_path = truth_paths(out)

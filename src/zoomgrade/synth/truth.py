@@ -21,7 +21,9 @@ def truth_paths(slide_path: str | Path) -> tuple[Path, Path]:
     return stem.with_name(stem.name + ".geojson"), stem.with_name(stem.name + ".truth.json")
 
 
-def truth_record(scene: Scene, stain: str, size_mm: tuple[float, float], level_sizes: list[tuple[int, int]]) -> dict[str, Any]:
+def truth_record(
+    scene: Scene, stain: str, size_mm: tuple[float, float], level_sizes: list[tuple[int, int]]
+) -> dict[str, Any]:
     pairs = [(g.fine, g.cell_count) for g in scene.groups]
     category = comp.slide_category(pairs)
     counts = {f: sum(1 for g in scene.groups if g.fine == f) for f in TBSRTC.fine}

@@ -53,10 +53,22 @@ class SlideEntry:
 
     def row(self) -> dict[str, Any]:
         """The worklist row as plain JSON."""
-        return {"key": self.key, "name": self.name, "status": self.status, "category": self.category,
-                "category_name": self.category_name, "risk": self.risk, "n_regions": self.n_regions,
-                "counts": self.counts, "seconds": self.seconds, "qc": qc_summary(self.qc), "error": self.error,
-                "mode": self.mode, "warnings": self.n_warnings, "has_result": self.result_dir is not None}
+        return {
+            "key": self.key,
+            "name": self.name,
+            "status": self.status,
+            "category": self.category,
+            "category_name": self.category_name,
+            "risk": self.risk,
+            "n_regions": self.n_regions,
+            "counts": self.counts,
+            "seconds": self.seconds,
+            "qc": qc_summary(self.qc),
+            "error": self.error,
+            "mode": self.mode,
+            "warnings": self.n_warnings,
+            "has_result": self.result_dir is not None,
+        }
 
 
 def slide_key(rel: str) -> str:
@@ -126,14 +138,21 @@ def entry_from_result(key: str, result_dir: Path, doc: dict[str, Any]) -> SlideE
     cost = as_dict(doc.get("cost"))
     warnings = as_list(doc.get("warnings"))
     return SlideEntry(
-        key=key, name=str(slide.get("name") or result_dir.name), status=status, result_dir=result_dir,
+        key=key,
+        name=str(slide.get("name") or result_dir.name),
+        status=status,
+        result_dir=result_dir,
         slide_path=str(slide["path"]) if slide.get("path") else None,
         category=str(category) if category is not None else None,
         category_name=str(doc["category_name"]) if doc.get("category_name") is not None else None,
         risk=_num(doc.get("risk_of_malignancy")) if category is not None else None,
-        n_regions=len(regions), counts={str(k): int(v) for k, v in counts.items() if _num(v) is not None},
-        seconds=_num(cost.get("wall_seconds")), qc=doc.get("qc"), mode=str(doc.get("mode") or "") or None,
-        n_warnings=len(warnings), dims=_dims(slide),
+        n_regions=len(regions),
+        counts={str(k): int(v) for k, v in counts.items() if _num(v) is not None},
+        seconds=_num(cost.get("wall_seconds")),
+        qc=doc.get("qc"),
+        mode=str(doc.get("mode") or "") or None,
+        n_warnings=len(warnings),
+        dims=_dims(slide),
     )
 
 
@@ -172,8 +191,10 @@ class ResultsIndex:
         self._entries: dict[str, SlideEntry] = {}
         self.refresh()
         if not self._entries:
-            raise ResultsError(f"{root}: no result.json in this folder or its sub-folders, and no summary.csv "
-                               "rows (give the --out folder of `zoomgrade grade` or `zoomgrade batch`)")
+            raise ResultsError(
+                f"{root}: no result.json in this folder or its sub-folders, and no summary.csv "
+                "rows (give the --out folder of `zoomgrade grade` or `zoomgrade batch`)"
+            )
 
     def _result_dirs(self) -> list[Path]:
         if (self.root / "result.json").is_file():
@@ -217,9 +238,16 @@ class ResultsIndex:
                     continue
                 name = row.get("slide") or Path(row.get("path") or "?").name
                 key = slide_key("failed:" + (row.get("path") or name))
-                entries[key] = SlideEntry(key=key, name=name, status="failed", result_dir=None,
-                                          slide_path=row.get("path") or None, error=row.get("error") or "failed",
-                                          seconds=_num(row.get("seconds")), mode=row.get("mode") or None)
+                entries[key] = SlideEntry(
+                    key=key,
+                    name=name,
+                    status="failed",
+                    result_dir=None,
+                    slide_path=row.get("path") or None,
+                    error=row.get("error") or "failed",
+                    seconds=_num(row.get("seconds")),
+                    mode=row.get("mode") or None,
+                )
             self._entries, self._stamp = entries, stamp
 
     def entries(self) -> list[SlideEntry]:

@@ -64,8 +64,10 @@ def measure(results_dir: str, name: str | None = None) -> dict[str, list[float]]
         server.viewer.cache = type(server.viewer.cache)(server.viewer.cache.max_bytes)
         cut = [_get(u) for u in urls]
         cached = [_get(u) for u in urls]
-        print(f"{e.name}: {geo.width} x {geo.height} px, levels {geo.max_level - LEVELS + 1}-{geo.max_level}, "
-              f"{len(urls)} tiles per pass (slide open: {dz:.0f} ms)")
+        print(
+            f"{e.name}: {geo.width} x {geo.height} px, levels {geo.max_level - LEVELS + 1}-{geo.max_level}, "
+            f"{len(urls)} tiles per pass (slide open: {dz:.0f} ms)"
+        )
         print(f"  cut from the slide: {_stats(cut)}")
         print(f"  from the tile cache: {_stats(cached)}")
         return {"cut": cut, "cached": cached}

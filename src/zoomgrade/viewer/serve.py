@@ -27,7 +27,7 @@ class ViewerServer:
         self.port = self.sockets[0].getsockname()[1]
         self.host = host
         local = host in ("127.0.0.1", "localhost", "::1")
-        self.viewer.hosts = ({f"{h}:{self.port}" for h in ("127.0.0.1", "localhost", "[::1]")} if local else None)
+        self.viewer.hosts = {f"{h}:{self.port}" for h in ("127.0.0.1", "localhost", "[::1]")} if local else None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()

@@ -34,8 +34,10 @@ HERE = Path(__file__).parent
 STATIC, TEMPLATES = HERE / "static", HERE / "templates"
 KEY = r"([0-9a-f]{12})"
 #: what the pages may load: only this server (images also as data: URIs, which report.html inlines)
-CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
-       "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
 
 
 @dataclass
@@ -229,11 +231,13 @@ def _mime(name: str) -> str:
 
 def _link_report(html: bytes, key: str) -> bytes:
     """report.html as served here: a bar linking to this slide's viewer page after <body> (the key is hex)."""
-    bar = (f'<p style="margin:0;padding:8px 16px;background:#263238;font:15px sans-serif">'
-           f'<a style="color:#fff" href="/slide/{key}">Open this slide in the zoomgrade viewer</a> &middot; '
-           f'<a style="color:#fff" href="/">worklist</a></p>').encode()
+    bar = (
+        f'<p style="margin:0;padding:8px 16px;background:#263238;font:15px sans-serif">'
+        f'<a style="color:#fff" href="/slide/{key}">Open this slide in the zoomgrade viewer</a> &middot; '
+        f'<a style="color:#fff" href="/">worklist</a></p>'
+    ).encode()
     i = html.find(b"<body>")
-    return html[: i + 6] + bar + html[i + 6:] if i >= 0 else bar + html
+    return html[: i + 6] + bar + html[i + 6 :] if i >= 0 else bar + html
 
 
 def make_app(viewer: Viewer) -> tornado.web.Application:
@@ -249,6 +253,13 @@ def make_app(viewer: Viewer) -> tornado.web.Application:
         (r"/(summary\.csv|failures\.csv)", RunFileHandler, a),
         (r"/static/(.*)", Static, {"path": str(STATIC)}),
     ]
-    return tornado.web.Application(routes, template_path=str(TEMPLATES), default_handler_class=NotFound,
-                                   default_handler_args=a, autoescape="xhtml_escape", compress_response=True,
-                                   serve_traceback=False, xsrf_cookies=False)
+    return tornado.web.Application(
+        routes,
+        template_path=str(TEMPLATES),
+        default_handler_class=NotFound,
+        default_handler_args=a,
+        autoescape="xhtml_escape",
+        compress_response=True,
+        serve_traceback=False,
+        xsrf_cookies=False,
+    )

@@ -58,9 +58,12 @@ def _from_definition(ld: Any) -> dict[str, Any]:
     coarse = [c for c in ld.get("coarse") or [] if isinstance(c, dict) and isinstance(c.get("name"), str)]
     colors = {str(k): v.get("colour") for k, v in cats.items() if isinstance(v, dict)}
     colors.update({c["name"]: c.get("colour") for c in coarse})
-    return {"fine": ld.get("fine") if isinstance(ld.get("fine"), list) else None,
-            "coarse": [c["name"] for c in coarse] or None, "colors": colors,
-            "category_names": {str(k): v["name"] for k, v in cats.items() if isinstance(v, dict) and v.get("name")}}
+    return {
+        "fine": ld.get("fine") if isinstance(ld.get("fine"), list) else None,
+        "coarse": [c["name"] for c in coarse] or None,
+        "colors": colors,
+        "category_names": {str(k): v["name"] for k, v in cats.items() if isinstance(v, dict) and v.get("name")},
+    }
 
 
 def label_display(doc: dict[str, Any], result_dir: Path | None) -> dict[str, Any]:
@@ -86,8 +89,13 @@ def label_display(doc: dict[str, Any], result_dir: Path | None) -> dict[str, Any
     for g in grades:
         if g not in colors:
             colors[g] = next(spare, "#808080")
-    return {"fine": [str(g) for g in fine] if fine else None, "grades": grades,
-            "coarse": [str(c) for c in coarse] if coarse else None, "names": names, "colors": colors}
+    return {
+        "fine": [str(g) for g in fine] if fine else None,
+        "grades": grades,
+        "coarse": [str(c) for c in coarse] if coarse else None,
+        "names": names,
+        "colors": colors,
+    }
 
 
 def _probs(v: Any) -> list[float | None] | None:
@@ -126,16 +134,26 @@ def regions_by_severity(doc: dict[str, Any], fine: list[str] | None) -> list[dic
             bbox = [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
         if bbox is None:
             continue
-        out.append({
-            "id": r.get("id"), "fine_grade": str(r.get("fine_grade")), "coarse_grade": r.get("coarse_grade"),
-            "fine_confidence": _probs([r.get("fine_confidence")])[0],  # type: ignore[index]
-            "confidence": _probs([r.get("confidence")])[0],  # type: ignore[index]
-            "fine_probs": _probs(r.get("fine_probs")), "stage2_probs": _probs(r.get("stage2_probs")),
-            "coarse_probs": _probs(r.get("coarse_probs")), "decided_by": r.get("decided_by"),
-            "est_cells": r.get("est_cells"), "area_um2": r.get("area_um2"), "order": r.get("order"),
-            "patch_grades": as_list(r.get("patch_grades")),
-            "error": r.get("error"), "bbox": [float(v) for v in bbox], "rings": rings,
-        })
+        out.append(
+            {
+                "id": r.get("id"),
+                "fine_grade": str(r.get("fine_grade")),
+                "coarse_grade": r.get("coarse_grade"),
+                "fine_confidence": _probs([r.get("fine_confidence")])[0],  # type: ignore[index]
+                "confidence": _probs([r.get("confidence")])[0],  # type: ignore[index]
+                "fine_probs": _probs(r.get("fine_probs")),
+                "stage2_probs": _probs(r.get("stage2_probs")),
+                "coarse_probs": _probs(r.get("coarse_probs")),
+                "decided_by": r.get("decided_by"),
+                "est_cells": r.get("est_cells"),
+                "area_um2": r.get("area_um2"),
+                "order": r.get("order"),
+                "patch_grades": as_list(r.get("patch_grades")),
+                "error": r.get("error"),
+                "bbox": [float(v) for v in bbox],
+                "rings": rings,
+            }
+        )
 
     def rank(r: dict[str, Any]) -> tuple:
         sev = fine.index(r["fine_grade"]) if fine and r["fine_grade"] in fine else -1
@@ -145,19 +163,34 @@ def regions_by_severity(doc: dict[str, Any], fine: list[str] | None) -> list[dic
     return sorted(out, key=rank)
 
 
-def slide_document(entry: SlideEntry, doc: dict[str, Any], slide_error: str | None,
-                   dzi: dict[str, Any] | None) -> dict[str, Any]:
+def slide_document(
+    entry: SlideEntry, doc: dict[str, Any], slide_error: str | None, dzi: dict[str, Any] | None
+) -> dict[str, Any]:
     """The JSON the slide page is drawn from (every string is put in the page as text, never as markup)."""
     labels = label_display(doc, entry.result_dir)
     slide = as_dict(doc.get("slide"))
     return {
-        "key": entry.key, "name": entry.name, "status": entry.status, "mode": doc.get("mode"),
-        "category": doc.get("category"), "category_name": doc.get("category_name"),
+        "key": entry.key,
+        "name": entry.name,
+        "status": entry.status,
+        "mode": doc.get("mode"),
+        "category": doc.get("category"),
+        "category_name": doc.get("category_name"),
         "risk": doc.get("risk_of_malignancy") if doc.get("category") is not None else None,
-        "reason": doc.get("category_reason"), "adequacy": doc.get("adequacy"),
-        "qc": doc.get("qc"), "warnings": [str(w) for w in doc.get("warnings") or [] if w is not None],
-        "counts": doc.get("counts") or {}, "labels": labels,
-        "slide": {"width": slide.get("width"), "height": slide.get("height"), "mpp": slide.get("mpp"),
-                  "mpp_source": slide.get("mpp_source"), "path": slide.get("path")},
-        "regions": regions_by_severity(doc, labels["fine"]), "slide_error": slide_error, "dzi": dzi,
+        "reason": doc.get("category_reason"),
+        "adequacy": doc.get("adequacy"),
+        "qc": doc.get("qc"),
+        "warnings": [str(w) for w in doc.get("warnings") or [] if w is not None],
+        "counts": doc.get("counts") or {},
+        "labels": labels,
+        "slide": {
+            "width": slide.get("width"),
+            "height": slide.get("height"),
+            "mpp": slide.get("mpp"),
+            "mpp_source": slide.get("mpp_source"),
+            "path": slide.get("path"),
+        },
+        "regions": regions_by_severity(doc, labels["fine"]),
+        "slide_error": slide_error,
+        "dzi": dzi,
     }

@@ -67,8 +67,15 @@ class DeepZoom:
         return x0, y0, max(1, x1 - x0), max(1, y1 - y0), w, h
 
     def to_json(self, mpp: float) -> dict:
-        return {"width": self.width, "height": self.height, "tileSize": self.tile, "tileOverlap": 0,
-                "minLevel": 0, "maxLevel": self.max_level, "mpp": mpp}
+        return {
+            "width": self.width,
+            "height": self.height,
+            "tileSize": self.tile,
+            "tileOverlap": 0,
+            "minLevel": 0,
+            "maxLevel": self.max_level,
+            "mpp": mpp,
+        }
 
 
 class BytesLRU:
@@ -121,8 +128,11 @@ class SlidePool:
     or corrupt slide answers at once with the cause instead of retrying on every tile.
     """
 
-    def __init__(self, max_open: int = DEFAULT_OPEN_SLIDES,
-                 opener: Callable[[Path], Slide] = lambda p: open_slide(p, cache_bytes=SLIDE_CACHE_BYTES)) -> None:
+    def __init__(
+        self,
+        max_open: int = DEFAULT_OPEN_SLIDES,
+        opener: Callable[[Path], Slide] = lambda p: open_slide(p, cache_bytes=SLIDE_CACHE_BYTES),
+    ) -> None:
         self.max_open = max_open
         self._opener = opener
         self._open: OrderedDict[str, _Held] = OrderedDict()
@@ -154,8 +164,10 @@ class SlidePool:
             raise SlideUnavailable(msg) from None
         if expect and tuple(slide.dimensions) != tuple(expect):
             slide.close()
-            msg = (f"{path.name}: this file is {slide.dimensions[0]} x {slide.dimensions[1]} px but was graded as "
-                   f"{expect[0]} x {expect[1]} px: not the slide that was graded, not shown")
+            msg = (
+                f"{path.name}: this file is {slide.dimensions[0]} x {slide.dimensions[1]} px but was graded as "
+                f"{expect[0]} x {expect[1]} px: not the slide that was graded, not shown"
+            )
             self._failed[key] = (stamp, msg)
             raise SlideUnavailable(msg)
         self._failed.pop(key, None)

@@ -5,5 +5,14 @@ from .batches import Graded, Read, grade_batch, read_and_grade
 from .hints import PlanAhead, hint_ahead, slide_hinter
 from .reader import Reader, fit
 
-__all__ = ["Graded", "PlanAhead", "Read", "Reader", "fit", "grade_batch", "hint_ahead", "read_and_grade",
-           "slide_hinter"]
+__all__ = [
+    "Graded",
+    "PlanAhead",
+    "Read",
+    "Reader",
+    "fit",
+    "grade_batch",
+    "hint_ahead",
+    "read_and_grade",
+    "slide_hinter",
+]

@@ -68,8 +68,13 @@ def _ready(r: Read[T]) -> Ticket[T]:
     return lambda: r
 
 
-def _read_in_order(items: Sequence[T], read: Callable[[T], Images], out: queue.Queue[Ticket[T] | None],
-                   stop: threading.Event, skip: Callable[[], bool] | None) -> None:
+def _read_in_order(
+    items: Sequence[T],
+    read: Callable[[T], Images],
+    out: queue.Queue[Ticket[T] | None],
+    stop: threading.Event,
+    skip: Callable[[], bool] | None,
+) -> None:
     """One reader: item after item, asking ``skip()`` before each (a budget needs the reads in turn)."""
     for it in items:
         if stop.is_set():
@@ -78,8 +83,9 @@ def _read_in_order(items: Sequence[T], read: Callable[[T], Images], out: queue.Q
     out.put(None)
 
 
-def _read_pooled(items: Sequence[T], read: Callable[[T], Images], out: queue.Queue[Ticket[T] | None],
-                 stop: threading.Event, n: int) -> None:
+def _read_pooled(
+    items: Sequence[T], read: Callable[[T], Images], out: queue.Queue[Ticket[T] | None], stop: threading.Event, n: int
+) -> None:
     """``n`` reader threads: items are submitted in order and their futures queued in order, so the
     consumer still sees item order while up to ``n`` reads run at once."""
     pool = ThreadPoolExecutor(n, thread_name_prefix="zoomgrade-reader")
@@ -107,8 +113,9 @@ def _gather(tickets: queue.Queue[Ticket[T] | None], batch_size: int) -> Iterator
     yield group
 
 
-def grade_batch(reads: list[Read[T]], predict: Callable[[Images], Probs], batch_size: int, cost: CostRecord,
-                stage: str) -> list[Graded[T]]:
+def grade_batch(
+    reads: list[Read[T]], predict: Callable[[Images], Probs], batch_size: int, cost: CostRecord, stage: str
+) -> list[Graded[T]]:
     """The model on every image of ``reads`` (in forward passes of up to ``batch_size``): one ``Graded`` per
     read, in order. A failing forward pass fails every item of the group."""
     to_run = [r for r in reads if r.error is None and r.images is not None and len(r.images)]
@@ -118,7 +125,7 @@ def grade_batch(reads: list[Read[T]], predict: Callable[[Images], Probs], batch_
         batch = np.concatenate([r.images for r in to_run if r.images is not None], axis=0)
         t0 = time.perf_counter()
         try:
-            outs = [predict(batch[i:i + batch_size]) for i in range(0, len(batch), batch_size)]
+            outs = [predict(batch[i : i + batch_size]) for i in range(0, len(batch), batch_size)]
             probs = np.concatenate(outs, axis=0)
             cost.add(stage, model_calls=len(outs), model_items=len(batch))
         except Exception as err:  # recorded on each region of the batch
@@ -136,7 +143,7 @@ def grade_batch(reads: list[Read[T]], predict: Callable[[Images], Probs], batch_
         elif probs is None:
             out.append(Graded(r.item, None, failed))
         else:
-            out.append(Graded(r.item, probs[start:start + len(r.images)]))
+            out.append(Graded(r.item, probs[start : start + len(r.images)]))
             start += len(r.images)
     return out
 
@@ -165,11 +172,13 @@ def read_and_grade(
     tickets: queue.Queue[Ticket[T] | None] = queue.Queue(maxsize=max(1, depth))
     stop = threading.Event()
     if readers > 1 and skip is None:
-        th = threading.Thread(target=_read_pooled, args=(items, read, tickets, stop, readers),
-                              name="zoomgrade-reader", daemon=True)
+        th = threading.Thread(
+            target=_read_pooled, args=(items, read, tickets, stop, readers), name="zoomgrade-reader", daemon=True
+        )
     else:
-        th = threading.Thread(target=_read_in_order, args=(items, read, tickets, stop, skip),
-                              name="zoomgrade-reader", daemon=True)
+        th = threading.Thread(
+            target=_read_in_order, args=(items, read, tickets, stop, skip), name="zoomgrade-reader", daemon=True
+        )
     th.start()
     cost.add(infer_stage)  # the stage is on the record even when nothing was graded
     done = 0

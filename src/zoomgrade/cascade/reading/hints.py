@@ -27,8 +27,9 @@ def slide_hinter(slide: SlideLike, mpp: float) -> Hint | None:
 
 
 @contextlib.contextmanager
-def hint_ahead(slide: SlideLike, boxes: Sequence[Box], mpp: float, cost: CostRecord, stage: str,
-               enabled: bool = True) -> Iterator[None]:
+def hint_ahead(
+    slide: SlideLike, boxes: Sequence[Box], mpp: float, cost: CostRecord, stage: str, enabled: bool = True
+) -> Iterator[None]:
     """While the body reads, a thread hints ``boxes`` (level-0 px, in read order) at ``mpp``; its time goes
     to ``stage``. The thread is joined on leaving, so the slide is never closed under it."""
     hint = slide_hinter(slide, mpp) if enabled and boxes else None
@@ -58,15 +59,21 @@ class PlanAhead(Generic[T]):
     ``with`` block) before the slide is closed.
     Items are told apart by identity (``id``): pass distinct objects."""
 
-    def __init__(self, items: Sequence[T], plan: Callable[[T], Sequence[Box]], hint: Hint | None, cost: CostRecord,
-                 plan_stage: str, hint_stage: str) -> None:
+    def __init__(
+        self,
+        items: Sequence[T],
+        plan: Callable[[T], Sequence[Box]],
+        hint: Hint | None,
+        cost: CostRecord,
+        plan_stage: str,
+        hint_stage: str,
+    ) -> None:
         self._plan, self._hint, self._cost = plan, hint, cost
         self._stages = (plan_stage, hint_stage)
         self._ready = {id(it): threading.Event() for it in items}
         self._errors: dict[int, BaseException] = {}
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(list(items),), name="zoomgrade-planner",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(list(items),), name="zoomgrade-planner", daemon=True)
         self._thread.start()
 
     def _run(self, items: list[T]) -> None:
