@@ -19,7 +19,7 @@ from ..types import RegionGrade
 from .context import PassContext
 from .outcome import Outcome, RegionOutcome
 from .patch_rule import PatchVote, vote
-from .reading import Graded, Reader, hint_ahead, read_and_grade
+from .reading import Graded, Reader, hint_ahead, read_and_grade_high_power
 from .reading.batches import Images, Probs
 from .stage2 import Stage2Decision
 from .windows import Windows, region_windows
@@ -113,7 +113,6 @@ def _after_read(g: Graded[_Patches], base: Probs, ctx: PassContext, n_cls: int) 
 def run_fallback(ctx: PassContext, decisions: list[Stage2Decision]) -> list[FallbackResult]:
     """One result per decision, in the order given."""
     cfg, n_cls = ctx.cfg, len(ctx.labels.fine) + 1
-    budget = ctx.high_power_budget()
     own = {d.job.order: (d.window_probs if d.window_probs is not None else np.zeros((0, n_cls))) for d in decisions}
     more = [_Patches(d, w) for d in decisions if (w := patches_to_read(d, ctx)).boxes]
     reading = {id(p.decision) for p in more}
@@ -131,16 +130,11 @@ def run_fallback(ctx: PassContext, decisions: list[Stage2Decision]) -> list[Fall
 
     boxes = [b for p in more for b in p.windows.boxes]
     with hint_ahead(ctx.slide, boxes, cfg.stage2.mpp, ctx.cost, "fallback_hints", enabled=cfg.stage2.readahead):
-        for g in read_and_grade(
+        for g in read_and_grade_high_power(
+            ctx,
             more,
             read,
-            ctx.high_power_model().predict,
-            batch_size=cfg.stage2.batch_size,
-            depth=cfg.stage2.prefetch_regions,
-            cost=ctx.cost,
             infer_stage="fallback",
-            skip=budget.exhausted if budget.limited else None,
-            readers=cfg.stage2.readers,
             on_item=lambda n: ctx.report("fallback", done + n, total),
         ):
             order = g.item.decision.job.order

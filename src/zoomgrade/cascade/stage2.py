@@ -22,7 +22,7 @@ from .config import GradeConfig
 from .context import PassContext
 from .fusion import Likelihood, coarse_prior, fuse, region_likelihood
 from .outcome import Outcome, RegionOutcome
-from .reading import Graded, PlanAhead, Reader, read_and_grade, slide_hinter
+from .reading import Graded, PlanAhead, Reader, read_and_grade_high_power, slide_hinter
 from .reading.batches import Images, Probs
 from .reading_stop import ReadingStop
 from .windows import Windows, best_covered, region_windows
@@ -223,16 +223,11 @@ def run_stage2(ctx: PassContext, regions: list[Region], stop: ReadingStop | None
         # About one check per model batch: the rule walks every graded region (cheap, but not per region).
         check_every = max(1, cfg.stage2.batch_size // max(1, cfg.stage2.windows_per_region))
         out: list[Stage2Decision] = []
-        for g in read_and_grade(
+        for g in read_and_grade_high_power(
+            ctx,
             jobs,
             read,
-            ctx.high_power_model().predict,
-            batch_size=cfg.stage2.batch_size,
-            depth=cfg.stage2.prefetch_regions,
-            cost=ctx.cost,
             infer_stage="stage2_infer",
-            skip=budget.exhausted if budget.limited else None,
-            readers=cfg.stage2.readers,
             on_item=lambda n: ctx.report("stage2", n, total),
         ):
             out.append(_decision(ctx, g, read.cells.get(g.item.order)))

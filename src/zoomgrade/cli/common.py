@@ -17,6 +17,12 @@ from ..errors import ZoomgradeError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: ``--models`` of the commands that grade (grade, demo)
+MODELS_HELP = (
+    "Model folder (stage1/stage2 weights and cards, docs/models.md; default: the config's models.folder, else "
+    "the shipped weights). The label set comes from its cards."
+)
+
 #: exit codes: 0 all done, 1 some slides failed (the rest written), 2 bad usage or input, 3 every slide
 #: done but at least one withheld (no category: quality control or outside the models' domain). A
 #: pipeline that reads only the exit code must not take a withheld slide for a graded one.

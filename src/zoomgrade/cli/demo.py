@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..outputs.naming import output_dirs
-from .common import EXIT_OK, EXIT_WITHHELD, fail, guarded, stderr
+from .common import EXIT_OK, EXIT_WITHHELD, MODELS_HELP, fail, guarded, stderr
 from .grade import Device, run_grade
 
 
@@ -33,9 +33,7 @@ def demo_cmd(
     models_dir: Path | None = typer.Option(
         None,
         "--models",
-        help="Model folder (stage1/stage2 weights and "
-        "cards, docs/models.md; default: the config's models.folder, else "
-        "the shipped weights). The label set comes from its cards.",
+        help=MODELS_HELP,
     ),
 ) -> None:
     """Generate a synthetic thyroid FNA slide (4 x 4 mm, known category) and grade it: see what zoomgrade gives you."""

@@ -20,6 +20,7 @@ from .common import (
     EXIT_OK,
     EXIT_PARTIAL,
     EXIT_WITHHELD,
+    MODELS_HELP,
     check_number,
     guarded,
     set_torch_threads,
@@ -176,9 +177,7 @@ def grade_cmd(
     models_dir: Path | None = typer.Option(
         None,
         "--models",
-        help="Model folder (stage1/stage2 weights and "
-        "cards, docs/models.md; default: the config's models.folder, else "
-        "the shipped weights). The label set comes from its cards.",
+        help=MODELS_HELP,
     ),
     read_all: bool = typer.Option(
         False,

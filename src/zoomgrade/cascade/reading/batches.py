@@ -20,12 +20,15 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ...types import CostRecord
+
+if TYPE_CHECKING:
+    from ..context import PassContext
 
 T = TypeVar("T")
 Images = NDArray[np.uint8]  # (k, H, W, 3)
@@ -196,3 +199,28 @@ def read_and_grade(
             with contextlib.suppress(queue.Empty):
                 tickets.get(timeout=0.05)
         th.join()
+
+
+def read_and_grade_high_power(
+    ctx: PassContext,
+    items: Sequence[T],
+    read: Callable[[T], Images],
+    *,
+    infer_stage: str,
+    on_item: Callable[[int], None] | None = None,
+) -> Iterator[Graded[T]]:
+    """``read_and_grade`` with the run's stage-2 model, its reading settings and the shared high-power
+    budget: stage 2 and the fallback read and grade alike."""
+    s2, budget = ctx.cfg.stage2, ctx.high_power_budget()
+    return read_and_grade(
+        items,
+        read,
+        ctx.high_power_model().predict,
+        batch_size=s2.batch_size,
+        depth=s2.prefetch_regions,
+        cost=ctx.cost,
+        infer_stage=infer_stage,
+        skip=budget.exhausted if budget.limited else None,
+        readers=s2.readers,
+        on_item=on_item,
+    )
