@@ -34,6 +34,9 @@ FIT_PIXELS = 20_000  # pixels the mixture is fitted on (an even sample over the 
 #: faint material (plasma, thin colloid, stained alike by both smear stains) and the noisy hue of a short
 #: OD vector do not dominate (docs/quality-control.md)
 HUE_OD = 0.30
+#: stained pixels a slide needs for its hues to be compared (fewer: the stain check reports the slide
+#: unstained or empty, and a reference slide is left out of the fit)
+MIN_HUE_PIXELS = 20
 #: orthonormal basis of the plane orthogonal to grey (1, 1, 1): a unit OD direction's hue coordinates
 _PLANE = np.array([[1.0, -1.0, 0.0], [1.0, 1.0, -2.0]]) / np.array([[np.sqrt(2.0)], [np.sqrt(6.0)]])
 
@@ -59,21 +62,20 @@ def _fit(pixels: Sequence[np.ndarray]) -> dict:
 
 def neg_log_likelihood(mixture: dict, x: np.ndarray) -> np.ndarray:
     """(N,) negative log-likelihood of each row of ``x`` under the stored mixture."""
+    from scipy.special import logsumexp
+    from scipy.stats import multivariate_normal
+
     x = np.asarray(x, np.float64)
-    logs = []
-    for w, mu, c in zip(mixture["weights"], mixture["means"], mixture["covariances"]):
-        cov = np.asarray(c, np.float64)
-        d = x - np.asarray(mu, np.float64)
-        maha = np.einsum("nc,cd,nd->n", d, np.linalg.inv(cov), d)
-        logs.append(np.log(w) - 0.5 * (maha + np.linalg.slogdet(cov)[1] + x.shape[1] * np.log(2 * np.pi)))
-    stacked = np.stack(logs)
-    top = stacked.max(axis=0)
-    return -(top + np.log(np.exp(stacked - top).sum(axis=0)))
+    logs = [
+        np.log(w) + multivariate_normal(np.asarray(mu, np.float64), np.asarray(c, np.float64)).logpdf(x)
+        for w, mu, c in zip(mixture["weights"], mixture["means"], mixture["covariances"])
+    ]
+    return -logsumexp(np.stack(logs).reshape(len(logs), -1), axis=0)
 
 
 def fit_colour_reference(train: Sequence[np.ndarray], val: Sequence[np.ndarray]) -> dict:
     """The card's colour record from the training and validation slides' thumbnails (stage-1 input mpp)."""
-    pixels = [p for p in (hue_plane(t) for t in [*train, *val]) if len(p) >= 20]
+    pixels = [p for p in (hue_plane(t) for t in [*train, *val]) if len(p) >= MIN_HUE_PIXELS]
     if len(pixels) < 2:  # no held-out slide to choose a threshold on: no record (the check is skipped)
         return {}
     held = [neg_log_likelihood(_fit(pixels[:i] + pixels[i + 1 :]), p) for i, p in enumerate(pixels)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..models.colour import HUE_OD, hue_plane, neg_log_likelihood
+from ..models.colour import HUE_OD, MIN_HUE_PIXELS, QUANTILE, hue_plane, neg_log_likelihood
 from ..models.colour import fit_colour_reference as fit_colour_reference
 from .record import QcRecord
 
@@ -16,7 +16,7 @@ def check_colour(thumb: np.ndarray, reference: dict | None) -> QcRecord | None:
     if not reference or not reference.get("mixture"):
         return None
     x = hue_plane(thumb, float(reference.get("hue_od", HUE_OD)))  # as the card was fitted
-    if len(x) < 20:  # the stain check reports an unstained or empty slide
+    if len(x) < MIN_HUE_PIXELS:  # the stain check reports an unstained or empty slide
         return QcRecord(
             "colour",
             None,
@@ -33,7 +33,8 @@ def check_colour(thumb: np.ndarray, reference: dict | None) -> QcRecord | None:
             thr,
             "fail",
             f"the stained material's colours are unlike the training "
-            f"slides' (typical pixel {value:.1f} against {thr:.1f}: stranger than 90% of held-out "
+            f"slides' (typical pixel {value:.1f} against {thr:.1f}: stranger than "
+            f"{float(reference.get('quantile', QUANTILE)):.0%} of held-out "
             "training pixels)",
         )
     return QcRecord(
