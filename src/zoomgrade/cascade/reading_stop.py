@@ -22,6 +22,7 @@ from .early_stop import (
     undergrade_from_config,
 )
 from .outcome import Outcome
+from .recall_bound import RecallCheck, RecallTarget, recall_check
 
 
 @dataclass
@@ -34,6 +35,7 @@ class Reading:
     read: int  # regions read at high power by stage 2
     unread: int  # regions left with their stage-1 grade by the early stop
     reason: str
+    stopped_by: str | None = None  # "category" or "recall": the condition that held last; None: not stopped
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -43,6 +45,7 @@ class Reading:
             "read": self.read,
             "unread": self.unread,
             "reason": self.reason,
+            "stopped_by": self.stopped_by,
         }
 
 
@@ -62,6 +65,17 @@ class ReadingStop:
         self.graded: dict[int, Graded] = {}
         self.pending: dict[int, Ungraded] = {}
         self.verdict: Verdict | None = None
+        # The recall bound (recall_bound.py) in coarse indices: regions of the most severe coarse grade stay
+        # marked unread; the others' severe share is sampled from those read.
+        es = cfg.early_stop
+        self.recall = RecallTarget(es.recall, es.recall_confidence, es.recall_slack)
+        self.top_coarse = labels.coarse[-1]
+        self.severe = {labels.fine_index(f) for f in labels.coarse_to_fine[self.top_coarse]}
+        self.coarse = {i: labels.coarse_index(r.coarse_grade) for i, r in enumerate(regions)}
+        self.sampled: dict[int, list[int]] = {}  # coarse index -> [read, graded severe]
+        self.found_read = 0
+        self.category_decided_at: int | None = None  # regions read when the category was first decided
+        self.stopped_by: str | None = None
 
     def graded_as(self, order: int, g: RegionGrade) -> None:
         self.unread.pop(order, None)
@@ -69,6 +83,7 @@ class ReadingStop:
         at_least = tuple(float(x) for x in np.cumsum(p[::-1])[::-1])
         sev = self.labels.fine_index(g.fine_grade)
         self.graded[order] = Graded(sev, at_least, int(g.region.cells), float(g.region.area_um2))
+        self._sampled(order, sev in self.severe)
         rule, reach = self.rule, self.reach[order]
         for k in range(reach + 1, len(self.fine)):  # how this slide's stage 1 under-grades, so far
             tally = self.seen.setdefault((reach, k), [0, 0])
@@ -86,6 +101,22 @@ class ReadingStop:
 
     def dismissed(self, order: int) -> None:
         self.unread.pop(order, None)
+        self._sampled(order, False)  # read: no group, so no severe one
+
+    def _sampled(self, order: int, severe: bool) -> None:
+        tally = self.sampled.setdefault(self.coarse[order], [0, 0])
+        tally[0] += 1
+        tally[1] += severe
+        self.found_read += severe
+
+    def recall_now(self) -> RecallCheck:
+        top = len(self.labels.coarse) - 1
+        unread: dict[int, int] = {}
+        for order in self.unread:
+            unread[self.coarse[order]] = unread.get(self.coarse[order], 0) + 1
+        found = self.found_read + unread.pop(top, 0)  # unread ones called most severe keep such a grade
+        seen = {c: (v[0], v[1]) for c, v in self.sampled.items()}
+        return recall_check(found, unread, seen, self.recall)
 
     def check(self) -> Verdict | None:
         if not self.unread:
@@ -100,6 +131,34 @@ class ReadingStop:
             self.cfg.adequacy,
             under,
         )
+        if self.verdict is None:
+            return None
+        return self._with_recall(self.verdict)
+
+    def _with_recall(self, verdict: Verdict) -> Verdict | None:
+        """Both conditions hold: the verdict, its reason naming the one that held last; else None."""
+        n_read = len(self.coarse) - len(self.unread)
+        if self.recall.target <= 0:
+            self.stopped_by = "category"
+            self.verdict = dataclasses.replace(verdict, reason=f"the category and adequacy: {verdict.reason}")
+            return self.verdict
+        rc = self.recall_now()
+        severe = "/".join(self.labels.coarse_to_fine[self.top_coarse])
+        if not rc.holds:
+            if self.category_decided_at is None:
+                self.category_decided_at = n_read
+            self.verdict = None
+            return None
+        if self.category_decided_at is not None:
+            self.stopped_by = "recall"
+            why = (
+                f"the recall bound: {rc.describe(self.recall, severe)}; the category and adequacy were decided "
+                f"{n_read - self.category_decided_at} regions earlier ({verdict.reason})"
+            )
+        else:
+            self.stopped_by = "category"
+            why = f"the category and adequacy: {verdict.reason}; the recall bound held already ({rc.describe(self.recall, severe)})"
+        self.verdict = dataclasses.replace(verdict, reason=why)
         return self.verdict
 
 
@@ -112,6 +171,9 @@ def reading_record(decisions: list[Any], stop: ReadingStop | None) -> Reading:
         why = "early stop off (early_stop.enabled = false): every region read"
     elif unread:
         why = stop.verdict.reason if stop.verdict is not None else "decided"
+    elif stop.category_decided_at is not None:
+        why = "every region read: the category was decided, but the recall bound held only with none left unread"
     else:
         why = "every region read: the slide's answer was open until the last ones"
-    return Reading(stop is not None, unread > 0, len(decisions), read, unread, why)
+    by = stop.stopped_by if stop is not None and unread else None
+    return Reading(stop is not None, unread > 0, len(decisions), read, unread, why, by)
