@@ -19,7 +19,7 @@ BENIGN, SUSPICIOUS, MALIGNANT = (1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0
 def test_the_config_keys_are_checked():
     from zoomgrade.errors import ConfigError
 
-    assert config_from_dict({}).early_stop.recall == 0.98
+    assert config_from_dict({}).early_stop.recall == 0.99
     with pytest.raises(ConfigError, match=r"early_stop\.recall"):
         config_from_dict({"early_stop": {"recall": 1.5}})
     with pytest.raises(ConfigError, match=r"early_stop\.recall_confidence"):

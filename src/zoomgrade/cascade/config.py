@@ -132,7 +132,7 @@ class EarlyStopConfig:
     confidence: Annotated[float, Strict(), Field(gt=0.0, lt=1.0, allow_inf_nan=False)] = 0.999
     # Recall bound (cascade/recall_bound.py): reading stops only once the unread regions could hold at most
     # (1 - recall) of the slide's most severe coarse grade's groups, or at most recall_slack of them; 0 = off.
-    recall: ct.Fraction = 0.98
+    recall: ct.Fraction = 0.99
     recall_confidence: Annotated[float, Strict(), Field(gt=0.0, lt=1.0, allow_inf_nan=False)] = 0.9
     recall_slack: Annotated[float, Strict(), Field(ge=0.0, le=1e6, allow_inf_nan=False)] = 1.0
 
