@@ -121,6 +121,8 @@ class ReadingStop:
     def check(self) -> Verdict | None:
         if not self.unread:
             return None  # nothing left to save
+        if self.category_decided_at is not None and not self.recall_now().holds:
+            return None  # the category was decided; the recall bound, the cheaper check, is still open
         under = dataclasses.replace(self.under, seen={k: (v[0], v[1]) for k, v in self.seen.items()})
         self.verdict = decide(
             list(self.graded.values()),
@@ -157,7 +159,10 @@ class ReadingStop:
             )
         else:
             self.stopped_by = "category"
-            why = f"the category and adequacy: {verdict.reason}; the recall bound held already ({rc.describe(self.recall, severe)})"
+            why = (
+                f"the category and adequacy: {verdict.reason}; the recall bound held already "
+                f"({rc.describe(self.recall, severe)})"
+            )
         self.verdict = dataclasses.replace(verdict, reason=why)
         return self.verdict
 
