@@ -43,12 +43,19 @@ def apply_weights(img: np.ndarray, wy: sp.csr_matrix, wx: sp.csr_matrix) -> np.n
 def block_mean(img: np.ndarray, ky: int, kx: int) -> np.ndarray:
     """Mean over ky x kx blocks (shape must divide), rounded half up, in integers."""
     n = ky * kx
-    # adding strided views is several times faster than reshape(...).sum(axis=(1, 3))
-    acc = np.full(img[::ky, ::kx].shape, n // 2, dtype=np.uint16 if n <= 256 else np.uint32)
-    for i in range(ky):
-        for j in range(kx):
-            acc += img[i::ky, j::kx]
-    return (acc // n).astype(np.uint8)
+    dtype = np.uint16 if n <= 256 else np.uint32  # n * 255 + n // 2 fits
+    # Adding strided views is several times faster than reshape(...).sum(axis=(1, 3)); summing whole rows
+    # first (contiguous), then the columns of the ky-times smaller row sums, saves a third more (measured:
+    # 0.040 -> 0.027 s for a 2x2 mean of 1676 x 5000 RGB, a third of a 20 x 20 mm slide's stage-1 thumbnail).
+    rows = np.add(img[0::ky], img[1::ky], dtype=dtype) if ky > 1 else img.astype(dtype)
+    for i in range(2, ky):
+        rows += img[i::ky]
+    acc = np.add(rows[:, 0::kx], rows[:, 1::kx]) if kx > 1 else rows
+    for j in range(2, kx):
+        acc += rows[:, j::kx]
+    acc += n // 2
+    acc //= n
+    return acc.astype(np.uint8)
 
 
 def area_resize(img: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
