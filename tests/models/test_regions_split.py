@@ -52,6 +52,16 @@ def test_single_core_component_is_unchanged():
     assert lab.max() == 1 and np.array_equal(lab > 0, g >= 0.5)
 
 
+def test_cores_of_fewer_than_three_pixels_do_not_split():
+    g = np.zeros((10, 20), np.float32)
+    g[4:7, 2:18] = 0.7
+    g[5, 3:6] = 0.95  # a 3-pixel core
+    g[5, 12:14] = 0.95  # a 2-pixel core: too small to be a group of its own
+    assert np.unique(split_components(g, 0.5, 0.9)).tolist() == [0, 1]
+    g[5, 14] = 0.95  # now 3 pixels: two groups
+    assert np.unique(split_components(g, 0.5, 0.9)).tolist() == [0, 1, 2]
+
+
 def _pt(x: float, y: float):
     from shapely.geometry import Point
 

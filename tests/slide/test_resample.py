@@ -25,6 +25,21 @@ def test_block_mean_is_exact():
     assert np.abs(out.astype(int) - ref).max() <= 1
 
 
+def test_block_mean_every_factor_shape_and_the_overflow_edge():
+    rng = np.random.default_rng(7)
+    for ky, kx in [(1, 1), (2, 2), (1, 4), (4, 1), (3, 5), (8, 2)]:
+        img = rng.integers(0, 256, (ky * 5, kx * 7, 3), dtype=np.uint8)
+        ref = np.floor(img.reshape(5, ky, 7, kx, 3).mean(axis=(1, 3)) + 0.5).astype(np.uint8)
+        assert np.array_equal(block_mean(img, ky, kx), ref), (ky, kx)
+    # the largest sums each accumulator type holds (16 x 16 in uint16, 17 x 17 in uint32), and rounding half up
+    for k in (16, 17):
+        white = np.full((k * 2, k * 3, 3), 255, np.uint8)
+        assert np.array_equal(block_mean(white, k, k), np.full((2, 3, 3), 255, np.uint8))
+    half = np.zeros((2, 2, 1), np.uint8)
+    half[0, 0] = 2  # mean 0.5 -> 1
+    assert block_mean(half, 2, 2).tolist() == [[[1]]]
+
+
 def test_fractional_factor():
     img = np.zeros((1, 3, 1), np.uint8)
     img[0, :, 0] = [0, 90, 180]
