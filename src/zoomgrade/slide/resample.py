@@ -47,10 +47,10 @@ def block_mean(img: np.ndarray, ky: int, kx: int) -> np.ndarray:
     # Adding strided views is several times faster than reshape(...).sum(axis=(1, 3)); summing whole rows
     # first (contiguous), then the columns of the ky-times smaller row sums, saves a third more (measured:
     # 0.040 -> 0.027 s for a 2x2 mean of 1676 x 5000 RGB, a third of a 20 x 20 mm slide's stage-1 thumbnail).
-    rows = np.add(img[0::ky], img[1::ky], dtype=dtype) if ky > 1 else img.astype(dtype)
+    rows: np.ndarray = np.add(img[0::ky], img[1::ky], dtype=dtype) if ky > 1 else img.astype(dtype)
     for i in range(2, ky):
         rows += img[i::ky]
-    acc = np.add(rows[:, 0::kx], rows[:, 1::kx]) if kx > 1 else rows
+    acc: np.ndarray = np.add(rows[:, 0::kx], rows[:, 1::kx]) if kx > 1 else rows
     for j in range(2, kx):
         acc += rows[:, j::kx]
     acc += n // 2
