@@ -51,6 +51,19 @@ def train(
         min=0.0,
         help="stage2: crop centres fall up to this many crop sides beyond a group's bounds (default 0.25).",
     ),
+    od_scale: float | None = typer.Option(
+        None,
+        "--od-scale",
+        min=0.0,
+        max=0.9,
+        help="stage2: scale each crop's optical density by U(1 - x, 1 + x), slide-to-slide stain strength (default 0: off).",
+    ),
+    od_channel_sigma: float | None = typer.Option(
+        None,
+        "--od-channel-sigma",
+        min=0.0,
+        help="stage2: scale each RGB channel's optical density by 1 + N(0, x), slide-to-slide stain hue (default 0: off).",
+    ),
     swa_epochs: int | None = typer.Option(
         None,
         "--swa-epochs",
@@ -151,7 +164,13 @@ def train(
         extra: dict[str, Any] = {
             k: v for k, v in {"per_group": per_group, "size": size, "swa_epochs": swa_epochs}.items() if v
         }
-        extra.update({k: v for k, v in {"min_cover": min_cover, "edge_margin": edge_margin}.items() if v is not None})
+        given = {
+            "min_cover": min_cover,
+            "edge_margin": edge_margin,
+            "od_scale": od_scale,
+            "od_channel_sigma": od_channel_sigma,
+        }
+        extra.update({k: v for k, v in given.items() if v is not None})
         s = start("stage2")
         over2 = {k: v for k, v in over.items() if k != "mpp" or which is Which.stage2}
         cfg = replace(Stage2TrainConfig(), **over2, **s["lr"], **extra)

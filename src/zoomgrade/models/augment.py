@@ -29,6 +29,19 @@ def hed_jitter(
     return torch.exp(-od2.clamp(min=0)).clamp(0, 1)
 
 
+def od_channel_jitter(
+    x: torch.Tensor, scale: float = 0.2, channel_sigma: float = 0.08, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Scale the optical density of the whole image by U(1 - scale, 1 + scale) and each RGB channel's by a
+    further 1 + N(0, channel_sigma), per image: the slide-to-slide variation of a stain's strength and hue.
+    HED jitter scales each stain's amount along a fixed stain vector; this turns the vectors themselves."""
+    b = x.shape[0]
+    od = -torch.log(x.clamp(1 / 255, 1.0))
+    s = 1 + scale * (2 * torch.rand(b, 1, 1, 1, generator=generator) - 1)
+    c = 1 + channel_sigma * torch.randn(b, 3, 1, 1, generator=generator)
+    return torch.exp(-(od * (s * c).clamp(min=0.1).to(x)))
+
+
 def hsv_like_jitter(
     x: torch.Tensor, brightness: float = 0.08, saturation: float = 0.15, generator: torch.Generator | None = None
 ) -> torch.Tensor:
@@ -85,8 +98,13 @@ def augment_images(
     strength: float = 1.0,
     blur_p: float = 0.3,
     blur_max_sigma: float = 1.5,
+    od_scale: float = 0.0,
+    od_channel_sigma: float = 0.0,
 ) -> torch.Tensor:
-    """Colour (HED + brightness/saturation) and blur; geometry is applied separately (with targets)."""
+    """Colour (per-image OD strength and channel jitter when asked, HED, brightness/saturation) and blur;
+    geometry is applied separately (with targets)."""
+    if od_scale > 0 or od_channel_sigma > 0:
+        x = od_channel_jitter(x, od_scale, od_channel_sigma, generator=generator)
     x = hed_jitter(x, sigma=0.05 * strength, bias=0.02 * strength, generator=generator)
     x = hsv_like_jitter(x, 0.08 * strength, 0.15 * strength, generator=generator)
     return random_blur(x, p=blur_p, max_sigma=blur_max_sigma, generator=generator)
