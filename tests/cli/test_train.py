@@ -9,7 +9,15 @@ from zoomgrade.cli.main import app
 
 
 @pytest.mark.parametrize(
-    ("option", "value"), [("--min-cover", "1.5"), ("--min-cover", "-0.1"), ("--edge-margin", "-0.2")]
+    ("option", "value"),
+    [
+        ("--min-cover", "1.5"),
+        ("--min-cover", "-0.1"),
+        ("--edge-margin", "-0.2"),
+        ("--od-scale", "-0.1"),
+        ("--od-scale", "0.95"),
+        ("--od-channel-sigma", "-0.01"),
+    ],
 )
 def test_crop_options_out_of_range_are_refused(tmp_path, option, value):
     r = CliRunner().invoke(app, ["train", "stage2", "--slides", str(tmp_path), option, value])
@@ -19,6 +27,20 @@ def test_crop_options_out_of_range_are_refused(tmp_path, option, value):
 
 def test_crop_options_in_range_reach_the_slides_check(tmp_path):
     r = CliRunner().invoke(
-        app, ["train", "stage2", "--slides", str(tmp_path), "--min-cover", "0.1", "--edge-margin", "0.3"]
+        app,
+        [
+            "train",
+            "stage2",
+            "--slides",
+            str(tmp_path),
+            "--min-cover",
+            "0.1",
+            "--edge-margin",
+            "0.3",
+            "--od-scale",
+            "0.2",
+            "--od-channel-sigma",
+            "0.08",
+        ],
     )
     assert r.exit_code != 0 and "no slides" in r.output
