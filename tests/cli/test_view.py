@@ -39,6 +39,9 @@ def test_serves_prints_address_and_stops(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        # A shell's background job inherits an ignored SIGINT, and Python then installs no Ctrl-C handler:
+        # give the viewer the default disposition, as a terminal would.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509 - no threads yet
     )
     try:
         line = p.stdout.readline()
