@@ -16,13 +16,17 @@ _RGB_FROM_HED = _RGB_FROM_HED / _RGB_FROM_HED.norm(dim=1, keepdim=True)
 _HED_FROM_RGB = torch.linalg.inv(_RGB_FROM_HED)
 
 
+def optical_density(x: torch.Tensor) -> torch.Tensor:
+    """(B,3,H,W) intensities in [0, 1] as optical density, floored at one grey level (no log of 0)."""
+    return -torch.log(x.clamp(1 / 255, 1.0))
+
+
 def hed_jitter(
     x: torch.Tensor, sigma: float = 0.05, bias: float = 0.02, generator: torch.Generator | None = None
 ) -> torch.Tensor:
     """Scale each stain's concentration by 1+N(0, sigma) and shift it by N(0, bias), per image."""
     b = x.shape[0]
-    od = -torch.log(x.clamp(1 / 255, 1.0))  # (B,3,H,W) optical density
-    hed = torch.einsum("bchw,cd->bdhw", od, _HED_FROM_RGB.to(x))
+    hed = torch.einsum("bchw,cd->bdhw", optical_density(x), _HED_FROM_RGB.to(x))
     a = 1 + sigma * torch.randn(b, 3, 1, 1, generator=generator).to(x)
     s = bias * torch.randn(b, 3, 1, 1, generator=generator).to(x)
     od2 = torch.einsum("bdhw,dc->bchw", hed * a + s, _RGB_FROM_HED.to(x))
@@ -36,7 +40,7 @@ def od_channel_jitter(
     further 1 + N(0, channel_sigma), per image: the slide-to-slide variation of a stain's strength and hue.
     HED jitter scales each stain's amount along a fixed stain vector; this turns the vectors themselves."""
     b = x.shape[0]
-    od = -torch.log(x.clamp(1 / 255, 1.0))
+    od = optical_density(x)
     s = 1 + scale * (2 * torch.rand(b, 1, 1, 1, generator=generator) - 1)
     c = 1 + channel_sigma * torch.randn(b, 3, 1, 1, generator=generator)
     return torch.exp(-(od * (s * c).clamp(min=0.1).to(x)))
