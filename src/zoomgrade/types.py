@@ -190,10 +190,11 @@ class CostRecord:
 class Adequacy:
     adequate: bool
     n_groups: int
-    n_adequate_groups: int  # groups estimated to hold >= min_cells cells
+    n_adequate_groups: int  # groups estimated to hold >= min_cells cells (counted >= min_cells + count_margin)
     min_groups: int
     min_cells: int
     reason: str
+    count_margin: int = 0
 
 
 @dataclass

@@ -18,11 +18,23 @@ def test_severity_order_then_confidence_then_size(labels):
 
 
 def test_adequacy_counts_groups_with_enough_cells():
-    cfg = AdequacyConfig(min_groups=6, min_cells=10)
+    cfg = AdequacyConfig(min_groups=6, min_cells=10, count_margin=0)
     grades = [make_grade("II", est_cells=12)] * 5 + [make_grade("II", est_cells=9)] * 4
     a = assess_adequacy(grades, cfg)
     assert not a.adequate and a.n_groups == 9 and a.n_adequate_groups == 5
     a = assess_adequacy(grades + [make_grade("II", est_cells=10)], cfg)
+    assert a.adequate and a.n_adequate_groups == 6
+
+
+def test_adequacy_allows_for_the_counts_error():
+    """With a margin of 2, a group counted at 10 or 11 might hold 8 or 9 cells and does not count; the
+    output still states TBSRTC's 10 cells, and the count it took."""
+    cfg = AdequacyConfig(min_groups=6, min_cells=10, count_margin=2)
+    five = [make_grade("II", est_cells=12)] * 5
+    a = assess_adequacy(five + [make_grade("II", est_cells=11)] * 3, cfg)
+    assert not a.adequate and a.n_adequate_groups == 5
+    assert a.min_cells == 10 and a.count_margin == 2 and "counted at >= 12" in a.reason
+    a = assess_adequacy(five + [make_grade("II", est_cells=12)], cfg)
     assert a.adequate and a.n_adequate_groups == 6
 
 

@@ -31,6 +31,7 @@ def test_result_json_validates_against_schema(result: SlideResult) -> None:
         (lambda d: d["regions"][0].update(decided_by="guess"), "decided_by"),
         (lambda d: d["regions"][1]["fine_probs"].__setitem__(0, 1.5), "fine_probs"),
         (lambda d: d["adequacy"].update(n_groups=True), "n_groups"),  # a bool is not an integer
+        (lambda d: d["adequacy"].update(count_margin=-1), "count_margin"),
         (lambda d: d["slide"].update(mpp_source="guessed"), "mpp_source"),
         (lambda d: d["regions"][0].update(bbox=[1, 2, 3]), "bbox"),
         (lambda d: d["cost"]["stages"]["stage1"].pop("seconds"), "seconds"),

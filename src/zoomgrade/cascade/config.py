@@ -79,6 +79,9 @@ class AdequacyConfig:
     __pydantic_config__: ClassVar[ConfigDict] = _FORBID
     min_groups: ct.Count = 6  # TBSRTC: at least 6 groups ...
     min_cells: ct.Count = 10  # ... of at least 10 well-preserved follicular cells
+    # A region counts as such a group when its count reaches min_cells + count_margin: the count errs by a
+    # cell or two either way, and a large smear of tiny clusters holds dozens of 8-9 cell groups.
+    count_margin: ct.Count = 2
     um2_per_cell: ct.PositiveArea = 120.0  # area per follicular cell, for a region's rough cell count
     # Cells are counted at high power by their nuclei (see cascade/cellcount.py); the area estimate is used
     # only where a region was not read at high power (budget).
@@ -90,6 +93,11 @@ class AdequacyConfig:
     nuclei_gap_um: ct.Microns = 10.0  # nuclei closer than this (edge to edge) belong to one group
     min_nuclei_per_group: ct.AtLeastOne = 2  # a lone nucleus (a lymphocyte) is not a group
     outline_margin_um: ct.Microns = 8.0  # the low-power outline is grown by this before counting inside it
+
+    @property
+    def adequate_count(self) -> int:
+        """The count at which a region is taken to hold at least ``min_cells`` cells."""
+        return self.min_cells + self.count_margin
 
 
 @dataclass

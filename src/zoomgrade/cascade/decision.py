@@ -68,16 +68,18 @@ class Budget:
 
 
 def assess_adequacy(grades: list[RegionGrade], cfg: AdequacyConfig) -> Adequacy:
-    """A region is an adequate group when its cell count reaches ``min_cells``; the slide is adequate with
-    at least ``min_groups`` of them. (Atypia overrides inadequacy: see ``slide_category``.)"""
+    """A region is an adequate group when its cell count reaches ``min_cells`` plus ``count_margin`` (the
+    count's error); the slide is adequate with at least ``min_groups`` of them. (Atypia overrides
+    inadequacy: see ``slide_category``.)"""
     n = len(grades)
-    n_ok = sum(1 for g in grades if g.region.cells >= cfg.min_cells)
+    n_ok = sum(1 for g in grades if g.region.cells >= cfg.adequate_count)
     adequate = n_ok >= cfg.min_groups
+    counted = f", counted at >= {cfg.adequate_count}" if cfg.count_margin else ""
     if adequate:
-        reason = f"{n_ok} groups of >= {cfg.min_cells} cells (needs {cfg.min_groups})"
+        reason = f"{n_ok} groups of >= {cfg.min_cells} cells{counted} (needs {cfg.min_groups})"
     else:
-        reason = f"only {n_ok} of {n} groups hold >= {cfg.min_cells} cells (needs {cfg.min_groups})"
-    return Adequacy(adequate, n, n_ok, cfg.min_groups, cfg.min_cells, reason)
+        reason = f"only {n_ok} of {n} groups hold >= {cfg.min_cells} cells{counted} (needs {cfg.min_groups})"
+    return Adequacy(adequate, n, n_ok, cfg.min_groups, cfg.min_cells, reason, cfg.count_margin)
 
 
 @dataclass

@@ -153,7 +153,7 @@ def decide(
     least severe fine grade of grade k's coarse grade."""
     n_un = len(ungraded)
     arr = _Arrays(graded, ungraded, len(fine))
-    n_ok = int((arr.cells >= adequacy.min_cells).sum())
+    n_ok = int((arr.cells >= adequacy.adequate_count).sum())
     if n_ok >= adequacy.min_groups:
         adequate = True
     elif n_ok + n_un < adequacy.min_groups:

@@ -147,7 +147,8 @@ class _CountingReader:
         self.ctx, self.plans = ctx, plans
         self.reader = Reader(ctx.slide, ctx.cfg.stage2.mpp, ctx.window_px, ctx.cost, "stage2_read")
         self.margin0 = ctx.cfg.adequacy.outline_margin_um / ctx.slide.mpp
-        self.thresholds = (ctx.cfg.adequacy.min_cells, ctx.cfg.slide_rule.min_cells)  # counts that decide something
+        # the counts that decide something
+        self.thresholds = (ctx.cfg.adequacy.adequate_count, ctx.cfg.slide_rule.min_cells)
         self.cells: dict[int, int] = {}  # job order -> cells, scaled to all the region's planned windows
 
     def __call__(self, job: Job) -> Images:

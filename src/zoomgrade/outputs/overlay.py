@@ -33,6 +33,8 @@ def category_banner(result: SlideResult, labels: LabelSet, width: int) -> Image.
     d.text((14 + tw + 18, 16), f"risk of malignancy ≈ {result.risk_of_malignancy:.0%}", fill=WHITE, font=font(17))
     a = result.adequacy
     groups = f"{a.n_adequate_groups} group{'' if a.n_adequate_groups == 1 else 's'} of ≥{a.min_cells} cells"
+    if a.count_margin:
+        groups += f" (counted ≥{a.min_cells + a.count_margin})"
     adequacy = f"{'adequate' if a.adequate else 'NOT adequate'}: {groups} (≥{a.min_groups} needed)"
     d.text(
         (14, 46),
