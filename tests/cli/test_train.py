@@ -17,6 +17,7 @@ from zoomgrade.cli.main import app
         ("--od-scale", "-0.1"),
         ("--od-scale", "0.95"),
         ("--od-channel-sigma", "-0.01"),
+        ("--backbone", "dense"),
     ],
 )
 def test_crop_options_out_of_range_are_refused(tmp_path, option, value):
@@ -41,6 +42,8 @@ def test_crop_options_in_range_reach_the_slides_check(tmp_path):
             "0.2",
             "--od-channel-sigma",
             "0.08",
+            "--backbone",
+            "residual",
         ],
     )
     assert r.exit_code != 0 and "no slides" in r.output

@@ -3,7 +3,7 @@ import torch
 
 from zoomgrade.models.blocks import PooledSelfAttention, count_params, sinusoidal_2d
 from zoomgrade.models.stage1 import Stage1Config, Stage1Net
-from zoomgrade.models.stage2 import Stage2Config, Stage2Net
+from zoomgrade.models.stage2 import PLAIN, Stage2Config, Stage2Net
 
 
 @pytest.mark.parametrize("stride", [2, 4])
@@ -27,9 +27,49 @@ def test_stage2_shapes_and_pyramid():
     assert all(f.shape[1] == net.cfg.fpn_dim for f in feats)
 
 
+def test_plain_stage2_pools_three_levels_by_their_mean():
+    net = Stage2Net(PLAIN).eval()
+    with torch.inference_mode():
+        y = net(torch.randn(2, 3, 128, 128))
+        feats = net.features(torch.randn(1, 3, 128, 128))
+    assert y.shape == (2, 6)
+    assert [f.shape[-1] for f in feats] == [16, 8, 4]  # strides 8, 16, 32
+    assert net.head[1].in_features == PLAIN.fpn_dim * 3  # one mean per level, no max
+    # the first convolution runs at full resolution; the residual stem subsamples at once
+    assert net.stem[0][0].stride == (1, 1) and Stage2Net().stem[0].stride == (2, 2)
+
+
+def test_plain_stage2_sees_detail_the_size_of_one_pixel():
+    """A checkerboard at the finest period (one pixel) and a uniform grey of the same mean reach the head
+    as different features: the first layer reads them before any subsampling."""
+    torch.manual_seed(0)
+    net = Stage2Net(PLAIN).eval()
+    board = (torch.arange(64)[:, None] + torch.arange(64)[None, :]) % 2
+    checker = (board.float() * 2 - 1).expand(1, 3, 64, 64)
+    with torch.inference_mode():
+        a, b = net.features(checker)[0], net.features(torch.zeros(1, 3, 64, 64))[0]
+    assert (a - b).abs().mean() > 1e-3
+
+
+def test_unknown_backbone_or_pooling_is_refused():
+    with pytest.raises(ValueError, match="backbone"):
+        Stage2Net(Stage2Config(backbone="dense"))
+    with pytest.raises(ValueError, match="pooling"):
+        Stage2Net(Stage2Config(pooling="max"))
+
+
+def test_cards_without_backbone_are_residual_networks():
+    """Cards written before the plain backbone carry no backbone or pooling: they load as they were made."""
+    old = {k: v for k, v in Stage2Config().to_dict().items() if k not in ("backbone", "pooling")}
+    cfg = Stage2Config.from_dict(old)
+    assert cfg.backbone == "residual" and cfg.pooling == "mean_max"
+    assert Stage2Config.from_dict(PLAIN.to_dict()) == PLAIN
+
+
 def test_models_are_small():
     assert 50_000 < count_params(Stage1Net()) < 1_000_000
     assert 100_000 < count_params(Stage2Net()) < 1_000_000
+    assert 100_000 < count_params(Stage2Net(PLAIN)) < 1_000_000
 
 
 def test_attention_keys_are_pooled_to_a_fixed_grid():
@@ -84,7 +124,12 @@ def test_folding_batchnorm_keeps_outputs_and_removes_every_batchnorm():
 
     from zoomgrade.models.blocks import fold_batchnorm
 
-    for untrained, x in ((Stage1Net(), torch.randn(1, 3, 96, 128)), (Stage2Net(), torch.randn(2, 3, 128, 128))):
+    nets = (
+        (Stage1Net(), torch.randn(1, 3, 96, 128)),
+        (Stage2Net(), torch.randn(2, 3, 128, 128)),
+        (Stage2Net(PLAIN), torch.randn(2, 3, 128, 128)),
+    )
+    for untrained, x in nets:
         net = _randomise_batchnorm(untrained).eval()
         folded = fold_batchnorm(copy.deepcopy(net))
         assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())

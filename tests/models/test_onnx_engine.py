@@ -34,22 +34,31 @@ def with_bn_statistics(net, shape):
     return net.eval()
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
+#: the plain backbone (max pooling, mean-only head), as small as CFG
+PLAIN_CFG = Stage2Config(
+    stem=8, widths=(8, 16, 16, 24), blocks=(1, 1, 1, 1), fpn_dim=16, pyramid_levels=3, backbone="plain", pooling="mean"
+)
+
+
+def export_stage2(cfg, d):
     torch.manual_seed(3)
-    net = with_bn_statistics(Stage2Net(CFG), (8, 3, 64, 64))
+    net = with_bn_statistics(Stage2Net(cfg), (8, 3, 64, 64))
     card = ModelCard(
         name="stage2",
         version="0",
         architecture="Stage2Net",
-        hyperparameters=CFG.to_dict(),
+        hyperparameters=cfg.to_dict(),
         input_mpp=0.5,
         input_size=64,
         label_set=TBSRTC.name,
         labels=[*TBSRTC.fine, "none"],
     )
-    d = tmp_path_factory.mktemp("onnx")
     return save_model(net, card, d / "stage2", export_example=torch.zeros(2, 3, 64, 64))
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    return export_stage2(CFG, tmp_path_factory.mktemp("onnx"))
 
 
 def test_onnxruntime_gives_the_torch_grades(exported):
@@ -66,6 +75,16 @@ def test_onnxruntime_gives_the_torch_grades(exported):
     # dynamic shapes: another patch size and batch size go through the same export
     big = np.random.default_rng(1).integers(0, 256, (3, 96, 96, 3), dtype=np.uint8)
     assert np.abs(ort.predict(big) - ref.predict(big)).max() < 1e-4
+
+
+def test_the_plain_backbone_exports_with_the_torch_grades(tmp_path):
+    model, card = load_model(export_stage2(PLAIN_CFG, tmp_path))
+    ort = Stage2Runner(model, card, device="cpu", weights_path=tmp_path / "stage2.safetensors")
+    ref = Stage2Runner(model, card, device="cpu", engine="torch")
+    assert ort.engine == "onnxruntime"
+    for size in (64, 96):  # dynamic shapes, max pooling included
+        imgs = np.random.default_rng(size).integers(0, 256, (6, size, size, 3), dtype=np.uint8)
+        assert np.abs(ort.predict(imgs) - ref.predict(imgs)).max() < 1e-4
 
 
 def test_a_float_input_export_still_runs(exported, tmp_path):

@@ -17,6 +17,11 @@ class Which(str, Enum):
     both = "both"  # stage 1 then stage 2 into --out: a complete model folder for `grade --models`
 
 
+class Backbone(str, Enum):
+    plain = "plain"
+    residual = "residual"
+
+
 @guarded
 def train(
     which: Which = typer.Argument(
@@ -63,6 +68,11 @@ def train(
         "--od-channel-sigma",
         min=0.0,
         help="stage2: scale each RGB channel's optical density by 1 + N(0, x), slide-to-slide stain hue (default 0: off).",
+    ),
+    backbone: Backbone | None = typer.Option(
+        None,
+        "--backbone",
+        help="stage2: network shape, plain (dense convolutions, mean pooling; the default) or residual (stage 2 up to v11).",
     ),
     swa_epochs: int | None = typer.Option(
         None,
@@ -136,8 +146,8 @@ def train(
     def start(stage: str) -> dict[str, Any]:
         """Where this stage's weights start (--init), said on stderr; fine-tuning's rate is a tenth."""
         folder, why = resolve_init(init, stage, label_set)
-        if folder is not None and init is None and (mpp is not None or size is not None):
-            folder, why = None, "random initial weights (--mpp/--size differ from the shipped model's input)"
+        if folder is not None and init is None and (mpp is not None or size is not None or backbone is not None):
+            folder, why = None, "random initial weights (--mpp/--size/--backbone differ from the shipped model's)"
         stderr().print(f"{stage}: {why}", highlight=False, markup=False)
         lr_: dict[str, Any] = {} if lr is not None or folder is None else {"lr": 3e-4}
         return {"run": {"init": folder, "init_why": why, "resume": resume}, "lr": lr_}
@@ -171,6 +181,10 @@ def train(
             "od_channel_sigma": od_channel_sigma,
         }
         extra.update({k: v for k, v in given.items() if v is not None})
+        if backbone is not None:
+            from ..models.stage2 import BACKBONES
+
+            extra["net"] = BACKBONES[backbone.value]
         s = start("stage2")
         over2 = {k: v for k, v in over.items() if k != "mpp" or which is Which.stage2}
         cfg = replace(Stage2TrainConfig(), **over2, **s["lr"], **extra)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from .augment import augment_images, random_dihedral
 from .card import ModelCard, save_model
 from .datasets import stage2_crops
 from .runners import Stage2Runner
-from .stage2 import Stage2Config, Stage2Net
+from .stage2 import PLAIN, Stage2Config, Stage2Net
 from .train_common import TrainResult, annotate_card, macro_f1, optimiser, progress_bar, record_training
 from .train_run import Best, TrainRun, begin, step
 
@@ -61,7 +61,7 @@ class Stage2TrainConfig:
     threads: int | None = None
     device: str | None = None  # None: CUDA if available, else CPU
     export_onnx: bool = True  # also write stage2.onnx (the CPU engine) with the final checkpoint
-    net: Stage2Config = field(default_factory=Stage2Config)
+    net: Stage2Config = PLAIN  # frozen, so safe as a shared default
 
 
 def make_card(cfg: Stage2TrainConfig, labels: LabelSet) -> ModelCard:
