@@ -47,3 +47,11 @@ def test_crop_options_in_range_reach_the_slides_check(tmp_path):
         ],
     )
     assert r.exit_code != 0 and "no slides" in r.output
+
+
+def test_backbone_with_an_init_folder_is_refused_in_one_line(tmp_path):
+    r = CliRunner().invoke(
+        app, ["train", "stage2", "--slides", str(tmp_path), "--init", "shipped", "--backbone", "residual"]
+    )
+    assert r.exit_code == 2 and r.output.count("error:") == 1
+    assert "--backbone residual" in r.output and "--init shipped" in r.output

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from .common import guarded, set_torch_threads, stderr, stdout
+from .common import fail, guarded, set_torch_threads, stderr, stdout
 
 
 class Which(str, Enum):
@@ -125,6 +125,11 @@ def train(
     from ..models.finetune import resolve_init
     from ..models.names import check_names, parse_mapping
 
+    if backbone is not None and init not in (None, "none"):
+        # --init keeps its folder's network (models/finetune.py): a --backbone beside it would be ignored
+        raise fail(
+            f"--backbone {backbone.value} trains a new network; --init {init} keeps that folder's: give one of them"
+        )
     label_set = load_label_set(labels)
     names = parse_mapping(map_, map_file)
     check_names([it.geojson for it in find_slides(slides)], label_set, names)  # before any training
