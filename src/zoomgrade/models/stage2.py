@@ -35,7 +35,7 @@ class Stage2Config(NetConfig):
     pooling: str = "mean_max"  # how each pyramid level becomes a vector: "mean_max" or "mean"
 
 
-#: The training default (stage 2 v12 on): a plain backbone, mean pooling, the pyramid over strides 8-32.
+#: The training default (stage 2 v14 on): a plain backbone, mean pooling, the pyramid over strides 8-32.
 #: On twelve V/VI validation slides, networks of this shape trained on interior crops called 5 of 200 V
 #: groups VI, where the residual mean-and-max network with the same data and training called 45
 #: (docs/models.md). Cards without ``backbone`` are residual networks (``Stage2Config()``'s defaults).
