@@ -122,10 +122,10 @@ def train(
 
     from ..labels import load_label_set
     from ..models.datasets import find_slides
-    from ..models.finetune import resolve_init
+    from ..models.finetune import SCRATCH, resolve_init
     from ..models.names import check_names, parse_mapping
 
-    if backbone is not None and init not in (None, "none"):
+    if backbone is not None and init not in (None, SCRATCH):
         # --init keeps its folder's network (models/finetune.py): a --backbone beside it would be ignored
         raise fail(
             f"--backbone {backbone.value} trains a new network; --init {init} keeps that folder's: give one of them"

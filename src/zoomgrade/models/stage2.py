@@ -49,8 +49,8 @@ class Stage2Net(nn.Module):
         cfg = cfg or Stage2Config()
         if not 3 <= cfg.pyramid_levels <= 4:
             raise ValueError("pyramid_levels must be 3 or 4")
-        if cfg.backbone not in ("residual", "plain"):
-            raise ValueError(f"backbone must be 'residual' or 'plain', not {cfg.backbone!r}")
+        if cfg.backbone not in BACKBONES:
+            raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}, not {cfg.backbone!r}")
         if cfg.pooling not in ("mean_max", "mean"):
             raise ValueError(f"pooling must be 'mean_max' or 'mean', not {cfg.pooling!r}")
         self.cfg = cfg
