@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 from shapely.geometry import box
 from skimage.draw import disk
@@ -31,11 +33,26 @@ def test_counts_nuclei_of_a_group_and_ignores_red_cells_and_a_lone_nucleus():
     assert count_cells(img, 0.5, CFG) == 7
 
 
-def test_overlapping_nuclei_count_by_area():
+PALE = (90, 100, 150)  # a pale blue nucleus: passes the nuclear test (grey 113) but has no dark core
+
+
+def test_overlapping_nuclei_with_no_dark_core_count_by_area():
     img = canvas()
-    put(img, 100, 100, 30, NUC)  # a blob of crowded nuclei, ~2,800 um2 at 0.5 um/px -> ~64 nuclei
+    put(img, 100, 100, 30, PALE)  # a blob of crowded nuclei, ~2,800 um2 at 0.5 um/px -> ~64 nuclei
     n = count_cells(img, 0.5, CFG)
     assert abs(n - np.pi * 30**2 * 0.25 / CFG.nucleus_um2) <= 1
+
+
+def test_nuclei_joined_by_dark_cytoplasm_count_by_their_cores():
+    img = canvas()
+    # Diff-Quik: 6 nuclei (dark, 7.5 um across) inside a cytoplasm that passes the nuclear test too
+    # (grey 110, bluer than red): one component of ~1,000 um2, i.e. ~23 nuclei by area
+    put(img, 120, 120, 36, (95, 90, 145))
+    for k in range(6):
+        put(img, 95 + (k // 3) * 40, 90 + (k % 3) * 30, 7.5, (40, 35, 90))
+    assert count_cells(img, 0.5, CFG) == 6
+    by_area = replace(CFG, core_grey_max=0.0)
+    assert count_cells(img, 0.5, by_area) > 20
 
 
 def test_inside_mask_and_region_windows():

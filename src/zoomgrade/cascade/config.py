@@ -81,15 +81,15 @@ class AdequacyConfig:
     min_cells: ct.Count = 10  # ... of at least 10 well-preserved follicular cells
     # A region counts as such a group when its count reaches min_cells + count_margin: the count errs by a
     # cell or two either way, and a large smear of tiny clusters holds dozens of 8-9 cell groups.
-    count_margin: ct.Count = 2
+    count_margin: ct.Count = 1
     um2_per_cell: ct.PositiveArea = 120.0  # area per follicular cell, for a region's rough cell count
-    # Cells are counted at high power by their nuclei (see cascade/cellcount.py); the area estimate is used
-    # only where a region was not read at high power (budget).
-    count_nuclei: ct.Bool = True
+    count_nuclei: ct.Bool = True  # count by nuclei at high power (cascade/cellcount.py), else by area
     nucleus_um2: ct.PositiveSmallArea = 44.0  # one benign follicular nucleus (7.5 um across)
     min_nucleus_um2: ct.SmallArea = 10.0  # smaller dark specks are not nuclei
     nuclear_grey_max: ct.Grey = 120.0  # nuclei are darker than this (mean of R, G, B, 0-255) ...
     nuclear_blue_margin: ct.GreyMargin = 10.0  # ... and bluer than red by this much (red cells are not)
+    core_grey_max: ct.Grey = 80.0  # merged nuclei count their cores darker than this (0 = by area) ...
+    core_um2: ct.PositiveSmallArea = 35.0  # ... one per this much core
     nuclei_gap_um: ct.Microns = 10.0  # nuclei closer than this (edge to edge) belong to one group
     min_nuclei_per_group: ct.AtLeastOne = 2  # a lone nucleus (a lymphocyte) is not a group
     outline_margin_um: ct.Microns = 8.0  # the low-power outline is grown by this before counting inside it

@@ -4,12 +4,15 @@ A tissue mask at low power that keeps everything on the glass (``tissue.py``); e
 grid (``slide.tiles.Grid``, the one the cascade's windows lie on) inside it read at the high mpp and
 graded by the same stage-2 network; tiles with P(none) under a threshold are cell-group tiles, connected
 clusters of them (8-neighbours on the tile grid) are regions, each decided by the same severity-aware
-patch rule as the fallback.
+patch rule as the fallback. A region's cells are counted as the cascade counts a region's, over its tiles
+joined into one image: counted tile by tile, a nucleus cut by a tile border was two, and a group cut by
+one two groups.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,13 +26,12 @@ from ..labels import LabelSet
 from ..models.pooling import split_none
 from ..slide.tiles import Grid
 from ..types import Region, RegionGrade
-from .cellcount import count_cells
+from .cellcount import count_region
 from .config import GradeConfig
 from .context import Box, PassContext
 from .fusion import fine_to_coarse
 from .patch_rule import vote
 from .reading import Reader, hint_ahead, read_and_grade
-from .reading.batches import Images
 from .tissue import glass_colour, tissue_mask, tissue_mask_kwargs
 
 __all__ = [
@@ -116,9 +118,10 @@ def cluster_regions(
     slide_mpp: float,
     labels: LabelSet,
     cfg: GradeConfig,
-    cells: NDArray[np.int64] | None = None,
+    count: Callable[[list[Box], Polygon], int] | None = None,
 ) -> list[RegionGrade]:
-    """Connected clusters of cell-group tiles -> regions graded by the patch rule."""
+    """Connected clusters of cell-group tiles -> regions graded by the patch rule; ``count`` gives the
+    cells of a cluster's tiles (None: estimated from their tissue area)."""
     ex = cfg.exhaustive
     ok = np.asarray(~np.isnan(probs).any(axis=1), dtype=bool) if len(probs) else np.zeros(0, bool)
     cell = np.zeros(plan.shape, bool)
@@ -139,8 +142,9 @@ def cluster_regions(
         if tv.grade is None:
             continue
         tiles = [plan.boxes[i] for i in idx]
-        if cells is not None:  # nuclei counted at high power in the cluster's tiles
-            est = int(cells[idx].sum())
+        polygon = _polygon(tiles)
+        if count is not None:  # nuclei counted at high power in the cluster's tiles
+            est = count(tiles, polygon)
             if est < cfg.adequacy.min_nuclei_per_group:
                 continue  # no follicular nuclei: colloid, blood or debris, not a cell group
             area = est * cfg.adequacy.um2_per_cell
@@ -150,7 +154,7 @@ def cluster_regions(
         coarse = fine_to_coarse(tv.probs, labels)
         region = Region(
             id=len(out),
-            polygon=_polygon(tiles),
+            polygon=polygon,
             coarse_probs=coarse,
             coarse_grade=labels.coarse[int(np.argmax(coarse))],
             confidence=tv.confidence,
@@ -172,20 +176,20 @@ def cluster_regions(
     return out
 
 
-class _TileReader:
-    """Reads one tile and, in the same reader thread, counts its nuclei (overlapping inference)."""
+class _ClusterCounter:
+    """Counts a cluster's cells by reading its tiles again (a few hundred tiles of the slide's tens of
+    thousands: cheaper than keeping every tile's pixels until the clusters are known)."""
 
-    def __init__(self, ctx: PassContext, plan: TilePlan) -> None:
-        ex = ctx.cfg.exhaustive
-        self.plan, self.mpp, self.adequacy = plan, ex.mpp, ctx.cfg.adequacy
-        self.reader = Reader(ctx.slide, ex.mpp, ctx.window_px, ctx.cost, "exhaustive_read")
-        self.cells = np.zeros(len(plan.boxes), np.int64) if self.adequacy.count_nuclei else None
+    def __init__(self, ctx: PassContext) -> None:
+        self.mpp, self.adequacy, self.cost = ctx.cfg.exhaustive.mpp, ctx.cfg.adequacy, ctx.cost
+        self.reader = Reader(ctx.slide, self.mpp, ctx.window_px, ctx.cost, "exhaustive_read")
 
-    def __call__(self, i: int) -> Images:
-        img = self.reader.read([self.plan.boxes[i]])
-        if self.cells is not None:
-            self.cells[i] = count_cells(img[0], self.mpp, self.adequacy)
-        return img
+    def __call__(self, tiles: list[Box], polygon: Polygon) -> int:
+        imgs = self.reader.read(tiles)
+        t0 = time.perf_counter()
+        n = count_region(imgs, tiles, polygon, self.mpp, self.adequacy, margin_px=0.0)
+        self.cost.add("exhaustive_count", seconds=time.perf_counter() - t0, tiles=len(tiles))
+        return n
 
 
 def run_exhaustive(ctx: PassContext) -> ExhaustiveOutput:
@@ -200,7 +204,7 @@ def run_exhaustive(ctx: PassContext) -> ExhaustiveOutput:
     plan = plan_tiles(slide.dimensions, slide.mpp, mask, mask_mpp_true, ctx.window_px, ex.mpp, ex.min_tissue_fraction)
     # the mask's low-power read is part of the baseline's reading; its pixels are counted under mask_mpp
     cost.add("exhaustive_read", seconds=time.perf_counter() - t0)
-    read = _TileReader(ctx, plan)
+    reader = Reader(slide, ex.mpp, ctx.window_px, cost, "exhaustive_read")
     probs = np.full((len(plan.boxes), len(labels.fine) + 1), np.nan)
     errors: list[str] = []
     total = len(plan.boxes)
@@ -208,7 +212,7 @@ def run_exhaustive(ctx: PassContext) -> ExhaustiveOutput:
     with hint_ahead(slide, plan.boxes, ex.mpp, cost, "exhaustive_hints", enabled=ex.readahead):
         for g in read_and_grade(
             list(range(total)),
-            read,
+            lambda i: reader.read([plan.boxes[i]]),
             ctx.high_power_model().predict,
             batch_size=ex.batch_size,
             depth=ex.prefetch_tiles,
@@ -221,7 +225,8 @@ def run_exhaustive(ctx: PassContext) -> ExhaustiveOutput:
                 probs[g.item] = g.probs[0]
             elif g.error:
                 errors.append(f"tile {plan.boxes[g.item]}: {g.error}")
-    grades = cluster_regions(plan, probs, slide.mpp, labels, cfg, read.cells)
+    count = _ClusterCounter(ctx) if cfg.adequacy.count_nuclei else None
+    grades = cluster_regions(plan, probs, slide.mpp, labels, cfg, count)
     return ExhaustiveOutput(
         grades, plan, probs, _tile_maps(plan, probs, labels, thumb, mask, slide.mpp, ex.mask_mpp), errors
     )
