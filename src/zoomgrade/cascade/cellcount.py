@@ -3,8 +3,9 @@
 Follicular nuclei are the dark, blue-dominant objects of both Papanicolaou (blue) and Diff-Quik (dark
 purple) smears, while red cells are red-dominant and plasma and colloid are light. A nucleus-sized
 connected component counts one cell; a larger one (overlapping nuclei, or nuclei joined by dark
-cytoplasm) counts its dark cores, one per core area, or where it has none its area over one nucleus's. Isolated nuclei (a lone lymphocyte) are not a group: only nuclei lying within
-``gap_um`` of another count. The count reads pixels the high-power pass read anyway.
+cytoplasm) counts its dark cores, one per core area, or where it has none its area over one nucleus's.
+Isolated nuclei (a lone lymphocyte) are not a group: only nuclei lying within ``gap_um`` of another
+count. The count reads pixels the high-power pass read anyway.
 
 It runs on every high-power window in the reader thread, so it is written for speed (3x the
 straightforward version on group windows, 8x on empty ones; tests/cascade/test_cellcount_exact.py keeps
@@ -154,9 +155,8 @@ def _count_cores(
     owner[clab_px] = lab.ravel().take(cand)  # a core lies inside one component
     real = core_areas >= MIN_CORE_UM2
     per_core = np.maximum(1.0, np.round(core_areas / cfg.core_um2))
-    n_comp = len(cells)
-    by_core = np.bincount(owner[1:][real], weights=per_core[real], minlength=n_comp + 1)[1:]
-    has_core = np.bincount(owner[1:][real], minlength=n_comp + 1)[1:] > 0
+    by_core = np.bincount(owner[1:][real], weights=per_core[real], minlength=len(cells) + 1)[1:]
+    has_core = by_core > 0  # every real core counts at least one cell
     cells[has_core] = by_core[has_core]
 
 

@@ -25,9 +25,9 @@ from shapely.geometry import Polygon, box
 from ..labels import LabelSet
 from ..models.pooling import split_none
 from ..slide.tiles import Grid
-from ..types import Region, RegionGrade
+from ..types import CostRecord, Region, RegionGrade
 from .cellcount import count_region
-from .config import GradeConfig
+from .config import AdequacyConfig, GradeConfig
 from .context import Box, PassContext
 from .fusion import fine_to_coarse
 from .patch_rule import vote
@@ -180,14 +180,13 @@ class _ClusterCounter:
     """Counts a cluster's cells by reading its tiles again (a few hundred tiles of the slide's tens of
     thousands: cheaper than keeping every tile's pixels until the clusters are known)."""
 
-    def __init__(self, ctx: PassContext) -> None:
-        self.mpp, self.adequacy, self.cost = ctx.cfg.exhaustive.mpp, ctx.cfg.adequacy, ctx.cost
-        self.reader = Reader(ctx.slide, self.mpp, ctx.window_px, ctx.cost, "exhaustive_read")
+    def __init__(self, reader: Reader, adequacy: AdequacyConfig, cost: CostRecord) -> None:
+        self.reader, self.adequacy, self.cost = reader, adequacy, cost
 
     def __call__(self, tiles: list[Box], polygon: Polygon) -> int:
         imgs = self.reader.read(tiles)
         t0 = time.perf_counter()
-        n = count_region(imgs, tiles, polygon, self.mpp, self.adequacy, margin_px=0.0)
+        n = count_region(imgs, tiles, polygon, self.reader.mpp, self.adequacy, margin_px=0.0)
         self.cost.add("exhaustive_count", seconds=time.perf_counter() - t0, tiles=len(tiles))
         return n
 
@@ -225,7 +224,7 @@ def run_exhaustive(ctx: PassContext) -> ExhaustiveOutput:
                 probs[g.item] = g.probs[0]
             elif g.error:
                 errors.append(f"tile {plan.boxes[g.item]}: {g.error}")
-    count = _ClusterCounter(ctx) if cfg.adequacy.count_nuclei else None
+    count = _ClusterCounter(reader, cfg.adequacy, cost) if cfg.adequacy.count_nuclei else None
     grades = cluster_regions(plan, probs, slide.mpp, labels, cfg, count)
     return ExhaustiveOutput(
         grades, plan, probs, _tile_maps(plan, probs, labels, thumb, mask, slide.mpp, ex.mask_mpp), errors
