@@ -40,7 +40,7 @@ class Region:
     confidence: float  # max coarse probability (times mean "group" probability, see stage 1)
     area_um2: float
     est_cells: int  # stage 1's rough cell count from the area
-    counted_cells: int | None = None  # stage 2's count of the group's nuclei at high power, where it read them
+    counted_cells: int | None = None  # stage 2's count of its largest group's nuclei at high power, where read
 
     @property
     def cells(self) -> int:

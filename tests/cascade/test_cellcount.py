@@ -69,7 +69,26 @@ def test_inside_mask_and_region_windows():
     poly = box(1000, 2000, 1512, 2256)  # the top half of the window
     assert polygon_mask(poly, win, 256)[:128].all() and not polygon_mask(poly, win, 256)[130:].any()
     assert count_region(img[None], [win], poly, 0.5, CFG, margin_px=0) == 4
-    assert count_region(img[None], [win], poly, 0.5, CFG, margin_px=400) == 9
+    # grown over both rows: the larger of the two groups (all groups together with largest_group off)
+    assert count_region(img[None], [win], poly, 0.5, CFG, margin_px=400) == 5
+    assert count_region(img[None], [win], poly, 0.5, replace(CFG, largest_group=False), margin_px=400) == 9
+
+
+def test_a_region_counts_its_largest_group_not_its_groups_together():
+    """Two groups of 8 side by side in one region (a low-power outline that took both) hold no group of
+    10 cells: the region counts 8, not 16, and so is not an adequate group."""
+    img = canvas()
+    for x0 in (20, 150):  # 130 px = 65 um apart: far over the 10 um gap
+        for i in range(8):
+            put(img, 60 + (i // 4) * 20, x0 + (i % 4) * 20, 7.5, NUC)
+    assert count_cells(img, 0.5, CFG) == 8
+    assert count_cells(img, 0.5, replace(CFG, largest_group=False)) == 16
+    # windows too far apart to join: their groups cannot touch, so the larger one is the region's count
+    apart = np.stack([img[:128, :128], img[:128, 128:]])  # each group whole in its own window
+    boxes = [(0, 0, 256, 256), (4096, 0, 256, 256)]  # 16 windows apart: no mosaic
+    region = box(0, 0, 4352, 256)
+    assert count_region(apart, boxes, region, 0.5, CFG, 0.0) == 8
+    assert count_region(apart, boxes, region, 0.5, replace(CFG, largest_group=False), 0.0) == 16
 
 
 def test_blank_is_zero():

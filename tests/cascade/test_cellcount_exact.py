@@ -41,8 +41,10 @@ ODD = replace(
     nucleus_um2=30.0,
     core_grey_max=95.5,
     core_um2=20.0,
+    largest_group=False,
 )
 AREA_ONLY = replace(CFG, core_grey_max=0.0)  # merged components by area alone
+ALL_GROUPS = replace(CFG, largest_group=False)  # a region's groups counted together
 
 
 # ---- the reference: the straightforward implementation the fast one replaced ----------------------
@@ -77,7 +79,10 @@ def ref_count_cells(img: np.ndarray, mpp: float, cfg: AdequacyConfig, inside: np
     groups, n_groups = ndimage.label(ndimage.binary_dilation(kept, iterations=gap_px))
     owner = np.asarray(ndimage.maximum(groups, lab, np.arange(1, n + 1)), dtype=np.int64)
     per_group = np.bincount(owner[keep], weights=cells[keep], minlength=n_groups + 1)
-    return int(per_group[per_group >= cfg.min_nuclei_per_group].sum())
+    ok = per_group[per_group >= cfg.min_nuclei_per_group]
+    if not ok.size:
+        return 0
+    return int(ok.max() if cfg.largest_group else ok.sum())
 
 
 def ref_polygon_mask(poly, b: tuple[int, int, int, int], out_size: int, out_h: int | None = None) -> np.ndarray:
@@ -98,9 +103,8 @@ def ref_count_region(images, boxes, poly, mpp, cfg, margin_px) -> int:
     if joined is not None:
         img, b = joined
         return ref_count_cells(img, mpp, cfg, ref_polygon_mask(grown, b, img.shape[1], img.shape[0]))
-    return sum(
-        ref_count_cells(img, mpp, cfg, ref_polygon_mask(grown, b, img.shape[0])) for img, b in zip(images, boxes)
-    )
+    counts = [ref_count_cells(img, mpp, cfg, ref_polygon_mask(grown, b, img.shape[0])) for img, b in zip(images, boxes)]
+    return max(counts, default=0) if cfg.largest_group else sum(counts)
 
 
 # ---- generated windows --------------------------------------------------------------------------------
@@ -135,7 +139,7 @@ def test_counts_equal_reference_on_generated_slides(slides, mpp):
     for path, polys in slides:
         with open_slide(path) as slide:
             boxes, imgs = windows(slide, polys, mpp)
-        for cfg in (CFG, ODD, AREA_ONLY):
+        for cfg in (CFG, ODD, AREA_ONLY, ALL_GROUPS):
             for img, b in zip(imgs, boxes):
                 assert np.array_equal(nuclear_mask(img, cfg), ref_nuclear_mask(img, cfg))
                 want = ref_count_cells(img, mpp, cfg)
@@ -144,9 +148,9 @@ def test_counts_equal_reference_on_generated_slides(slides, mpp):
                 n_nonzero += want > 0
         for g in polys:  # the region path: outline masks, grown outlines, windows inside and across them
             sel = [i for i, b in enumerate(boxes) if g.intersects(box(b[0], b[1], b[0] + b[2], b[1] + b[3]))]
-            for margin in (0.0, 32.0):
-                got = count_region(imgs[sel], [boxes[i] for i in sel], g, mpp, CFG, margin)
-                assert got == ref_count_region(imgs[sel], [boxes[i] for i in sel], g, mpp, CFG, margin)
+            for margin, cfg in ((0.0, CFG), (32.0, CFG), (32.0, ALL_GROUPS)):
+                got = count_region(imgs[sel], [boxes[i] for i in sel], g, mpp, cfg, margin)
+                assert got == ref_count_region(imgs[sel], [boxes[i] for i in sel], g, mpp, cfg, margin)
     assert n_nonzero > n_windows / 5  # the comparison is over windows that have cells, not blanks
 
 
@@ -184,9 +188,9 @@ def test_region_masks_equal_reference_inside_across_and_outside_outlines():
             x, y = rng.uniform(-1300, 2900), rng.uniform(-900, 900)
             b = (int(x), int(y), 256, 256)
             assert np.array_equal(polygon_mask(poly, b, 128), ref_polygon_mask(poly, b, 128))
-            for margin in (0.0, 16.0):
-                assert count_region(img[None], [b], poly, 0.5, CFG, margin) == ref_count_region(
-                    img[None], [b], poly, 0.5, CFG, margin
+            for margin, cfg in ((0.0, CFG), (16.0, CFG), (16.0, ALL_GROUPS)):
+                assert count_region(img[None], [b], poly, 0.5, cfg, margin) == ref_count_region(
+                    img[None], [b], poly, 0.5, cfg, margin
                 )
     deep = (-128, -128, 256, 256)  # well inside blob: the unmasked path
     assert ref_polygon_mask(blob, deep, 128).all()

@@ -92,6 +92,7 @@ class AdequacyConfig:
     core_um2: ct.PositiveSmallArea = 35.0  # ... one per this much core
     nuclei_gap_um: ct.Microns = 10.0  # nuclei closer than this (edge to edge) belong to one group
     min_nuclei_per_group: ct.AtLeastOne = 2  # a lone nucleus (a lymphocyte) is not a group
+    largest_group: ct.Bool = True  # a region counts its largest group (two groups of 8 are no group of 10)
     outline_margin_um: ct.Microns = 8.0  # the low-power outline is grown by this before counting inside it
 
     @property
