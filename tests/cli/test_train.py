@@ -55,3 +55,10 @@ def test_backbone_with_an_init_folder_is_refused_in_one_line(tmp_path):
     )
     assert r.exit_code == 2 and r.output.count("error:") == 1
     assert "--backbone residual" in r.output and "--init shipped" in r.output
+
+
+def test_backbone_choices_are_the_model_backbones():
+    from zoomgrade.cli.train import Backbone
+    from zoomgrade.models.stage2 import BACKBONES
+
+    assert [b.value for b in Backbone] == list(BACKBONES)

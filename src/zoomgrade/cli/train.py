@@ -18,6 +18,8 @@ class Which(str, Enum):
 
 
 class Backbone(str, Enum):
+    # models.stage2.BACKBONES's names, written out so the CLI starts without importing the models
+    # (tests/cli/test_train.py keeps the two equal)
     plain = "plain"
     residual = "residual"
 
