@@ -30,7 +30,7 @@ from zoomgrade.slide import open_slide
 from zoomgrade.synth import write_slide
 
 CFG = AdequacyConfig()
-# other thresholds: non-integer ones, a wider gap in px, groups of three
+# other thresholds: non-integer ones, a wider gap in px, groups of three, all of a window's groups counted
 ODD = replace(
     CFG,
     nuclear_grey_max=101.7,
