@@ -119,10 +119,13 @@ def count_cells(img: np.ndarray, mpp: float, cfg: AdequacyConfig, inside: np.nda
     owner[lab_px] = groups.ravel().take(px)
     owner = owner[1:]
     per_group = np.bincount(owner[keep], weights=cells[keep], minlength=n_groups + 1)
-    groups_ok = per_group[per_group >= cfg.min_nuclei_per_group]
-    if not groups_ok.size:
-        return 0
-    return int(groups_ok.max() if cfg.largest_group else groups_ok.sum())
+    return _region_count(per_group[per_group >= cfg.min_nuclei_per_group], cfg)
+
+
+def _region_count(group_cells: np.ndarray, cfg: AdequacyConfig) -> int:
+    """The count of a region whose groups hold ``group_cells``: its largest group's (``cfg.largest_group``),
+    else all of them together; 0 with none."""
+    return int(group_cells.max(initial=0) if cfg.largest_group else group_cells.sum())
 
 
 #: A component larger than this many nuclei is several merged: overlapping nuclei, or nuclei joined by a
@@ -232,7 +235,7 @@ def count_region(
         return count_cells(img, mpp, cfg, _draw_mask(rings, box, img.shape[1], img.shape[0]))
     # Windows too far apart to join: what lies in one does not touch what lies in another.
     counts = [count_cells(img, mpp, cfg, _draw_mask(rings, b, img.shape[0])) for img, b in zip(images, boxes)]
-    return max(counts, default=0) if cfg.largest_group else sum(counts)
+    return _region_count(np.asarray(counts, dtype=np.int64), cfg)
 
 
 def scaled_count(n: int, k: int, n_planned: int) -> int:
