@@ -31,9 +31,9 @@ class Recording:
         self.reads.append(("region", mpp))
         return self._s.read_region(x, y, w, h, mpp)
 
-    def thumbnail(self, mpp=None, max_size=1024):
+    def thumbnail(self, mpp=None, max_size=1024, *, workers=1):
         self.reads.append(("thumbnail", mpp))
-        return self._s.thumbnail(mpp, max_size)
+        return self._s.thumbnail(mpp, max_size, workers=workers)
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.spatial.distance import mahalanobis
 
 from zoomgrade.models.card import ModelCard
 from zoomgrade.models.domain import DomainModel, fit_domain, material_cells
@@ -22,6 +23,14 @@ def test_in_domain_slides_pass_and_shifted_ones_do_not():
     assert max(fresh) <= model.slide_threshold
     away = [float(np.median(model.distance(x))) for x in _slides(rng, 3, shift=3.0)]
     assert min(away) > model.slide_threshold
+
+
+def test_distance_is_scipys_mahalanobis():
+    rng = np.random.default_rng(2)
+    model = fit_domain(_slides(rng, 3), _slides(rng, 2))
+    x = _slides(rng, 1, shift=1.0, cells=50)[0]
+    want = [mahalanobis(row, model.mean, model.precision) for row in x]
+    assert np.allclose(model.distance(x), want, rtol=1e-12)
 
 
 def test_round_trip_through_a_card():

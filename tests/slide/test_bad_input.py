@@ -14,6 +14,7 @@ import tifffile
 
 from zoomgrade.errors import SlideError
 from zoomgrade.slide import open_slide
+from zoomgrade.slide import slide as slide_mod
 
 
 def _error(path, **kw) -> str:
@@ -117,5 +118,20 @@ def test_damaged_tile_fails_at_read_with_one_line(tmp_path, pyramid):
         assert s.read_region(600, 600, 100, 100, 0.25).shape == (100, 100, 3)  # other tiles still read
         with pytest.raises(SlideError) as info:
             s.read_region(0, 0, 100, 100, 0.25)
+    msg = str(info.value)
+    assert msg.startswith(f"{p}: read failed at level 0") and "\n" not in msg
+
+
+def test_damaged_tile_in_a_threaded_band_fails_with_one_line(tmp_path, pyramid, monkeypatch):
+    path, _ = pyramid
+    with tifffile.TiffFile(path) as tif:
+        off = int(tif.pages[0].dataoffsets[0])
+    data = bytearray(path.read_bytes())
+    data[off : off + 64] = b"\x00" * 64
+    p = tmp_path / "damaged.svs"
+    p.write_bytes(bytes(data))
+    monkeypatch.setattr(slide_mod, "_BAND_PIXELS", 100_000)  # many bands over two threads
+    with open_slide(p, backend="tifffile") as s, pytest.raises(SlideError) as info:
+        s.read_region(0, 0, 1200, 1000, 0.5, workers=2)
     msg = str(info.value)
     assert msg.startswith(f"{p}: read failed at level 0") and "\n" not in msg

@@ -137,3 +137,31 @@ def test_caller_mpp_wins_and_estimate(pyramid, real):
     p.write_bytes(stripped)
     with open_slide(p) as s:
         assert (s.mpp, s.mpp_source, s.objective_power) == (0.5, "estimate", 20)
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_threaded_banded_reads_equal_serial(pyr, monkeypatch, workers):
+    s, _, _ = pyr
+    serial = [s.read_region(0, 0, 1200, 1000, 0.5), s.read_region(13, 7, 1100, 950, 0.7)]
+    monkeypatch.setattr(slide_mod, "_BAND_PIXELS", 60_000)  # several bands per worker
+    threaded = [
+        s.read_region(0, 0, 1200, 1000, 0.5, workers=workers),
+        s.read_region(13, 7, 1100, 950, 0.7, workers=workers),
+    ]
+    assert all(np.array_equal(a, b) for a, b in zip(serial, threaded))
+
+
+def test_threaded_bands_decode_each_tile_once(pyramid, monkeypatch):
+    path, _ = pyramid
+    # level 0: 1200 px wide, 256 px tiles; bands may hold 300 rows a thread, cut at 256
+    monkeypatch.setattr(slide_mod, "_BAND_PIXELS", 2 * 1200 * 300)
+    with open_slide(path) as s:
+        s.read_region(0, 0, 1200, 1000, 0.5, workers=2)
+        st = s.cache_stats()
+    assert st is not None and (st.misses, st.hits) == (5 * 4, 0)  # 5 x 4 tiles, each decoded by one band
+
+
+def test_workers_must_be_positive(pyr):
+    s, _, _ = pyr
+    with pytest.raises(ValueError, match="workers >= 1"):
+        s.thumbnail(8.0, workers=0)

@@ -40,10 +40,10 @@ class RecordingSlide:
             self.reads.append(("region", (int(x), int(y), int(w), int(h), float(mpp))))
         return self._slide.read_region(x, y, w, h, mpp)
 
-    def thumbnail(self, mpp: float) -> np.ndarray:
+    def thumbnail(self, mpp: float, *, workers: int = 1) -> np.ndarray:
         with self._lock:
             self.reads.append(("thumbnail", (float(mpp),)))
-        return self._slide.thumbnail(mpp)
+        return self._slide.thumbnail(mpp, workers=workers)
 
     def __getattr__(self, name: str) -> Any:  # path, mpp, dimensions, levels, info(), close(), ...
         return getattr(self._slide, name)

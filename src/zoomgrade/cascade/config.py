@@ -33,6 +33,7 @@ class Stage1Config:
     mpp: ct.Mpp = 8.0  # low-power resolution the whole slide is read at (um/px)
     group_threshold: ct.Fraction = 0.5  # P(cell group) above which a map pixel belongs to a region
     min_region_area_um2: ct.Area = 400.0  # smaller connected components are dropped as noise
+    readers: ct.Threads = 2  # threads decoding the whole-slide read, band by band (slide.bands)
 
 
 @dataclass
@@ -149,9 +150,7 @@ class EarlyStopConfig:
 @dataclass
 class BudgetConfig:
     __pydantic_config__: ClassVar[ConfigDict] = _FORBID
-    high_power_megapixels: Annotated[float, Strict(), Field(ge=0.0, le=1e9, allow_inf_nan=False)] = (
-        0.0  # 0 = unlimited; pixels read at stage2.mpp (stage 2 + fallback)
-    )
+    high_power_megapixels: ct.Megapixels = 0.0  # 0 = unlimited; pixels read at stage2.mpp (stage 2 + fallback)
     seconds: ct.Seconds = 0.0  # 0 = unlimited; wall time of the high-power passes
 
 

@@ -74,6 +74,7 @@ UpTo100 = Annotated[float, Strict(), Field(ge=0.0, le=100.0, allow_inf_nan=False
 Microns = Annotated[float, Strict(), Field(ge=0.0, le=1000.0, allow_inf_nan=False)]
 SmallArea = Annotated[float, Strict(), Field(ge=0.0, le=1e4, allow_inf_nan=False)]
 Seconds = Annotated[float, Strict(), Field(ge=0.0, le=1e7, allow_inf_nan=False)]
+Megapixels = Annotated[float, Strict(), Field(ge=0.0, le=1e9, allow_inf_nan=False)]
 Grey = Annotated[float, Strict(), Field(ge=0.0, le=255.0, allow_inf_nan=False)]
 OpenFraction = Annotated[float, Strict(), Field(gt=0.0, le=1.0, allow_inf_nan=False)]
 PositiveSmallArea = Annotated[float, Strict(), Field(gt=0.0, le=1e4, allow_inf_nan=False)]

@@ -196,7 +196,7 @@ def run_exhaustive(ctx: PassContext) -> ExhaustiveOutput:
     slide, cfg, labels, cost = ctx.slide, ctx.cfg, ctx.labels, ctx.cost
     ex = cfg.exhaustive
     t0 = time.perf_counter()
-    thumb = np.asarray(slide.thumbnail(ex.mask_mpp))
+    thumb = np.asarray(slide.thumbnail(ex.mask_mpp, workers=ex.readers))
     cost.add_read(ex.mask_mpp, thumb.shape[0] * thumb.shape[1], 1)
     mask = tissue_mask(thumb, **tissue_mask_kwargs(ex))
     mask_mpp_true = slide.dimensions[0] * slide.mpp / max(1, thumb.shape[1])

@@ -38,7 +38,7 @@ def run_stage1(ctx: PassContext) -> Stage1Output:
     slide, cfg, cost = ctx.slide, ctx.cfg, ctx.cost
     mpp = cfg.stage1.mpp
     t0 = time.perf_counter()
-    thumb = np.asarray(slide.thumbnail(mpp))
+    thumb = np.asarray(slide.thumbnail(mpp, workers=cfg.stage1.readers))
     n_px = thumb.shape[0] * thumb.shape[1]
     cost.add_read(mpp, n_px, 1)
     maps = model.predict(pad_white(thumb, MIN_SIDE))

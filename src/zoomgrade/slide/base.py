@@ -63,6 +63,11 @@ class SlideBackend(ABC):
     def associated_image(self, name: str) -> np.ndarray:
         """One associated image (label, macro, thumbnail...) as (h, w, 3) uint8."""
 
+    def segment_rows(self, level: int) -> int:
+        """Height of the file's tiles or strips at ``level`` (0 = unknown or none): large reads cut their
+        bands on these rows so that no segment is decoded twice."""
+        return 0
+
     def will_need(self, level: int, boxes: Iterable[tuple[int, int, int, int]]) -> int:
         """Hint that the file bytes under ``boxes`` (x, y, w, h in ``level`` pixels) will be read soon, in this
         order; returns the bytes hinted. Backends that cannot locate a region's bytes in the file hint

@@ -10,12 +10,14 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
 from ..errors import MissingMppError, SlideError
+from .bands import band_rows
 from .base import Level, SlideBackend
 from .info import SlideInfo
 from .limits import DEFAULT_MEMORY_MB, ImageTooLargeError, ReadLog, check_decoded_size, decode_limit
@@ -99,10 +101,14 @@ class Slide:
         return best
 
     # -- pixels --------------------------------------------------------------------------------------
-    def read_region(self, x: int, y: int, w: int, h: int, mpp: float) -> np.ndarray:
-        """Region (x, y, w, h) in level-0 px at ``mpp`` um/px as (H, W, 3) uint8; outside = white."""
+    def read_region(self, x: int, y: int, w: int, h: int, mpp: float, *, workers: int = 1) -> np.ndarray:
+        """Region (x, y, w, h) in level-0 px at ``mpp`` um/px as (H, W, 3) uint8; outside = white.
+        ``workers``: threads that decode a large read's bands at once (file decoders and numpy release the
+        GIL), with no more memory than one thread."""
         if w <= 0 or h <= 0 or not mpp > 0:
             raise ValueError(f"need w, h > 0 and mpp > 0, got w={w}, h={h}, mpp={mpp}")
+        if workers < 1:
+            raise ValueError(f"need workers >= 1, got {workers}")
         f = self.mpp / mpp
         out_w, out_h = max(1, int(round(w * f))), max(1, int(round(h * f)))
         try:
@@ -122,10 +128,10 @@ class Slide:
         lx, ly = int(round(x / ds)), int(round(y / ds))
         lw, lh = max(1, int(round(w / ds))), max(1, int(round(h / ds)))
         try:
-            if lw * lh <= _BAND_PIXELS:
+            if lw * lh <= _BAND_PIXELS // workers:
                 img = area_resize(self._b.read_level(li, lx, ly, lw, lh), out_h, out_w)
             else:
-                img = self._read_banded(li, lx, ly, lw, lh, out_w, out_h)
+                img = self._read_banded(li, lx, ly, lw, lh, out_w, out_h, workers)
         except (OSError, ValueError, RuntimeError) as err:
             cause = f"read failed at level {li} ({lx}, {ly}, {lw}x{lh}): {err}"
             self.read_log.failed(cause)
@@ -133,23 +139,34 @@ class Slide:
         self.read_log.ok()
         return img
 
-    def _read_banded(self, li: int, lx: int, ly: int, lw: int, lh: int, out_w: int, out_h: int) -> np.ndarray:
+    def _read_banded(
+        self, li: int, lx: int, ly: int, lw: int, lh: int, out_w: int, out_h: int, workers: int
+    ) -> np.ndarray:
         out = np.empty((out_h, out_w, 3), dtype=np.uint8)
-        band = max(1, int(_BAND_PIXELS / lw * out_h / lh))  # output rows per band
+        bands = band_rows(out_h, ly, lh, lw, self._b.segment_rows(li), workers, _BAND_PIXELS)
         if lh % out_h == 0 and lw % out_w == 0:
             k = lh // out_h  # integral factor: exact block means per band
-            for r0 in range(0, out_h, band):
-                r1 = min(out_h, r0 + band)
+
+            def one(r0: int, r1: int) -> None:
                 img = self._b.read_level(li, lx, ly + r0 * k, lw, (r1 - r0) * k)
                 out[r0:r1] = area_resize(img, r1 - r0, out_w)
-            return out
-        wy, wx = area_weights(lh, out_h), area_weights(lw, out_w)
-        for r0 in range(0, out_h, band):
-            r1 = min(out_h, r0 + band)
-            sub = wy[r0:r1]
-            c0, c1 = int(sub.indices.min()), int(sub.indices.max()) + 1
-            img = self._b.read_level(li, lx, ly + c0, lw, c1 - c0)
-            out[r0:r1] = apply_weights(img, sub[:, c0:c1], wx)
+
+        else:
+            wy, wx = area_weights(lh, out_h), area_weights(lw, out_w)
+
+            def one(r0: int, r1: int) -> None:
+                sub = wy[r0:r1]
+                c0, c1 = int(sub.indices.min()), int(sub.indices.max()) + 1
+                img = self._b.read_level(li, lx, ly + c0, lw, c1 - c0)
+                out[r0:r1] = apply_weights(img, sub[:, c0:c1], wx)
+
+        if workers == 1 or len(bands) == 1:
+            for r0, r1 in bands:
+                one(r0, r1)
+        else:
+            with ThreadPoolExecutor(min(workers, len(bands))) as pool:
+                for done in [pool.submit(one, r0, r1) for r0, r1 in bands]:
+                    done.result()  # re-raises a band's read error here
         return out
 
     def will_need(self, boxes: Iterable[tuple[int, int, int, int]], mpp: float) -> int:
@@ -169,12 +186,12 @@ class Slide:
         )
         return self._b.will_need(li, level_boxes)
 
-    def thumbnail(self, mpp: float | None = None, max_size: int = 1024) -> np.ndarray:
+    def thumbnail(self, mpp: float | None = None, max_size: int = 1024, *, workers: int = 1) -> np.ndarray:
         """The whole slide at ``mpp`` (default: the resolution that fits in ``max_size`` px)."""
         w, h = self.dimensions
         if mpp is None:
             mpp = max(self.mpp, self.mpp * max(w, h) / max_size)
-        return self.read_region(0, 0, w, h, mpp)
+        return self.read_region(0, 0, w, h, mpp, workers=workers)
 
     def tiles(
         self,

@@ -227,6 +227,10 @@ class TifffileBackend(SlideBackend):
             seg = lv.decode(data, index, jpegtables=lv.jpegtables)[0][0]
         return seg[..., None] if seg.ndim == 2 else seg
 
+    def segment_rows(self, level: int) -> int:
+        lv = self._levels[level]
+        return 0 if lv.compression == _NONE else lv.seg_h  # uncompressed rows are read as needed, not decoded
+
     def read_level(self, level: int, x: int, y: int, w: int, h: int) -> np.ndarray:
         lv = self._levels[level]
         out = white(h, w)
