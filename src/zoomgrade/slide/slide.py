@@ -104,7 +104,8 @@ class Slide:
     def read_region(self, x: int, y: int, w: int, h: int, mpp: float, *, workers: int = 1) -> np.ndarray:
         """Region (x, y, w, h) in level-0 px at ``mpp`` um/px as (H, W, 3) uint8; outside = white.
         ``workers``: threads that decode a large read's bands at once (file decoders and numpy release the
-        GIL), with no more memory than one thread."""
+        GIL); the bands in flight hold no more pixels than one thread's band (the threads' allocator arenas
+        keep some memory of their own, docs/benchmark.md)."""
         if w <= 0 or h <= 0 or not mpp > 0:
             raise ValueError(f"need w, h > 0 and mpp > 0, got w={w}, h={h}, mpp={mpp}")
         if workers < 1:
