@@ -25,6 +25,8 @@ from .config_types import FROM_LABEL_SET as FROM_LABEL_SET  # re-exported: casca
 
 #: Unknown keys are refused (pydantic reads this from each plain dataclass; not a dataclass field).
 _FORBID = ConfigDict(extra="forbid")
+_UNDERGRADE = {"benign": 0.5, "suspicious_follicular": 0.4}  # early_stop's per-coarse-grade defaults
+_RECALL_PRIOR = {"benign": (0.26, 2.68), "suspicious_follicular": (0.07, 0.10)}
 
 
 @dataclass
@@ -105,11 +107,10 @@ class AdequacyConfig:
 @dataclass
 class SlideRuleConfig:
     __pydantic_config__: ClassVar[ConfigDict] = _FORBID
-    # Per slide category above the least severe fine grade (which needs only adequacy): regions graded
-    # at least that severe count as evidence when their confidence >= min_confidence; the category holds
-    # with >= min_count such regions covering >= min_area_um2. Keys are graded categories of the label
-    # set (case-sensitive); a category not given here takes the label set file's value (its [slide_rule],
-    # cascade/labelled.py).
+    # Per slide category above the least severe fine grade (which needs only adequacy): regions graded at least
+    # that severe count as evidence when their confidence >= min_confidence; the category holds with >= min_count
+    # such regions covering >= min_area_um2. Keys: graded categories of the label set (case-sensitive); one not
+    # given takes the label set file's value (its [slide_rule], cascade/labelled.py).
     min_count: dict[ct.RuleGrade, ct.AtLeastOne] = field(default_factory=dict)
     min_area_um2: dict[ct.RuleGrade, ct.Area] = field(default_factory=dict)
     min_confidence: dict[ct.RuleGrade, ct.Fraction] = field(default_factory=dict)
@@ -118,9 +119,9 @@ class SlideRuleConfig:
     # outnumbers any absolute count.
     min_share: dict[ct.RuleGrade, ct.Fraction] = field(default_factory=dict)
     min_cells: ct.Count = 10  # only groups of at least this many cells are evidence (as for adequacy)
-    # A grade that shares its coarse grade with less severe ones (IV, VI) needs its evidence to be at least
-    # this share of the evidence for the coarse grade's least severe grade (III, V): stage 2 mistakes one
-    # grade of a coarse grade for its neighbour far more often than for anything else (docs/cascade.md).
+    # A grade that shares its coarse grade with less severe ones (IV, VI) needs its evidence to be at least this
+    # share of the evidence for the coarse grade's least severe grade (III, V): stage 2 mistakes one grade of a
+    # coarse grade for its neighbour far more often than for anything else (docs/cascade.md).
     min_pool_share: dict[ct.RuleGrade, ct.Fraction] = field(default_factory=dict)
     # One very confident group is enough on its own (a single convincing malignant group).
     single_confidence: ct.Fraction = 0.95
@@ -135,9 +136,7 @@ class EarlyStopConfig:
     enabled: ct.Bool = True
     # How often stage 1 under-grades: per coarse grade, an upper bound on the share of its regions that high
     # power grades as evidence for a grade above that coarse grade (measured on validation slides).
-    undergrade: dict[ct.CoarseGrade, ct.Fraction] = field(
-        default_factory=lambda: {"benign": 0.5, "suspicious_follicular": 0.4}
-    )
+    undergrade: dict[ct.CoarseGrade, ct.Fraction] = field(default_factory=lambda: dict(_UNDERGRADE))
     # The unread regions' count of such surprises is bounded at this binomial quantile.
     confidence: Annotated[float, Strict(), Field(gt=0.0, lt=1.0, allow_inf_nan=False)] = 0.999
     # Recall bound (cascade/recall_bound.py): reading stops only once the unread regions could hold at most
@@ -145,6 +144,8 @@ class EarlyStopConfig:
     recall: ct.Fraction = 0.99
     recall_confidence: Annotated[float, Strict(), Field(gt=0.0, lt=1.0, allow_inf_nan=False)] = 0.9
     recall_slack: Annotated[float, Strict(), Field(ge=0.0, le=1e6, allow_inf_nan=False)] = 1.0
+    # Per coarse grade, Beta(a, b) of its severe share across validation slides; none: the slide's alone.
+    recall_prior: dict[ct.CoarseGrade, ct.BetaPrior] = field(default_factory=lambda: dict(_RECALL_PRIOR))
 
 
 @dataclass

@@ -68,7 +68,8 @@ class ReadingStop:
         # The recall bound (recall_bound.py) in coarse indices: regions of the most severe coarse grade stay
         # marked unread; the others' severe share is sampled from those read.
         es = cfg.early_stop
-        self.recall = RecallTarget(es.recall, es.recall_confidence, es.recall_slack)
+        priors = {labels.coarse_index(c): ab for c, ab in es.recall_prior.items() if c in labels.coarse}
+        self.recall = RecallTarget(es.recall, es.recall_confidence, es.recall_slack, priors)
         self.top_coarse = labels.coarse[-1]
         self.severe = {labels.fine_index(f) for f in labels.coarse_to_fine[self.top_coarse]}
         self.coarse = {i: labels.coarse_index(r.coarse_grade) for i, r in enumerate(regions)}

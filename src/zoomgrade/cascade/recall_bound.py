@@ -11,8 +11,16 @@ across the slide, in no order of their high-power grade, so those read are a sam
 
 For each less severe coarse grade with ``n`` unread regions, of which ``j`` have been read and ``e`` of
 those graded in the most severe coarse grade, the expected number of severe groups among the unread is at
-most ``n * rate``, ``rate`` being the Clopper-Pearson upper bound at ``confidence`` of ``e / j`` (1 before
-any is read). With ``found`` the regions marked severe (read and graded so, or unread and called so), and
+most ``n * rate``, ``rate`` an upper bound at ``confidence`` on the grade's severe share on this slide:
+
+- with a prior for the grade (``early_stop.recall_prior``: Beta(a, b), the spread of that share across the
+  validation slides, fitted to them as a beta-binomial), the ``confidence`` quantile of the posterior
+  Beta(a + e, b + j - e). The slides seen in validation say how the share varies from slide to slide (none
+  at all on most, a fifth to a half on V and VI slides), so a slide whose regions read show none soon
+  becomes unlikely to be one of those; the bound is then as good as the validation slides are like it.
+- without one, the Clopper-Pearson upper bound of ``e / j`` (1 before any is read): the slide alone.
+
+With ``found`` the regions marked severe (read and graded so, or unread and called so), and
 ``unread`` the sum of those bounds, the bound holds when
 
     unread <= max((1 - target) * (found + unread), slack)
@@ -26,18 +34,20 @@ Pure functions of counts, in coarse indices of the label set (0 = least severe);
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from scipy.stats import beta
 
 
 @dataclass(frozen=True)
 class RecallTarget:
-    """``early_stop.recall``, ``recall_confidence``, ``recall_slack``; target 0 = no recall bound."""
+    """``early_stop.recall``, ``recall_confidence``, ``recall_slack``, ``recall_prior`` (by coarse index);
+    target 0 = no recall bound."""
 
     target: float
     confidence: float = 0.9
     slack: float = 1.0
+    priors: Mapping[int, tuple[float, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -47,29 +57,40 @@ class RecallCheck:
     holds: bool
 
     def describe(self, target: RecallTarget, severe: str) -> str:
+        prior = ", given the validation slides' prior" if target.priors else ""
         return (
             f"at most {self.unread_bound:.1f} {severe} groups expected among the unread regions against "
             f"{self.found} found (recall target {target.target:g}, or at most {target.slack:g} unread; the "
-            f"severe share of each coarse grade bounded at the {target.confidence:g} quantile from the regions read)"
+            f"severe share of each coarse grade bounded at the {target.confidence:g} quantile from the regions "
+            f"read{prior})"
         )
 
 
-def rate_bound(read: int, severe: int, confidence: float) -> float:
-    """Upper bound on the share of severe groups among regions like ``read`` ones, ``severe`` of them severe."""
+def rate_bound(read: int, severe: int, confidence: float, prior: tuple[float, float] | None = None) -> float:
+    """Upper bound on the share of severe groups among regions like ``read`` ones, ``severe`` of them severe:
+    the posterior quantile given ``prior`` (Beta(a, b)), else Clopper-Pearson."""
+    if prior is not None:
+        a, b = prior
+        return float(beta.ppf(confidence, a + severe, b + max(read - severe, 0)))
     if read <= 0 or severe >= read:
         return 1.0
     return float(beta.ppf(confidence, severe + 1, read - severe))
 
 
-def unread_bound(unread: Mapping[int, int], seen: Mapping[int, tuple[int, int]], confidence: float) -> float:
+def unread_bound(
+    unread: Mapping[int, int],
+    seen: Mapping[int, tuple[int, int]],
+    confidence: float,
+    priors: Mapping[int, tuple[float, float]] | None = None,
+) -> float:
     """Upper bound on the expected severe groups among ``unread`` (coarse index -> unread regions of it),
-    from ``seen`` (coarse index -> (regions read, graded severe)). Only less severe coarse grades belong
-    in ``unread``: the most severe one's unread regions stay marked."""
+    from ``seen`` (coarse index -> (regions read, graded severe)) and ``priors`` (coarse index -> Beta(a, b)).
+    Only less severe coarse grades belong in ``unread``: the most severe one's unread regions stay marked."""
     total = 0.0
     for c, n in unread.items():
         if n > 0:
             j, e = seen.get(c, (0, 0))
-            total += n * rate_bound(j, e, confidence)
+            total += n * rate_bound(j, e, confidence, (priors or {}).get(c))
     return total
 
 
@@ -79,7 +100,7 @@ def recall_check(
     """Whether reading may stop as far as the recall target goes (always, with target 0)."""
     if t.target <= 0:
         return RecallCheck(found, 0.0, True)
-    u = unread_bound(unread, seen, t.confidence)
+    u = unread_bound(unread, seen, t.confidence, t.priors)
     return RecallCheck(found, u, u <= max((1.0 - t.target) * (found + u), t.slack))
 
 

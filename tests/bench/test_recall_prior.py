@@ -1,0 +1,51 @@
+"""The recall prior's fit: the beta-binomial estimator, and the counts it is fitted to."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from zoomgrade.bench.recall_prior import fit, fit_beta_binomial, measure, slide_counts
+from zoomgrade.labels import TBSRTC
+
+
+@pytest.mark.parametrize(("a", "b"), [(0.3, 3.0), (2.0, 6.0)])
+def test_the_fit_recovers_the_spread_of_simulated_slides(a, b):
+    rng = np.random.default_rng(7)
+    n = rng.integers(10, 200, size=400)
+    k = rng.binomial(n, rng.beta(a, b, size=len(n)))
+    fa, fb = fit_beta_binomial(n, k)
+    assert fa / (fa + fb) == pytest.approx(a / (a + b), rel=0.15)  # the mean share
+    assert fa + fb == pytest.approx(a + b, rel=0.35)  # how far slides spread around it
+
+
+def test_slides_that_all_share_one_rate_fit_a_narrow_prior():
+    rng = np.random.default_rng(3)
+    n = rng.integers(50, 300, size=200)
+    fa, fb = fit_beta_binomial(n, rng.binomial(n, 0.1))
+    assert fa + fb > 50  # a binomial world: slide-to-slide spread is none, so a + b grows large
+    assert fa / (fa + fb) == pytest.approx(0.1, rel=0.1)
+
+
+def test_bad_counts_and_held_out_seeds_are_refused(tmp_path):
+    with pytest.raises(ValueError):
+        fit_beta_binomial([], [])
+    with pytest.raises(ValueError):
+        fit_beta_binomial([5, 3], [2, 4])  # more severe than regions
+    with pytest.raises(ValueError, match="validation seeds"):
+        measure(2, (4, 4), 1_000_000, tmp_path)
+
+
+def test_counts_of_a_slide_read_in_full(synth_slide):
+    from zoomgrade.cascade import grade
+    from zoomgrade.models.folder import load_default_models
+
+    models = load_default_models("cpu")
+    result = grade(synth_slide("VI"), {"early_stop": {"enabled": False}}, models=models)
+    counts = slide_counts(result, TBSRTC)
+    assert counts and set(counts) <= {"benign", "suspicious_follicular"}  # never the most severe coarse grade
+    for c, (m, k) in counts.items():
+        regions = [g for g in result.regions if g.region.coarse_grade == c]
+        assert m == len(regions) and k == sum(g.fine_grade in ("V", "VI") for g in regions)
+    priors = fit([{"counts": counts}, {"counts": {"benign": (40, 0)}}])
+    assert set(priors) == set(counts) and all(x > 0 for ab in priors.values() for x in ab)
