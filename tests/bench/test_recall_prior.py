@@ -49,3 +49,13 @@ def test_counts_of_a_slide_read_in_full(synth_slide):
         assert m == len(regions) and k == sum(g.fine_grade in ("V", "VI") for g in regions)
     priors = fit([{"counts": counts}, {"counts": {"benign": (40, 0)}}])
     assert set(priors) == set(counts) and all(x > 0 for ab in priors.values() for x in ab)
+
+
+def test_a_pool_file_that_is_not_one_is_named_in_one_line(tmp_path):
+    from zoomgrade.bench.recall_prior import main
+
+    bad = tmp_path / "counts.json"
+    bad.write_text("{not json")
+    for f in (bad, tmp_path / "missing.json"):
+        with pytest.raises(SystemExit, match=str(f)):
+            main(["--pool", str(f), "--n", "1", "--slides-dir", str(tmp_path)])

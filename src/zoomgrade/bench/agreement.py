@@ -67,6 +67,21 @@ def replay(records: list[dict[str, Any]], config: Any) -> str:
     return slide_category(grades, adequacy, TBSRTC, config.slide_rule).category
 
 
+def slide_in(
+    workdir: Path, seed: int, category: str, stain: str, size_mm: tuple[float, float]
+) -> tuple[Path, dict[str, Any], float]:
+    """One planned slide in ``workdir``, reused when it is there with its truth, else generated:
+    (path, truth, seconds spent generating)."""
+    from ..synth import truth_paths, write_slide
+
+    path = workdir / f"agree-{seed}-{category}-{stain}-{size_mm[0]:g}x{size_mm[1]:g}mm.svs"
+    if path.exists() and truth_paths(path)[1].exists():
+        return path, json.loads(truth_paths(path)[1].read_text()), 0.0
+    t0 = time.perf_counter()
+    truth = write_slide(path, category, stain, size_mm, seed)
+    return path, truth, time.perf_counter() - t0
+
+
 def grade_one(
     index: int,
     seed: int,
@@ -81,13 +96,9 @@ def grade_one(
 ) -> Row:
     """Generate (or, with ``keep``, reuse from ``workdir``) one slide and grade it in both modes."""
     from ..cascade.grade import grade_modes
-    from ..synth import truth_paths, write_slide
+    from ..synth import truth_paths
 
-    path = workdir / f"agree-{seed}-{category}-{stain}-{size_mm[0]:g}x{size_mm[1]:g}mm.svs"
-    t0 = time.perf_counter()
-    kept = path.exists() and truth_paths(path)[1].exists()
-    truth = json.loads(truth_paths(path)[1].read_text()) if kept else write_slide(path, category, stain, size_mm, seed)
-    gen_s = 0.0 if kept else time.perf_counter() - t0
+    path, truth, gen_s = slide_in(workdir, seed, category, stain, size_mm)
     r, e = grade_modes(path, config, cascade=True, exhaustive=True, models=models)
     assert r is not None  # asked for the cascade: grade_modes returns it
     cmp_ = r.comparison or {}

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .agreement import TRAINING_MAX_SEED, plan
+from .agreement import TRAINING_MAX_SEED, plan, slide_in
 
 
 def slide_counts(result: Any, labels: Any) -> dict[str, tuple[int, int]]:
@@ -62,7 +62,6 @@ def measure(
 
     from ..cascade import default_config, grade
     from ..labels import TBSRTC
-    from ..synth import truth_paths, write_slide
 
     if seed + n > TRAINING_MAX_SEED:
         raise ValueError(f"seed {seed}: the prior is fitted on validation seeds < {TRAINING_MAX_SEED}")
@@ -76,9 +75,7 @@ def measure(
     work.mkdir(parents=True, exist_ok=True)
     rows = []
     for _, s, cat, stain in plan(n, seed):
-        path = work / f"agree-{s}-{cat}-{stain}-{size_mm[0]:g}x{size_mm[1]:g}mm.svs"
-        if not (path.exists() and truth_paths(path)[1].exists()):
-            write_slide(path, cat, stain, size_mm, s)
+        path, _, _ = slide_in(work, s, cat, stain, size_mm)
         counts = slide_counts(grade(path, cfg, models=models), TBSRTC)
         rows.append({"seed": s, "truth": cat, "counts": counts})
         print(f"seed {s} ({cat}): " + ", ".join(f"{c} {k}/{m}" for c, (m, k) in counts.items()), flush=True)
@@ -105,7 +102,12 @@ def main(argv: list[str] | None = None) -> None:
         "--pool", action="append", default=[], help="an earlier run's --out file whose slides are fitted with these"
     )
     a = ap.parse_args(argv)
-    rows = [r for f in a.pool for r in json.loads(Path(f).read_text())["rows"]]
+    rows = []
+    for f in a.pool:
+        try:
+            rows += json.loads(Path(f).read_text())["rows"]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise SystemExit(f"{f}: not a --out file of this tool ({type(err).__name__}: {err})") from None
     rows += measure(a.n, (a.size_mm[0], a.size_mm[1]), a.seed, a.slides_dir)
     priors = fit(rows)
     for c, (pa, pb) in priors.items():
