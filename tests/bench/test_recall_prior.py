@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zoomgrade.bench.recall_prior import fit, fit_beta_binomial, measure, slide_counts
+from zoomgrade.bench.recall_prior import (
+    fit,
+    fit_beta_binomial,
+    fit_undergrade,
+    measure,
+    slide_counts,
+    undergrade_counts,
+)
 from zoomgrade.labels import TBSRTC
 
 
@@ -49,6 +56,38 @@ def test_counts_of_a_slide_read_in_full(synth_slide):
         assert m == len(regions) and k == sum(g.fine_grade in ("V", "VI") for g in regions)
     priors = fit([{"counts": counts}, {"counts": {"benign": (40, 0)}}])
     assert set(priors) == set(counts) and all(x > 0 for ab in priors.values() for x in ab)
+
+    # the under-grade counts are the slide rule's own evidence (decision.evidence), per more severe coarse grade
+    from zoomgrade.cascade.config import default_config
+    from zoomgrade.cascade.decision import evidence, resolved
+
+    cfg = default_config().slide_rule
+    rule = resolved(cfg, TBSRTC)
+    under = undergrade_counts(result, TBSRTC, cfg)
+    assert set(under) == set(counts)
+    for c, table in under.items():
+        regs = [g for g in result.regions if g.region.coarse_grade == c]
+        assert set(table) == set(TBSRTC.coarse[TBSRTC.coarse_index(c) + 1 :])
+        for t, (j, e) in table.items():
+            hit = {
+                id(g)
+                for f in TBSRTC.coarse_to_fine[t]
+                for g, _ in evidence(regs, f, TBSRTC, rule.min_confidence[f], rule.min_cells)
+            }
+            assert j == len(regs) and e == len(hit)
+
+
+def test_the_under_grade_fit_leaves_out_pairs_it_cannot_fit():
+    rows = [
+        {"undergrade": {"benign": {"suspicious_follicular": (50, 0), "malignant": (50, 0)}}},
+        {"undergrade": {"benign": {"suspicious_follicular": (40, 12), "malignant": (40, 0)}}},
+        {"undergrade": {"suspicious_follicular": {"malignant": (10, 10)}}},  # all on one slide ...
+        {"undergrade": {"suspicious_follicular": {"malignant": (12, 0)}}},  # ... none on another
+        {"counts": {"benign": (5, 0)}},  # an older file's row, without under-grade counts
+    ]
+    fitted = fit_undergrade(rows)
+    assert set(fitted) == {"benign"} and set(fitted["benign"]) == {"suspicious_follicular"}  # never seen: none
+    assert all(x > 0 for x in fitted["benign"]["suspicious_follicular"])
 
 
 def test_a_pool_file_that_is_not_one_is_named_in_one_line(tmp_path):

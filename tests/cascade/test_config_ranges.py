@@ -37,6 +37,15 @@ from zoomgrade.labels import TBSRTC
         ("[limits]\nmemory_mb = 1\n", "limits.memory_mb"),
         ("[limits]\nspeed = 1\n", "limits.speed"),
         ("stage1 = 5\n", "stage1"),
+        (
+            "[early_stop]\nundergrade_prior = { benign = { malignant = [0, 1] } }\n",
+            "early_stop.undergrade_prior.benign.malignant[0]",
+        ),
+        (
+            "[early_stop]\nundergrade_prior = { benign = { Malignant = [1, 1] } }\n",
+            "early_stop.undergrade_prior.benign.Malignant",
+        ),
+        ("[early_stop]\nundergrade_prior = { benign = [0.2, 1] }\n", "early_stop.undergrade_prior.benign"),
     ],
 )
 def test_nonsense_is_refused_with_its_key_path(tmp_path, text, path):

@@ -7,7 +7,8 @@ from cascade_builders import make_grade
 
 from zoomgrade.cascade.config import AdequacyConfig, SlideRuleConfig
 from zoomgrade.cascade.decision import assess_adequacy, pool_grade, resolved, slide_category
-from zoomgrade.cascade.early_stop import Graded, Undergrade, Ungraded, decide
+from zoomgrade.cascade.early_stop import Graded, Ungraded, decide
+from zoomgrade.cascade.undergrade import Undergrade
 from zoomgrade.labels import TBSRTC
 
 FINE = TBSRTC.fine
@@ -98,10 +99,3 @@ def test_adequacy_must_be_settled():
     assert decide(graded, [Ungraded(0, 800.0)] * 3, FINE, POOLS, rule, adq, never) is None  # 4 + up to 3
     v = decide(graded, [Ungraded(0, 800.0)], FINE, POOLS, rule, adq, never)
     assert v is not None and not v.adequate and v.category is None  # 4 + at most 1 < 6: nondiagnostic
-
-
-def test_binomial_bound():
-    u = Undergrade({0: 0.01}, confidence=0.999)
-    assert u.most(500, 0, 2) < 20 and u.most(500, 0, 2) >= 5  # mean 5: the 0.999 quantile a little above
-    assert u.most(10, 4, 4) == 10  # within reach: every one may be evidence
-    assert Undergrade({}).most(7, 0, 3) == 7  # nothing measured: anything

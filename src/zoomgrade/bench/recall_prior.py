@@ -1,4 +1,4 @@
-"""Fit the early stop's recall prior (``early_stop.recall_prior``) on validation slides.
+"""Fit the early stop's priors (``early_stop.recall_prior`` and ``undergrade_prior``) on validation slides.
 
 ``python -m zoomgrade.bench.recall_prior --n 30 --size-mm 4 4 --seed 60000`` generates (or, with
 ``--slides-dir``, reuses) N validation slides (training seeds < 100,000; categories I-VI in turn, stains
@@ -6,8 +6,12 @@ alternating), grades each with the cascade reading every region, and counts on e
 grade below the most severe one, its regions and how many of them high power graded in the most severe
 coarse grade. How that share varies from slide to slide is fitted as a beta-binomial (maximum likelihood on
 every slide's counts, so a slide with few regions weighs as little as it says); the fitted Beta(a, b) is the
-prior ``cascade/recall_bound.py`` updates with a slide's own regions read. Prints the per-slide counts and
-the TOML line for the config. ``--out`` keeps the counts; ``--pool`` fits an earlier run's counts (say, of
+prior ``cascade/recall_bound.py`` updates with a slide's own regions read. The same slides give the
+under-grade prior of the category stop (``cascade/undergrade.py``): for every coarse grade and every more
+severe one, its graded regions and how many of them are evidence under the slide rule for some category of
+the more severe one, fitted the same way. A pair no slide ever showed is given no prior (a
+beta-binomial fit to none at all would say never; the slide-alone bound stays). Prints the per-slide
+counts and the TOML lines for the config. ``--out`` keeps the counts; ``--pool`` fits an earlier run's counts (say, of
 another slide size) together with these.
 """
 
@@ -23,6 +27,9 @@ import numpy as np
 
 from .agreement import TRAINING_MAX_SEED, plan, slide_in
 
+#: A fitted a or b below this is the optimiser walking off to 0 (interior fits here are 0.03 and up).
+_BOUNDARY = 1e-6
+
 
 def slide_counts(result: Any, labels: Any) -> dict[str, tuple[int, int]]:
     """Coarse grade (each below the most severe) -> (its regions, those graded in the most severe coarse
@@ -34,6 +41,29 @@ def slide_counts(result: Any, labels: Any) -> dict[str, tuple[int, int]]:
         regs = [g for g in result.regions if g.region.coarse_grade == c]
         if regs:
             out[c] = (len(regs), sum(g.fine_grade in severe for g in regs))
+    return out
+
+
+def undergrade_counts(result: Any, labels: Any, rule: Any) -> dict[str, dict[str, tuple[int, int]]]:
+    """Coarse grade -> more severe coarse grade -> (its graded regions, those evidence for some category of
+    the latter): what ``ReadingStop`` tallies as a slide is read, counted on one slide read in full.
+    ``rule``: the config's ``slide_rule`` (resolved against ``labels`` here)."""
+    from ..cascade.decision import resolved
+    from ..cascade.undergrade import coarse_indices, reach_of, surprises
+
+    rule, coarse_of = resolved(rule, labels), coarse_indices(labels)
+    out: dict[str, dict[str, tuple[int, int]]] = {}
+    for c in labels.coarse[:-1]:
+        regs = [g for g in result.regions if g.region.coarse_grade == c]
+        if not regs:
+            continue
+        hits = dict.fromkeys(labels.coarse[labels.coarse_index(c) + 1 :], 0)
+        for g in regs:
+            at_least = np.cumsum(np.asarray(g.fine_probs, np.float64)[::-1])[::-1]
+            sev, cells = labels.fine_index(g.fine_grade), int(g.region.cells)
+            for t, ev in surprises(reach_of(c, labels), sev, at_least, cells, rule, labels.fine, coarse_of)[1].items():
+                hits[labels.coarse[t]] += ev
+        out[c] = {t: (len(regs), e) for t, e in hits.items()}
     return out
 
 
@@ -76,9 +106,12 @@ def measure(
     rows = []
     for _, s, cat, stain in plan(n, seed):
         path, _, _ = slide_in(work, s, cat, stain, size_mm)
-        counts = slide_counts(grade(path, cfg, models=models), TBSRTC)
-        rows.append({"seed": s, "truth": cat, "counts": counts})
-        print(f"seed {s} ({cat}): " + ", ".join(f"{c} {k}/{m}" for c, (m, k) in counts.items()), flush=True)
+        result = grade(path, cfg, models=models)
+        counts, under = slide_counts(result, TBSRTC), undergrade_counts(result, TBSRTC, cfg.slide_rule)
+        rows.append({"seed": s, "truth": cat, "counts": counts, "undergrade": under})
+        shown = [f"{c} {k}/{m}" for c, (m, k) in counts.items()]
+        shown += [f"{c}>{g} {e}/{j}" for c, t in under.items() for g, (j, e) in t.items() if e]
+        print(f"seed {s} ({cat}): " + ", ".join(shown), flush=True)
     return rows
 
 
@@ -89,6 +122,37 @@ def fit(rows: list[dict[str, Any]]) -> dict[str, tuple[float, float]]:
         pairs = [r["counts"][c] for r in rows if c in r["counts"]]
         out[c] = fit_beta_binomial([m for m, _ in pairs], [k for _, k in pairs])
     return out
+
+
+def fit_undergrade(rows: list[dict[str, Any]]) -> dict[str, dict[str, tuple[float, float]]]:
+    """Coarse grade -> more severe coarse grade -> fitted Beta(a, b), from the rows that have under-grade counts (a pooled
+    file of an older run may not). Pairs with no evidence on any slide get none, and so do pairs whose
+    likelihood is highest at the edge (a or b -> 0: every slide all or none, as when one slide shows it on
+    every region and the rest on none): such a prior would let one region read decide all the others."""
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    tables = [r["undergrade"] for r in rows if "undergrade" in r]
+    for c in sorted({c for t in tables for c in t}):
+        for g in sorted({g for t in tables if c in t for g in t[c]}):
+            pairs = [t[c][g] for t in tables if c in t and g in t[c] and t[c][g][0] > 0]
+            if not pairs or not any(e for _, e in pairs):
+                continue
+            ab = fit_beta_binomial([j for j, _ in pairs], [e for _, e in pairs])
+            if min(ab) > _BOUNDARY:
+                out.setdefault(c, {})[g] = ab
+    return out
+
+
+def toml_lines(recall: dict[str, tuple[float, float]], under: dict[str, dict[str, tuple[float, float]]]) -> list[str]:
+    """The two config lines (``[early_stop]`` keys) for the fitted priors."""
+
+    def ab(p: tuple[float, float]) -> str:
+        return f"[{p[0]:.3g}, {p[1]:.3g}]"
+
+    inner = {c: ", ".join(f"{g} = {ab(p)}" for g, p in t.items()) for c, t in under.items()}
+    return [
+        "recall_prior = { " + ", ".join(f"{c} = {ab(p)}" for c, p in recall.items()) + " }",
+        "undergrade_prior = { " + ", ".join(f"{c} = {{ {t} }}" for c, t in inner.items()) + " }",
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -109,13 +173,15 @@ def main(argv: list[str] | None = None) -> None:
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise SystemExit(f"{f}: not a --out file of this tool ({type(err).__name__}: {err})") from None
     rows += measure(a.n, (a.size_mm[0], a.size_mm[1]), a.seed, a.slides_dir)
-    priors = fit(rows)
+    priors, under = fit(rows), fit_undergrade(rows)
     for c, (pa, pb) in priors.items():
-        print(f"{c}: Beta({pa:.3f}, {pb:.3f}), mean share {pa / (pa + pb):.3f}")
-    line = ", ".join(f"{c} = [{pa:.2f}, {pb:.2f}]" for c, (pa, pb) in priors.items())
-    print(f"recall_prior = {{ {line} }}")
+        print(f"{c}: Beta({pa:.3f}, {pb:.3f}), mean severe share {pa / (pa + pb):.3f}")
+    for c, t in under.items():
+        for g, (pa, pb) in t.items():
+            print(f"{c} as evidence for {g}: Beta({pa:.3f}, {pb:.3f}), mean share {pa / (pa + pb):.3f}")
+    print("\n".join(toml_lines(priors, under)))
     if a.out:
-        Path(a.out).write_text(json.dumps({"rows": rows, "prior": priors}, indent=2) + "\n")
+        Path(a.out).write_text(json.dumps({"rows": rows, "prior": priors, "undergrade_prior": under}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -3,10 +3,9 @@
 The documented defaults live in ``zoomgrade/config/default.toml`` (package data); a user's file only
 needs the keys it changes. Every key has a type and a range (``Annotated`` below); unknown sections,
 keys and grade names, wrong types, non-finite numbers and out-of-range values are refused with one
-``ConfigError`` naming the file and every bad key path, so a typo or a nonsense value never changes a
-diagnosis silently. The dataclasses stay plain (pickled to batch workers, ``dataclasses.replace``d by
-the passes); ``validate`` is the one door every config goes through (files, dicts, objects built in code).
-Each key's type and range is named once in ``config_types.py`` (``ct.Mpp``, ``ct.Fraction``, ...).
+``ConfigError`` naming the file and every bad key path, so a typo never changes a diagnosis silently. The
+dataclasses stay plain (pickled to batch workers, ``dataclasses.replace``d by the passes); ``validate`` is
+the one door every config goes through. Each key's type and range is named once in ``config_types.py``.
 """
 
 from __future__ import annotations
@@ -21,12 +20,11 @@ from pydantic import ConfigDict, Field, Strict, TypeAdapter, ValidationError
 from ..errors import ConfigError
 from ..userfile import problem, read_toml
 from . import config_types as ct
+from . import measured
 from .config_types import FROM_LABEL_SET as FROM_LABEL_SET  # re-exported: cascade.config.FROM_LABEL_SET
 
 #: Unknown keys are refused (pydantic reads this from each plain dataclass; not a dataclass field).
 _FORBID = ConfigDict(extra="forbid")
-_UNDERGRADE = {"benign": 0.5, "suspicious_follicular": 0.4}  # early_stop's per-coarse-grade defaults
-_RECALL_PRIOR = {"benign": (0.26, 2.68), "suspicious_follicular": (0.07, 0.10)}
 
 
 @dataclass
@@ -136,8 +134,10 @@ class EarlyStopConfig:
     enabled: ct.Bool = True
     # How often stage 1 under-grades: per coarse grade, an upper bound on the share of its regions that high
     # power grades as evidence for a grade above that coarse grade (measured on validation slides).
-    undergrade: dict[ct.CoarseGrade, ct.Fraction] = field(default_factory=lambda: dict(_UNDERGRADE))
-    # The unread regions' count of such surprises is bounded at this binomial quantile.
+    undergrade: dict[ct.CoarseGrade, ct.Fraction] = field(default_factory=measured.undergrade)
+    # Per coarse grade and more severe one, Beta(a, b) of that share across validation slides; none: as above.
+    undergrade_prior: ct.UndergradePriors = field(default_factory=measured.undergrade_prior)
+    # The unread regions' count of such surprises is bounded at this quantile.
     confidence: Annotated[float, Strict(), Field(gt=0.0, lt=1.0, allow_inf_nan=False)] = 0.999
     # Recall bound (cascade/recall_bound.py): reading stops only once the unread regions could hold at most
     # (1 - recall) of the slide's most severe coarse grade's groups, or at most recall_slack of them; 0 = off.
@@ -145,7 +145,7 @@ class EarlyStopConfig:
     recall_confidence: Annotated[float, Strict(), Field(gt=0.0, lt=1.0, allow_inf_nan=False)] = 0.9
     recall_slack: Annotated[float, Strict(), Field(ge=0.0, le=1e6, allow_inf_nan=False)] = 1.0
     # Per coarse grade, Beta(a, b) of its severe share across validation slides; none: the slide's alone.
-    recall_prior: dict[ct.CoarseGrade, ct.BetaPrior] = field(default_factory=lambda: dict(_RECALL_PRIOR))
+    recall_prior: dict[ct.CoarseGrade, ct.BetaPrior] = field(default_factory=measured.recall_prior)
 
 
 @dataclass

@@ -87,4 +87,22 @@ BatchSize = Annotated[int, Strict(), Field(ge=1, le=4096)]
 TileQueue = Annotated[int, Strict(), Field(ge=1, le=65536)]
 BetaParameter = Annotated[float, Strict(), Field(gt=0.0, le=1e6, allow_inf_nan=False)]
 BetaPrior = tuple[BetaParameter, BetaParameter]  # Beta(a, b) on a share, written [a, b]
+
+
+def _more_severe(
+    v: dict[str, dict[str, tuple[float, float]]], info: ValidationInfo
+) -> dict[str, dict[str, tuple[float, float]]]:
+    """Under-grade priors go from a coarse grade to a more severe one (stage 1 can only under-grade)."""
+    from ..labels import TBSRTC
+
+    order = list((info.context or {}).get("coarse", TBSRTC.coarse))
+    for src, table in v.items():
+        for dst in table:
+            if order.index(dst) <= order.index(src):
+                raise ValueError(f"{src} -> {dst}: the second must be a more severe coarse grade than the first")
+    return v
+
+
+#: early_stop.undergrade_prior: source coarse grade -> more severe coarse grade -> Beta(a, b)
+UndergradePriors = Annotated[dict[CoarseGrade, dict[CoarseGrade, BetaPrior]], AfterValidator(_more_severe)]
 MemoryMb = Annotated[int, Strict(), Field(ge=256, le=1_048_576)]

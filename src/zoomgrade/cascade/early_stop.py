@@ -13,10 +13,9 @@ the slide rule (``slide_rule.holds``) is evaluated on two bounding tallies:
 An ungraded region *might* become evidence for a category when its reach (the most severe fine grade its
 stage-1 coarse grade contains; the top grade for a region awaiting the fallback) is at least that category.
 Regions whose reach is below it can only get there by being under-graded at low power; of ``n`` such
-regions, at most the ``confidence`` quantile of Binomial(n, rate) are counted, ``rate`` being an upper
-bound on how often stage 1 under-grades that coarse grade: the lower of the worst measured on validation
-slides (``early_stop.undergrade``) and the Clopper-Pearson bound from the slide's own regions of that
-coarse grade read so far (``Undergrade``).
+regions at most ``Undergrade.most`` are counted (``undergrade.py``: a binomial quantile at an upper bound on
+how often stage 1 under-grades, and the posterior predictive of the validation slides' prior where there is
+one).
 The rule is monotone in each tally (``slide_rule.holds``), so when the first category that could hold must
 hold, and adequacy is the same at both extremes, every completion of the unread regions within those
 bounds gives the same category and adequacy, including the stage-1 grades the unread regions keep.
@@ -28,14 +27,13 @@ plain records, no slide and no model.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import beta, binom
 
-from ..labels import LabelSet
-from .config import AdequacyConfig, EarlyStopConfig, SlideRuleConfig
+from .config import AdequacyConfig, SlideRuleConfig
 from .decision import Tally, holds
+from .undergrade import Undergrade
 
 
 @dataclass(frozen=True)
@@ -57,56 +55,10 @@ class Ungraded:
 
 
 @dataclass(frozen=True)
-class Undergrade:
-    """How many of ``n`` ungraded regions of one reach may turn out evidence for a grade above that reach.
-
-    The rate is the lower of two upper bounds: ``rates`` (per reach, how often stage 1 under-grades at
-    most on validation slides) and, from ``seen``, the Clopper-Pearson bound at ``confidence`` of the share
-    this slide's own graded regions of that reach showed (regions of one coarse grade are read in no
-    order of their high-power grade, so the ones read are a sample of the ones left)."""
-
-    rates: dict[int, float]  # reach -> upper bound on P(graded above it at high power); none: 1
-    confidence: float = 0.999
-    seen: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)  # (reach, k) -> (graded, evidence)
-
-    def rate(self, reach: int, k: int) -> float:
-        cap = self.rates.get(reach, 1.0)
-        j, e = self.seen.get((reach, k), (0, 0))
-        if j > e:
-            cap = min(cap, float(beta.ppf(self.confidence, e + 1, j - e)))
-        return cap
-
-    def most(self, n: int, reach: int, k: int) -> int:
-        if n <= 0:
-            return 0
-        if reach >= k:
-            return n
-        rate = self.rate(reach, k)
-        if rate <= 0:
-            return 0
-        if rate >= 1:
-            return n
-        return int(min(n, binom.ppf(self.confidence, n, rate)))
-
-
-@dataclass(frozen=True)
 class Verdict:
     category: int | None  # severity index of the category that holds; None: none above the least severe
     adequate: bool
     reason: str
-
-
-def undergrade_from_config(cfg: EarlyStopConfig, labels: LabelSet) -> Undergrade:
-    """Rates keyed by coarse grade -> rates keyed by the reach (most severe fine index) of that coarse grade."""
-    rates = {}
-    for coarse, rate in cfg.undergrade.items():
-        if coarse in labels.coarse_to_fine:
-            rates[labels.fine_index(labels.coarse_to_fine[coarse][-1])] = float(rate)
-    return Undergrade(rates, cfg.confidence)
-
-
-def reach_of(coarse: str, labels: LabelSet) -> int:
-    return labels.fine_index(labels.coarse_to_fine[coarse][-1])
 
 
 class _Arrays:
@@ -193,4 +145,4 @@ def decide(
     )
 
 
-__all__ = ["Graded", "Undergrade", "Ungraded", "Verdict", "decide", "reach_of", "undergrade_from_config"]
+__all__ = ["Graded", "Ungraded", "Verdict", "decide"]

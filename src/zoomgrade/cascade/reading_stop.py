@@ -13,16 +13,10 @@ from ..labels import LabelSet
 from ..types import Region, RegionGrade
 from .config import GradeConfig
 from .decision import pool_grade, resolved
-from .early_stop import (
-    Graded,
-    Ungraded,
-    Verdict,
-    decide,
-    reach_of,
-    undergrade_from_config,
-)
+from .early_stop import Graded, Ungraded, Verdict, decide
 from .outcome import Outcome
 from .recall_bound import RecallCheck, RecallTarget, recall_check
+from .undergrade import reach_of, surprises, undergrade_from_config
 
 
 @dataclass
@@ -62,6 +56,7 @@ class ReadingStop:
         self.unread = {i: Ungraded(reach_of(r.coarse_grade, labels), float(r.area_um2)) for i, r in enumerate(regions)}
         self.reach = {i: u.reach for i, u in self.unread.items()}
         self.seen: dict[tuple[int, int], list[int]] = {}  # (reach, grade) -> [graded, evidence] on this slide
+        self.seen_coarse: dict[tuple[int, int], list[int]] = {}  # (reach, coarse) -> [graded, evidence for any]
         self.graded: dict[int, Graded] = {}
         self.pending: dict[int, Ungraded] = {}
         self.verdict: Verdict | None = None
@@ -85,15 +80,14 @@ class ReadingStop:
         sev = self.labels.fine_index(g.fine_grade)
         self.graded[order] = Graded(sev, at_least, int(g.region.cells), float(g.region.area_um2))
         self._sampled(order, sev in self.severe)
-        rule, reach = self.rule, self.reach[order]
-        for k in range(reach + 1, len(self.fine)):  # how this slide's stage 1 under-grades, so far
-            tally = self.seen.setdefault((reach, k), [0, 0])
-            tally[0] += 1
-            tally[1] += (
-                sev >= k
-                and at_least[k] >= rule.min_confidence.get(self.fine[k], 0.5)
-                and g.region.cells >= rule.min_cells
-            )
+        reach = self.reach[order]
+        by_k, by_coarse = surprises(
+            reach, sev, at_least, int(g.region.cells), self.rule, self.fine, self.under.coarse_of
+        )  # how this slide's stage 1 under-grades, so far
+        for k, ev in by_k.items():
+            _count(self.seen, (reach, k), ev)
+        for c, ev in by_coarse.items():
+            _count(self.seen_coarse, (reach, c), ev)
 
     def awaits_fallback(self, order: int, region: Region) -> None:
         """Read, but the fallback decides it: any grade is possible."""
@@ -124,7 +118,11 @@ class ReadingStop:
             return None  # nothing left to save
         if self.category_decided_at is not None and not self.recall_now().holds:
             return None  # the category was decided; the recall bound, the cheaper check, is still open
-        under = dataclasses.replace(self.under, seen={k: (v[0], v[1]) for k, v in self.seen.items()})
+        under = dataclasses.replace(
+            self.under,
+            seen={k: (v[0], v[1]) for k, v in self.seen.items()},
+            seen_coarse={k: (v[0], v[1]) for k, v in self.seen_coarse.items()},
+        )
         self.verdict = decide(
             list(self.graded.values()),
             [*self.unread.values(), *self.pending.values()],
@@ -166,6 +164,12 @@ class ReadingStop:
             )
         self.verdict = dataclasses.replace(verdict, reason=why)
         return self.verdict
+
+
+def _count(tallies: dict[tuple[int, int], list[int]], key: tuple[int, int], hit: bool) -> None:
+    tally = tallies.setdefault(key, [0, 0])
+    tally[0] += 1
+    tally[1] += hit
 
 
 def reading_record(decisions: list[Any], stop: ReadingStop | None) -> Reading:
