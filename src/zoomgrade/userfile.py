@@ -34,10 +34,11 @@ def read_toml(path: str | Path, error: type[ZoomgradeError], what: str, source: 
 
 def key_path(loc: Iterable[str | int]) -> str:
     """A validation error's location as the file spells it: ``categories.VI.colour``, ``fine[2]``
-    (pydantic's ``[key]`` marker, for a bad key of a table, is left out)."""
+    (pydantic's ``[key]`` marker, for a bad key of a table, and the bracketed tags of tagged unions, such as
+    ``[table]``, are left out)."""
     s = ""
     for part in loc:
-        if part == "[key]":
+        if isinstance(part, str) and part.startswith("[") and part.endswith("]"):
             continue
         s += f"[{part}]" if isinstance(part, int) else (f".{part}" if s else str(part))
     return s or "(top level)"

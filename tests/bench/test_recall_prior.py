@@ -54,8 +54,8 @@ def test_counts_of_a_slide_read_in_full(synth_slide):
     for c, (m, k) in counts.items():
         regions = [g for g in result.regions if g.region.coarse_grade == c]
         assert m == len(regions) and k == sum(g.fine_grade in ("V", "VI") for g in regions)
-    priors = fit([{"counts": counts}, {"counts": {"benign": (40, 0)}}])
-    assert set(priors) == set(counts) and all(x > 0 for ab in priors.values() for x in ab)
+    priors = fit([{"counts": counts}, {"counts": {"benign": (40, 0)}}, {"counts": {"benign": (30, 3)}}])
+    assert set(priors) <= set(counts) and all(x > 1e-6 for ab in priors.values() for x in ab)
 
     # the under-grade counts are the slide rule's own evidence (decision.evidence), per more severe coarse grade
     from zoomgrade.cascade.config import default_config
@@ -98,3 +98,64 @@ def test_a_pool_file_that_is_not_one_is_named_in_one_line(tmp_path):
     for f in (bad, tmp_path / "missing.json"):
         with pytest.raises(SystemExit, match=str(f)):
             main(["--pool", str(f), "--n", "1", "--slides-dir", str(tmp_path)])
+
+
+def test_the_card_record_of_the_fits():
+    from zoomgrade.bench.recall_prior import card_record, measured_on, worst_shares
+
+    rows = [
+        {
+            "seed": 60000,
+            "size_mm": [4, 4],
+            "counts": {"benign": (50, 0)},
+            "undergrade": {"benign": {"malignant": (50, 0)}},
+        },
+        {
+            "seed": 60001,
+            "size_mm": [4, 4],
+            "counts": {"benign": (40, 12)},
+            "undergrade": {"benign": {"malignant": (40, 12)}},
+        },
+        {
+            "seed": 60100,
+            "size_mm": [20, 20],
+            "counts": {"benign": (90, 1)},
+            "undergrade": {"benign": {"malignant": (90, 1)}},
+        },
+        {"slide": "/x/a.svs", "counts": {"benign": (9, 0)}, "undergrade": {"benign": {"malignant": (9, 0)}}},
+    ]
+    assert worst_shares(rows) == {"benign": 0.3}
+    words = measured_on(rows)
+    assert words.startswith("4 validation slides") and "seeds 60000-60001 at 4 x 4 mm" in words
+    assert "seed 60100 at 20 x 20 mm" in words and "1 slides of a folder" in words
+    rec = card_record(rows, {"stage2.safetensors": "ab" * 32})
+    assert set(rec) == {"undergrade", "undergrade_prior", "recall_prior", "stage2_files", "measured_on"}
+    assert rec["undergrade_prior"]["benign"]["malignant"] == list(fit_undergrade(rows)["benign"]["malignant"])
+
+
+def test_write_card_puts_the_fit_into_a_model_folder(tmp_path, synth_slide, capsys):
+    """The tool on a copy of the shipped models and a folder of the lab's slides: the stage-1 card gets the
+    record, grading takes it from there, and the weights are untouched."""
+    import shutil
+
+    from zoomgrade.bench.recall_prior import main
+    from zoomgrade.cascade import default_config
+    from zoomgrade.cascade.measured import card_record, from_models
+    from zoomgrade.models.folder import WEIGHTS_DIR, load_models
+
+    folder, slides = tmp_path / "models", tmp_path / "slides"
+    shutil.copytree(WEIGHTS_DIR, folder)
+    slides.mkdir()
+    for cat in ("II", "VI"):
+        src = synth_slide(cat)
+        shutil.copy(src, slides / src.name)
+    (slides / "broken.svs").write_bytes(b"not a slide")
+    before = (folder / "stage1.safetensors").read_bytes()
+    main(["--models", str(folder), "--input", str(slides), "--write-card"])
+    models = load_models(folder)
+    rec = card_record(*models)
+    assert rec["measured_on"].startswith("2 validation slides") and "2 slides of a folder" in rec["measured_on"]
+    assert rec["stage2_files"] == models[1].card.files and (folder / "stage1.safetensors").read_bytes() == before
+    es = from_models(default_config(), *models, TBSRTC).early_stop
+    assert es.undergrade == rec["undergrade"] and set(rec["undergrade"]) <= {"benign", "suspicious_follicular"}
+    assert "broken.svs: left out" in capsys.readouterr().out

@@ -41,10 +41,6 @@ from zoomgrade.labels import TBSRTC
             "[early_stop]\nundergrade_prior = { benign = { malignant = [0, 1] } }\n",
             "early_stop.undergrade_prior.benign.malignant[0]",
         ),
-        (
-            "[early_stop]\nundergrade_prior = { benign = { Malignant = [1, 1] } }\n",
-            "early_stop.undergrade_prior.benign.Malignant",
-        ),
         ("[early_stop]\nundergrade_prior = { benign = [0.2, 1] }\n", "early_stop.undergrade_prior.benign"),
     ],
 )
@@ -64,6 +60,16 @@ def test_nonsense_is_refused_with_its_key_path(tmp_path, text, path):
         ("[slide_rule]\nmin_confidence = { vi = 0.5 }\n", "slide_rule.min_confidence.vi"),
         ("[slide_rule]\nmin_share = { II = 0.5 }\n", "slide_rule.min_share.II"),
         ('[fallback]\nseverity_from = "v"\n', "fallback.severity_from"),
+        (
+            "[early_stop]\nundergrade_prior = { benign = { Malignant = [1, 1] } }\n",
+            "early_stop.undergrade_prior.benign.Malignant",
+        ),
+        (
+            "[early_stop]\nundergrade_prior = { malignant = { benign = [1, 1] } }\n",
+            "early_stop.undergrade_prior",
+        ),
+        ("[early_stop]\nundergrade = { Benign = 0.1 }\n", "early_stop.undergrade.Benign"),
+        ("[early_stop]\nrecall_prior = { atypical = [1, 1] }\n", "early_stop.recall_prior.atypical"),
     ],
 )
 def test_grade_names_the_label_set_lacks_are_refused_with_their_key_path(tmp_path, text, path):
@@ -130,11 +136,11 @@ def test_grade_keys_follow_the_label_set():
 
 
 def test_early_stop_keys_are_checked():
-    with pytest.raises(ConfigError, match=r"early_stop\.undergrade\.Benign"):
-        config_from_dict({"early_stop": {"undergrade": {"Benign": 0.1}}})  # coarse grades, case matters
+    with pytest.raises(ConfigError, match=r"early_stop\.undergrade\.Benign"):  # coarse grades, case matters
+        config_for_labels(config_from_dict({"early_stop": {"undergrade": {"Benign": 0.1}}}), TBSRTC)
     with pytest.raises(ConfigError, match=r"early_stop\.confidence"):
         config_from_dict({"early_stop": {"confidence": 1.0}})
     with pytest.raises(ConfigError, match=r"slide_rule\.min_pool_share\.VI"):
         config_from_dict({"slide_rule": {"min_pool_share": {"VI": 1.5}}})
-    cfg = config_from_dict({"early_stop": {"undergrade": {"benign": 0.1}}})  # merged over the defaults
-    assert cfg.early_stop.undergrade == {"benign": 0.1, "suspicious_follicular": 0.4}
+    cfg = config_from_dict({"early_stop": {"undergrade": {"benign": 0.1}}})  # replaces the models' card's
+    assert cfg.early_stop.undergrade == {"benign": 0.1}

@@ -54,28 +54,33 @@ def test_the_prior_bound_covers_slides_drawn_from_it():
 
 def test_the_config_names_its_priors_by_coarse_grades():
     from zoomgrade.cascade.config import config_from_dict
+    from zoomgrade.cascade.labelled import config_for_labels
     from zoomgrade.errors import ConfigError
 
     es = config_from_dict({"early_stop": {"undergrade_prior": {"benign": {"malignant": [0.2, 2.0]}}}}).early_stop
     under = undergrade_from_config(es, TBSRTC)
     assert under.priors == {(0, 2): (0.2, 2.0)}  # reach of benign (II) -> malignant; the default table replaced
     assert under.coarse_of == (0, 1, 1, 2, 2)
-    assert undergrade_from_config(config_from_dict({}).early_stop, TBSRTC).priors  # the shipped config has some
+    assert undergrade_from_config(config_from_dict({}).early_stop, TBSRTC).priors == {}  # "models", not resolved
     with pytest.raises(ConfigError, match=r"early_stop\.undergrade_prior: .*malignant -> benign"):
-        config_from_dict({"early_stop": {"undergrade_prior": {"malignant": {"benign": [0.2, 2.0]}}}})
+        config_for_labels(
+            config_from_dict({"early_stop": {"undergrade_prior": {"malignant": {"benign": [1, 2]}}}}), TBSRTC
+        )
 
 
-def test_a_benign_slide_stops_sooner_with_the_prior():
+def test_a_benign_slide_stops_sooner_with_the_prior(shipped_models):
     """The reading stop on a slide of 400 benign-looking regions, every one read II: the category (II,
-    adequate) is decided after fewer regions with the shipped prior than with the slide's regions alone."""
+    adequate) is decided after fewer regions with the shipped models' prior than with the slide's alone."""
     from cascade_builders import make_grade, make_region
 
     from zoomgrade.cascade.config import config_from_dict
+    from zoomgrade.cascade.measured import from_models
     from zoomgrade.cascade.reading_stop import ReadingStop
 
     def reads(es: dict) -> int:
         regions = [make_region(i, (1.0, 0.0, 0.0), area_um2=3000.0) for i in range(400)]
-        stop = ReadingStop(regions, TBSRTC, config_from_dict({"early_stop": {"recall": 0.0, **es}}))
+        cfg = from_models(config_from_dict({"early_stop": {"recall": 0.0, **es}}), *shipped_models, TBSRTC)
+        stop = ReadingStop(regions, TBSRTC, cfg)
         for i in range(400):
             stop.graded_as(i, make_grade("II", conf=0.9, est_cells=20, rid=i))
             verdict = stop.check()

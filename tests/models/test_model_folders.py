@@ -139,3 +139,19 @@ def test_a_stage2_model_run_outside_its_resolution_is_said_in_the_warnings():
     assert any("stage2.mpp 0.5 um/px is outside the stage-2 model's 1-1 um/px" in x for x in w)
     card = SimpleNamespace(input_mpp=0.5, mpp_range=(0.25, 1.0))
     assert slide_warnings(slide, GradeConfig(), SimpleNamespace(card=card)) == []
+
+
+def test_models_check_says_whether_the_early_stop_was_measured_for_the_models(tmp_path):
+    """The shipped folder carries the early stop's measurements; a record measured with another stage 2 is
+    not used, and check says so (with the command that fits them)."""
+    r = CliRunner().invoke(app, ["models", "check", str(WEIGHTS_DIR)])
+    assert r.exit_code == 0 and "early stop: measured for these models on 36 validation slides" in r.output
+    for f in WEIGHTS_DIR.iterdir():
+        if f.name.startswith(("stage1.", "stage2.")):
+            shutil.copy(f, tmp_path / f.name)
+    card = json.loads((tmp_path / "stage1.json").read_text())
+    card["early_stop"]["stage2_files"] = {"stage2.safetensors": "0" * 64}  # measured with another stage 2
+    (tmp_path / "stage1.json").write_text(json.dumps(card))
+    r = CliRunner().invoke(app, ["models", "check", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    assert "early stop: measured with another stage 2" in r.output and "--write-card" in r.output

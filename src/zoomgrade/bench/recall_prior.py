@@ -11,14 +11,18 @@ under-grade prior of the category stop (``cascade/undergrade.py``): for every co
 severe one, its graded regions and how many of them are evidence under the slide rule for some category of
 the more severe one, fitted the same way. A pair no slide ever showed is given no prior (a
 beta-binomial fit to none at all would say never; the slide-alone bound stays). Prints the per-slide
-counts and the TOML lines for the config. ``--out`` keeps the counts; ``--pool`` fits an earlier run's counts (say, of
-another slide size) together with these.
+counts and the fits. ``--out`` keeps the counts; ``--pool`` fits an earlier run's counts (say, of another
+slide size) together with these. ``--models DIR`` measures a model folder's models instead of the shipped
+ones, ``--input DIR`` grades the slides of a folder (the lab's own validation slides) instead of generated
+ones, and ``--write-card`` writes the fit into the stage-1 card of the models measured (``early_stop``,
+read by ``cascade/measured.py``), with the worst slide's share per coarse grade as ``undergrade``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +33,19 @@ from .agreement import TRAINING_MAX_SEED, plan, slide_in
 
 #: A fitted a or b below this is the optimiser walking off to 0 (interior fits here are 0.03 and up).
 _BOUNDARY = 1e-6
+#: Slides that all share one rate fit a + b -> infinity (a binomial world); beyond this the prior is scaled
+#: down to it, keeping its mean. That only widens it (more reading), and at 10,000 it is already as narrow
+#: as a slide's own few hundred regions could tell.
+_MAX_CONCENTRATION = 1e4
+
+
+def _usable(ab: tuple[float, float]) -> tuple[float, float] | None:
+    """A fit as a config prior: none on the lower edge (``fit_undergrade`` says why), capped concentration."""
+    a, b = ab
+    if min(a, b) <= _BOUNDARY:
+        return None
+    scale = min(1.0, _MAX_CONCENTRATION / (a + b))
+    return a * scale, b * scale
 
 
 def slide_counts(result: Any, labels: Any) -> dict[str, tuple[int, int]]:
@@ -84,13 +101,28 @@ def fit_beta_binomial(regions: Sequence[int], severe: Sequence[int]) -> tuple[fl
     return float(a), float(b)
 
 
-def measure(
-    n: int, size_mm: tuple[float, float], seed: int, slides_dir: str | Path, models: Any = None
-) -> list[dict[str, Any]]:
-    """Each validation slide's truth and counts (``slide_counts``), graded reading every region."""
+def count_slide(path: Any, models: Any, labels: Any) -> dict[str, Any]:
+    """One slide graded reading every region: its ``slide_counts`` and ``undergrade_counts``."""
     import dataclasses
 
     from ..cascade import default_config, grade
+
+    cfg = default_config()
+    cfg = dataclasses.replace(cfg, early_stop=dataclasses.replace(cfg.early_stop, enabled=False))
+    result = grade(path, cfg, models=models)
+    return {"counts": slide_counts(result, labels), "undergrade": undergrade_counts(result, labels, cfg.slide_rule)}
+
+
+def _show(name: str, row: dict[str, Any]) -> None:
+    shown = [f"{c} {k}/{m}" for c, (m, k) in row["counts"].items()]
+    shown += [f"{c}>{g} {e}/{j}" for c, t in row["undergrade"].items() for g, (j, e) in t.items() if e]
+    print(f"{name}: " + ", ".join(shown), flush=True)
+
+
+def measure(
+    n: int, size_mm: tuple[float, float], seed: int, slides_dir: str | Path, models: Any = None
+) -> list[dict[str, Any]]:
+    """Each generated validation slide's truth and counts (``count_slide``)."""
     from ..labels import TBSRTC
 
     if seed + n > TRAINING_MAX_SEED:
@@ -99,28 +131,42 @@ def measure(
         from ..models.folder import load_default_models
 
         models = load_default_models()
-    cfg = default_config()
-    cfg = dataclasses.replace(cfg, early_stop=dataclasses.replace(cfg.early_stop, enabled=False))
     work = Path(slides_dir)
     work.mkdir(parents=True, exist_ok=True)
     rows = []
     for _, s, cat, stain in plan(n, seed):
         path, _, _ = slide_in(work, s, cat, stain, size_mm)
-        result = grade(path, cfg, models=models)
-        counts, under = slide_counts(result, TBSRTC), undergrade_counts(result, TBSRTC, cfg.slide_rule)
-        rows.append({"seed": s, "truth": cat, "counts": counts, "undergrade": under})
-        shown = [f"{c} {k}/{m}" for c, (m, k) in counts.items()]
-        shown += [f"{c}>{g} {e}/{j}" for c, t in under.items() for g, (j, e) in t.items() if e]
-        print(f"seed {s} ({cat}): " + ", ".join(shown), flush=True)
+        rows.append({"seed": s, "size_mm": list(size_mm), "truth": cat, **count_slide(path, models, TBSRTC)})
+        _show(f"seed {s} ({cat})", rows[-1])
+    return rows
+
+
+def measure_folder(folder: str | Path, models: Any, labels: Any) -> list[dict[str, Any]]:
+    """Each slide of ``folder`` (as a batch finds them) graded reading every region: its counts. A slide
+    that cannot be graded is named in one line and left out."""
+    from ..batch.inputs import find_slides
+    from ..errors import ZoomgradeError
+
+    rows = []
+    for path in find_slides(Path(folder)):
+        try:
+            rows.append({"slide": str(path), **count_slide(path, models, labels)})
+        except (ZoomgradeError, OSError) as err:
+            print(f"{path}: left out ({err})", flush=True)
+            continue
+        _show(path.name, rows[-1])
     return rows
 
 
 def fit(rows: list[dict[str, Any]]) -> dict[str, tuple[float, float]]:
-    """Coarse grade -> fitted Beta(a, b), from ``measure``'s rows."""
+    """Coarse grade -> fitted Beta(a, b), from ``measure``'s rows; none where the fit lies on the lower edge
+    (``fit_undergrade`` says why)."""
     out = {}
     for c in sorted({c for r in rows for c in r["counts"]}):
         pairs = [r["counts"][c] for r in rows if c in r["counts"]]
-        out[c] = fit_beta_binomial([m for m, _ in pairs], [k for _, k in pairs])
+        ab = _usable(fit_beta_binomial([m for m, _ in pairs], [k for _, k in pairs]))
+        if ab is not None:
+            out[c] = ab
     return out
 
 
@@ -136,8 +182,8 @@ def fit_undergrade(rows: list[dict[str, Any]]) -> dict[str, dict[str, tuple[floa
             pairs = [t[c][g] for t in tables if c in t and g in t[c] and t[c][g][0] > 0]
             if not pairs or not any(e for _, e in pairs):
                 continue
-            ab = fit_beta_binomial([j for j, _ in pairs], [e for _, e in pairs])
-            if min(ab) > _BOUNDARY:
+            ab = _usable(fit_beta_binomial([j for j, _ in pairs], [e for _, e in pairs]))
+            if ab is not None:
                 out.setdefault(c, {})[g] = ab
     return out
 
@@ -155,6 +201,44 @@ def toml_lines(recall: dict[str, tuple[float, float]], under: dict[str, dict[str
     ]
 
 
+def worst_shares(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Coarse grade -> the largest share of its regions on one slide that were evidence for some category of
+    a more severe coarse grade (rounded up): ``early_stop.undergrade``, an upper bound on any slide's."""
+    out: dict[str, float] = {}
+    for r in rows:
+        for c, t in r.get("undergrade", {}).items():
+            for j, e in t.values():
+                if j:
+                    out[c] = max(out.get(c, 0.0), math.ceil(1000 * e / j) / 1000)
+    return out
+
+
+def measured_on(rows: list[dict[str, Any]]) -> str:
+    """The slides the rows count, in words (seed ranges per size, or a count of a folder's slides)."""
+    parts: list[str] = []
+    by_size: dict[tuple[float, ...], list[int]] = {}
+    for r in rows:
+        if "seed" in r:
+            by_size.setdefault(tuple(r.get("size_mm") or ()), []).append(int(r["seed"]))
+    for size, seeds in by_size.items():
+        at = f" at {size[0]:g} x {size[1]:g} mm" if size else ""
+        parts.append(f"seeds {min(seeds)}-{max(seeds)}{at}" if len(seeds) > 1 else f"seed {seeds[0]}{at}")
+    if folder := sum(1 for r in rows if "seed" not in r):
+        parts.append(f"{folder} slides of a folder")
+    return f"{len(rows)} validation slides read in full ({'; '.join(parts)}), python -m zoomgrade.bench.recall_prior"
+
+
+def card_record(rows: list[dict[str, Any]], stage2_files: dict[str, str]) -> dict[str, Any]:
+    """The stage-1 card's ``early_stop`` record (cascade/measured.py) from the rows' fits."""
+    return {
+        "undergrade": worst_shares(rows),
+        "undergrade_prior": {c: {t: list(ab) for t, ab in tt.items()} for c, tt in fit_undergrade(rows).items()},
+        "recall_prior": {c: list(ab) for c, ab in fit(rows).items()},
+        "stage2_files": dict(stage2_files),
+        "measured_on": measured_on(rows),
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m zoomgrade.bench.recall_prior", description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=30, help="number of validation slides (categories I..VI in turn)")
@@ -165,6 +249,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--pool", action="append", default=[], help="an earlier run's --out file whose slides are fitted with these"
     )
+    ap.add_argument("--models", default=None, help="model folder to measure (default: the shipped models)")
+    ap.add_argument("--input", default=None, help="grade this folder's slides instead of generated ones")
+    ap.add_argument("--write-card", action="store_true", help="write the fit into the models' stage-1 card")
     a = ap.parse_args(argv)
     rows = []
     for f in a.pool:
@@ -172,7 +259,14 @@ def main(argv: list[str] | None = None) -> None:
             rows += json.loads(Path(f).read_text())["rows"]
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise SystemExit(f"{f}: not a --out file of this tool ({type(err).__name__}: {err})") from None
-    rows += measure(a.n, (a.size_mm[0], a.size_mm[1]), a.seed, a.slides_dir)
+    from ..models.folder import WEIGHTS_DIR, agreed_label_set, load_models
+
+    folder = Path(a.models) if a.models else WEIGHTS_DIR
+    models = load_models(folder)
+    if a.input:
+        rows += measure_folder(a.input, models, agreed_label_set(*models))
+    else:
+        rows += measure(a.n, (a.size_mm[0], a.size_mm[1]), a.seed, a.slides_dir, models)
     priors, under = fit(rows), fit_undergrade(rows)
     for c, (pa, pb) in priors.items():
         print(f"{c}: Beta({pa:.3f}, {pb:.3f}), mean severe share {pa / (pa + pb):.3f}")
@@ -182,6 +276,13 @@ def main(argv: list[str] | None = None) -> None:
     print("\n".join(toml_lines(priors, under)))
     if a.out:
         Path(a.out).write_text(json.dumps({"rows": rows, "prior": priors, "undergrade_prior": under}, indent=2) + "\n")
+    if a.write_card:
+        from ..models.card import read_card, write_card
+
+        card = read_card(folder / "stage1.json")
+        card.early_stop = card_record(rows, models[1].card.files)
+        write_card(card, folder / "stage1.json")
+        print(f"wrote early_stop into {folder / 'stage1.json'}: {card.early_stop['measured_on']}")
 
 
 if __name__ == "__main__":

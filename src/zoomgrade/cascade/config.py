@@ -20,7 +20,6 @@ from pydantic import ConfigDict, Field, Strict, TypeAdapter, ValidationError
 from ..errors import ConfigError
 from ..userfile import problem, read_toml
 from . import config_types as ct
-from . import measured
 from .config_types import FROM_LABEL_SET as FROM_LABEL_SET  # re-exported: cascade.config.FROM_LABEL_SET
 
 #: Unknown keys are refused (pydantic reads this from each plain dataclass; not a dataclass field).
@@ -133,10 +132,10 @@ class EarlyStopConfig:
     # (cascade/early_stop.py); false reads every region.
     enabled: ct.Bool = True
     # How often stage 1 under-grades: per coarse grade, an upper bound on the share of its regions that high
-    # power grades as evidence for a grade above that coarse grade (measured on validation slides).
-    undergrade: dict[ct.CoarseGrade, ct.Fraction] = field(default_factory=measured.undergrade)
-    # Per coarse grade and more severe one, Beta(a, b) of that share across validation slides; none: as above.
-    undergrade_prior: ct.UndergradePriors = field(default_factory=measured.undergrade_prior)
+    # power grades as evidence for a grade above that coarse grade; and per coarse grade and more severe one,
+    # Beta(a, b) of that share across slides. "models": as measured for the models (their stage-1 card).
+    undergrade: ct.MeasuredRates = ct.FROM_MODELS
+    undergrade_prior: ct.MeasuredUndergradePriors = ct.FROM_MODELS
     # The unread regions' count of such surprises is bounded at this quantile.
     confidence: Annotated[float, Strict(), Field(gt=0.0, lt=1.0, allow_inf_nan=False)] = 0.999
     # Recall bound (cascade/recall_bound.py): reading stops only once the unread regions could hold at most
@@ -144,8 +143,8 @@ class EarlyStopConfig:
     recall: ct.Fraction = 0.99
     recall_confidence: Annotated[float, Strict(), Field(gt=0.0, lt=1.0, allow_inf_nan=False)] = 0.9
     recall_slack: Annotated[float, Strict(), Field(ge=0.0, le=1e6, allow_inf_nan=False)] = 1.0
-    # Per coarse grade, Beta(a, b) of its severe share across validation slides; none: the slide's alone.
-    recall_prior: dict[ct.CoarseGrade, ct.BetaPrior] = field(default_factory=measured.recall_prior)
+    # Per coarse grade, Beta(a, b) of its severe share across slides ({}: the slide's alone; "models": as above).
+    recall_prior: ct.MeasuredRecallPriors = ct.FROM_MODELS
 
 
 @dataclass
@@ -223,21 +222,22 @@ DEFAULT_FILE = "default.toml"
 #: Tables of per-grade values merge over the defaults (a file may set one grade only).
 _MERGED_TABLES = {
     ("slide_rule", k) for k in ("min_count", "min_area_um2", "min_confidence", "min_share", "min_pool_share")
-} | {("early_stop", "undergrade")}
+}
 
 
 def validate(
-    cfg: GradeConfig | dict[str, Any], source: str, fine: tuple[str, ...] | None = None, label_set: str = ""
+    cfg: GradeConfig | dict[str, Any], source: str, fine: tuple[str, ...] | None = None, label_set: str = "", **ctx: Any
 ) -> GradeConfig:
     """Type- and range-check a whole configuration; returns it as a ``GradeConfig`` or raises one
     ``ConfigError`` ("<source>: <key path>: <why>; <key path>: <why>"). ``fine``: the label set's fine
     grades that grade-keyed options may name (None: not known yet, checked when grading, see
-    cascade/labelled.py); ``label_set`` its name, for the message."""
+    cascade/labelled.py); ``label_set`` its name, for the message; ``coarse=`` its coarse grades."""
     data = asdict(cfg) if isinstance(cfg, GradeConfig) else cfg
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a table of sections, got {type(data).__name__}")
     try:
-        return _ADAPTER.validate_python(data, context={"fine": tuple(fine) if fine else None, "label_set": label_set})
+        context = {"fine": tuple(fine) if fine else None, "label_set": label_set, **ctx}
+        return _ADAPTER.validate_python(data, context=context)
     except ValidationError as err:
         problems = [problem(e, show_input=True) for e in err.errors()]
         raise ConfigError(f"{source}: " + "; ".join(problems)) from None

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Final, Literal
 
-from pydantic import AfterValidator, Field, Strict, ValidationInfo
+from pydantic import AfterValidator, Discriminator, Field, Strict, Tag, ValidationInfo
 
 #: ``fallback.severity_from``'s default: take the label set's own (its file's ``severity_from``).
 FROM_LABEL_SET = "auto"
+#: The early stop's measured tables' default: the stage-1 model card's ``early_stop`` record (cascade/measured.py).
+FROM_MODELS: Final = "models"
 
 
 def _size_or_zero(v: int) -> int:
@@ -36,11 +38,13 @@ def _fine(v: str, info: ValidationInfo) -> str:
 
 
 def _coarse(v: str, info: ValidationInfo) -> str:
-    from ..labels import TBSRTC  # the default label set's coarse grades unless the context names others
-
-    coarse = tuple((info.context or {}).get("coarse", TBSRTC.coarse))
-    if v not in coarse:
-        raise ValueError(f"{v!r} is not a coarse grade of the label set ({', '.join(coarse)}; case matters)")
+    """Checked against the label set's coarse grades when validating against one (as fine grades are)."""
+    coarse = (info.context or {}).get("coarse")
+    _, name = _label_set(info)
+    if coarse is not None and v not in coarse:
+        raise ValueError(f"{v!r} is not a coarse grade of the label set{name} ({', '.join(coarse)}; case matters)")
+    if not v:
+        raise ValueError("a coarse grade name cannot be empty")
     return v
 
 
@@ -92,17 +96,36 @@ BetaPrior = tuple[BetaParameter, BetaParameter]  # Beta(a, b) on a share, writte
 def _more_severe(
     v: dict[str, dict[str, tuple[float, float]]], info: ValidationInfo
 ) -> dict[str, dict[str, tuple[float, float]]]:
-    """Under-grade priors go from a coarse grade to a more severe one (stage 1 can only under-grade)."""
-    from ..labels import TBSRTC
-
-    order = list((info.context or {}).get("coarse", TBSRTC.coarse))
+    """Under-grade priors go from a coarse grade to a more severe one (stage 1 can only under-grade);
+    checked when the label set is known."""
+    coarse = (info.context or {}).get("coarse")
+    if coarse is None:
+        return v
+    order, (_, name) = list(coarse), _label_set(info)
     for src, table in v.items():
         for dst in table:
             if order.index(dst) <= order.index(src):
-                raise ValueError(f"{src} -> {dst}: the second must be a more severe coarse grade than the first")
+                raise ValueError(
+                    f"{src} -> {dst}: the second must be a coarse grade of the label set{name} more severe than the first"
+                )
     return v
 
 
 #: early_stop.undergrade_prior: source coarse grade -> more severe coarse grade -> Beta(a, b)
 UndergradePriors = Annotated[dict[CoarseGrade, dict[CoarseGrade, BetaPrior]], AfterValidator(_more_severe)]
+
+
+def _models_or_table(v: object) -> str:
+    # A tagged union, so a bad table's errors are the table's alone (not also "should be 'models'"); the
+    # bracketed tags are markers that ``userfile.key_path`` leaves out of the key path, as pydantic's "[key]".
+    return "[models]" if isinstance(v, str) else "[table]"
+
+
+_Models = Annotated[Literal["models"], Tag("[models]")]
+_BY_TABLE = Discriminator(_models_or_table)
+#: The early stop's measured tables: "models" (the models' card's, resolved when grading by
+#: cascade/measured.py) or a table that replaces it.
+MeasuredRates = Annotated[_Models | Annotated[dict[CoarseGrade, Fraction], Tag("[table]")], _BY_TABLE]
+MeasuredUndergradePriors = Annotated[_Models | Annotated[UndergradePriors, Tag("[table]")], _BY_TABLE]
+MeasuredRecallPriors = Annotated[_Models | Annotated[dict[CoarseGrade, BetaPrior], Tag("[table]")], _BY_TABLE]
 MemoryMb = Annotated[int, Strict(), Field(ge=256, le=1_048_576)]

@@ -27,6 +27,7 @@ from .exhaustive import run_exhaustive
 from .fallback import run_fallback
 from .input_checks import InputRecord
 from .labelled import config_for_labels, models_and_labels
+from .measured import from_models
 from .outcome import Merged, Outcome, merge
 from .prepare import (
     ConfigLike,
@@ -198,6 +199,7 @@ def grade_modes(
     cfg = resolve_config(config)
     s1, s2, labels = models_and_labels(models, cfg, need_stage1=cascade, resolve=resolve_models)
     cfg = config_for_labels(cfg, labels, str(config) if isinstance(config, (str, Path)) else "config")
+    cfg = from_models(cfg, s1, s2, labels)  # the early stop's measured tables, where the config leaves them
     rss = PeakRss()
     t_start = time.perf_counter()
     own = isinstance(path_or_slide, (str, Path))

@@ -32,7 +32,7 @@ def config_for_labels(cfg: GradeConfig, labels: LabelSet, source: str = "config"
     """``cfg`` checked against ``labels`` (every grade it names must be the label set's: one ``ConfigError``
     naming ``source`` and each bad key), with the slide rule's per-category values it leaves out taken from
     the label set's file and ``fallback.severity_from = "auto"`` made the label set's."""
-    validate(cfg, source, fine=labels.fine, label_set=labels.name)
+    validate(cfg, source, fine=labels.fine, label_set=labels.name, coarse=labels.coarse)
     sr = cfg.slide_rule
     rule = {key: {**labels.slide_rule.get(key, {}), **getattr(sr, key)} for key in RULE_KEYS}
     sf = labels.severity_from if cfg.fallback.severity_from == FROM_LABEL_SET else cfg.fallback.severity_from
@@ -42,4 +42,5 @@ def config_for_labels(cfg: GradeConfig, labels: LabelSet, source: str = "config"
         source,
         fine=labels.fine,
         label_set=labels.name,
+        coarse=labels.coarse,
     )

@@ -1,26 +1,52 @@
-"""The early stop's defaults that are measurements, not choices: how the shipped models' stage 1 under-grades
-on the validation slides (``early_stop.undergrade``, ``undergrade_prior``) and how many severe groups its
-less severe calls hold (``recall_prior``). default.toml says where each figure comes from. They describe the
-shipped models: with others, fit them on the lab's own validation slides (``python -m
-zoomgrade.bench.recall_prior``, docs/train-your-own.md)."""
+"""The early stop's measured values come with the models they were measured with.
+
+``early_stop.undergrade`` (how often stage 1 under-grades, at worst), ``undergrade_prior`` (how that varies
+from slide to slide) and ``recall_prior`` (how the share of the most severe groups among stage 1's less
+severe calls varies) describe a pair of models on validation slides, not a lab's preference. So they live in
+the stage-1 model card (``ModelCard.early_stop``, written by ``python -m zoomgrade.bench.recall_prior
+--write-card``), with the stage-2 files they were measured with; the config's default for each, "models",
+takes the card's. A card without the record, or with one measured with another stage 2, gives none: each
+bound then uses the slide's own regions alone (the Clopper-Pearson bounds), which assume nothing of other
+slides. A table in the config replaces the card's value.
+"""
 
 from __future__ import annotations
 
-UNDERGRADE = {"benign": 0.5, "suspicious_follicular": 0.4}
-RECALL_PRIOR = {"benign": (0.26, 2.68), "suspicious_follicular": (0.07, 0.10)}
-UNDERGRADE_PRIOR = {
-    "benign": {"suspicious_follicular": (0.868, 3.91), "malignant": (0.277, 3.15)},
-    "suspicious_follicular": {"malignant": (0.109, 0.197)},
-}
+import dataclasses
+from typing import Any
+
+from .config import GradeConfig, validate
+from .config_types import FROM_MODELS
+
+KEYS = ("undergrade", "undergrade_prior", "recall_prior")
 
 
-def undergrade() -> dict[str, float]:
-    return dict(UNDERGRADE)
+def card_record(stage1: Any, stage2: Any) -> dict[str, Any]:
+    """The stage-1 card's ``early_stop`` record when it was measured with this stage 2, else {}."""
+    rec = getattr(getattr(stage1, "card", None), "early_stop", None) or {}
+    files = getattr(getattr(stage2, "card", None), "files", None) or {}
+    if not rec or not files or rec.get("stage2_files") != files:
+        return {}
+    return rec
 
 
-def recall_prior() -> dict[str, tuple[float, float]]:
-    return dict(RECALL_PRIOR)
+def table(value: Any) -> dict[str, Any]:
+    """A measured table as the bounds read it: "models" not resolved (no models in sight) is none."""
+    return value if isinstance(value, dict) else {}
 
 
-def undergrade_prior() -> dict[str, dict[str, tuple[float, float]]]:
-    return {c: dict(t) for c, t in UNDERGRADE_PRIOR.items()}
+def from_models(cfg: GradeConfig, stage1: Any, stage2: Any, labels: Any = None) -> GradeConfig:
+    """``cfg`` with every early-stop table left at "models" taken from the models' record (or {}),
+    validated against ``labels`` (a ``LabelSet``) when given."""
+    es = cfg.early_stop
+    if not any(getattr(es, k) == FROM_MODELS for k in KEYS):
+        return cfg
+    rec = card_record(stage1, stage2)
+    new = {k: rec.get(k, {}) for k in KEYS if getattr(es, k) == FROM_MODELS}
+    out = dataclasses.replace(cfg, early_stop=dataclasses.replace(es, **new))
+    if labels is None:
+        return validate(out, "stage-1 model card early_stop")
+    return validate(out, "stage-1 model card early_stop", fine=labels.fine, label_set=labels.name, coarse=labels.coarse)
+
+
+__all__ = ["KEYS", "card_record", "from_models", "table"]

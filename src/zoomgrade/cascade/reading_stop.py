@@ -14,6 +14,7 @@ from ..types import Region, RegionGrade
 from .config import GradeConfig
 from .decision import pool_grade, resolved
 from .early_stop import Graded, Ungraded, Verdict, decide
+from .measured import table
 from .outcome import Outcome
 from .recall_bound import RecallCheck, RecallTarget, recall_check
 from .undergrade import reach_of, surprises, undergrade_from_config
@@ -63,7 +64,7 @@ class ReadingStop:
         # The recall bound (recall_bound.py) in coarse indices: regions of the most severe coarse grade stay
         # marked unread; the others' severe share is sampled from those read.
         es = cfg.early_stop
-        priors = {labels.coarse_index(c): ab for c, ab in es.recall_prior.items() if c in labels.coarse}
+        priors = {labels.coarse_index(c): ab for c, ab in table(es.recall_prior).items() if c in labels.coarse}
         self.recall = RecallTarget(es.recall, es.recall_confidence, es.recall_slack, priors)
         self.top_coarse = labels.coarse[-1]
         self.severe = {labels.fine_index(f) for f in labels.coarse_to_fine[self.top_coarse]}

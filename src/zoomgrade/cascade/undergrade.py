@@ -31,6 +31,7 @@ from scipy.stats import beta, binom
 
 from ..labels import LabelSet
 from .config import EarlyStopConfig, SlideRuleConfig
+from .measured import table
 
 
 @dataclass(frozen=True)
@@ -89,14 +90,14 @@ def coarse_indices(labels: LabelSet) -> tuple[int, ...]:
 
 
 def undergrade_from_config(cfg: EarlyStopConfig, labels: LabelSet) -> Undergrade:
-    """The config's rates and priors (keyed by coarse grade names) in the label set's indices; names the
-    label set lacks are left out, as are priors whose target is not more severe than their source."""
-    rates = {reach_of(c, labels): float(r) for c, r in cfg.undergrade.items() if c in labels.coarse}
+    """The config's rates and priors (keyed by coarse grade names; "models" not resolved: none) in the label
+    set's indices; names the label set lacks are left out, as are priors whose target is not more severe."""
+    rates = {reach_of(c, labels): float(r) for c, r in table(cfg.undergrade).items() if c in labels.coarse}
     priors = {
         (reach_of(c, labels), labels.coarse_index(t)): (float(ab[0]), float(ab[1]))
-        for c, table in cfg.undergrade_prior.items()
+        for c, targets in table(cfg.undergrade_prior).items()
         if c in labels.coarse
-        for t, ab in table.items()
+        for t, ab in targets.items()
         if t in labels.coarse and labels.coarse_index(t) > labels.coarse_index(c)
     }
     return Undergrade(rates, cfg.confidence, priors=priors, coarse_of=coarse_indices(labels))

@@ -70,6 +70,10 @@ class ModelCard:
     output: str = "logits"
     #: architecture "onnx": the model file beside the card ("" = <name>.onnx)
     onnx_file: str = ""
+    #: stage 1: what the early stop measured with this model and the stage 2 whose ``files`` it names
+    #: (``stage2_files``): ``undergrade``, ``undergrade_prior``, ``recall_prior`` and where from
+    #: (cascade/measured.py); empty: nothing measured
+    early_stop: dict[str, Any] = field(default_factory=dict)
 
     @property
     def mpp(self) -> float:
@@ -164,6 +168,14 @@ def add_onnx_export(path: str | Path, example: torch.Tensor) -> Path | None:
     tmp_c.write_text(json.dumps(card.to_dict(), indent=2) + "\n")
     tmp_c.replace(cpath)
     return onnx
+
+
+def write_card(card: ModelCard, path: str | Path) -> None:
+    """Rewrite a card beside its weights, atomically (temp file + rename); the weights are not touched."""
+    _, cpath = paths_for(path)
+    tmp_c = cpath.with_suffix(".json.tmp")
+    tmp_c.write_text(json.dumps(card.to_dict(), indent=2) + "\n")
+    tmp_c.replace(cpath)
 
 
 def read_card(path: str | Path) -> ModelCard:

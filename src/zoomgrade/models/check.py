@@ -4,6 +4,7 @@ was found, or exactly what is wrong (``ModelCardError``, one line)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -87,4 +88,18 @@ def check_model_folder(folder: str | Path, seed: int = 0) -> list[str]:
         f"{s2.engine}, classes {', '.join(c2.labels)}{extra}; test batch of {CHECK_PATCHES} -> "
         f"{probs.shape[0]} x {probs.shape[1]} probabilities: OK"
     )
+    if s1 is not None:
+        lines.append(_early_stop_line(s1, s2))
     return lines
+
+
+def _early_stop_line(s1: Any, s2: Any) -> str:
+    from ..cascade.measured import card_record
+
+    if card_record(s1, s2):
+        return f"early stop: measured for these models on {s1.card.early_stop.get('measured_on', '(not said)')}"
+    why = "measured with another stage 2" if s1.card.early_stop else "none in the stage-1 card"
+    return (
+        f"early stop: {why}, so its bounds use each slide's own regions alone (fit them: "
+        "python -m zoomgrade.bench.recall_prior --models DIR --input SLIDES --write-card)"
+    )
