@@ -86,6 +86,7 @@ def test_a_benign_slide_stops_sooner_with_the_prior(shipped_models):
             verdict = stop.check()
             if verdict is not None:
                 assert verdict.category is None and verdict.adequate
+                assert ("given the validation slides' prior" in verdict.reason) == (es == {})
                 return i + 1
         return 400
 

@@ -35,6 +35,8 @@ from .config import AdequacyConfig, SlideRuleConfig
 from .decision import Tally, holds
 from .undergrade import Undergrade
 
+_GIVEN_PRIOR = ", given the validation slides' prior"
+
 
 @dataclass(frozen=True)
 class Graded:
@@ -140,7 +142,8 @@ def decide(
         adequate,
         (
             f"no category above {fine[0]} can hold whatever the {n_un} ungraded regions show (under-grading bounded "
-            f"at the {under.confidence:g} quantile), and adequacy is settled ({n_ok} adequate groups graded)"
+            f"at the {under.confidence:g} quantile{_GIVEN_PRIOR if under.priors else ''}), "
+            f"and adequacy is settled ({n_ok} adequate groups graded)"
         ),
     )
 

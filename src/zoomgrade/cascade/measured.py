@@ -15,19 +15,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from ..models.card import early_stop_record as card_record
 from .config import GradeConfig, validate
 from .config_types import FROM_MODELS
 
 KEYS = ("undergrade", "undergrade_prior", "recall_prior")
-
-
-def card_record(stage1: Any, stage2: Any) -> dict[str, Any]:
-    """The stage-1 card's ``early_stop`` record when it was measured with this stage 2, else {}."""
-    rec = getattr(getattr(stage1, "card", None), "early_stop", None) or {}
-    files = getattr(getattr(stage2, "card", None), "files", None) or {}
-    if not rec or not files or rec.get("stage2_files") != files:
-        return {}
-    return rec
 
 
 def table(value: Any) -> dict[str, Any]:

@@ -103,6 +103,16 @@ class ModelCard:
         return card
 
 
+def early_stop_record(stage1: Any, stage2: Any) -> dict[str, Any]:
+    """The stage-1 runner's card's ``early_stop`` record when it was measured with this stage-2 runner's
+    files (a retrained stage 2 invalidates it), else {} (cascade/measured.py)."""
+    rec = getattr(getattr(stage1, "card", None), "early_stop", None) or {}
+    files = getattr(getattr(stage2, "card", None), "files", None) or {}
+    if not rec or not files or rec.get("stage2_files") != files:
+        return {}
+    return dict(rec)
+
+
 def build_model(card: ModelCard) -> nn.Module:
     cls, cfg_cls = ARCHITECTURES[card.architecture]
     try:

@@ -94,9 +94,9 @@ def check_model_folder(folder: str | Path, seed: int = 0) -> list[str]:
 
 
 def _early_stop_line(s1: Any, s2: Any) -> str:
-    from ..cascade.measured import card_record
+    from .card import early_stop_record
 
-    if card_record(s1, s2):
+    if early_stop_record(s1, s2):
         return f"early stop: measured for these models on {s1.card.early_stop.get('measured_on', '(not said)')}"
     why = "measured with another stage 2" if s1.card.early_stop else "none in the stage-1 card"
     return (
