@@ -159,3 +159,25 @@ def test_write_card_puts_the_fit_into_a_model_folder(tmp_path, synth_slide, caps
     es = from_models(default_config(), *models, TBSRTC).early_stop
     assert es.undergrade == rec["undergrade"] and set(rec["undergrade"]) <= {"benign", "suspicious_follicular"}
     assert "broken.svs: left out" in capsys.readouterr().out
+
+
+def test_bad_models_or_slide_folders_are_one_line_and_leave_the_card_alone(tmp_path, capsys):
+    import shutil
+
+    from zoomgrade.bench.recall_prior import main
+    from zoomgrade.models.folder import WEIGHTS_DIR
+
+    folder, empty = tmp_path / "models", tmp_path / "empty"
+    shutil.copytree(WEIGHTS_DIR, folder)
+    empty.mkdir()
+    (empty / "broken.svs").write_bytes(b"not a slide")
+    card = (folder / "stage1.json").read_bytes()
+    for argv, says in (
+        (["--models", str(tmp_path / "none"), "--input", str(empty)], "--models: "),
+        (["--models", str(folder), "--input", str(tmp_path / "missing"), "--write-card"], "not a folder of slides"),
+        (["--models", str(folder), "--input", str(empty), "--write-card"], "no slide could be graded"),
+    ):
+        with pytest.raises(SystemExit, match=says) as err:
+            main(argv)
+        assert "\n" not in str(err.value)
+    assert (folder / "stage1.json").read_bytes() == card  # the record measured before is kept

@@ -259,12 +259,21 @@ def main(argv: list[str] | None = None) -> None:
             rows += json.loads(Path(f).read_text())["rows"]
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise SystemExit(f"{f}: not a --out file of this tool ({type(err).__name__}: {err})") from None
+    from ..errors import ZoomgradeError
     from ..models.folder import WEIGHTS_DIR, agreed_label_set, load_models
 
     folder = Path(a.models) if a.models else WEIGHTS_DIR
-    models = load_models(folder)
+    try:
+        models = load_models(folder)
+    except ZoomgradeError as err:
+        raise SystemExit(f"--models: {err}") from None
     if a.input:
-        rows += measure_folder(a.input, models, agreed_label_set(*models))
+        if not Path(a.input).is_dir():
+            raise SystemExit(f"{a.input}: not a folder of slides")
+        measured = measure_folder(a.input, models, agreed_label_set(*models))
+        if not measured:  # nothing to fit: a card's record is never replaced by an empty one
+            raise SystemExit(f"{a.input}: no slide could be graded, nothing fitted")
+        rows += measured
     else:
         rows += measure(a.n, (a.size_mm[0], a.size_mm[1]), a.seed, a.slides_dir, models)
     priors, under = fit(rows), fit_undergrade(rows)
