@@ -140,7 +140,8 @@ def test_write_card_puts_the_fit_into_a_model_folder(tmp_path, synth_slide, caps
 
     from zoomgrade.bench.recall_prior import main
     from zoomgrade.cascade import default_config
-    from zoomgrade.cascade.measured import card_record, from_models
+    from zoomgrade.cascade.measured import from_models
+    from zoomgrade.models.card import early_stop_record
     from zoomgrade.models.folder import WEIGHTS_DIR, load_models
 
     folder, slides = tmp_path / "models", tmp_path / "slides"
@@ -153,7 +154,7 @@ def test_write_card_puts_the_fit_into_a_model_folder(tmp_path, synth_slide, caps
     before = (folder / "stage1.safetensors").read_bytes()
     main(["--models", str(folder), "--input", str(slides), "--write-card"])
     models = load_models(folder)
-    rec = card_record(*models)
+    rec = early_stop_record(*models)
     assert rec["measured_on"].startswith("2 validation slides") and "2 slides of a folder" in rec["measured_on"]
     assert rec["stage2_files"] == models[1].card.files and (folder / "stage1.safetensors").read_bytes() == before
     es = from_models(default_config(), *models, TBSRTC).early_stop

@@ -12,9 +12,10 @@ import pytest
 
 from zoomgrade.cascade import grade
 from zoomgrade.cascade.config import config_from_dict
-from zoomgrade.cascade.measured import KEYS, card_record, from_models
+from zoomgrade.cascade.measured import KEYS, from_models
 from zoomgrade.errors import ConfigError
 from zoomgrade.labels import TBSRTC, load_label_set
+from zoomgrade.models.card import early_stop_record as card_record
 
 
 def _plain(x):

@@ -66,7 +66,7 @@ def undergrade_counts(result: Any, labels: Any, rule: Any) -> dict[str, dict[str
     the latter): what ``ReadingStop`` tallies as a slide is read, counted on one slide read in full.
     ``rule``: the config's ``slide_rule`` (resolved against ``labels`` here)."""
     from ..cascade.decision import resolved
-    from ..cascade.undergrade import coarse_indices, reach_of, surprises
+    from ..cascade.undergrade import coarse_indices, p_at_least, reach_of, surprises
 
     rule, coarse_of = resolved(rule, labels), coarse_indices(labels)
     out: dict[str, dict[str, tuple[int, int]]] = {}
@@ -76,7 +76,7 @@ def undergrade_counts(result: Any, labels: Any, rule: Any) -> dict[str, dict[str
             continue
         hits = dict.fromkeys(labels.coarse[labels.coarse_index(c) + 1 :], 0)
         for g in regs:
-            at_least = np.cumsum(np.asarray(g.fine_probs, np.float64)[::-1])[::-1]
+            at_least = p_at_least(g.fine_probs)
             sev, cells = labels.fine_index(g.fine_grade), int(g.region.cells)
             for t, ev in surprises(reach_of(c, labels), sev, at_least, cells, rule, labels.fine, coarse_of)[1].items():
                 hits[labels.coarse[t]] += ev

@@ -33,9 +33,8 @@ import numpy as np
 
 from .config import AdequacyConfig, SlideRuleConfig
 from .decision import Tally, holds
+from .recall_bound import GIVEN_PRIOR
 from .undergrade import Undergrade
-
-_GIVEN_PRIOR = ", given the validation slides' prior"
 
 
 @dataclass(frozen=True)
@@ -142,7 +141,7 @@ def decide(
         adequate,
         (
             f"no category above {fine[0]} can hold whatever the {n_un} ungraded regions show (under-grading bounded "
-            f"at the {under.confidence:g} quantile{_GIVEN_PRIOR if under.priors else ''}), "
+            f"at the {under.confidence:g} quantile{GIVEN_PRIOR if under.priors else ''}), "
             f"and adequacy is settled ({n_ok} adequate groups graded)"
         ),
     )

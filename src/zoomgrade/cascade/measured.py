@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from ..models.card import early_stop_record as card_record
+from ..models.card import early_stop_record
 from .config import GradeConfig, validate
 from .config_types import FROM_MODELS
 
@@ -33,12 +33,11 @@ def from_models(cfg: GradeConfig, stage1: Any, stage2: Any, labels: Any = None) 
     es = cfg.early_stop
     if not any(getattr(es, k) == FROM_MODELS for k in KEYS):
         return cfg
-    rec = card_record(stage1, stage2)
+    rec = early_stop_record(stage1, stage2)
     new = {k: rec.get(k, {}) for k in KEYS if getattr(es, k) == FROM_MODELS}
     out = dataclasses.replace(cfg, early_stop=dataclasses.replace(es, **new))
-    if labels is None:
-        return validate(out, "stage-1 model card early_stop")
-    return validate(out, "stage-1 model card early_stop", fine=labels.fine, label_set=labels.name, coarse=labels.coarse)
+    ctx = {} if labels is None else {"fine": labels.fine, "label_set": labels.name, "coarse": labels.coarse}
+    return validate(out, "stage-1 model card early_stop", **ctx)
 
 
-__all__ = ["KEYS", "card_record", "from_models", "table"]
+__all__ = ["KEYS", "from_models", "table"]

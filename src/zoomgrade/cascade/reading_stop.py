@@ -7,8 +7,6 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from ..labels import LabelSet
 from ..types import Region, RegionGrade
 from .config import GradeConfig
@@ -17,7 +15,7 @@ from .early_stop import Graded, Ungraded, Verdict, decide
 from .measured import table
 from .outcome import Outcome
 from .recall_bound import RecallCheck, RecallTarget, recall_check
-from .undergrade import reach_of, surprises, undergrade_from_config
+from .undergrade import p_at_least, reach_of, surprises, undergrade_from_config
 
 
 @dataclass
@@ -76,8 +74,7 @@ class ReadingStop:
 
     def graded_as(self, order: int, g: RegionGrade) -> None:
         self.unread.pop(order, None)
-        p = np.asarray(g.fine_probs, dtype=np.float64)
-        at_least = tuple(float(x) for x in np.cumsum(p[::-1])[::-1])
+        at_least = p_at_least(g.fine_probs)
         sev = self.labels.fine_index(g.fine_grade)
         self.graded[order] = Graded(sev, at_least, int(g.region.cells), float(g.region.area_um2))
         self._sampled(order, sev in self.severe)

@@ -38,6 +38,9 @@ from dataclasses import dataclass, field
 
 from scipy.stats import beta
 
+#: What a bound's description adds when it used the validation slides' prior (here and in ``early_stop``).
+GIVEN_PRIOR = ", given the validation slides' prior"
+
 
 @dataclass(frozen=True)
 class RecallTarget:
@@ -57,7 +60,7 @@ class RecallCheck:
     holds: bool
 
     def describe(self, target: RecallTarget, severe: str) -> str:
-        prior = ", given the validation slides' prior" if target.priors else ""
+        prior = GIVEN_PRIOR if target.priors else ""
         return (
             f"at most {self.unread_bound:.1f} {severe} groups expected among the unread regions against "
             f"{self.found} found (recall target {target.target:g}, or at most {target.slack:g} unread; the "

@@ -103,6 +103,12 @@ def undergrade_from_config(cfg: EarlyStopConfig, labels: LabelSet) -> Undergrade
     return Undergrade(rates, cfg.confidence, priors=priors, coarse_of=coarse_indices(labels))
 
 
+def p_at_least(fine_probs: Sequence[float] | np.ndarray) -> tuple[float, ...]:
+    """P(grade index >= k) for k = 0 .. n_fine - 1, from a region's fine-grade probabilities."""
+    p = np.asarray(fine_probs, dtype=np.float64)
+    return tuple(float(x) for x in np.cumsum(p[::-1])[::-1])
+
+
 def is_evidence(
     k: int,
     severity: int,
@@ -139,6 +145,7 @@ __all__ = [
     "betabinom_ppf",
     "coarse_indices",
     "is_evidence",
+    "p_at_least",
     "reach_of",
     "surprises",
     "undergrade_from_config",
