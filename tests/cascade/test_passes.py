@@ -73,10 +73,11 @@ def test_stage1_reads_low_power_only_and_stage2_high_power_only(textured, any_mo
 def test_decisions_follow_the_severity_queue(textured, any_models, labels):
     cfg = GradeConfig()
     regs = severity_order(regions_grid(), labels)
-    assert [r.id for r in regs] == [1, 3, 2, 5, 4, 0]
+    # malignant 1 and 3, suspicious 2 and 5, then benign 0 (P(worse) 0.2) before the surer benign 4 (0.1)
+    assert [r.id for r in regs] == [1, 3, 2, 5, 0, 4]
     with open_slide(textured) as s:
         out = run_stage2(context(s, any_models, cfg, labels, CostRecord()), regs)
-    assert [d.job.region.id for d in out] == [1, 3, 2, 5, 4, 0]
+    assert [d.job.region.id for d in out] == [1, 3, 2, 5, 0, 4]
     assert [d.job.order for d in out] == list(range(6))
     for d in out:
         if d.grade is not None:

@@ -69,9 +69,10 @@ class _Recording:
 
 
 def _regions():
-    # benign regions placed far apart in severity (confidence) order, alternating sides of the slide
+    # benign regions placed far apart in severity order (P(malignant) falling), alternating sides of the slide
     spots = [(100, 100), (1200, 1200), (600, 100), (100, 1200), (1100, 100), (600, 1200)]
-    return [make_region(i, BENIGN, x=x, y=y, side=200, confidence=1.0 - 0.1 * i) for i, (x, y) in enumerate(spots)]
+    coarse = [(0.6 + 0.05 * i, 0.1, 0.3 - 0.05 * i) for i in range(len(spots))]
+    return [make_region(i, c, x=x, y=y, side=200) for i, (c, (x, y)) in enumerate(zip(coarse, spots))]
 
 
 def test_stage2_reads_by_locality_but_decides_in_severity_order(scattered, any_models, labels):
