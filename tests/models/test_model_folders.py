@@ -154,4 +154,4 @@ def test_models_check_says_whether_the_early_stop_was_measured_for_the_models(tm
     (tmp_path / "stage1.json").write_text(json.dumps(card))
     r = CliRunner().invoke(app, ["models", "check", str(tmp_path)])
     assert r.exit_code == 0, r.output
-    assert "early stop: measured with another stage 2" in r.output and "--write-card" in r.output
+    assert "early stop: measured with another stage 2" in r.output and "models fit-stop" in r.output

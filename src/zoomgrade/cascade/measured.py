@@ -3,8 +3,8 @@
 ``early_stop.undergrade`` (how often stage 1 under-grades, at worst), ``undergrade_prior`` (how that varies
 from slide to slide) and ``recall_prior`` (how the share of the most severe groups among stage 1's less
 severe calls varies) describe a pair of models on validation slides, not a lab's preference. So they live in
-the stage-1 model card (``ModelCard.early_stop``, written by ``python -m zoomgrade.bench.recall_prior
---write-card``), with the stage-2 files they were measured with; the config's default for each, "models",
+the stage-1 model card (``ModelCard.early_stop``, written by ``zoomgrade models fit-stop``,
+``evaluation/stop_fit.py``), with the stage-2 files they were measured with; the config's default for each, "models",
 takes the card's. A card without the record, or with one measured with another stage 2, gives none: each
 bound then uses the slide's own regions alone (the Clopper-Pearson bounds), which assume nothing of other
 slides. A table in the config replaces the card's value.

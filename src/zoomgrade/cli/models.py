@@ -1,4 +1,5 @@
-"""``zoomgrade models check DIR``: is this model folder usable, and what does it grade in?"""
+"""``zoomgrade models check DIR``: is this model folder usable, and what does it grade in?
+``zoomgrade models fit-stop DIR --slides SLIDES``: fit the early stop's measured values for it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import typer
 
 from .common import guarded, stdout
 
-app = typer.Typer(help="Model folders: check one before grading with it.", no_args_is_help=True)
+app = typer.Typer(
+    help="Model folders: check one before grading with it; fit its early stop on validation slides.",
+    no_args_is_help=True,
+)
 
 
 @app.command("check")
@@ -21,3 +25,30 @@ def check(folder: Path = typer.Argument(..., help="Model folder (stage1.json/sta
     out = stdout()
     for line in check_model_folder(folder):
         out.print(line, highlight=False, soft_wrap=True)
+
+
+@app.command("fit-stop")
+@guarded
+def fit_stop(
+    folder: Path = typer.Argument(..., help="Model folder whose stage-1 card gets the early stop's record."),
+    slides: Path = typer.Option(..., "--slides", help="Folder of validation slides (any the models grade)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the fit; leave the card as it is."),
+    out: Path | None = typer.Option(None, "--out", help="Also write each slide's counts and the record (JSON)."),
+) -> None:
+    """Grade every slide of --slides reading every region, fit the early stop's measured values (how often
+    stage 1 under-grades, and how that varies from slide to slide) and write them into FOLDER's stage-1 card.
+    A slide that cannot be graded is named and left out; with none graded the card is left as it was."""
+    from ..evaluation.stop_fit import describe, fit_early_stop, write_early_stop
+    from ..outputs.atomic import atomic_write_json
+
+    say = stdout()
+    fitted = fit_early_stop(folder, slides, lambda line: say.print(line, highlight=False, soft_wrap=True))
+    for line in describe(fitted.record):
+        say.print(line, highlight=False, soft_wrap=True)
+    if out is not None:
+        atomic_write_json(out, {"rows": fitted.rows, "early_stop": fitted.record})
+    if dry_run:
+        say.print(f"measured on {fitted.record['measured_on']}; --dry-run: the card is unchanged", highlight=False)
+        return
+    path = write_early_stop(folder, fitted.record)
+    say.print(f"wrote the early stop's record into {path} ({fitted.record['measured_on']})", highlight=False)

@@ -101,5 +101,5 @@ def _early_stop_line(s1: Any, s2: Any) -> str:
     why = "measured with another stage 2" if s1.card.early_stop else "none in the stage-1 card"
     return (
         f"early stop: {why}, so its bounds use each slide's own regions alone (fit them: "
-        "python -m zoomgrade.bench.recall_prior --models DIR --input SLIDES --write-card)"
+        "zoomgrade models fit-stop DIR --slides SLIDES)"
     )

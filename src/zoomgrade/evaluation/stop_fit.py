@@ -1,0 +1,192 @@
+"""Fit the early stop's measured values for a model folder, and write them into its stage-1 card.
+
+From slides read in full (``stop_counts``): how the share of a coarse grade's regions that high power finds
+in the most severe coarse grade varies from slide to slide, fitted as a beta-binomial (maximum likelihood
+on every slide's counts, so a slide with few regions weighs as little as it says): ``recall_prior``, the
+prior ``cascade/recall_bound.py`` updates with a slide's own regions read. The same for the regions that are
+evidence for some category of a more severe coarse grade: ``undergrade_prior`` (``cascade/undergrade.py``),
+and the worst slide's share: ``undergrade``. The three, with the stage-2 files they were measured with, are
+the stage-1 card's ``early_stop`` record (read by ``cascade/measured.py``).
+
+``fit_early_stop(models, slides)`` is ``zoomgrade models fit-stop``; ``python -m zoomgrade.bench.recall_prior``
+fits the shipped models on generated validation slides.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ZoomgradeError
+from .stop_counts import Row, count_folder
+
+#: A fitted a or b below this is the optimiser walking off to 0 (interior fits here are 0.03 and up).
+_BOUNDARY = 1e-6
+#: Slides that all share one rate fit a + b -> infinity (a binomial world); beyond this the prior is scaled
+#: down to it, keeping its mean. That only widens it (more reading), and at 10,000 it is already as narrow
+#: as a slide's own few hundred regions could tell.
+_MAX_CONCENTRATION = 1e4
+
+
+def fit_beta_binomial(regions: Sequence[int], severe: Sequence[int]) -> tuple[float, float]:
+    """Maximum-likelihood Beta(a, b) of a beta-binomial: slide i has ``severe[i]`` of ``regions[i]``."""
+    from scipy import optimize, stats
+
+    n, k = np.asarray(regions, np.int64), np.asarray(severe, np.int64)
+    if not len(n) or (n <= 0).any() or (k < 0).any() or (k > n).any():
+        raise ValueError("need at least one slide, each with 0 <= severe <= regions and regions > 0")
+
+    def nll(x: np.ndarray) -> float:
+        a, b = np.exp(x)
+        return float(-stats.betabinom.logpmf(k, n, a, b).sum())
+
+    res = optimize.minimize(nll, np.zeros(2), method="Nelder-Mead", options={"xatol": 1e-6, "fatol": 1e-9})
+    a, b = np.exp(res.x)
+    return float(a), float(b)
+
+
+def _usable(pairs: list[tuple[int, int]]) -> tuple[float, float] | None:
+    """The fit of (regions, hits) pairs as a prior: none when no slide shows a hit (a fit to none at all would
+    say never), none on the lower edge (a or b -> 0: every slide all or none, as when one slide shows it on
+    every region and the rest on none; such a prior would let one region read decide all the others), and
+    its concentration capped."""
+    pairs = [(m, k) for m, k in pairs if m > 0]
+    if not pairs or not any(k for _, k in pairs):
+        return None
+    a, b = fit_beta_binomial([m for m, _ in pairs], [k for _, k in pairs])
+    if min(a, b) <= _BOUNDARY:
+        return None
+    scale = min(1.0, _MAX_CONCENTRATION / (a + b))
+    return a * scale, b * scale
+
+
+def fit(rows: list[Row]) -> dict[str, tuple[float, float]]:
+    """Coarse grade -> fitted Beta(a, b) of its severe share (``recall_prior``)."""
+    out = {}
+    for c in sorted({c for r in rows for c in r["counts"]}):
+        ab = _usable([tuple(r["counts"][c]) for r in rows if c in r["counts"]])
+        if ab is not None:
+            out[c] = ab
+    return out
+
+
+def fit_undergrade(rows: list[Row]) -> dict[str, dict[str, tuple[float, float]]]:
+    """Coarse grade -> more severe coarse grade -> fitted Beta(a, b) (``undergrade_prior``), from the rows
+    that have under-grade counts (a pooled file of an older run may not)."""
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    tables = [r["undergrade"] for r in rows if "undergrade" in r]
+    for c in sorted({c for t in tables for c in t}):
+        for g in sorted({g for t in tables if c in t for g in t[c]}):
+            ab = _usable([tuple(t[c][g]) for t in tables if c in t and g in t[c]])
+            if ab is not None:
+                out.setdefault(c, {})[g] = ab
+    return out
+
+
+def worst_shares(rows: list[Row]) -> dict[str, float]:
+    """Coarse grade -> the largest share of its regions on one slide that were evidence for some category of
+    a more severe coarse grade (rounded up): ``early_stop.undergrade``, an upper bound on any slide's."""
+    out: dict[str, float] = {}
+    for r in rows:
+        for c, t in r.get("undergrade", {}).items():
+            for j, e in t.values():
+                if j:
+                    out[c] = max(out.get(c, 0.0), math.ceil(1000 * e / j) / 1000)
+    return out
+
+
+def measured_on(rows: list[Row], by: str = "zoomgrade models fit-stop") -> str:
+    """The slides the rows count, in words (seed ranges per size, or a count of a folder's slides)."""
+    parts: list[str] = []
+    by_size: dict[tuple[float, ...], list[int]] = {}
+    for r in rows:
+        if "seed" in r:
+            by_size.setdefault(tuple(r.get("size_mm") or ()), []).append(int(r["seed"]))
+    for size, seeds in by_size.items():
+        at = f" at {size[0]:g} x {size[1]:g} mm" if size else ""
+        parts.append(f"seeds {min(seeds)}-{max(seeds)}{at}" if len(seeds) > 1 else f"seed {seeds[0]}{at}")
+    if folder := sum(1 for r in rows if "seed" not in r):
+        parts.append(f"{folder} slides of a folder")
+    return f"{len(rows)} validation slides read in full ({'; '.join(parts)}), {by}"
+
+
+def card_record(rows: list[Row], stage2_files: dict[str, str], by: str = "zoomgrade models fit-stop") -> dict[str, Any]:
+    """The stage-1 card's ``early_stop`` record (cascade/measured.py) from the rows' fits."""
+    return {
+        "undergrade": worst_shares(rows),
+        "undergrade_prior": {c: {t: list(ab) for t, ab in tt.items()} for c, tt in fit_undergrade(rows).items()},
+        "recall_prior": {c: list(ab) for c, ab in fit(rows).items()},
+        "stage2_files": dict(stage2_files),
+        "measured_on": measured_on(rows, by),
+    }
+
+
+def describe(record: dict[str, Any]) -> list[str]:
+    """The record's fits, a line each."""
+    lines = []
+    for c, (a, b) in record["recall_prior"].items():
+        lines.append(f"{c}: severe share Beta({a:.3f}, {b:.3f}), mean {a / (a + b):.3f}")
+    for c, t in record["undergrade_prior"].items():
+        for g, (a, b) in t.items():
+            lines.append(f"{c} as evidence for {g}: Beta({a:.3f}, {b:.3f}), mean {a / (a + b):.3f}")
+    for c, share in record["undergrade"].items():
+        lines.append(f"{c}: worst slide's share of evidence for a more severe grade {share:g}")
+    return lines
+
+
+@dataclass(frozen=True)
+class StopFit:
+    """What ``fit_early_stop`` measured: the slides' counts and the card record fitted to them."""
+
+    rows: list[Row]
+    record: dict[str, Any]
+
+
+def fit_early_stop(
+    models: Any, slides: str | Path, say: Callable[[str], None] = print, pooled: Sequence[Row] = ()
+) -> StopFit:
+    """Grade every slide of ``slides`` with ``models`` (a model folder, or its loaded ``(stage1, stage2)``)
+    reading every region, and fit the early stop's record to them (and to ``pooled`` rows of earlier
+    counts). ``ZoomgradeError`` when the models do not load, ``slides`` is no folder, or no slide of it
+    could be graded."""
+    from ..models.folder import agreed_label_set, load_models
+
+    if isinstance(models, (str, Path)):
+        models = load_models(models)
+    if not Path(slides).is_dir():
+        raise ZoomgradeError(f"{slides}: not a folder of slides")
+    rows = count_folder(slides, models, agreed_label_set(*models), say)
+    if not rows:
+        raise ZoomgradeError(f"{slides}: no slide could be graded, nothing fitted")
+    rows = [*pooled, *rows]
+    return StopFit(rows, card_record(rows, models[1].card.files))
+
+
+def write_early_stop(models_folder: str | Path, record: dict[str, Any]) -> Path:
+    """Write ``record`` into the stage-1 card of ``models_folder`` (atomically; the weights are untouched)."""
+    from ..models.card import read_card, write_card
+
+    path = Path(models_folder) / "stage1.json"
+    card = read_card(path)
+    card.early_stop = record
+    write_card(card, path)
+    return path
+
+
+__all__ = [
+    "StopFit",
+    "card_record",
+    "describe",
+    "fit",
+    "fit_beta_binomial",
+    "fit_early_stop",
+    "fit_undergrade",
+    "measured_on",
+    "worst_shares",
+    "write_early_stop",
+]

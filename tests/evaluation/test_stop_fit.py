@@ -1,0 +1,84 @@
+"""The early stop's fit: the beta-binomial estimator, the priors it makes of slides' counts, the card
+record, and fitting a model folder on a folder of slides."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from zoomgrade.evaluation.stop_fit import (
+    card_record,
+    fit_beta_binomial,
+    fit_undergrade,
+    measured_on,
+    worst_shares,
+)
+
+
+@pytest.mark.parametrize(("a", "b"), [(0.3, 3.0), (2.0, 6.0)])
+def test_the_fit_recovers_the_spread_of_simulated_slides(a, b):
+    rng = np.random.default_rng(7)
+    n = rng.integers(10, 200, size=400)
+    k = rng.binomial(n, rng.beta(a, b, size=len(n)))
+    fa, fb = fit_beta_binomial(n, k)
+    assert fa / (fa + fb) == pytest.approx(a / (a + b), rel=0.15)  # the mean share
+    assert fa + fb == pytest.approx(a + b, rel=0.35)  # how far slides spread around it
+
+
+def test_slides_that_all_share_one_rate_fit_a_narrow_prior():
+    rng = np.random.default_rng(3)
+    n = rng.integers(50, 300, size=200)
+    fa, fb = fit_beta_binomial(n, rng.binomial(n, 0.1))
+    assert fa + fb > 50  # a binomial world: slide-to-slide spread is none, so a + b grows large
+    assert fa / (fa + fb) == pytest.approx(0.1, rel=0.1)
+
+
+def test_bad_counts_are_refused():
+    with pytest.raises(ValueError):
+        fit_beta_binomial([], [])
+    with pytest.raises(ValueError):
+        fit_beta_binomial([5, 3], [2, 4])  # more severe than regions
+
+
+def test_the_under_grade_fit_leaves_out_pairs_it_cannot_fit():
+    rows = [
+        {"undergrade": {"benign": {"suspicious_follicular": (50, 0), "malignant": (50, 0)}}},
+        {"undergrade": {"benign": {"suspicious_follicular": (40, 12), "malignant": (40, 0)}}},
+        {"undergrade": {"suspicious_follicular": {"malignant": (10, 10)}}},  # all on one slide ...
+        {"undergrade": {"suspicious_follicular": {"malignant": (12, 0)}}},  # ... none on another
+        {"counts": {"benign": (5, 0)}},  # an older file's row, without under-grade counts
+    ]
+    fitted = fit_undergrade(rows)
+    assert set(fitted) == {"benign"} and set(fitted["benign"]) == {"suspicious_follicular"}  # never seen: none
+    assert all(x > 0 for x in fitted["benign"]["suspicious_follicular"])
+
+
+def test_the_card_record_of_the_fits():
+    rows = [
+        {
+            "seed": 60000,
+            "size_mm": [4, 4],
+            "counts": {"benign": (50, 0)},
+            "undergrade": {"benign": {"malignant": (50, 0)}},
+        },
+        {
+            "seed": 60001,
+            "size_mm": [4, 4],
+            "counts": {"benign": (40, 12)},
+            "undergrade": {"benign": {"malignant": (40, 12)}},
+        },
+        {
+            "seed": 60100,
+            "size_mm": [20, 20],
+            "counts": {"benign": (90, 1)},
+            "undergrade": {"benign": {"malignant": (90, 1)}},
+        },
+        {"slide": "/x/a.svs", "counts": {"benign": (9, 0)}, "undergrade": {"benign": {"malignant": (9, 0)}}},
+    ]
+    assert worst_shares(rows) == {"benign": 0.3}
+    words = measured_on(rows)
+    assert words.startswith("4 validation slides") and "seeds 60000-60001 at 4 x 4 mm" in words
+    assert "seed 60100 at 20 x 20 mm" in words and "1 slides of a folder" in words
+    rec = card_record(rows, {"stage2.safetensors": "ab" * 32})
+    assert set(rec) == {"undergrade", "undergrade_prior", "recall_prior", "stage2_files", "measured_on"}
+    assert rec["undergrade_prior"]["benign"]["malignant"] == list(fit_undergrade(rows)["benign"]["malignant"])
