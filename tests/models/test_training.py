@@ -131,3 +131,21 @@ def test_stage2_weight_averaging_keeps_the_average_of_the_last_epochs(tiny_slide
     # the saved weights are the average (with their own batch-norm statistics), not the last epoch's
     bn = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
     assert bn.num_batches_tracked.item() > 0 and torch.isfinite(bn.running_var).all()
+
+
+def test_train_into_a_folder_with_both_stages_says_how_to_fit_its_early_stop(tiny_slides, tmp_path):
+    """A new stage leaves the folder without early-stop values measured for the pair: train says so, with
+    the command that fits them."""
+    import shutil
+
+    from zoomgrade.models.folder import WEIGHTS_DIR
+
+    out = tmp_path / "m"
+    out.mkdir()
+    for f in ("stage1.json", "stage1.safetensors", "stage1.onnx"):
+        shutil.copy(WEIGHTS_DIR / f, out / f)
+    args = ["train", "stage2", "--slides", str(tiny_slides), "--out", str(out), "--epochs", "1", "--size", "64"]
+    args += ["--per-group", "1", "--batch-size", "8", "--init", "none", "--no-onnx", "--threads", "1", "--quiet"]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert f"zoomgrade models fit-stop {out} --slides SLIDES" in r.stdout.replace("\n", "")

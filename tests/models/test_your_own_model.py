@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 
 import numpy as np
 import pytest
@@ -49,15 +50,17 @@ def export_user_model(folder, size=64):
     torch.manual_seed(3)
     model = TinyVGG(len(CLASSES)).eval()
     example = torch.zeros(2, 3, size, size)
-    torch.onnx.export(
-        model,
-        (example,),
-        str(folder / "stage2.onnx"),
-        input_names=["image"],
-        output_names=["probs"],
-        dynamic_shapes=({0: torch.export.Dim("batch")},),
-        dynamo=True,
-    )
+    with warnings.catch_warnings():  # torch's own exporter trips torch's LeafSpec deprecation (torch 2.13)
+        warnings.filterwarnings("ignore", message=r".*LeafSpec", category=FutureWarning)
+        torch.onnx.export(
+            model,
+            (example,),
+            str(folder / "stage2.onnx"),
+            input_names=["image"],
+            output_names=["probs"],
+            dynamic_shapes=({0: torch.export.Dim("batch")},),
+            dynamo=True,
+        )
     card = {
         "name": "stage2",
         "version": "1.0",

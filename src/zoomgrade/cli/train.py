@@ -210,3 +210,12 @@ def train(
             highlight=False,
             markup=False,
         )
+    if (out / "stage1.json").exists() and (out / "stage2.json").exists():
+        # A new stage of either kind leaves the folder without early-stop values measured for this pair.
+        stdout().print(
+            f"early stop: no values measured for these models yet, so its bounds use each slide's own regions "
+            f"alone; fit them on validation slides: zoomgrade models fit-stop {out} --slides SLIDES",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
