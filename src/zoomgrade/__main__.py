@@ -1,5 +1,5 @@
 """``python -m zoomgrade [command] [options]``: the same as the ``zoomgrade`` command."""
 
-from .cli.main import app
+from .cli.main import main
 
-app(prog_name="zoomgrade")
+main()

@@ -39,3 +39,31 @@ def test_given_workers_or_threads_share_the_cores(workers, threads, expect):
 def test_bad_sizes_are_usage_errors():
     with pytest.raises(ZoomgradeError, match="--workers"):
         plan_local(0, None, cores=2, memory=GiB)
+
+
+class _ClosedByCtrlC:
+    """Something whose close takes a Ctrl-C half-way, as a cluster's does when the user presses it then."""
+
+    def __init__(self):
+        self.closed = False
+
+    def close(self):
+        import os
+        import signal
+
+        os.kill(os.getpid(), signal.SIGINT)
+        self.closed = True  # reached only if the Ctrl-C did not cut the close short
+
+
+def test_a_ctrl_c_during_the_close_is_noted_and_the_close_completes():
+    import signal
+
+    from zoomgrade.batch.cluster import _close
+
+    before = signal.getsignal(signal.SIGINT)
+    first, second = _ClosedByCtrlC(), _ClosedByCtrlC()
+    assert _close(first, second) is True
+    assert first.closed and second.closed
+    assert signal.getsignal(signal.SIGINT) is before  # the handler is given back
+    with pytest.raises(KeyboardInterrupt):  # and answers Ctrl-C again
+        _ClosedByCtrlC().close()

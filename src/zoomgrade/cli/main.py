@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
 
 import typer
 
@@ -85,5 +87,14 @@ def _register() -> None:
 _register()
 
 
-def main() -> None:  # pragma: no cover - console-script entry point
-    app()
+def main() -> None:
+    """The console script (and ``python -m zoomgrade``): the command, then an exit that Ctrl-C cannot cut.
+
+    Once a command returns, its results are written and said; a Ctrl-C while the interpreter shuts down
+    (Dask's exit handlers take about 0.7 s after a batch) would only turn its exit code into death by signal.
+    """
+    try:
+        app(prog_name="zoomgrade")
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
