@@ -131,7 +131,19 @@ def test_damaged_tile_in_a_threaded_band_fails_with_one_line(tmp_path, pyramid, 
     p = tmp_path / "damaged.svs"
     p.write_bytes(bytes(data))
     monkeypatch.setattr(slide_mod, "_BAND_PIXELS", 100_000)  # many bands over two threads
-    with open_slide(p, backend="tifffile") as s, pytest.raises(SlideError) as info:
-        s.read_region(0, 0, 1200, 1000, 0.5, workers=2)
+    with open_slide(p, backend="tifffile") as s:
+        reads = []
+        read_level = s._b.read_level
+
+        def counted(*args):
+            reads.append(args)
+            return read_level(*args)
+
+        monkeypatch.setattr(s._b, "read_level", counted)
+        with pytest.raises(SlideError) as info:
+            s.read_region(0, 0, 1200, 1000, 0.5, workers=2)
     msg = str(info.value)
     assert msg.startswith(f"{p}: read failed at level 0") and "\n" not in msg
+    # the damaged tile is in the first band: the queued bands are not read after it failed
+    bands = slide_mod.band_rows(500, 0, 1000, 1200, s._b.segment_rows(0), 2, 100_000)
+    assert len(bands) > 4 and len(reads) <= 3

@@ -166,8 +166,12 @@ class Slide:
                 one(r0, r1)
         else:
             with ThreadPoolExecutor(min(workers, len(bands))) as pool:
-                for done in [pool.submit(one, r0, r1) for r0, r1 in bands]:
-                    done.result()  # re-raises a band's read error here
+                try:
+                    for done in [pool.submit(one, r0, r1) for r0, r1 in bands]:
+                        done.result()  # re-raises a band's read error here
+                except BaseException:
+                    pool.shutdown(cancel_futures=True)  # a failed read (or Ctrl-C) reads no more bands
+                    raise
         return out
 
     def will_need(self, boxes: Iterable[tuple[int, int, int, int]], mpp: float) -> int:
