@@ -35,9 +35,11 @@ def fit_stop(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the fit; leave the card as it is."),
     out: Path | None = typer.Option(None, "--out", help="Also write each slide's counts and the record (JSON)."),
 ) -> None:
-    """Grade every slide of --slides reading every region, fit the early stop's measured values (how often
-    stage 1 under-grades, and how that varies from slide to slide) and write them into FOLDER's stage-1 card.
-    A slide that cannot be graded is named and left out; with none graded the card is left as it was."""
+    """Fit a model folder's early stop on validation slides and write it into its stage-1 card.
+
+    Grades every slide of --slides reading every region, fits the early stop's measured values (how often
+    stage 1 under-grades, and how that varies from slide to slide) and writes them into FOLDER's stage-1
+    card. A slide that cannot be graded is named and left out; with none graded the card is left as it was."""
     from ..evaluation.stop_fit import describe, fit_early_stop, write_early_stop
     from ..outputs.atomic import atomic_write_json
 
