@@ -81,7 +81,7 @@ def show(name: str, row: Row) -> str:
     """One line of a row's counts: severe / regions per coarse grade, and the under-grade hits."""
     shown = [f"{c} {k}/{m}" for c, (m, k) in row["counts"].items()]
     shown += [f"{c}>{g} {e}/{j}" for c, t in row["undergrade"].items() for g, (j, e) in t.items() if e]
-    return f"{name}: " + ", ".join(shown)
+    return f"{name}: " + (", ".join(shown) or "nothing to count (no region stage 1 called less than most severe)")
 
 
 def count_folder(folder: str | Path, models: Any, labels: LabelSet, say: Callable[[str], None] = print) -> list[Row]:
