@@ -137,7 +137,7 @@ def _sigint_ignored() -> Iterator[None]:
 @contextlib.contextmanager
 def _sigint_deferred() -> Iterator[list[bool]]:
     """Ctrl-C inside this block is noted (the list gets an entry), not raised: a cluster's close cut short
-    leaves its worker processes to time out (Ctrl-C during the close took 10.7 s to exit, against 1.5-1.9 s
+    leaves its worker processes to time out (Ctrl-C during the close took 10.6-10.7 s to exit, against 1.5-1.9 s
     during grading, 12 slides on 2 workers), and the close itself takes about a second."""
     got: list[bool] = []
     if threading.current_thread() is not threading.main_thread():
