@@ -169,7 +169,7 @@ def grade_cmd(
     budget_mpx: float | None = typer.Option(
         None,
         "--budget-mpx",
-        help="Stop reading at high power after this many megapixels; later regions keep their stage-1 grade.",
+        help="Stop reading at high power after this many megapixels; regions are read most likely severe first (stage 1), the rest keep their stage-1 grade.",
     ),
     threads: int | None = typer.Option(
         None, "--threads", min=1, max=MAX_THREADS, help="Torch CPU threads (default: torch's choice)."
