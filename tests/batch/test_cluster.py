@@ -55,14 +55,17 @@ class _ClosedByCtrlC:
         self.closed = True  # reached only if the Ctrl-C did not cut the close short
 
 
-def test_a_ctrl_c_during_the_close_is_noted_and_the_close_completes():
+def test_a_ctrl_c_during_the_close_is_answered_once_the_close_completes():
     import signal
 
-    from zoomgrade.batch.cluster import _close
+    from zoomgrade.batch.cluster import _closed_after
 
     before = signal.getsignal(signal.SIGINT)
     first, second = _ClosedByCtrlC(), _ClosedByCtrlC()
-    assert _close(first, second) is True
+    with pytest.raises(KeyboardInterrupt), _closed_after(first):  # the block ended well: Ctrl-C answered after
+        pass
+    with pytest.raises(ValueError), _closed_after(second):  # the block's own error goes on
+        raise ValueError("the batch failed")
     assert first.closed and second.closed
     assert signal.getsignal(signal.SIGINT) is before  # the handler is given back
     with pytest.raises(KeyboardInterrupt):  # and answers Ctrl-C again

@@ -150,12 +150,19 @@ def _sigint_deferred() -> Iterator[list[bool]]:
         signal.signal(signal.SIGINT, old)
 
 
-def _close(*closables: Any) -> bool:
-    """Close each, shielded from Ctrl-C; whether one came meanwhile."""
-    with _sigint_deferred() as got:
-        for c in closables:
-            c.close()
-    return bool(got)
+@contextlib.contextmanager
+def _closed_after(closable: Any) -> Iterator[None]:
+    """Close ``closable`` after the block, shielded from Ctrl-C. One that came during the close is answered
+    once it is closed, unless the block already raised (its exception goes on)."""
+    done = False
+    try:
+        yield
+        done = True
+    finally:
+        with _sigint_deferred() as got:
+            closable.close()
+    if done and got:
+        raise KeyboardInterrupt
 
 
 def _quiet_teardown(cluster, debug: bool) -> None:
@@ -202,35 +209,22 @@ def open_cluster(
                 silence_logs=logging.WARNING if debug else logging.CRITICAL,
                 env=_worker_env(threads),
             )
-        done = late = False
-        try:
+        with _closed_after(cluster):
             client = Client(cluster)
-            try:
-                yield ClusterHandle(client, plan, True, _dashboard(client), retries, cluster.scheduler_address)
-                done = True
-            except KeyboardInterrupt:
-                _quiet_teardown(cluster, debug)
-                raise
-            finally:
-                late = _close(client)
-        finally:
-            late = _close(cluster) or late
-        if done and late:  # Ctrl-C while the cluster closed after the batch: answered now it is closed
-            raise KeyboardInterrupt
+            with _closed_after(client):
+                try:
+                    yield ClusterHandle(client, plan, True, _dashboard(client), retries, cluster.scheduler_address)
+                except KeyboardInterrupt:
+                    _quiet_teardown(cluster, debug)
+                    raise
         return
     try:
         client = Client(scheduler, timeout="20s")
     except (OSError, TimeoutError, ValueError) as err:
         raise ZoomgradeError(f"{scheduler}: cannot connect to the Dask scheduler ({one_line(err)})") from None
-    done = late = False
-    try:
+    with _closed_after(client):
         try:
             client.wait_for_workers(1, timeout=WORKER_WAIT_S)
         except TimeoutError:
             raise ZoomgradeError(f"{scheduler}: no Dask worker joined within {WORKER_WAIT_S:.0f} s") from None
         yield ClusterHandle(client, plan, False, _dashboard(client), _scheduler_allowed_failures(client), scheduler)
-        done = True
-    finally:
-        late = _close(client)
-    if done and late:
-        raise KeyboardInterrupt

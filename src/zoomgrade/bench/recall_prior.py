@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ..evaluation.stop_counts import Row, count_slide, read_all_config, show
-from ..evaluation.stop_fit import card_record, describe, fit, fit_early_stop, fit_undergrade, write_early_stop
+from ..evaluation.stop_fit import card_record, describe, fit_early_stop, write_early_stop
 from .agreement import TRAINING_MAX_SEED, plan, slide_in
 
 TOOL = "python -m zoomgrade.bench.recall_prior"
@@ -45,10 +46,10 @@ def measure(n: int, size_mm: tuple[float, float], seed: int, slides_dir: str | P
     return rows
 
 
-def toml_lines(recall: dict[str, tuple[float, float]], under: dict[str, dict[str, tuple[float, float]]]) -> list[str]:
-    """The two config lines (``[early_stop]`` keys) for the fitted priors."""
+def toml_lines(recall: dict[str, Sequence[float]], under: dict[str, dict[str, Sequence[float]]]) -> list[str]:
+    """The two config lines (``[early_stop]`` keys) for the fitted priors (a card record's, [a, b] each)."""
 
-    def ab(p: tuple[float, float]) -> str:
+    def ab(p: Sequence[float]) -> str:
         return f"[{p[0]:.3g}, {p[1]:.3g}]"
 
     inner = {c: ", ".join(f"{g} = {ab(p)}" for g, p in t.items()) for c, t in under.items()}
@@ -93,14 +94,15 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"--models: {err}") from None
     if a.input:
         try:  # nothing graded is an error: a card's record is never replaced by an empty one
-            rows = fit_early_stop(models, a.input, lambda line: print(line, flush=True), rows).rows
+            fitted = fit_early_stop(models, a.input, lambda line: print(line, flush=True), rows, TOOL)
         except ZoomgradeError as err:
             raise SystemExit(f"--input: {err}") from None
+        rows, record = fitted.rows, fitted.record
     else:
         rows += measure(a.n, (a.size_mm[0], a.size_mm[1]), a.seed, a.slides_dir, models)
-    record = card_record(rows, models[1].card.files, TOOL)
+        record = card_record(rows, models[1].card.files, TOOL)
     print("\n".join(describe(record)))
-    priors, under = fit(rows), fit_undergrade(rows)
+    priors, under = record["recall_prior"], record["undergrade_prior"]
     print("\n".join(toml_lines(priors, under)))
     if a.out:
         Path(a.out).write_text(json.dumps({"rows": rows, "prior": priors, "undergrade_prior": under}, indent=2) + "\n")

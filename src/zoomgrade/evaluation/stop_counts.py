@@ -44,10 +44,11 @@ def undergrade_counts(result: Any, labels: LabelSet, rule: Any) -> dict[str, dic
         if not regs:
             continue
         hits = dict.fromkeys(labels.coarse[labels.coarse_index(c) + 1 :], 0)
+        reach = reach_of(c, labels)
         for g in regs:
             at_least = p_at_least(g.fine_probs)
             sev, cells = labels.fine_index(g.fine_grade), int(g.region.cells)
-            for t, ev in surprises(reach_of(c, labels), sev, at_least, cells, rule, labels.fine, coarse_of)[1].items():
+            for t, ev in surprises(reach, sev, at_least, cells, rule, labels.fine, coarse_of)[1].items():
                 hits[labels.coarse[t]] += ev
         out[c] = {t: (len(regs), e) for t, e in hits.items()}
     return out

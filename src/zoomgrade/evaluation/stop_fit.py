@@ -31,6 +31,8 @@ _BOUNDARY = 1e-6
 #: down to it, keeping its mean. That only widens it (more reading), and at 10,000 it is already as narrow
 #: as a slide's own few hundred regions could tell.
 _MAX_CONCENTRATION = 1e4
+#: What made a record, in its ``measured_on`` words (unless the caller names another tool).
+FIT_STOP = "zoomgrade models fit-stop"
 
 
 def fit_beta_binomial(regions: Sequence[int], severe: Sequence[int]) -> tuple[float, float]:
@@ -100,7 +102,7 @@ def worst_shares(rows: list[Row]) -> dict[str, float]:
     return out
 
 
-def measured_on(rows: list[Row], by: str = "zoomgrade models fit-stop") -> str:
+def measured_on(rows: list[Row], by: str = FIT_STOP) -> str:
     """The slides the rows count, in words (seed ranges per size, or a count of a folder's slides)."""
     parts: list[str] = []
     by_size: dict[tuple[float, ...], list[int]] = {}
@@ -115,7 +117,7 @@ def measured_on(rows: list[Row], by: str = "zoomgrade models fit-stop") -> str:
     return f"{len(rows)} validation slides read in full ({'; '.join(parts)}), {by}"
 
 
-def card_record(rows: list[Row], stage2_files: dict[str, str], by: str = "zoomgrade models fit-stop") -> dict[str, Any]:
+def card_record(rows: list[Row], stage2_files: dict[str, str], by: str = FIT_STOP) -> dict[str, Any]:
     """The stage-1 card's ``early_stop`` record (cascade/measured.py) from the rows' fits."""
     return {
         "undergrade": worst_shares(rows),
@@ -148,11 +150,15 @@ class StopFit:
 
 
 def fit_early_stop(
-    models: Any, slides: str | Path, say: Callable[[str], None] = print, pooled: Sequence[Row] = ()
+    models: Any,
+    slides: str | Path,
+    say: Callable[[str], None] = print,
+    pooled: Sequence[Row] = (),
+    by: str = FIT_STOP,
 ) -> StopFit:
     """Grade every slide of ``slides`` with ``models`` (a model folder, or its loaded ``(stage1, stage2)``)
     reading every region, and fit the early stop's record to them (and to ``pooled`` rows of earlier
-    counts). ``ZoomgradeError`` when the models do not load, ``slides`` is no folder, or no slide of it
+    counts; ``by``: the tool, in the record's words). ``ZoomgradeError`` when the models do not load, ``slides`` is no folder, or no slide of it
     could be graded."""
     from ..models.folder import agreed_label_set, load_models
 
@@ -164,7 +170,7 @@ def fit_early_stop(
     if not rows:
         raise ZoomgradeError(f"{slides}: no slide could be graded, nothing fitted")
     rows = [*pooled, *rows]
-    return StopFit(rows, card_record(rows, models[1].card.files))
+    return StopFit(rows, card_record(rows, models[1].card.files, by))
 
 
 def write_early_stop(models_folder: str | Path, record: dict[str, Any]) -> Path:
@@ -179,6 +185,7 @@ def write_early_stop(models_folder: str | Path, record: dict[str, Any]) -> Path:
 
 
 __all__ = [
+    "FIT_STOP",
     "StopFit",
     "card_record",
     "describe",

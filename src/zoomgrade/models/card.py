@@ -174,9 +174,7 @@ def add_onnx_export(path: str | Path, example: torch.Tensor) -> Path | None:
         return None
     card.engine = engine_record(onnx, wpath)
     card.files = {**card.files, wpath.name: sha256(wpath), onnx.name: sha256(onnx)}
-    tmp_c = cpath.with_suffix(".json.tmp")
-    tmp_c.write_text(json.dumps(card.to_dict(), indent=2) + "\n")
-    tmp_c.replace(cpath)
+    write_card(card, cpath)
     return onnx
 
 
