@@ -69,7 +69,7 @@ def test_the_cascade_has_no_import_cycle() -> None:
     assert "zoomgrade.cascade.outcome" in graph and "zoomgrade.cascade.reading.batches" in graph
 
 
-@pytest.mark.parametrize("layer", ["slide", "labels", "errors", "userfile"])
+@pytest.mark.parametrize("layer", ["slide", "labels", "errors", "userfile", "atomic"])
 def test_the_lower_layers_import_nothing_of_the_pipeline(layer: str) -> None:
     paths = [SRC / f"{layer}.py"] if (SRC / f"{layer}.py").exists() else list((SRC / layer).rglob("*.py"))
     # userfile: reading the TOML files users write, and their errors as one line (labels and config share it)

@@ -29,9 +29,15 @@ def test_fit_stop_writes_the_record_that_check_then_reports(tmp_path, folder, sy
     (slides / "broken.svs").write_bytes(b"not a slide")
     (slides / "skin.svs").symlink_to(real / "CMU-1-small-region.svs")  # H&E skin: outside the models' domain
     weights = (folder / "stage1.safetensors").read_bytes()
-    r = CliRunner().invoke(
-        app, ["models", "fit-stop", str(folder), "--slides", str(slides), "--out", str(tmp_path / "c.json")]
-    )
+    card = (folder / "stage1.json").read_bytes()
+    out = ["--out", str(tmp_path / "c.json")]
+    r = CliRunner().invoke(app, ["models", "fit-stop", str(folder), "--slides", str(slides), *out])
+    # Two slides cannot say how slides differ: nothing is fitted, the card stays, the counts are kept.
+    assert r.exit_code == 2 and "2 slides graded, too few to fit anything (--min-slides 20)" in r.stderr, r.output
+    assert "benign: regions on 2 slides, fewer than the 20" in r.output
+    assert (folder / "stage1.json").read_bytes() == card
+    assert len(json.loads((tmp_path / "c.json").read_text())["rows"]) == 2
+    r = CliRunner().invoke(app, ["models", "fit-stop", str(folder), "--slides", str(slides), *out, "--min-slides", "2"])
     assert r.exit_code == 0, r.output
     assert "broken.svs: left out" in r.output and "skin.svs: left out (withheld" in r.output
     rec = json.loads((folder / "stage1.json").read_text())["early_stop"]
@@ -51,7 +57,9 @@ def test_a_dry_run_leaves_the_card_as_it_was(tmp_path, folder, synth_slide):
     slides.mkdir()
     shutil.copy(synth_slide("V"), slides)
     card = (folder / "stage1.json").read_bytes()
-    r = CliRunner().invoke(app, ["models", "fit-stop", str(folder), "--slides", str(slides), "--dry-run"])
+    r = CliRunner().invoke(
+        app, ["models", "fit-stop", str(folder), "--slides", str(slides), "--dry-run", "--min-slides", "1"]
+    )
     assert r.exit_code == 0, r.output
     assert "--dry-run: the card is unchanged" in r.output and "1 validation slides" in r.output
     assert (folder / "stage1.json").read_bytes() == card

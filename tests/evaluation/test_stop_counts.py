@@ -19,7 +19,7 @@ def test_counts_of_a_slide_read_in_full(synth_slide):
         assert m == len(regions) and k == sum(g.fine_grade in ("V", "VI") for g in regions)
     from zoomgrade.evaluation.stop_fit import fit
 
-    priors = fit([{"counts": counts}, {"counts": {"benign": (40, 0)}}, {"counts": {"benign": (30, 3)}}])
+    priors = fit([{"counts": counts}, {"counts": {"benign": (40, 0)}}, {"counts": {"benign": (30, 3)}}], min_slides=1)
     assert set(priors) <= set(counts) and all(x > 1e-6 for ab in priors.values() for x in ab)
 
     # the under-grade counts are the slide rule's own evidence (decision.evidence), per more severe coarse grade

@@ -7,10 +7,14 @@ import numpy as np
 import pytest
 
 from zoomgrade.evaluation.stop_fit import (
+    MIN_SLIDES,
     card_record,
+    describe,
     fit_beta_binomial,
     fit_undergrade,
+    fitted_anything,
     measured_on,
+    too_few_slides,
     worst_shares,
 )
 
@@ -48,7 +52,7 @@ def test_the_under_grade_fit_leaves_out_pairs_it_cannot_fit():
         {"undergrade": {"suspicious_follicular": {"malignant": (12, 0)}}},  # ... none on another
         {"counts": {"benign": (5, 0)}},  # an older file's row, without under-grade counts
     ]
-    fitted = fit_undergrade(rows)
+    fitted = fit_undergrade(rows, min_slides=1)
     assert set(fitted) == {"benign"} and set(fitted["benign"]) == {"suspicious_follicular"}  # never seen: none
     assert all(x > 0 for x in fitted["benign"]["suspicious_follicular"])
 
@@ -75,10 +79,38 @@ def test_the_card_record_of_the_fits():
         },
         {"slide": "/x/a.svs", "counts": {"benign": (9, 0)}, "undergrade": {"benign": {"malignant": (9, 0)}}},
     ]
-    assert worst_shares(rows) == {"benign": 0.3}
+    assert worst_shares(rows, min_slides=1) == {"benign": 0.3}
     words = measured_on(rows)
     assert words.startswith("4 validation slides") and "seeds 60000-60001 at 4 x 4 mm" in words
     assert "seed 60100 at 20 x 20 mm" in words and "1 slides of a folder" in words
-    rec = card_record(rows, {"stage2.safetensors": "ab" * 32})
+    rec = card_record(rows, {"stage2.safetensors": "ab" * 32}, min_slides=1)
     assert set(rec) == {"undergrade", "undergrade_prior", "recall_prior", "stage2_files", "measured_on"}
-    assert rec["undergrade_prior"]["benign"]["malignant"] == list(fit_undergrade(rows)["benign"]["malignant"])
+    under = fit_undergrade(rows, min_slides=1)["benign"]["malignant"]
+    assert rec["undergrade_prior"]["benign"]["malignant"] == list(under)
+    assert fitted_anything(rec)
+    # by default four slides are too few to say how slides differ: nothing measured, and it says why
+    thin = card_record(rows, {"stage2.safetensors": "ab" * 32})
+    assert not fitted_anything(thin) and too_few_slides(rows) == {"benign": 4}
+    assert any(
+        "benign: regions on 4 slides, fewer than the 20" in line for line in describe(thin, too_few_slides(rows))
+    )
+
+
+def test_a_grade_is_fitted_from_enough_slides_only():
+    """The worst share and both priors of a coarse grade come from at least MIN_SLIDES slides with its
+    regions; a grade on fewer is left to each slide's own regions, whatever the others have."""
+    rng = np.random.default_rng(5)
+    rows = []
+    for i in range(MIN_SLIDES):
+        n = int(rng.integers(30, 120))
+        k = int(rng.binomial(n, rng.beta(0.5, 6)))
+        row = {"counts": {"benign": (n, k)}, "undergrade": {"benign": {"malignant": (n, k)}}}
+        if i < MIN_SLIDES - 1:  # suspicious regions on one slide fewer than it takes
+            row["counts"]["suspicious_follicular"] = (10, i % 3)
+            row["undergrade"]["suspicious_follicular"] = {"malignant": (10, i % 3)}
+        rows.append(row)
+    rec = card_record(rows, {})
+    assert set(rec["recall_prior"]) == {"benign"} and set(rec["undergrade_prior"]) == {"benign"}
+    assert set(rec["undergrade"]) == {"benign"}
+    assert too_few_slides(rows) == {"suspicious_follicular": MIN_SLIDES - 1}
+    assert set(card_record(rows[:-1], {})["recall_prior"]) == set()  # one slide fewer: benign too

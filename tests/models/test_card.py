@@ -40,6 +40,20 @@ def test_roundtrip_same_outputs(tmp_path):
     with torch.inference_mode():
         assert torch.allclose(net(x), net2(x), atol=1e-6)
     assert not path.read_bytes().startswith(b"\x80")  # not a pickle
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["m.json", "m.safetensors"]  # no temp files left
+
+
+def test_a_save_that_fails_leaves_whole_files_that_check_says_do_not_match(tmp_path):
+    """Weights, then card, each swapped in whole: a save that fails between them leaves the old card,
+    still valid JSON, whose hash then refuses the new weights (never a half-written file)."""
+    path = save_model(Stage2Net(CFG), _card(), tmp_path / "m")
+    before = (tmp_path / "m.json").read_text()
+    with pytest.raises(TypeError):
+        save_model(Stage2Net(CFG), _card(metrics={"odd": object()}), tmp_path / "m")  # the card cannot be written
+    assert (tmp_path / "m.json").read_text() == before
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["m.json", "m.safetensors"]
+    with pytest.raises(ModelCardError, match="SHA-256"):
+        load_model(path)
 
 
 def test_refuses_mismatches(tmp_path):

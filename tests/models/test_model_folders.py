@@ -154,4 +154,5 @@ def test_models_check_says_whether_the_early_stop_was_measured_for_the_models(tm
     (tmp_path / "stage1.json").write_text(json.dumps(card))
     r = CliRunner().invoke(app, ["models", "check", str(tmp_path)])
     assert r.exit_code == 0, r.output
-    assert "early stop: measured with another stage 2" in r.output and "models fit-stop" in r.output
+    out = r.output.replace("\n", "")
+    assert "early stop: measured with another stage 2" in out and f"models fit-stop {tmp_path} --slides" in out

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
-from ..outputs.atomic import atomic_write_json
+from ..atomic import atomic_write_json
 
 DONE_FILE = "batch.json"
 RESULT_FILE = "result.json"

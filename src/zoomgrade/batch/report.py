@@ -13,8 +13,8 @@ import io
 from pathlib import Path
 from typing import Any
 
+from ..atomic import atomic_write_text
 from ..outputs import failure_row, write_summary_csv
-from ..outputs.atomic import atomic_write_text
 from ..outputs.csv_cells import safe_cell
 from .worker import SlideRow
 

@@ -20,6 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ..atomic import atomic_write_text
 from .agreement_rows import Row, print_report, summarise
 
 HELD_OUT_MIN_SEED = 1_000_000
@@ -200,7 +201,7 @@ def evaluate(
     summary = summarise(rows)
     summary["machine"] = f"{platform.machine()} {platform.system()}, torch threads {torch.get_num_threads()}"
     summary["args"] = {"n": n, "size_mm": list(size_mm), "seed": seed}
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     if verbose:
         print_report(rows, summary)
         print(f"\nwritten: {out_dir / 'summary.json'}")

@@ -220,7 +220,7 @@ def separability_lines(sep: dict[str, Any]) -> list[str]:
 
 
 def write_reports(record: dict[str, Any], out: Path) -> None:
-    from ..outputs import atomic_write_json, atomic_write_text
+    from ..atomic import atomic_write_json, atomic_write_text
 
     atomic_write_json(Path(out) / "bench.json", record)
     atomic_write_text(Path(out) / "bench.md", to_markdown(record))

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import typer
 
-from .common import guarded, stdout
+from ..evaluation.stop_fit import MIN_SLIDES
+from .common import fail, guarded, stdout
 
 app = typer.Typer(
     help="Model folders: check one before grading with it; fit its early stop on validation slides.",
@@ -34,21 +35,35 @@ def fit_stop(
     slides: Path = typer.Option(..., "--slides", help="Folder of validation slides (any the models grade)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the fit; leave the card as it is."),
     out: Path | None = typer.Option(None, "--out", help="Also write each slide's counts and the record (JSON)."),
+    min_slides: int = typer.Option(
+        MIN_SLIDES,
+        "--min-slides",
+        min=1,
+        help="Fit a coarse grade only from at least this many slides with its regions: fewer cannot say how slides differ, and the stop would trust a rate new slides often exceed (docs/models.md).",
+    ),
 ) -> None:
     """Fit a model folder's early stop on validation slides and write it into its stage-1 card.
 
     Grades every slide of --slides reading every region, fits the early stop's measured values (how often
     stage 1 under-grades, and how that varies from slide to slide) and writes them into FOLDER's stage-1
-    card. A slide that cannot be graded is named and left out; with none graded the card is left as it was."""
-    from ..evaluation.stop_fit import describe, fit_early_stop, write_early_stop
-    from ..outputs.atomic import atomic_write_json
+    card. A slide that cannot be graded is named and left out; with none graded, or with too few to fit
+    anything, the card is left as it was (exit 2)."""
+    from ..atomic import atomic_write_json
+    from ..evaluation.stop_fit import describe, fit_early_stop, fitted_anything, write_early_stop
 
     say = stdout()
-    fitted = fit_early_stop(folder, slides, lambda line: say.print(line, highlight=False, soft_wrap=True))
-    for line in describe(fitted.record):
+    fitted = fit_early_stop(
+        folder, slides, lambda line: say.print(line, highlight=False, soft_wrap=True), min_slides=min_slides
+    )
+    for line in describe(fitted.record, fitted.thin, min_slides):
         say.print(line, highlight=False, soft_wrap=True)
     if out is not None:
         atomic_write_json(out, {"rows": fitted.rows, "early_stop": fitted.record})
+    if not fitted_anything(fitted.record):
+        raise fail(
+            f"{slides}: {len(fitted.rows)} slides graded, too few to fit anything (--min-slides {min_slides}); "
+            f"{folder}/stage1.json is unchanged"
+        )
     if dry_run:
         say.print(f"measured on {fitted.record['measured_on']}; --dry-run: the card is unchanged", highlight=False)
         return

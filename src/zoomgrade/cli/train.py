@@ -214,7 +214,7 @@ def train(
         # A new stage of either kind leaves the folder without early-stop values measured for this pair.
         stdout().print(
             f"early stop: no values measured for these models yet, so its bounds use each slide's own regions "
-            f"alone; fit them on validation slides: zoomgrade models fit-stop {out} --slides SLIDES",
+            f"alone; fit them on 20 or more validation slides: zoomgrade models fit-stop {out} --slides SLIDES",
             highlight=False,
             markup=False,
             soft_wrap=True,

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
+from ..atomic import atomic_write_text
 from ..errors import ZoomgradeError
 from ..labels import TBSRTC, LabelSet
 from ..models.datasets import find_slides
@@ -126,8 +127,6 @@ def run_evaluation(
         "agreement": metrics.agreement(records),
         "slides": [r.to_dict() for r in records],
     }
-    tmp = o / "eval.json.tmp"
-    tmp.write_text(json.dumps(doc, indent=1) + "\n")
-    tmp.replace(o / "eval.json")
+    atomic_write_text(o / "eval.json", json.dumps(doc, indent=1) + "\n")
     write_html(doc, o / "eval.html")
     return doc

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..atomic import atomic_write_text
 from ..models.figures import confusion_figure, png_base64, png_bytes, reliability_figure
 
 
@@ -164,7 +165,4 @@ def write_html(doc: dict[str, Any], path: Path) -> Path:
         + "\n".join(parts)
         + "</body></html>"
     )
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(page)
-    tmp.replace(path)
-    return path
+    return atomic_write_text(path, page)

@@ -17,6 +17,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from ..atomic import atomic_path, atomic_write_text
 from ..errors import ModelCardError
 from .hashes import sha256, verify_file
 from .stage1 import Stage1Config, Stage1Net
@@ -133,17 +134,17 @@ def paths_for(path: str | Path) -> tuple[Path, Path]:
 def save_model(
     model: nn.Module, card: ModelCard, path: str | Path, *, export_example: torch.Tensor | None = None
 ) -> Path:
-    """Write weights + card atomically (temp file + rename); returns the .safetensors path.
+    """Write weights, then the ONNX export, then the card, each atomically; returns the .safetensors path.
+    The card, written last, holds every file's SHA-256: a run killed in between leaves files that
+    ``zoomgrade models check`` reports as not matching their card, never a half-written file.
 
     With ``export_example`` (an input batch), also export ``<name>.onnx`` for the ONNX Runtime engine and
     record it in ``card.engine``."""
     wpath, cpath = paths_for(path)
-    wpath.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     meta = {"name": card.name, "version": card.version, "architecture": card.architecture}
-    tmp_w, tmp_c = wpath.with_suffix(".safetensors.tmp"), cpath.with_suffix(".json.tmp")
-    save_file(state, str(tmp_w), metadata=meta)
-    tmp_w.chmod(0o644)  # safetensors writes 0600; shipped weights must be readable by every user
+    with atomic_path(wpath) as tmp_w:  # shipped weights must be readable by every user: 0644, not 0600
+        save_file(state, str(tmp_w), metadata=meta)
     card.engine = {}
     if export_example is not None:
         from .onnx_engine import engine_record, export_onnx
@@ -151,14 +152,12 @@ def save_model(
         was_training = model.training
         onnx = export_onnx(model, wpath.with_suffix(".onnx"), export_example, card.normalisation)
         if onnx is not None:
-            card.engine = engine_record(onnx, tmp_w)
+            card.engine = engine_record(onnx, wpath)
         model.train(was_training)
-    card.files = {wpath.name: sha256(tmp_w)}
+    card.files = {wpath.name: sha256(wpath)}
     if card.engine.get("onnx"):
         card.files[card.engine["onnx"]] = sha256(wpath.with_name(card.engine["onnx"]))
-    tmp_c.write_text(json.dumps(card.to_dict(), indent=2) + "\n")
-    tmp_w.replace(wpath)
-    tmp_c.replace(cpath)
+    write_card(card, cpath)
     return wpath
 
 
@@ -179,11 +178,13 @@ def add_onnx_export(path: str | Path, example: torch.Tensor) -> Path | None:
 
 
 def write_card(card: ModelCard, path: str | Path) -> None:
-    """Rewrite a card beside its weights, atomically (temp file + rename); the weights are not touched."""
-    _, cpath = paths_for(path)
-    tmp_c = cpath.with_suffix(".json.tmp")
-    tmp_c.write_text(json.dumps(card.to_dict(), indent=2) + "\n")
-    tmp_c.replace(cpath)
+    """Rewrite a card beside its weights, atomically; the weights are not touched."""
+    write_card_dict(card.to_dict(), path)
+
+
+def write_card_dict(data: dict[str, Any], path: str | Path) -> None:
+    """Write a card's JSON document beside its weights, atomically (every writer of cards comes here)."""
+    atomic_write_text(paths_for(path)[1], json.dumps(data, indent=2) + "\n")
 
 
 def read_card(path: str | Path) -> ModelCard:

@@ -3,6 +3,7 @@ was found, or exactly what is wrong (``ModelCardError``, one line)."""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -89,17 +90,17 @@ def check_model_folder(folder: str | Path, seed: int = 0) -> list[str]:
         f"{probs.shape[0]} x {probs.shape[1]} probabilities: OK"
     )
     if s1 is not None:
-        lines.append(_early_stop_line(s1, s2))
+        lines.append(_early_stop_line(s1, s2, d))
     return lines
 
 
-def _early_stop_line(s1: Any, s2: Any) -> str:
+def _early_stop_line(s1: Any, s2: Any, folder: Path) -> str:
     from .card import early_stop_record
 
     if early_stop_record(s1, s2):
         return f"early stop: measured for these models on {s1.card.early_stop.get('measured_on', '(not said)')}"
     why = "measured with another stage 2" if s1.card.early_stop else "none in the stage-1 card"
     return (
-        f"early stop: {why}, so its bounds use each slide's own regions alone (fit them: "
-        "zoomgrade models fit-stop DIR --slides SLIDES)"
+        f"early stop: {why}, so its bounds use each slide's own regions alone (fit them on 20 or more slides: "
+        f"zoomgrade models fit-stop {shlex.quote(str(folder))} --slides SLIDES)"
     )

@@ -11,7 +11,6 @@ deterministic mode) it ends with the same weights.
 
 from __future__ import annotations
 
-import os
 import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..atomic import atomic_path
 from ..errors import ZoomgradeError
 
 FORMAT = 1
@@ -59,13 +59,8 @@ def restore_rng(state: dict[str, Any], gen: torch.Generator, rng: np.random.Gene
 
 
 def save_checkpoint(path: Path, state: TrainState) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        torch.save({"format": FORMAT, **{f: getattr(state, f) for f in state.__dataclass_fields__}}, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save({"format": FORMAT, **{f: getattr(state, f) for f in state.__dataclass_fields__}}, tmp)
 
 
 def load_checkpoint(path: Path, config: dict[str, Any]) -> TrainState:

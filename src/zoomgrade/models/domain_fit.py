@@ -10,7 +10,6 @@ slides its card lists (the same seeds regenerate the same synthetic slides) and 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +46,7 @@ def _thumb(path: Path, mpp: float) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .card import paths_for, read_card
+    from .card import paths_for, read_card, write_card
     from .runners import Stage1Runner, load_model
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -69,9 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": f"python -m zoomgrade.models.domain_fit --slides {a.slides.name} {a.card.name}",
     }
     _, cpath = paths_for(a.card)
-    tmp = cpath.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(card.to_dict(), indent=2) + "\n")
-    tmp.replace(cpath)
+    write_card(card, cpath)
     f = card.domain["features"]
     print(
         f"{cpath}: domain from {len(split['train'])} train / {len(split['val'])} val slides; cell threshold "

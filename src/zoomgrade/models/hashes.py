@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..atomic import atomic_write_text
 from ..errors import ModelCardError
 
 SUFFIXES = (".safetensors", ".onnx")
@@ -100,9 +101,7 @@ def update_card_hashes(weights: str | Path) -> dict[str, str]:
     except (OSError, ValueError) as err:
         raise ModelCardError(f"{cpath}: cannot read the model card ({err.__class__.__name__})") from None
     card["files"] = card_hashes(stem)
-    tmp = cpath.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(card, indent=2) + "\n")
-    tmp.replace(cpath)
+    atomic_write_text(cpath, json.dumps(card, indent=2) + "\n")  # as card.write_card_dict (which imports this)
     return card["files"]
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..atomic import atomic_path
 from ..errors import ModelCardError
 from .hashes import sha256
 
@@ -117,7 +118,6 @@ def export_onnx(
     (with a warning) if the exporter or its dependencies (onnx, onnxscript) are missing or the export
     fails."""
     path = Path(path)
-    tmp = path.with_suffix(".onnx.tmp")
     model = model.eval().cpu().to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]  # torch's stubs lack memory_format
     onnx_spec = getattr(model, "onnx_spec", None)  # models with several inputs or outputs describe them
     spec = onnx_spec(example.cpu()) if onnx_spec is not None else image_spec(model, example.cpu())
@@ -128,7 +128,7 @@ def export_onnx(
     quiet.setLevel(logging.ERROR)
     try:
         # the exporter prints its steps on stdout; a training run's output should stay readable
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), atomic_path(path) as tmp:
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 spec.module,
@@ -143,12 +143,9 @@ def export_onnx(
             )
     except Exception as err:
         warnings.warn(f"{path}: ONNX export skipped ({type(err).__name__}: {err})", stacklevel=2)
-        tmp.unlink(missing_ok=True)
         return None
     finally:
         quiet.setLevel(level)
-    tmp.replace(path)
-    path.chmod(0o644)
     return path
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..atomic import atomic_write_text
 from .figures import confusion_figure, png_base64, png_bytes
 
 
@@ -94,7 +95,4 @@ def write_report(out_dir: str | Path, card: Any, score_keys: list[str]) -> Path:
         "td,th{padding:2px 8px;text-align:right}</style></head><body>" + "\n".join(parts) + "</body></html>"
     )
     path = out / f"{card.name}.report.html"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(doc)
-    tmp.replace(path)
-    return path
+    return atomic_write_text(path, doc)

@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from ..atomic import atomic_write, atomic_write_bytes, atomic_write_json, atomic_write_text
 from ..types import SlideResult
-from .atomic import atomic_write, atomic_write_bytes, atomic_write_json, atomic_write_text
 from .geojson import labels_of, result_to_geojson, write_geojson
 from .json_writer import SchemaWarning, result_to_dict, result_to_json, write_result_json
 from .schema import SCHEMA_VERSION, result_schema, validate_result_dict

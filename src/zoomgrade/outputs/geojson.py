@@ -16,9 +16,9 @@ from shapely.geometry import MultiPolygon, box
 from shapely.validation import make_valid
 
 from ..annotations import feature_collection, qupath_feature
+from ..atomic import atomic_write_json
 from ..labels import DEFAULT, LabelSet, shipped_label_sets
 from ..types import RegionGrade, SlideResult
-from .atomic import atomic_write_json
 from .json_writer import jsonable
 from .withheld import candidate_features
 

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
+from ..atomic import atomic_write_bytes
 from ..labels import LabelSet
 from ..types import SlideResult
-from .atomic import atomic_write_bytes
 from .draw import DARK, GREY, VIRIDIS, WHITE, YLORRD, colormap, display_thumbnail, font, map_to_display, png_bytes
 from .withheld import stamp
 

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from .._version import __version__
+from ..atomic import atomic_write_text
 from ..types import SlideResult
-from .atomic import atomic_write_text
 from .schema import SCHEMA_VERSION, validate_result_dict
 
 

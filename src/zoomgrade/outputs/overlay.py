@@ -8,9 +8,9 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageEnhance
 
+from ..atomic import atomic_write_bytes
 from ..labels import LabelSet
 from ..types import SlideResult
-from .atomic import atomic_write_bytes
 from .draw import DARK, GREY, WHITE, display_thumbnail, font, png_bytes, scale_bar, text_size
 from .gallery import review_regions
 from .withheld import status_band

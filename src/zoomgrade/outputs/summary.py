@@ -8,8 +8,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..atomic import atomic_write_text
 from ..types import SlideResult
-from .atomic import atomic_write_text
 from .csv_cells import safe_cell
 from .geojson import labels_of
 

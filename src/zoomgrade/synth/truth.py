@@ -9,6 +9,7 @@ from typing import Any
 from shapely.geometry import box
 
 from ..annotations import feature_collection, qupath_feature
+from ..atomic import atomic_write_text
 from ..labels import TBSRTC
 from . import composition as comp
 from .scene import Scene
@@ -70,7 +71,4 @@ def geojson(scene: Scene) -> dict[str, Any]:
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Atomic: write beside, then rename."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=False) + "\n")
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps(data, indent=1, sort_keys=False) + "\n")

@@ -2,7 +2,10 @@
 
 ``os.replace`` is atomic on POSIX and Windows within one file system, so a reader (or a crash) sees
 either the old file or the new one, never a half-written one; the temp file lives beside the target
-because a rename across file systems is a copy, not an atomic swap.
+because a rename across file systems is a copy, not an atomic swap. Each write has its own temp name
+(``mkstemp``), so two processes writing one file (two fits of one model card) cannot mix their bytes.
+
+Every file the package writes for keeps goes through here: results, model cards and weights, reports.
 """
 
 from __future__ import annotations
@@ -11,9 +14,32 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temp path beside ``path`` for a writer that wants a file name (an exporter, a checkpoint saver);
+    when the block ends without an error it is synced and swapped into place, otherwise removed.
+
+    ``with atomic_path(out) as tmp: torch.save(obj, tmp)``"""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:  # the writer may have closed its own handle without syncing
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:

@@ -1,4 +1,4 @@
-"""Atomic writes: a failure mid-write leaves the old file intact and no temp file behind."""
+"""save_result's writes are atomic: a failure mid-write leaves the previous outputs whole, no temp file behind."""
 
 from __future__ import annotations
 
@@ -8,45 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from zoomgrade.outputs import (
-    OUTPUT_FILES,
-    TIMINGS_FILE,
-    atomic_write,
-    atomic_write_json,
-    atomic_write_text,
-    save_result,
-)
+from zoomgrade.outputs import OUTPUT_FILES, TIMINGS_FILE, save_result
 from zoomgrade.types import SlideResult
-
-
-def test_replace_is_complete(tmp_path: Path) -> None:
-    f = tmp_path / "a.txt"
-    atomic_write_text(f, "old")
-    atomic_write_text(f, "new")
-    assert f.read_text() == "new"
-    assert os.listdir(tmp_path) == ["a.txt"]
-    assert (f.stat().st_mode & 0o777) == 0o644
-
-
-def test_failure_mid_write_keeps_the_old_file(tmp_path: Path) -> None:
-    f = tmp_path / "result.json"
-    atomic_write_text(f, '{"old": true}')
-
-    def half_then_crash(fh) -> None:
-        fh.write(b'{"new": tr')  # half a document reaches the disk ...
-        raise OSError(28, "No space left on device")  # ... then the disk fills
-
-    with pytest.raises(OSError, match="No space"):
-        atomic_write(f, half_then_crash)
-    assert f.read_text() == '{"old": true}'
-    assert os.listdir(tmp_path) == ["result.json"]  # no temp litter
-
-
-def test_unserialisable_json_touches_nothing(tmp_path: Path) -> None:
-    f = tmp_path / "x.json"
-    with pytest.raises(ValueError):
-        atomic_write_json(f, {"p": float("nan")})  # strict JSON: refused before any file exists
-    assert not f.exists() and os.listdir(tmp_path) == []
 
 
 def test_save_result_interrupted_leaves_previous_outputs_whole(result: SlideResult, tmp_path: Path) -> None:
