@@ -43,7 +43,11 @@ def test_write_card_puts_the_fit_into_a_model_folder(tmp_path, synth_slide, caps
         shutil.copy(src, slides / src.name)
     (slides / "broken.svs").write_bytes(b"not a slide")
     before = (folder / "stage1.safetensors").read_bytes()
-    main(["--models", str(folder), "--input", str(slides), "--write-card"])
+    card = (folder / "stage1.json").read_bytes()
+    with pytest.raises(SystemExit, match="too few to fit anything; the card is unchanged"):
+        main(["--models", str(folder), "--input", str(slides), "--write-card"])  # two slides: fewer than 20
+    assert (folder / "stage1.json").read_bytes() == card
+    main(["--models", str(folder), "--input", str(slides), "--write-card", "--min-slides", "2"])
     models = load_models(folder)
     rec = early_stop_record(*models)
     assert rec["measured_on"].startswith("2 validation slides") and "2 slides of a folder" in rec["measured_on"]

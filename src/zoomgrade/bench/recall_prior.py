@@ -18,8 +18,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..atomic import atomic_write_json
 from ..evaluation.stop_counts import Row, count_slide, read_all_config, show
-from ..evaluation.stop_fit import card_record, describe, fit_early_stop, write_early_stop
+from ..evaluation.stop_fit import (
+    MIN_SLIDES,
+    card_record,
+    describe,
+    fit_early_stop,
+    fitted_anything,
+    too_few_slides,
+    write_early_stop,
+)
 from .agreement import TRAINING_MAX_SEED, plan, slide_in
 
 TOOL = "python -m zoomgrade.bench.recall_prior"
@@ -82,6 +91,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--models", default=None, help="model folder to measure (default: the shipped models)")
     ap.add_argument("--input", default=None, help="grade this folder's slides instead of generated ones")
     ap.add_argument("--write-card", action="store_true", help="write the fit into the models' stage-1 card")
+    ap.add_argument(
+        "--min-slides",
+        type=int,
+        default=MIN_SLIDES,
+        help="fit a coarse grade only from this many slides with its regions",
+    )
     a = ap.parse_args(argv)
     rows = _pooled(a.pool)
     from ..errors import ZoomgradeError
@@ -94,18 +109,20 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"--models: {err}") from None
     if a.input:
         try:  # nothing graded is an error: a card's record is never replaced by an empty one
-            fitted = fit_early_stop(models, a.input, lambda line: print(line, flush=True), rows, TOOL)
+            fitted = fit_early_stop(models, a.input, lambda line: print(line, flush=True), rows, TOOL, a.min_slides)
         except ZoomgradeError as err:
             raise SystemExit(f"--input: {err}") from None
         rows, record = fitted.rows, fitted.record
     else:
         rows += measure(a.n, (a.size_mm[0], a.size_mm[1]), a.seed, a.slides_dir, models)
-        record = card_record(rows, models[1].card.files, TOOL)
-    print("\n".join(describe(record)))
+        record = card_record(rows, models[1].card.files, TOOL, a.min_slides)
+    print("\n".join(describe(record, too_few_slides(rows, a.min_slides), a.min_slides)))
     priors, under = record["recall_prior"], record["undergrade_prior"]
     print("\n".join(toml_lines(priors, under)))
     if a.out:
-        Path(a.out).write_text(json.dumps({"rows": rows, "prior": priors, "undergrade_prior": under}, indent=2) + "\n")
+        atomic_write_json(a.out, {"rows": rows, "prior": priors, "undergrade_prior": under})
+    if a.write_card and not fitted_anything(record):
+        raise SystemExit(f"--write-card: {len(rows)} slides, too few to fit anything; the card is unchanged")
     if a.write_card:
         path = write_early_stop(folder, record)
         print(f"wrote early_stop into {path}: {record['measured_on']}")
