@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import atomic_write_text
+from ..atomic import atomic_write_bytes, atomic_write_text
 from .figures import confusion_figure, png_base64, png_bytes
 
 
@@ -54,7 +54,7 @@ def write_report(out_dir: str | Path, card: Any, score_keys: list[str]) -> Path:
     init = (card.training.get("init") or {}).get("validation_before_training")
     fig = curves_figure(hist, score_keys, init)
     curves = png_bytes(fig)
-    (out / f"{card.name}.curves.png").write_bytes(curves)
+    atomic_write_bytes(out / f"{card.name}.curves.png", curves)
     kept = card.metrics.get("validation", {})
     conf = kept.get("confusion") or kept.get("coarse_confusion")
     names = kept.get("confusion_labels") or kept.get("coarse_labels") or []

@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from ..annotations import load_annotations
+from ..atomic import atomic_write_text
 from ..labels import TBSRTC
 from ..slide import open_slide
 from .composition import CATEGORIES
@@ -109,7 +110,7 @@ def _index(out: Path, rows: list[dict], size_mm: float) -> None:
             f"| ![]({t}) | ![]({lo}) | ![]({hi}) |"
         )
     lines += ["", "## What still looks wrong", ""] + [f"- {d}" for d in KNOWN_DIFFERENCES]
-    (out / "README.md").write_text("\n".join(lines) + "\n")
+    atomic_write_text(out / "README.md", "\n".join(lines) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
