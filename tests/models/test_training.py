@@ -51,7 +51,17 @@ def test_stage2_loss_falls_and_checkpoint_loads(tiny_slides, tmp_path):
         export_onnx=False,
         net=TINY2,
     )
-    res = train_stage2(tiny_slides, tmp_path, config=cfg, progress=False, command="pytest")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        torch.manual_seed(1234)
+        expected = torch.rand(3)
+        torch.manual_seed(1234)
+        res = train_stage2(tiny_slides, tmp_path, config=cfg, progress=False, command="pytest")
+        # training seeded torch and ran on 1 thread for itself: the caller's state is as it left it
+        assert torch.get_num_threads() == 2 and torch.equal(torch.rand(3), expected)
+    finally:
+        torch.set_num_threads(threads)
     losses = [h["loss"] for h in res.history]
     assert losses[-1] < losses[0]
     _model, card = load_model(res.weights, expect={"labels": [*TBSRTC.fine, "none"]})

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import platform
+import random
 import shlex
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 import torch
@@ -26,6 +28,29 @@ class TrainResult:
     best_epoch: int
     history: list[dict[str, float]] = field(default_factory=list)  # per epoch: loss, val scores
     seconds: float = 0.0
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def keeps_torch_state(train: Callable[P, R]) -> Callable[P, R]:
+    """A training function that seeds torch (and Python's ``random``, through a resumed checkpoint) and may
+    set torch's threads for its own run, leaving the caller's random states and thread count as they
+    were: library code sets no process-wide state."""
+
+    @functools.wraps(train)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        threads, py_state = torch.get_num_threads(), random.getstate()
+        cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+        try:
+            with torch.random.fork_rng(devices=cuda):
+                return train(*args, **kwargs)
+        finally:
+            torch.set_num_threads(threads)
+            random.setstate(py_state)
+
+    return run
 
 
 def setup(seed: int, threads: int | None) -> torch.Generator:

@@ -19,7 +19,7 @@ from .domain_fit import card_domain
 from .evaluate import stage1_scores
 from .runners import Stage1Runner
 from .stage1 import Stage1Config, Stage1Net
-from .train_common import TrainResult, annotate_card, optimiser, progress_bar, record_training
+from .train_common import TrainResult, annotate_card, keeps_torch_state, optimiser, progress_bar, record_training
 from .train_run import Best, TrainRun, begin, step
 
 
@@ -123,6 +123,7 @@ def make_card(cfg: Stage1TrainConfig, labels: LabelSet) -> ModelCard:
     )
 
 
+@keeps_torch_state
 def train_stage1(
     slides_dir: str | Path,
     out_dir: str | Path,

@@ -18,7 +18,15 @@ from .card import ModelCard, save_model
 from .datasets import stage2_crops
 from .runners import Stage2Runner
 from .stage2 import PLAIN, Stage2Config, Stage2Net
-from .train_common import TrainResult, annotate_card, macro_f1, optimiser, progress_bar, record_training
+from .train_common import (
+    TrainResult,
+    annotate_card,
+    keeps_torch_state,
+    macro_f1,
+    optimiser,
+    progress_bar,
+    record_training,
+)
 from .train_run import Best, TrainRun, begin, step
 
 
@@ -99,6 +107,7 @@ def _to_float(x: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(x).permute(0, 3, 1, 2).float() / 255
 
 
+@keeps_torch_state
 def train_stage2(
     slides_dir: str | Path,
     out_dir: str | Path,
