@@ -5,7 +5,7 @@ either the old file or the new one, never a half-written one; the temp file live
 because a rename across file systems is a copy, not an atomic swap. Each write has its own temp name
 (``mkstemp``), so two processes writing one file (two fits of one model card) cannot mix their bytes.
 
-Every file the package writes for keeps goes through here: results, model cards and weights, reports.
+Every file the package writes to keep goes through here: results, model cards and weights, reports.
 """
 
 from __future__ import annotations

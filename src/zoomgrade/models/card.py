@@ -179,12 +179,7 @@ def add_onnx_export(path: str | Path, example: torch.Tensor) -> Path | None:
 
 def write_card(card: ModelCard, path: str | Path) -> None:
     """Rewrite a card beside its weights, atomically; the weights are not touched."""
-    write_card_dict(card.to_dict(), path)
-
-
-def write_card_dict(data: dict[str, Any], path: str | Path) -> None:
-    """Write a card's JSON document beside its weights, atomically (every writer of cards comes here)."""
-    atomic_write_text(paths_for(path)[1], json.dumps(data, indent=2) + "\n")
+    atomic_write_text(paths_for(path)[1], json.dumps(card.to_dict(), indent=2) + "\n")
 
 
 def read_card(path: str | Path) -> ModelCard:

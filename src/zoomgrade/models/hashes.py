@@ -101,7 +101,7 @@ def update_card_hashes(weights: str | Path) -> dict[str, str]:
     except (OSError, ValueError) as err:
         raise ModelCardError(f"{cpath}: cannot read the model card ({err.__class__.__name__})") from None
     card["files"] = card_hashes(stem)
-    atomic_write_text(cpath, json.dumps(card, indent=2) + "\n")  # as card.write_card_dict (which imports this)
+    atomic_write_text(cpath, json.dumps(card, indent=2) + "\n")  # as card.write_card does
     return card["files"]
 
 
