@@ -120,18 +120,24 @@ def _dashboard(client) -> str | None:
 
 
 @contextlib.contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """Worker processes started in this block inherit an ignored SIGINT: Ctrl-C in the terminal reaches the
-    whole process group, and only the driver should answer it (one line, exit 130), not every worker with
-    its own traceback. The driver's handler is restored at once."""
+def _sigint_handled_by(handler: Any) -> Iterator[None]:
+    """SIGINT goes to ``handler`` inside the block, and the old handler is back after it (in the main thread
+    only: no other thread may set a handler, and signals reach only the main thread)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    old = signal.signal(signal.SIGINT, handler)
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, old)
+
+
+def _sigint_ignored() -> contextlib.AbstractContextManager[None]:
+    """Worker processes started in this block inherit an ignored SIGINT: Ctrl-C in the terminal reaches the
+    whole process group, and only the driver should answer it (one line, exit 130), not every worker with
+    its own traceback. The driver's handler is restored at once."""
+    return _sigint_handled_by(signal.SIG_IGN)
 
 
 @contextlib.contextmanager
@@ -140,14 +146,8 @@ def _sigint_deferred() -> Iterator[list[bool]]:
     leaves its worker processes to time out (Ctrl-C during the close took 10.6-10.7 s to exit, against 1.5-1.9 s
     during grading, 12 slides on 2 workers), and the close itself takes about a second."""
     got: list[bool] = []
-    if threading.current_thread() is not threading.main_thread():
+    with _sigint_handled_by(lambda *_: got.append(True)):
         yield got
-        return
-    old = signal.signal(signal.SIGINT, lambda *_: got.append(True))
-    try:
-        yield got
-    finally:
-        signal.signal(signal.SIGINT, old)
 
 
 @contextlib.contextmanager

@@ -58,13 +58,13 @@ def fit_beta_binomial(regions: Sequence[int], severe: Sequence[int]) -> tuple[fl
     return float(a), float(b)
 
 
-def _usable(pairs: list[tuple[int, int]], min_slides: int) -> tuple[float, float] | None:
-    """The fit of (regions, hits) pairs as a prior: none from fewer than ``min_slides`` slides with regions,
-    none when no slide shows a hit (a fit to none at all would say never), none on the lower edge (a or b
-    -> 0: every slide all or none, as when one slide shows it on every region and the rest on none; such a
-    prior would let one region read decide all the others), and its concentration capped."""
+def _usable(pairs: list[tuple[int, int]]) -> tuple[float, float] | None:
+    """The fit of (regions, hits) pairs as a prior: none when no slide shows a hit (a fit to none at all would
+    say never), none on the lower edge (a or b -> 0: every slide all or none, as when one slide shows it on
+    every region and the rest on none; such a prior would let one region read decide all the others), and
+    its concentration capped. (Coarse grades on too few slides never get here: ``too_few_slides``.)"""
     pairs = [(m, k) for m, k in pairs if m > 0]
-    if len(pairs) < max(1, min_slides) or not any(k for _, k in pairs):
+    if not pairs or not any(k for _, k in pairs):
         return None
     a, b = fit_beta_binomial([m for m, _ in pairs], [k for _, k in pairs])
     if min(a, b) <= _BOUNDARY:
@@ -76,8 +76,9 @@ def _usable(pairs: list[tuple[int, int]], min_slides: int) -> tuple[float, float
 def fit(rows: list[Row], min_slides: int = MIN_SLIDES) -> dict[str, tuple[float, float]]:
     """Coarse grade -> fitted Beta(a, b) of its severe share (``recall_prior``)."""
     out = {}
-    for c in sorted({c for r in rows for c in r["counts"]}):
-        ab = _usable([tuple(r["counts"][c]) for r in rows if c in r["counts"]], min_slides)
+    thin = too_few_slides(rows, min_slides)
+    for c in sorted({c for r in rows for c in r["counts"]} - set(thin)):
+        ab = _usable([tuple(r["counts"][c]) for r in rows if c in r["counts"]])
         if ab is not None:
             out[c] = ab
     return out
@@ -88,9 +89,10 @@ def fit_undergrade(rows: list[Row], min_slides: int = MIN_SLIDES) -> dict[str, d
     that have under-grade counts (a pooled file of an older run may not)."""
     out: dict[str, dict[str, tuple[float, float]]] = {}
     tables = [r["undergrade"] for r in rows if "undergrade" in r]
-    for c in sorted({c for t in tables for c in t}):
+    thin = too_few_slides(rows, min_slides)
+    for c in sorted({c for t in tables for c in t} - set(thin)):
         for g in sorted({g for t in tables if c in t for g in t[c]}):
-            ab = _usable([tuple(t[c][g]) for t in tables if c in t and g in t[c]], min_slides)
+            ab = _usable([tuple(t[c][g]) for t in tables if c in t and g in t[c]])
             if ab is not None:
                 out.setdefault(c, {})[g] = ab
     return out
