@@ -28,3 +28,18 @@ def test_unread_regions_are_marked_everywhere(result: SlideResult, tmp_path: Pat
     html = (tmp_path / "report.html").read_text()
     assert "then stopped" in html and why in html and "not read: the slide&#x27;s answer was decided" in html
     assert json.loads((tmp_path / "result.json").read_text())["reading"]["stopped"] is True
+
+
+def test_the_report_says_how_many_regions_were_read_from_fewer_windows(result: SlideResult, tmp_path: Path) -> None:
+    n = len(result.regions)
+    reading = {"early_stop": True, "stopped": False, "regions": n, "read": n, "unread": 0, "reason": "every region"}
+    result.reading = {**reading, "narrowed": 3}
+    assert validate_result_dict(result_to_dict(result)) == []
+    save_result(result, tmp_path)
+    html = (tmp_path / "report.html").read_text()
+    assert "3 of the regions read were read once the category and adequacy were decided" in html
+    result.reading = {**reading, "narrowed": -1}
+    assert validate_result_dict(result_to_dict(result))  # the schema refuses a negative count
+    result.reading = {**reading, "narrowed": 0}
+    save_result(result, tmp_path / "none")
+    assert "fewer windows" not in (tmp_path / "none" / "report.html").read_text()

@@ -54,8 +54,7 @@ class Stage2Config:
 @dataclass
 class FusionConfig:
     __pydantic_config__: ClassVar[ConfigDict] = _FORBID
-    # w in posterior ~ likelihood * prior**w (0 = stage 2 alone); beyond 10 the low-power guess alone decides
-    prior_weight: ct.UpTo10 = 0.5
+    prior_weight: ct.UpTo10 = 0.5  # w in posterior ~ likelihood * prior**w (0: stage 2 alone; 10: stage 1 rules)
     prior_floor: ct.OpenFraction = 0.02  # stage-1 probabilities are floored so a prior never vetoes
     min_presence: ct.Fraction = 0.15  # windows' mean P(cell) under this: the region is not a cell group
 
@@ -145,6 +144,7 @@ class EarlyStopConfig:
     recall_slack: Annotated[float, Strict(), Field(ge=0.0, le=1e6, allow_inf_nan=False)] = 1.0
     # Per coarse grade, Beta(a, b) of its severe share across slides ({}: the slide's alone; "models": as above).
     recall_prior: ct.MeasuredRecallPriors = ct.FROM_MODELS
+    recall_windows: ct.Count = 1  # windows a region once only the recall bound keeps reading (0: as stage 2)
 
 
 @dataclass

@@ -29,6 +29,7 @@ class Reading:
     unread: int  # regions left with their stage-1 grade by the early stop
     reason: str
     stopped_by: str | None = None  # "category" or "recall": the condition that held last; None: not stopped
+    narrowed: int = 0  # regions read from fewer windows (early_stop.recall_windows) once only recall was open
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -39,6 +40,7 @@ class Reading:
             "unread": self.unread,
             "reason": self.reason,
             "stopped_by": self.stopped_by,
+            "narrowed": self.narrowed,
         }
 
 
@@ -131,6 +133,7 @@ class ReadingStop:
             under,
         )
         if self.verdict is None:
+            self.category_decided_at = None  # decided before, reopened by a region read since
             return None
         return self._with_recall(self.verdict)
 
@@ -175,6 +178,9 @@ def reading_record(decisions: list[Any], stop: ReadingStop | None) -> Reading:
     kinds = [d.outcome.kind for d in decisions]
     unread = sum(1 for k in kinds if k is Outcome.UNREAD)
     read = sum(1 for k in kinds if k not in (Outcome.UNREAD, Outcome.OVER_BUDGET))
+    narrowed = sum(
+        1 for d in decisions if d.job.narrowed and d.outcome.kind not in (Outcome.UNREAD, Outcome.OVER_BUDGET)
+    )
     if stop is None:
         why = "early stop off (early_stop.enabled = false): every region read"
     elif unread:
@@ -184,4 +190,4 @@ def reading_record(decisions: list[Any], stop: ReadingStop | None) -> Reading:
     else:
         why = "every region read: the slide's answer was open until the last ones"
     by = stop.stopped_by if stop is not None and unread else None
-    return Reading(stop is not None, unread > 0, len(decisions), read, unread, why, by)
+    return Reading(stop is not None, unread > 0, len(decisions), read, unread, why, by, narrowed)

@@ -11,6 +11,7 @@ are read at all."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from dataclasses import dataclass
 
@@ -34,6 +35,7 @@ class Job:
     region: Region  # as stage 1 found it
     windows: Windows = dataclasses.field(default_factory=Windows)  # read and graded by stage 2
     rest: Windows = dataclasses.field(default_factory=Windows)  # the region's other windows (fallback)
+    narrowed: bool = False  # read with early_stop.recall_windows windows: only the recall bound was open
 
 
 @dataclass(frozen=True)
@@ -143,8 +145,8 @@ class _CountingReader:
     """Reads a job's windows (once its plan is ready) and, in the same reader thread, counts the region's
     nuclei in them: the pixels are in hand anyway, and the count overlaps inference."""
 
-    def __init__(self, ctx: PassContext, plans: PlanAhead[Job]) -> None:
-        self.ctx, self.plans = ctx, plans
+    def __init__(self, ctx: PassContext, plans: PlanAhead[Job], recall_only: threading.Event) -> None:
+        self.ctx, self.plans, self.recall_only = ctx, plans, recall_only
         self.reader = Reader(ctx.slide, ctx.cfg.stage2.mpp, ctx.window_px, ctx.cost, "stage2_read")
         self.margin0 = ctx.cfg.adequacy.outline_margin_um / ctx.slide.mpp
         # the counts that decide something
@@ -153,6 +155,8 @@ class _CountingReader:
 
     def __call__(self, job: Job) -> Images:
         self.plans.wait(job)
+        if self.recall_only.is_set():
+            narrow(job, self.ctx.cfg.early_stop.recall_windows)
         imgs = self.reader.read(job.windows.boxes)
         cfg = self.ctx.cfg
         if cfg.adequacy.count_nuclei and len(imgs):
@@ -166,7 +170,10 @@ class _CountingReader:
         k = len(job.windows.boxes)
         est = scaled_count(n, k, job.windows.n_planned)
         t_count = time.perf_counter() - t0
-        if crosses(n, est, self.thresholds) and job.rest.boxes:
+        # A narrowed region (one window) that would be dismissed for too few nuclei is counted whole: its
+        # other windows may hold the group (on validation slides, 2 of 427 V/VI groups were lost so).
+        would_dismiss = job.narrowed and est < cfg.adequacy.min_nuclei_per_group
+        if (would_dismiss or crosses(n, est, self.thresholds)) and job.rest.boxes:
             # Scaled up from the best-covered windows, which hold most of a small group, a count can pass a
             # threshold the group does not reach: where it would decide, the rest of the grid is counted.
             more = self.reader.read(job.rest.boxes)
@@ -183,6 +190,18 @@ class _CountingReader:
             t_count += time.perf_counter() - t0
         self.ctx.cost.add("stage2_count", seconds=t_count)
         return est
+
+
+def narrow(job: Job, k: int) -> None:
+    """Keep only the ``k`` best-covered of ``job``'s planned windows (0: all); the others join ``job.rest``,
+    where the fallback finds them if stage 2 cannot decide on fewer."""
+    if k <= 0 or len(job.windows.boxes) <= k:
+        return
+    job.narrowed = True
+    job.windows, dropped = best_covered(job.windows, k)
+    job.rest = Windows(
+        dropped.boxes + job.rest.boxes, np.concatenate([dropped.overlap, job.rest.overlap]), job.windows.n_planned
+    )
 
 
 def _stop_now(stop: ReadingStop, d: Stage2Decision, n_done: int, check_every: int) -> bool:
@@ -218,7 +237,9 @@ def run_stage2(ctx: PassContext, regions: list[Region], stop: ReadingStop | None
         "stage2_plan",
         "stage2_hints",
     ) as plans:
-        read = _CountingReader(ctx, plans)
+        # Set while only the recall bound keeps reading: the readers then read recall_windows a region.
+        recall_only = threading.Event()
+        read = _CountingReader(ctx, plans, recall_only)
         total = len(jobs)
         ctx.report("stage2", 0, total)
         # About one check per model batch: the rule walks every graded region (cheap, but not per region).
@@ -234,6 +255,11 @@ def run_stage2(ctx: PassContext, regions: list[Region], stop: ReadingStop | None
             out.append(_decision(ctx, g, read.cells.get(g.item.order)))
             if stop is not None and _stop_now(stop, out[-1], len(out), check_every):
                 break
+            if stop is not None and cfg.early_stop.recall_windows:
+                if stop.category_decided_at is not None:
+                    recall_only.set()
+                else:  # a region read since reopened the category (under-grading is bounded, not excluded)
+                    recall_only.clear()
     if len(out) < total:  # stopped early: the rest keep their stage-1 grade
         seen = {d.job.order for d in out}
         out.extend(

@@ -174,6 +174,11 @@ def _reading(result: SlideResult) -> str:
         )
     else:
         text = f"High power read all {r['read']} of {r['regions']} regions ({r['reason']})."
+    if r.get("narrowed"):
+        text += (
+            f" {r['narrowed']} of the regions read were read once the category and adequacy were decided, when only"
+            " the recall bound kept reading: from fewer windows each (early_stop.recall_windows)."
+        )
     return f"<section><h2>Reading</h2><p>{escape(text)}</p></section>"
 
 

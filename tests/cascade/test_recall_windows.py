@@ -1,0 +1,111 @@
+"""Fewer windows a region once only the recall bound keeps reading (early_stop.recall_windows)."""
+
+from __future__ import annotations
+
+import numpy as np
+from cascade_builders import make_grade, make_region
+
+from zoomgrade.cascade import grade
+from zoomgrade.cascade.config import config_from_dict
+from zoomgrade.cascade.reading_stop import ReadingStop
+from zoomgrade.cascade.stage2 import Job, narrow
+from zoomgrade.cascade.windows import Windows
+from zoomgrade.labels import TBSRTC
+
+MALIGNANT = (0.0, 0.0, 1.0)
+
+
+def _job() -> Job:
+    boxes = [(0, 0, 256, 256), (256, 0, 256, 256), (512, 0, 256, 256)]
+    job = Job(0, make_region(0, MALIGNANT))
+    job.windows = Windows(boxes, np.array([0.3, 0.9, 0.5]), 4)
+    job.rest = Windows([(768, 0, 256, 256)], np.array([0.1]), 4)
+    return job
+
+
+def test_narrowing_keeps_the_best_covered_windows_and_gives_the_others_to_the_fallback():
+    job = _job()
+    narrow(job, 1)
+    assert job.narrowed
+    assert job.windows.boxes == [(256, 0, 256, 256)] and job.windows.overlap.tolist() == [0.9]
+    # nothing planned is lost: the fallback reads the rest if stage 2 cannot decide on one window
+    assert sorted(job.rest.boxes) == [(0, 0, 256, 256), (512, 0, 256, 256), (768, 0, 256, 256)]
+    assert len(job.rest.overlap) == 3
+    assert job.windows.n_planned == job.rest.n_planned == 4  # counts still scale to the whole region
+
+
+def test_narrowing_to_as_many_windows_or_to_zero_changes_nothing():
+    for k in (0, 3, 5):
+        job = _job()
+        narrow(job, k)
+        assert not job.narrowed and len(job.windows.boxes) == 3 and len(job.rest.boxes) == 1
+
+
+def test_a_category_decided_then_reopened_is_no_longer_decided():
+    """Once the recall bound holds the rule is asked again; if a region read since reopened the category,
+    reading goes on with every window (stage 2 reads every window again while category_decided_at is None)."""
+    regions = [make_region(i, MALIGNANT, area_um2=8000.0) for i in range(10)]
+    stop = ReadingStop(regions, TBSRTC, config_from_dict({"early_stop": {"recall_prior": {}}}))
+    stop.graded_as(0, make_grade("V", conf=0.97, area_um2=8000.0, est_cells=40, rid=0))
+    stop.category_decided_at = 1  # as if the rule had decided V after the first region
+    assert stop.recall_now().holds  # the unread ones are malignant-looking: counted as found
+    assert stop.check() is None  # nine unread malignant-looking regions may still make it VI
+    assert stop.category_decided_at is None
+
+
+def test_a_slide_read_for_recall_alone_reads_fewer_windows_with_the_same_answer(synth_slide, shipped_models):
+    path = synth_slide("VI")
+    every = grade(path, {"early_stop": {"recall_windows": 0}}, models=shipped_models)
+    fewer = grade(path, {"early_stop": {"recall_windows": 1}}, models=shipped_models)
+    assert every.reading is not None and fewer.reading is not None
+    assert every.reading["narrowed"] == 0
+    assert fewer.reading["narrowed"] > 0
+    assert fewer.category == every.category == "VI"
+    # stage 2 graded fewer windows (reads need not fall: a count scaled up from one window crosses a
+    # threshold more often, and is then completed on the region's other windows)
+    graded = [r.cost.stages["stage2_infer"].model_items for r in (every, fewer)]
+    assert graded[1] < graded[0]
+
+
+def test_a_one_window_count_that_would_dismiss_counts_the_other_windows(synth_slide, shipped_models):
+    """The best-covered window of a region can lie over glass while another holds its cells: a region read
+    from one window is not dismissed for too few nuclei before its other windows are counted too."""
+    import dataclasses
+    import threading
+
+    from cascade_builders import context
+    from shapely.geometry import box
+
+    from zoomgrade.bench.ablation import truth_groups
+    from zoomgrade.cascade.reading import PlanAhead
+    from zoomgrade.cascade.stage2 import _CountingReader
+    from zoomgrade.slide import open_slide
+
+    path = synth_slide("VI")
+    cfg = config_from_dict({})
+    with open_slide(path) as slide:
+        ctx = context(slide, shipped_models, cfg)
+        side = int(round(ctx.window_px * cfg.stage2.mpp / slide.mpp))
+        cx, cy = max(truth_groups(path), key=lambda a: a.geometry.area).geometry.centroid.coords[0]
+        cells, glass = (int(cx) - side // 2, int(cy) - side // 2, side, side), (0, 0, side, side)
+        region = dataclasses.replace(
+            make_region(0, MALIGNANT),
+            polygon=box(0, 0, side, side).union(box(*cells[:2], cells[0] + side, cells[1] + side)),
+        )
+
+        def count(narrowed_read: bool) -> int:
+            job = Job(0, region)
+            job.windows = Windows([glass, cells], np.array([0.9, 0.8]), 2)  # glass "best covered"
+            on = threading.Event()
+            if narrowed_read:
+                on.set()
+            else:  # as a reader that read only the glass window for its own reasons
+                job.windows, job.rest = Windows([glass], np.array([0.9]), 2), Windows([cells], np.array([0.8]), 2)
+            with PlanAhead([job], lambda j: j.windows.boxes, None, ctx.cost, "plan", "hints") as plans:
+                reader = _CountingReader(ctx, plans, on)
+                reader(job)
+            assert job.windows.boxes == [glass] and job.narrowed is narrowed_read
+            return reader.cells[0]
+
+        assert count(False) == 0  # the glass window alone holds no nuclei
+        assert count(True) >= cfg.adequacy.min_nuclei_per_group  # counted on the other window too
