@@ -18,6 +18,7 @@ import numpy as np
 from skimage.draw import polygon as fill_polygon
 
 from ..annotations import load_annotations
+from ..atomic import atomic_write_text
 from ..cascade.config import ExhaustiveConfig, default_config
 from ..cascade.exhaustive import plan_tiles
 from ..cascade.tissue import tissue_mask, tissue_mask_kwargs
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{min(r['group_cov_tiles'] for r in rows):.4f}  mean mask% {mean_mask:.1f}"
         )
     if args.json:
-        args.json.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        atomic_write_text(args.json, "".join(json.dumps(r) + "\n" for r in rows))
 
 
 if __name__ == "__main__":

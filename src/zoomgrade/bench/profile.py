@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..atomic import atomic_write_text
+
 
 def profile_cascade(path: Path, models: tuple[Any, Any], cfg: Any, dest: Path, top: int = 40) -> Path:
     """cProfile of one cascade grading (reader thread not included: cProfile sees the calling thread),
@@ -22,5 +24,5 @@ def profile_cascade(path: Path, models: tuple[Any, Any], cfg: Any, dest: Path, t
     buf = io.StringIO()
     for key in ("cumulative", "tottime"):
         pstats.Stats(prof, stream=buf).sort_stats(key).print_stats(top)
-    dest.write_text(buf.getvalue())
+    atomic_write_text(dest, buf.getvalue())
     return dest

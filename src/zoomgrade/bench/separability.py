@@ -29,6 +29,7 @@ from shapely.geometry import Point
 from torch import nn
 
 from ..annotations import load_annotations
+from ..atomic import atomic_write_text
 from ..labels import TBSRTC
 from ..slide import open_slide
 from ..synth import truth_paths, write_slide
@@ -243,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(json.dumps(res["data"]), json.dumps(res["seconds"]))
     if a.json:
-        a.json.write_text(json.dumps(res, indent=1))
+        atomic_write_text(a.json, json.dumps(res, indent=1))
     return 0 if all(res[k]["pass"] for k in THRESHOLDS) else 1
 
 

@@ -19,7 +19,7 @@ from torch import nn
 
 from ..atomic import atomic_path, atomic_write_text
 from ..errors import ModelCardError
-from .hashes import sha256, verify_file
+from .hashes import card_text, sha256, verify_file
 from .stage1 import Stage1Config, Stage1Net
 from .stage2 import Stage2Config, Stage2Net
 
@@ -179,7 +179,7 @@ def add_onnx_export(path: str | Path, example: torch.Tensor) -> Path | None:
 
 def write_card(card: ModelCard, path: str | Path) -> None:
     """Rewrite a card beside its weights, atomically; the weights are not touched."""
-    atomic_write_text(paths_for(path)[1], json.dumps(card.to_dict(), indent=2) + "\n")
+    atomic_write_text(paths_for(path)[1], card_text(card.to_dict()))
 
 
 def read_card(path: str | Path) -> ModelCard:

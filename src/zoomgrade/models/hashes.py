@@ -91,6 +91,11 @@ def card_hashes(weights: str | Path) -> dict[str, str]:
     return {stem.with_suffix(s).name: sha256(stem.with_suffix(s)) for s in SUFFIXES if stem.with_suffix(s).exists()}
 
 
+def card_text(data: dict) -> str:
+    """A card's file text (``card.write_card`` and ``update_card_hashes``; here, below ``card``, so both can)."""
+    return json.dumps(data, indent=2) + "\n"
+
+
 def update_card_hashes(weights: str | Path) -> dict[str, str]:
     """Rewrite the card's ``files`` with the hashes of the files beside it now (atomically); returns them."""
     stem = Path(weights)
@@ -101,7 +106,7 @@ def update_card_hashes(weights: str | Path) -> dict[str, str]:
     except (OSError, ValueError) as err:
         raise ModelCardError(f"{cpath}: cannot read the model card ({err.__class__.__name__})") from None
     card["files"] = card_hashes(stem)
-    atomic_write_text(cpath, json.dumps(card, indent=2) + "\n")  # as card.write_card does
+    atomic_write_text(cpath, card_text(card))
     return card["files"]
 
 
