@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-import numpy as np
-from cascade_builders import make_grade, make_region
+import dataclasses
+import threading
 
+import numpy as np
+import pytest
+from cascade_builders import context, make_grade, make_region
+from shapely.geometry import box
+
+from zoomgrade.bench.ablation import truth_groups
 from zoomgrade.cascade import grade
 from zoomgrade.cascade.config import config_from_dict
+from zoomgrade.cascade.reading import PlanAhead
 from zoomgrade.cascade.reading_stop import ReadingStop
-from zoomgrade.cascade.stage2 import Job, narrow
+from zoomgrade.cascade.stage2 import Job, _CountingReader, narrow
 from zoomgrade.cascade.windows import Windows
+from zoomgrade.errors import ConfigError
 from zoomgrade.labels import TBSRTC
+from zoomgrade.slide import open_slide
 
 MALIGNANT = (0.0, 0.0, 1.0)
 
@@ -70,17 +79,6 @@ def test_a_slide_read_for_recall_alone_reads_fewer_windows_with_the_same_answer(
 def test_a_one_window_count_that_would_dismiss_counts_the_other_windows(synth_slide, shipped_models):
     """The best-covered window of a region can lie over glass while another holds its cells: a region read
     from one window is not dismissed for too few nuclei before its other windows are counted too."""
-    import dataclasses
-    import threading
-
-    from cascade_builders import context
-    from shapely.geometry import box
-
-    from zoomgrade.bench.ablation import truth_groups
-    from zoomgrade.cascade.reading import PlanAhead
-    from zoomgrade.cascade.stage2 import _CountingReader
-    from zoomgrade.slide import open_slide
-
     path = synth_slide("VI")
     cfg = config_from_dict({})
     with open_slide(path) as slide:
@@ -109,3 +107,10 @@ def test_a_one_window_count_that_would_dismiss_counts_the_other_windows(synth_sl
 
         assert count(False) == 0  # the glass window alone holds no nuclei
         assert count(True) >= cfg.adequacy.min_nuclei_per_group  # counted on the other window too
+
+
+def test_the_key_is_checked_and_defaults_to_one_window():
+    assert config_from_dict({}).early_stop.recall_windows == 1
+    for bad in (-1, 1.5, "2"):
+        with pytest.raises(ConfigError, match=r"early_stop\.recall_windows"):
+            config_from_dict({"early_stop": {"recall_windows": bad}})
