@@ -175,12 +175,9 @@ def _count(tallies: dict[tuple[int, int], list[int]], key: tuple[int, int], hit:
 
 def reading_record(decisions: list[Any], stop: ReadingStop | None) -> Reading:
     """The result's ``reading`` record from stage 2's decisions (``Stage2Decision``) and the early stop."""
-    kinds = [d.outcome.kind for d in decisions]
-    unread = sum(1 for k in kinds if k is Outcome.UNREAD)
-    read = sum(1 for k in kinds if k not in (Outcome.UNREAD, Outcome.OVER_BUDGET))
-    narrowed = sum(
-        1 for d in decisions if d.job.narrowed and d.outcome.kind not in (Outcome.UNREAD, Outcome.OVER_BUDGET)
-    )
+    unread = sum(1 for d in decisions if d.outcome.kind is Outcome.UNREAD)
+    was_read = [d for d in decisions if d.outcome.kind not in (Outcome.UNREAD, Outcome.OVER_BUDGET)]
+    read, narrowed = len(was_read), sum(1 for d in was_read if d.job.narrowed)
     if stop is None:
         why = "early stop off (early_stop.enabled = false): every region read"
     elif unread:
