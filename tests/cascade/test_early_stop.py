@@ -1,6 +1,8 @@
 """The early stop's rule: a verdict only when no completion of the ungraded regions can change the slide rule's
 category or adequacy (checked against the real slide rule on random completions)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from cascade_builders import make_grade
@@ -68,6 +70,74 @@ def test_a_verdict_holds_for_every_completion(seed):
         assert adequate == v.adequate
         expect = FINE[v.category] if v.category is not None else (FINE[0] if adequate else TBSRTC.nondiagnostic)
         assert cat == expect, (v, cat)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_verdict_holds_for_every_completion_with_as_many_groups_as_those_read_allow(seed):
+    """As above, with the regions read saying how many of the unread are groups (``least_groups``): every
+    completion in which at least that many of each reach are groups, and the one the cascade makes (stage 1's
+    own estimates of the cells), must give the verdict."""
+    rng = np.random.default_rng(1000 + seed)
+    rule, adq = resolved(SlideRuleConfig(), TBSRTC), AdequacyConfig()
+    # mostly benign slides read in part, some with atypia or malignancy among the regions read; unread: many
+    # benign-looking regions, a few suspicious-looking and malignant-looking ones (about half the seeds
+    # reach a verdict, and on about half of those the floor is what lets them)
+    top = int(rng.choice([0, 1, 4], p=[0.6, 0.2, 0.2]))
+    graded = [random_grade(rng, top if rng.uniform() < 0.3 else 0) for _ in range(int(rng.integers(10, 40)))]
+    reaches = [0] * int(rng.integers(20, 150)) + [2] * int(rng.integers(0, 6)) + [4] * int(rng.integers(0, 3))
+    n = len(reaches)
+    ungraded = [Ungraded(r, float(rng.uniform(500, 6000)), int(rng.integers(3, 40))) for r in reaches]
+    read = int(rng.integers(5, 80))
+    groups = {r: (read, int(rng.binomial(read, rng.uniform(0.5, 1.0)))) for r in (0, 2, 4)}
+    under = Undergrade({0: 0.0, 2: 0.0}, groups=groups)
+    v = decide([as_graded(g) for g in graded], ungraded, FINE, POOLS, rule, adq, under)
+    if v is None:
+        return
+    floor = {}
+    for r in (0, 2, 4):
+        mine = [u for u in ungraded if u.reach == r]
+        floor[r] = min(under.least_groups(len(mine), r), sum(u.est_cells >= rule.min_cells for u in mine))
+    for trial in range(31):
+        cells = [u.est_cells for u in ungraded]  # trial 0: the counts the unread regions keep
+        if trial:
+            cells = [int(c) for c in rng.integers(3, 40, n)]
+            for r in (0, 2, 4):  # at least the floor of each reach are groups
+                idx = [i for i, u in enumerate(ungraded) if u.reach == r]
+                for i in rng.permutation(idx)[: floor[r]]:
+                    cells[i] = int(rng.integers(rule.min_cells, 40))
+        done = [
+            make_grade(
+                FINE[int(rng.integers(0, u.reach + 1))],
+                conf=float(rng.uniform(0.4, 0.99)),
+                area_um2=u.area_um2,
+                est_cells=c,
+            )
+            for u, c in zip(ungraded, cells)
+        ]
+        cat, adequate = final(graded + done, rule, adq)
+        assert adequate == v.adequate
+        expect = FINE[v.category] if v.category is not None else (FINE[0] if adequate else TBSRTC.nondiagnostic)
+        assert cat == expect, (v, cat)
+
+
+def test_the_groups_read_keep_the_share_out_of_reach():
+    """A benign slide: 100 regions read, graded II; 400 benign-looking regions unread, enough of which stage 1
+    may have under-graded that, were none of the others groups, atypia (5% of the gradable groups) could
+    hold. The regions read were all groups, so most of the unread are: benign."""
+    rule, adq = resolved(SlideRuleConfig(), TBSRTC), AdequacyConfig()
+    graded = [as_graded(make_grade("II", conf=0.9)) for _ in range(100)]
+    unread = [Ungraded(0, 3000.0, est_cells=25)] * 400
+    alone = Undergrade({0: 0.02})  # the 0.999 quantile of Binomial(400, 0.02): 17 surprises, 17 / 117 > 0.05
+    assert decide(graded, unread, FINE, POOLS, rule, adq, alone) is None
+    sampled = dataclasses.replace(alone, groups={0: (100, 100)})
+    v = decide(graded, unread, FINE, POOLS, rule, adq, sampled)
+    assert v is not None and v.category is None and v.adequate and "gradable groups as of those read" in v.reason
+    # stage 1's own estimates make them too small to be groups: the counts they would keep allow no floor
+    small = [Ungraded(0, 3000.0, est_cells=5)] * 400
+    assert decide(graded, small, FINE, POOLS, rule, adq, sampled) is None
+    # regions awaiting the fallback are no sample of the unread: they add nothing to the floor
+    pending = [Ungraded(0, 3000.0, est_cells=25, awaiting=True)] * 400
+    assert decide(graded, pending, FINE, POOLS, rule, adq, sampled) is None
 
 
 def test_a_malignant_slide_stops_before_its_benign_regions():

@@ -92,3 +92,54 @@ def test_a_benign_slide_stops_sooner_with_the_prior(shipped_models):
 
     with_prior, alone = reads({}), reads({"undergrade_prior": {}})
     assert with_prior < alone < 400
+
+
+def test_the_unread_regions_that_must_be_groups():
+    from scipy.stats import betabinom
+
+    u = Undergrade({}, confidence=0.999, groups={0: (200, 196)})
+    assert u.least_groups(300, 0) == int(betabinom.ppf(0.001, 300, 197, 5))
+    assert 250 < u.least_groups(300, 0) < 300  # 98% of those read were groups: most of the rest are
+    assert Undergrade({}, groups={0: (200, 0)}).least_groups(300, 0) == 0  # none were: none assumed
+    assert u.least_groups(300, 2) == 0  # none of that reach read: none assumed
+
+
+def test_the_group_floor_covers_slides_drawn_at_random():
+    """Slides whose share of groups is anything (uniform), read in part: the floor holds at its confidence."""
+    rng = np.random.default_rng(5)
+    held = 0
+    for _ in range(3000):
+        share = rng.uniform()
+        j, n = int(rng.integers(5, 200)), int(rng.integers(5, 400))
+        u = Undergrade({}, confidence=0.99, groups={0: (j, int(rng.binomial(j, share)))})
+        held += rng.binomial(n, share) >= u.least_groups(n, 0)
+    assert held / 3000 >= 0.99 - 0.006
+
+
+def test_the_reading_stop_counts_dismissed_regions_as_read_and_no_groups():
+    """A slide of 400 benign-looking regions, every other one read dismissed (too few nuclei), the rest graded
+    II: the verdict's floor is the one half the regions read being groups gives."""
+    import re
+
+    from cascade_builders import make_grade, make_region
+
+    from zoomgrade.cascade.config import config_from_dict
+    from zoomgrade.cascade.reading_stop import ReadingStop
+
+    regions = [make_region(i, (1.0, 0.0, 0.0), area_um2=3000.0) for i in range(400)]
+    cfg = config_from_dict({"early_stop": {"recall": 0.0, "undergrade": {"benign": 0.01}}})
+    stop = ReadingStop(regions, TBSRTC, cfg)
+    verdict = None
+    for i in range(400):
+        if i % 2:
+            stop.graded_as(i, make_grade("II", conf=0.9, est_cells=20, rid=i))
+        else:
+            stop.dismissed(i)
+        verdict = stop.check()
+        if verdict is not None:
+            break
+    assert verdict is not None and verdict.category is None
+    read = 400 - len(stop.unread)
+    floor = int(re.search(r"at least (\d+) of them gradable groups", verdict.reason).group(1))
+    assert floor == Undergrade({}, groups={0: (read, read // 2)}).least_groups(len(stop.unread), 0)
+    assert 0 < floor < len(stop.unread) / 2

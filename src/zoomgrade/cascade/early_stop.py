@@ -6,7 +6,8 @@ grade), or read but waiting for the fallback (anything is possible). For every c
 the slide rule (``slide_rule.holds``) is evaluated on two bounding tallies:
 
 - **could hold**: every ungraded region that might become evidence for the category does, with the
-  largest areas, and the others are not gradable groups (fewest groups for the share to reach);
+  largest areas, and as few of the others are gradable groups as the regions read allow (fewest groups for
+  the share to reach; ``Undergrade.least_groups``);
 - **must hold**: no ungraded region becomes evidence, every one is a gradable group, and as many as might
   join the category's sibling pool do.
 
@@ -53,6 +54,8 @@ class Ungraded:
 
     reach: int  # most severe fine index it reaches without being under-graded at low power
     area_um2: float
+    est_cells: int = 0  # stage 1's estimate: the count the slide rule uses if it stays unread
+    awaiting: bool = False  # read, and the fallback decides it: not one of the unread regions sampled
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,9 @@ class _Arrays:
         self.area = np.fromiter((g.area_um2 for g in graded), np.float64, len(graded))
         self.reach = np.fromiter((u.reach for u in ungraded), np.int64, len(ungraded))
         self.u_area = np.fromiter((u.area_um2 for u in ungraded), np.float64, len(ungraded))
+        unread = [u for u in ungraded if not u.awaiting]
+        self.unread_reach = np.fromiter((u.reach for u in unread), np.int64, len(unread))
+        self.unread_cells = np.fromiter((u.est_cells for u in unread), np.int64, len(unread))
 
 
 def _tally(a: _Arrays, k: int, pool: int, rule: SlideRuleConfig, fine: Sequence[str]) -> Tally:
@@ -90,6 +96,18 @@ def _most(a: _Arrays, k: int, under: Undergrade, large_only: float = 0.0) -> int
         return 0
     values, counts = np.unique(reach, return_counts=True)
     return sum(under.most(int(n), int(r), k) for r, n in zip(values, counts))
+
+
+def _least_groups(a: _Arrays, under: Undergrade, min_cells: int) -> int:
+    """How many unread regions are gradable groups at the least: per stage-1 grade, the lower of the bound
+    from the regions of that grade read (``Undergrade.least_groups``) and those stage 1's own estimate makes
+    groups, so that the stage-1 grades and counts the unread regions keep are within the bound too."""
+    total = 0
+    for r in np.unique(a.unread_reach):
+        mine = a.unread_reach == r
+        by_estimate = int((a.unread_cells[mine] >= min_cells).sum())
+        total += min(under.least_groups(int(mine.sum()), int(r)), by_estimate)
+    return total
 
 
 def decide(
@@ -114,12 +132,17 @@ def decide(
     else:
         return None
     areas = np.sort(arr.u_area)[::-1]
+    floor = _least_groups(arr, under, rule.min_cells)  # unread regions that are gradable groups, at the least
     for k in range(len(fine) - 1, 0, -1):
         t = _tally(arr, k, pools[k], rule, fine)
         m = _most(arr, k, under)
         m_sure = _most(arr, k, under, large_only=rule.single_min_area_um2)
         could = Tally(
-            t.n_evidence + m, t.area_um2 + float(areas[:m].sum()), t.n_sure + m_sure, t.n_gradable + m, t.n_pool
+            t.n_evidence + m,
+            t.area_um2 + float(areas[:m].sum()),
+            t.n_sure + m_sure,
+            t.n_gradable + max(m, floor),
+            t.n_pool,
         )
         if (t.n_evidence + m) == 0 or holds(fine[k], could, rule) is None:
             continue
@@ -141,8 +164,8 @@ def decide(
         adequate,
         (
             f"no category above {fine[0]} can hold whatever the {n_un} ungraded regions show (under-grading bounded "
-            f"at the {under.confidence:g} quantile{GIVEN_PRIOR if under.priors else ''}), "
-            f"and adequacy is settled ({n_ok} adequate groups graded)"
+            f"at the {under.confidence:g} quantile{GIVEN_PRIOR if under.priors else ''}"
+            f"{f', and at least {floor} of them gradable groups as of those read' if floor else ''}), and adequacy is settled ({n_ok} adequate groups graded)"
         ),
     )
 

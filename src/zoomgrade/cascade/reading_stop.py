@@ -54,10 +54,14 @@ class ReadingStop:
         self.under = undergrade_from_config(cfg.early_stop, labels)
         self.rule = resolved(cfg.slide_rule, labels)  # per-category values from the config or the label set
         self.top = len(labels.fine) - 1
-        self.unread = {i: Ungraded(reach_of(r.coarse_grade, labels), float(r.area_um2)) for i, r in enumerate(regions)}
+        self.unread = {
+            i: Ungraded(reach_of(r.coarse_grade, labels), float(r.area_um2), int(r.est_cells))
+            for i, r in enumerate(regions)
+        }
         self.reach = {i: u.reach for i, u in self.unread.items()}
         self.seen: dict[tuple[int, int], list[int]] = {}  # (reach, grade) -> [graded, evidence] on this slide
         self.seen_coarse: dict[tuple[int, int], list[int]] = {}  # (reach, coarse) -> [graded, evidence for any]
+        self.groups: dict[tuple[int, int], list[int]] = {}  # (reach, 0) -> [read, gradable groups]
         self.graded: dict[int, Graded] = {}
         self.pending: dict[int, Ungraded] = {}
         self.verdict: Verdict | None = None
@@ -81,6 +85,7 @@ class ReadingStop:
         self.graded[order] = Graded(sev, at_least, int(g.region.cells), float(g.region.area_um2))
         self._sampled(order, sev in self.severe)
         reach = self.reach[order]
+        _count(self.groups, (reach, 0), int(g.region.cells) >= self.rule.min_cells)
         by_k, by_coarse = surprises(
             reach, sev, at_least, int(g.region.cells), self.rule, self.fine, self.under.coarse_of
         )  # how this slide's stage 1 under-grades, so far
@@ -92,11 +97,12 @@ class ReadingStop:
     def awaits_fallback(self, order: int, region: Region) -> None:
         """Read, but the fallback decides it: any grade is possible."""
         self.unread.pop(order, None)
-        self.pending[order] = Ungraded(self.top, float(region.area_um2))
+        self.pending[order] = Ungraded(self.top, float(region.area_um2), awaiting=True)
 
     def dismissed(self, order: int) -> None:
         self.unread.pop(order, None)
         self._sampled(order, False)  # read: no group, so no severe one
+        _count(self.groups, (self.reach[order], 0), False)
 
     def _sampled(self, order: int, severe: bool) -> None:
         tally = self.sampled.setdefault(self.coarse[order], [0, 0])
@@ -122,6 +128,7 @@ class ReadingStop:
             self.under,
             seen={k: (v[0], v[1]) for k, v in self.seen.items()},
             seen_coarse={k: (v[0], v[1]) for k, v in self.seen_coarse.items()},
+            groups={k[0]: (v[0], v[1]) for k, v in self.groups.items()},
         )
         self.verdict = decide(
             list(self.graded.values()),

@@ -17,6 +17,12 @@ Of ``n`` such regions, ``Undergrade.most`` counts at most:
   the few. Evidence for ``k`` is evidence for some category of ``k``'s coarse grade, so the target's share
   bounds every category in it.
 
+The share a category needs is of the slide's gradable groups, so the fewer of the unread regions are groups
+the easier it is to reach. ``Undergrade.least_groups`` bounds that from below the same way: of ``n`` unread
+regions of a reach, at least the ``1 - confidence`` quantile of the posterior predictive of the share of
+that reach's regions read that were groups of ``min_cells`` cells (a region dismissed for too few nuclei
+read as none).
+
 Indices are the label set's (fine: 0 = least severe; coarse likewise); pure functions of counts.
 """
 
@@ -45,6 +51,7 @@ class Undergrade:
     priors: Mapping[tuple[int, int], tuple[float, float]] = field(default_factory=dict)
     seen_coarse: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
     coarse_of: tuple[int, ...] = ()
+    groups: dict[int, tuple[int, int]] = field(default_factory=dict)  # reach -> (read, gradable groups)
 
     def rate(self, reach: int, k: int) -> float:
         cap = self.rates.get(reach, 1.0)
@@ -68,6 +75,15 @@ class Undergrade:
             j, e = self.seen_coarse.get(key, (0, 0))
             m = min(m, betabinom_ppf(self.confidence, n, prior[0] + e, prior[1] + j - e))
         return m
+
+    def least_groups(self, n: int, reach: int) -> int:
+        """At least how many of ``n`` unread regions of this reach are gradable groups: the ``1 - confidence``
+        quantile of the posterior predictive BetaBinomial(n, g + 1, j - g + 1) after ``g`` of the slide's ``j``
+        regions of that reach read were (a uniform prior: the slide alone). None read: 0, none assumed."""
+        j, g = self.groups.get(reach, (0, 0))
+        if n <= 0 or g <= 0:
+            return 0
+        return betabinom_ppf(1.0 - self.confidence, n, g + 1.0, j - g + 1.0)
 
 
 def betabinom_ppf(q: float, n: int, a: float, b: float) -> int:
