@@ -140,6 +140,25 @@ def test_the_groups_read_keep_the_share_out_of_reach():
     assert decide(graded, pending, FINE, POOLS, rule, adq, sampled) is None
 
 
+def test_regions_that_become_vi_evidence_join_the_v_pool():
+    """A V slide: 40 regions graded V, 10 VI (VI needs 0.35 of the V-or-worse evidence), 10 malignant-looking
+    regions unread. Were all 10 VI, they would be 20 of 60 in the pool, not 20 of 50: VI cannot hold, V
+    must. Where the pool asks more confidence than VI evidence has, a VI region need not join it."""
+    rule, adq = resolved(SlideRuleConfig(), TBSRTC), AdequacyConfig()
+    graded = [as_graded(make_grade("V", conf=0.9)) for _ in range(40)]
+    graded += [as_graded(make_grade("VI", conf=0.9)) for _ in range(10)]
+    unread = [Ungraded(TOP, 3000.0, est_cells=25)] * 10
+    v = decide(graded, unread, FINE, POOLS, rule, adq, Undergrade({0: 0.0, 2: 0.0}))
+    assert v is not None and FINE[v.category] == "V"
+    # the pool asks P(V or worse) >= 0.95, which the VI regions (0.925) lack: 4 more VI would make 14 of a
+    # pool of 40, VI's share exactly
+    stricter = resolved(SlideRuleConfig(min_confidence={"V": 0.95}), TBSRTC)
+    graded_sure = [dataclasses.replace(g, p_at_least=(1.0, 1.0, 1.0, 0.97, 0.0)) for g in graded[:40]]
+    four = unread[:4]
+    assert decide(graded_sure + graded[40:], four, FINE, POOLS, stricter, adq, Undergrade({0: 0.0})) is None
+    assert decide(graded, four, FINE, POOLS, rule, adq, Undergrade({0: 0.0})) is not None  # 14 of 54
+
+
 def test_a_malignant_slide_stops_before_its_benign_regions():
     rule, adq = resolved(SlideRuleConfig(), TBSRTC), AdequacyConfig()
     graded = [as_graded(make_grade("VI", conf=0.9)) for _ in range(30)]

@@ -6,8 +6,8 @@ grade), or read but waiting for the fallback (anything is possible). For every c
 the slide rule (``slide_rule.holds``) is evaluated on two bounding tallies:
 
 - **could hold**: every ungraded region that might become evidence for the category does, with the
-  largest areas, and as few of the others are gradable groups as the regions read allow (fewest groups for
-  the share to reach; ``Undergrade.least_groups``);
+  largest areas, joining the category's sibling pool as it must, and as few of the others are gradable
+  groups as the regions read allow (fewest groups for the share to reach; ``Undergrade.least_groups``);
 - **must hold**: no ungraded region becomes evidence, every one is a gradable group, and as many as might
   join the category's sibling pool do.
 
@@ -110,6 +110,13 @@ def _least_groups(a: _Arrays, under: Undergrade, min_cells: int) -> int:
     return total
 
 
+def _in_pool(k: int, pool: int, rule: SlideRuleConfig, fine: Sequence[str]) -> bool:
+    """Whether evidence for ``k`` is always in its sibling pool too (graded worse than the pool's grade, with
+    a confidence the pool accepts): then each region that becomes evidence joins the pool as well, and a
+    share of the pool is no easier to reach than that."""
+    return pool < k and rule.min_confidence.get(fine[pool], 0.5) <= rule.min_confidence.get(fine[k], 0.5)
+
+
 def decide(
     graded: Sequence[Graded],
     ungraded: Sequence[Ungraded],
@@ -142,7 +149,7 @@ def decide(
             t.area_um2 + float(areas[:m].sum()),
             t.n_sure + m_sure,
             t.n_gradable + max(m, floor),
-            t.n_pool,
+            t.n_pool + (m if _in_pool(k, pools[k], rule, fine) else 0),
         )
         if (t.n_evidence + m) == 0 or holds(fine[k], could, rule) is None:
             continue
