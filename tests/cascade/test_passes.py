@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from cascade_builders import context, make_region
@@ -154,6 +156,38 @@ def test_fallback_tiles_the_rest_of_a_region_stage2_read_only_in_part(textured, 
     assert not set(d.job.windows.boxes) & set(d.job.rest.boxes)
     assert o.n_read == len(d.job.rest.boxes) and cost.stages["fallback"].tiles == o.n_read
     assert o.vote.n_patches == 2 + o.n_read and o.grade.decided_by == "fallback"
+
+
+def test_a_region_read_from_fewer_windows_gets_the_shifted_grid_only_where_its_planned_windows_were_short(
+    textured, any_models, labels
+):
+    """A region stage 2 read from one of two planned windows (``Job.cut``): the fallback reads its rest, and
+    its shifted grid only when the two planned windows give fewer than ``min_count`` voting patches, as it
+    would have for the region read from both."""
+    cfg = GradeConfig()
+    cfg.stage2.windows_per_region = 1
+    regs = [make_region(0, (0.1, 0.2, 0.7), x=200, y=200, side=900)]
+    with open_slide(textured) as s:
+        (d,) = run_stage2(context(s, any_models, cfg, labels, CostRecord()), regs)
+        narrowed = dataclasses.replace(d, job=dataclasses.replace(d.job, cut=1))
+        rest = len(d.job.rest.boxes)
+
+        def read(decision, none_threshold: float) -> tuple[int, int]:
+            c = GradeConfig()
+            c.fallback.none_threshold, c.fallback.min_count = none_threshold, 2
+            cost = CostRecord()
+            (o,) = run_fallback(context(s, any_models, c, labels, cost), [decision])
+            assert cost.stages["fallback"].tiles == o.n_read
+            return o.n_read, o.vote.n_patches
+
+        plain_voting, plain_silent = read(d, 1.01), read(d, -1.0)
+        narrowed_voting, narrowed_silent = read(narrowed, 1.01), read(narrowed, -1.0)
+    assert narrowed.job.narrowed and not d.job.narrowed
+    assert plain_voting[0] > rest and plain_silent[0] > rest  # one window of one: shifted grid read
+    # every patch votes: the window stage 2 read and the one it was planned to read make two, enough
+    assert narrowed_voting == (rest, 1 + rest)
+    # no patch votes: the shifted grid too, in a second pass, the same patches as the region read whole
+    assert narrowed_silent == plain_silent == (plain_silent[0], 1 + plain_silent[0])
 
 
 class Hinting(Recording):

@@ -6,11 +6,15 @@ The region is tiled into patches on the stage-2 grid. The windows stage 2 graded
 never read twice; the rest of the grid is read now. Where the stage-2 windows gave fewer than
 ``fallback.min_count`` voting patches (too few cells in them, or the region's read failed), patches on a
 grid shifted by half a patch (new framings of the same region) are read and graded too, and vote with
-them.
+them. A region stage 2 read from fewer windows than planned (``Job.cut``: only the recall bound was open)
+is asked that of the windows it would have read: its rest is read first, and the shifted grid after, in a
+second pass, only where those windows give fewer than ``min_count`` voting patches, so the fallback reads
+for it what it would have read for the region graded on all its planned windows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +24,7 @@ from .context import PassContext
 from .outcome import Outcome, RegionOutcome
 from .patch_rule import PatchVote, vote
 from .reading import Graded, Reader, hint_ahead, read_and_grade_high_power
-from .reading.batches import Images, Probs
+from .reading.batches import Probs
 from .stage2 import Stage2Decision
 from .windows import Windows, region_windows
 
@@ -49,30 +53,40 @@ def _errors(*errors: str | None) -> str | None:
     return "; ".join(e for e in errors if e) or None
 
 
+def too_few_voting(probs: Probs | None, ctx: PassContext) -> bool:
+    """Fewer than ``fallback.min_count`` of these patches show cells (or none were graded)."""
+    if probs is None or not len(probs):
+        return True
+    return int((probs[:, -1] < ctx.cfg.fallback.none_threshold).sum()) < ctx.cfg.fallback.min_count
+
+
 def needs_more(d: Stage2Decision, ctx: PassContext) -> bool:
     """Too little evidence in the stage-2 windows: read shifted patches as well."""
-    if d.window_probs is None or not len(d.window_probs):
-        return True
-    voting = int((d.window_probs[:, -1] < ctx.cfg.fallback.none_threshold).sum())
-    return voting < ctx.cfg.fallback.min_count
+    return too_few_voting(d.window_probs, ctx)
+
+
+def shifted_grid(d: Stage2Decision, ctx: PassContext) -> Windows:
+    """The region's grid shifted by half a patch: new framings of the same region."""
+    s2 = ctx.cfg.stage2
+    return region_windows(
+        d.job.region.polygon,
+        ctx.slide.mpp,
+        s2.mpp,
+        ctx.window_px,
+        ctx.window_px,
+        s2.max_windows_per_region,
+        s2.min_window_overlap,
+        shifted=True,
+        lattice=s2.lattice,
+    )
 
 
 def patches_to_read(d: Stage2Decision, ctx: PassContext) -> Windows:
-    """The rest of the region's grid, and the grid shifted by half a patch where stage 2 saw too little."""
+    """The rest of the region's grid, and the grid shifted by half a patch where stage 2 saw too little
+    (for a region read from fewer windows than planned, the shifted grid waits for the rest: ``run_fallback``)."""
     wins = d.job.rest
-    if needs_more(d, ctx):
-        s2 = ctx.cfg.stage2
-        shifted = region_windows(
-            d.job.region.polygon,
-            ctx.slide.mpp,
-            s2.mpp,
-            ctx.window_px,
-            ctx.window_px,
-            s2.max_windows_per_region,
-            s2.min_window_overlap,
-            shifted=True,
-            lattice=s2.lattice,
-        )
+    if not d.job.narrowed and needs_more(d, ctx):
+        shifted = shifted_grid(d, ctx)
         wins = Windows(wins.boxes + shifted.boxes, np.concatenate([wins.overlap, shifted.overlap]), wins.n_planned)
     return wins
 
@@ -97,17 +111,34 @@ def voted(d: Stage2Decision, probs: Probs, ctx: PassContext, n_read: int) -> Fal
     return FallbackResult(d, RegionOutcome(o.order, o.region, Outcome.GRADED, rg), pv, n_read)
 
 
-def _after_read(g: Graded[_Patches], base: Probs, ctx: PassContext, n_cls: int) -> FallbackResult:
+def _after_read(g: Graded[_Patches], base: Probs, ctx: PassContext, n_cls: int, n_before: int = 0) -> FallbackResult:
+    """The region voted on ``base`` (the patches graded before this read) and what this read graded."""
     d = g.item.decision
     o = d.outcome
     if g.skipped or g.error is not None or g.probs is None:
-        if len(base):  # budget spent or read failed: decide from the stage-2 windows alone
-            return voted(d, base, ctx, 0)
+        if len(base):  # budget spent or read failed: decide from the patches graded before
+            return voted(d, base, ctx, n_before)
         kind = Outcome.OVER_BUDGET if g.skipped else Outcome.FAILED
         why = None if g.skipped else (g.error or "no patches")
         return FallbackResult(d, RegionOutcome(o.order, o.region, kind, o.grade, _errors(o.error, why)))
     probs = np.concatenate([base, g.probs.reshape(-1, n_cls)], axis=0)
-    return voted(d, probs, ctx, len(g.item.windows.boxes))
+    return voted(d, probs, ctx, n_before + len(g.item.windows.boxes))
+
+
+def _read_pass(
+    ctx: PassContext, more: list[_Patches], reader: Reader, on_item: Callable[[int], None]
+) -> Iterator[Graded[_Patches]]:
+    with hint_ahead(
+        ctx.slide,
+        [b for p in more for b in p.windows.boxes],
+        ctx.cfg.stage2.mpp,
+        ctx.cost,
+        "fallback_hints",
+        enabled=ctx.cfg.stage2.readahead,
+    ):
+        yield from read_and_grade_high_power(
+            ctx, more, lambda p: reader.read(p.windows.boxes), infer_stage="fallback", on_item=on_item
+        )
 
 
 def run_fallback(ctx: PassContext, decisions: list[Stage2Decision]) -> list[FallbackResult]:
@@ -116,6 +147,7 @@ def run_fallback(ctx: PassContext, decisions: list[Stage2Decision]) -> list[Fall
     own = {d.job.order: (d.window_probs if d.window_probs is not None else np.zeros((0, n_cls))) for d in decisions}
     more = [_Patches(d, w) for d in decisions if (w := patches_to_read(d, ctx)).boxes]
     reading = {id(p.decision) for p in more}
+    reading_more: dict[int, int] = {}  # order -> patches the first pass read, for those read again
     total = len(decisions)
     ctx.report("fallback", 0, total)
     # enough windows already: decided without reading anything
@@ -124,19 +156,18 @@ def run_fallback(ctx: PassContext, decisions: list[Stage2Decision]) -> list[Fall
     ctx.report("fallback", done, total)
     reader = Reader(ctx.slide, cfg.stage2.mpp, ctx.window_px, ctx.cost, "fallback")
     ctx.cost.add("fallback")  # one record for the pass: its reads and its inference
-
-    def read(p: _Patches) -> Images:
-        return reader.read(p.windows.boxes)
-
-    boxes = [b for p in more for b in p.windows.boxes]
-    with hint_ahead(ctx.slide, boxes, cfg.stage2.mpp, ctx.cost, "fallback_hints", enabled=cfg.stage2.readahead):
-        for g in read_and_grade_high_power(
-            ctx,
-            more,
-            read,
-            infer_stage="fallback",
-            on_item=lambda n: ctx.report("fallback", done + n, total),
-        ):
-            order = g.item.decision.job.order
-            results[order] = _after_read(g, own[order], ctx, n_cls)
+    later: list[_Patches] = []  # regions read from fewer windows than planned whose shifted grid is due
+    for g in _read_pass(ctx, more, reader, lambda n: ctx.report("fallback", done + n, total)):
+        d = g.item.decision
+        order = d.job.order
+        results[order] = r = _after_read(g, own[order], ctx, n_cls)
+        if d.job.narrowed and g.probs is not None and g.error is None and not g.skipped:
+            probs = np.concatenate([own[order], g.probs.reshape(-1, n_cls)], axis=0)
+            if too_few_voting(probs[: len(own[order]) + d.job.cut], ctx):  # the windows stage 2 would have read
+                own[order] = probs
+                later.append(_Patches(d, shifted_grid(d, ctx)))
+                reading_more[order] = r.n_read
+    for g in _read_pass(ctx, [p for p in later if p.windows.boxes], reader, lambda n: None):
+        order = g.item.decision.job.order
+        results[order] = _after_read(g, own[order], ctx, n_cls, reading_more[order])
     return [results[d.job.order] for d in decisions]

@@ -35,7 +35,11 @@ class Job:
     region: Region  # as stage 1 found it
     windows: Windows = dataclasses.field(default_factory=Windows)  # read and graded by stage 2
     rest: Windows = dataclasses.field(default_factory=Windows)  # the region's other windows (fallback)
-    narrowed: bool = False  # read with early_stop.recall_windows windows: only the recall bound was open
+    cut: int = 0  # windows planned but moved to ``rest`` (early_stop.recall_windows): only recall was open
+
+    @property
+    def narrowed(self) -> bool:
+        return self.cut > 0
 
 
 @dataclass(frozen=True)
@@ -197,8 +201,8 @@ def narrow(job: Job, k: int) -> None:
     where the fallback finds them if stage 2 cannot decide on fewer."""
     if k <= 0 or len(job.windows.boxes) <= k:
         return
-    job.narrowed = True
     job.windows, dropped = best_covered(job.windows, k)
+    job.cut = len(dropped.boxes)  # they lead ``rest``: the fallback asks of them what stage 2 would have
     job.rest = Windows(
         dropped.boxes + job.rest.boxes, np.concatenate([dropped.overlap, job.rest.overlap]), job.windows.n_planned
     )
