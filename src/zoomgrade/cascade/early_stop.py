@@ -166,13 +166,14 @@ def decide(
                 ),
             )
         return None
+    groups = f", and at least {floor} of them gradable groups as of those read" if floor else ""
     return Verdict(
         None,
         adequate,
         (
             f"no category above {fine[0]} can hold whatever the {n_un} ungraded regions show (under-grading bounded "
-            f"at the {under.confidence:g} quantile{GIVEN_PRIOR if under.priors else ''}"
-            f"{f', and at least {floor} of them gradable groups as of those read' if floor else ''}), and adequacy is settled ({n_ok} adequate groups graded)"
+            f"at the {under.confidence:g} quantile{GIVEN_PRIOR if under.priors else ''}{groups}), "
+            f"and adequacy is settled ({n_ok} adequate groups graded)"
         ),
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ..labels import LabelSet
 from ..types import Region, RegionGrade
@@ -16,6 +16,8 @@ from .measured import table
 from .outcome import Outcome
 from .recall_bound import RecallCheck, RecallTarget, recall_check
 from .undergrade import p_at_least, reach_of, surprises, undergrade_from_config
+
+K = TypeVar("K")
 
 
 @dataclass
@@ -61,7 +63,7 @@ class ReadingStop:
         self.reach = {i: u.reach for i, u in self.unread.items()}
         self.seen: dict[tuple[int, int], list[int]] = {}  # (reach, grade) -> [graded, evidence] on this slide
         self.seen_coarse: dict[tuple[int, int], list[int]] = {}  # (reach, coarse) -> [graded, evidence for any]
-        self.groups: dict[tuple[int, int], list[int]] = {}  # (reach, 0) -> [read, gradable groups]
+        self.groups: dict[int, list[int]] = {}  # reach -> [read, gradable groups] on this slide
         self.graded: dict[int, Graded] = {}
         self.pending: dict[int, Ungraded] = {}
         self.verdict: Verdict | None = None
@@ -85,7 +87,7 @@ class ReadingStop:
         self.graded[order] = Graded(sev, at_least, int(g.region.cells), float(g.region.area_um2))
         self._sampled(order, sev in self.severe)
         reach = self.reach[order]
-        _count(self.groups, (reach, 0), int(g.region.cells) >= self.rule.min_cells)
+        _count(self.groups, reach, int(g.region.cells) >= self.rule.min_cells)
         by_k, by_coarse = surprises(
             reach, sev, at_least, int(g.region.cells), self.rule, self.fine, self.under.coarse_of
         )  # how this slide's stage 1 under-grades, so far
@@ -102,7 +104,7 @@ class ReadingStop:
     def dismissed(self, order: int) -> None:
         self.unread.pop(order, None)
         self._sampled(order, False)  # read: no group, so no severe one
-        _count(self.groups, (self.reach[order], 0), False)
+        _count(self.groups, self.reach[order], False)
 
     def _sampled(self, order: int, severe: bool) -> None:
         tally = self.sampled.setdefault(self.coarse[order], [0, 0])
@@ -128,7 +130,7 @@ class ReadingStop:
             self.under,
             seen={k: (v[0], v[1]) for k, v in self.seen.items()},
             seen_coarse={k: (v[0], v[1]) for k, v in self.seen_coarse.items()},
-            groups={k[0]: (v[0], v[1]) for k, v in self.groups.items()},
+            groups={k: (v[0], v[1]) for k, v in self.groups.items()},
         )
         self.verdict = decide(
             list(self.graded.values()),
@@ -174,7 +176,7 @@ class ReadingStop:
         return self.verdict
 
 
-def _count(tallies: dict[tuple[int, int], list[int]], key: tuple[int, int], hit: bool) -> None:
+def _count(tallies: dict[K, list[int]], key: K, hit: bool) -> None:
     tally = tallies.setdefault(key, [0, 0])
     tally[0] += 1
     tally[1] += hit
