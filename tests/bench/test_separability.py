@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from zoomgrade.bench import separability
 from zoomgrade.bench.report import separability_lines
@@ -10,7 +11,13 @@ from zoomgrade.bench.report import separability_lines
 
 @pytest.mark.slow
 def test_separability_runs_and_reports(tmp_path) -> None:
-    res = separability.run(tmp_path, per_category=1, size_mm=1.5, per_group=2, epochs=1)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        res = separability.run(tmp_path, per_category=1, size_mm=1.5, per_group=2, epochs=1)
+        assert torch.get_num_threads() == 1  # its own two threads were for its run: the caller's are kept
+    finally:
+        torch.set_num_threads(before)
     d = res["data"]
     # training and test slides come from disjoint seed ranges, and every test group is graded
     assert d["train_slides"] == d["test_slides"] == 5

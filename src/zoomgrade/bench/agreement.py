@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import atomic_write_text
+from ..models.train_common import keeps_torch_state
 from .agreement_rows import Row, print_report, summarise
 
 HELD_OUT_MIN_SEED = 1_000_000
@@ -135,6 +136,7 @@ def grade_one(
     )
 
 
+@keeps_torch_state
 def evaluate(
     n: int = 30,
     size_mm: tuple[float, float] = (4, 4),

@@ -31,6 +31,7 @@ from torch import nn
 from ..annotations import load_annotations
 from ..atomic import atomic_write_text
 from ..labels import TBSRTC
+from ..models.train_common import keeps_torch_state
 from ..slide import open_slide
 from ..synth import truth_paths, write_slide
 
@@ -181,6 +182,7 @@ def train_eval(
     }
 
 
+@keeps_torch_state
 def run(
     out: Path, per_category: int = 10, size_mm: float = 2.0, per_group: int = 6, epochs: int = 15, seed: int = 0
 ) -> dict:

@@ -20,6 +20,7 @@ import torch
 
 from .stage1 import Stage1Net
 from .stage2 import Stage2Net
+from .train_common import keeps_torch_state
 
 
 def _torch_fn(model, x, channels_last: bool):
@@ -57,6 +58,7 @@ def _ort_fn(model, x, threads: int):
     return lambda: sess.run(None, {name: xn})[0]
 
 
+@keeps_torch_state
 def bench(threads: int = 2, rounds: int = 5, with_ort: bool = True) -> dict:
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -94,6 +96,7 @@ def bench(threads: int = 2, rounds: int = 5, with_ort: bool = True) -> dict:
     return out
 
 
+@keeps_torch_state
 def stage1_slide(height: int = 2500, width: int = 5000, threads: int = 2, weights: str | None = None) -> dict:
     """Time and peak memory of one stage-1 pass (Stage1Runner.predict) over a ``height x width`` image
     (a 20 x 40 mm smear at 8 um/px is 2,500 x 5,000 px). Run in a fresh process for a clean peak."""

@@ -35,9 +35,9 @@ R = TypeVar("R")
 
 
 def keeps_torch_state(train: Callable[P, R]) -> Callable[P, R]:
-    """A training function that seeds torch (and Python's ``random``, through a resumed checkpoint) and may
-    set torch's threads for its own run, leaving the caller's random states and thread count as they
-    were: library code sets no process-wide state."""
+    """A function that seeds torch (and Python's ``random``, through a resumed checkpoint) or sets torch's
+    threads for its own run (training, and the bench's research tools), leaving the caller's random states
+    and thread count as they were: library code sets no process-wide state."""
 
     @functools.wraps(train)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
