@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from ..labels import LabelSet
 from ..types import Region, RegionGrade
@@ -16,8 +16,6 @@ from .measured import table
 from .outcome import Outcome
 from .recall_bound import RecallCheck, RecallTarget, recall_check
 from .undergrade import p_at_least, reach_of, surprises, undergrade_from_config
-
-K = TypeVar("K")
 
 
 @dataclass
@@ -63,7 +61,6 @@ class ReadingStop:
         self.reach = {i: u.reach for i, u in self.unread.items()}
         self.seen: dict[tuple[int, int], list[int]] = {}  # (reach, grade) -> [graded, evidence] on this slide
         self.seen_coarse: dict[tuple[int, int], list[int]] = {}  # (reach, coarse) -> [graded, evidence for any]
-        self.groups: dict[int, list[int]] = {}  # reach -> [read, gradable groups] on this slide
         self.graded: dict[int, Graded] = {}
         self.pending: dict[int, Ungraded] = {}
         self.verdict: Verdict | None = None
@@ -75,7 +72,9 @@ class ReadingStop:
         self.top_coarse = labels.coarse[-1]
         self.severe = {labels.fine_index(f) for f in labels.coarse_to_fine[self.top_coarse]}
         self.coarse = {i: labels.coarse_index(r.coarse_grade) for i, r in enumerate(regions)}
-        self.sampled: dict[int, list[int]] = {}  # coarse index -> [read, graded severe]
+        self.reach_of_coarse = {labels.coarse_index(c): reach_of(c, labels) for c in labels.coarse}
+        # coarse index -> [read, graded severe, gradable groups]: the recall bound's sample and the group floor's
+        self.sampled: dict[int, list[int]] = {}
         self.found_read = 0
         self.category_decided_at: int | None = None  # regions read when the category was first decided
         self.stopped_by: str | None = None
@@ -85,9 +84,8 @@ class ReadingStop:
         at_least = p_at_least(g.fine_probs)
         sev = self.labels.fine_index(g.fine_grade)
         self.graded[order] = Graded(sev, at_least, int(g.region.cells), float(g.region.area_um2))
-        self._sampled(order, sev in self.severe)
+        self._sampled(order, sev in self.severe, int(g.region.cells) >= self.rule.min_cells)
         reach = self.reach[order]
-        _count(self.groups, reach, int(g.region.cells) >= self.rule.min_cells)
         by_k, by_coarse = surprises(
             reach, sev, at_least, int(g.region.cells), self.rule, self.fine, self.under.coarse_of
         )  # how this slide's stage 1 under-grades, so far
@@ -103,13 +101,13 @@ class ReadingStop:
 
     def dismissed(self, order: int) -> None:
         self.unread.pop(order, None)
-        self._sampled(order, False)  # read: no group, so no severe one
-        _count(self.groups, self.reach[order], False)
+        self._sampled(order, False, False)  # read: no group, so no severe one
 
-    def _sampled(self, order: int, severe: bool) -> None:
-        tally = self.sampled.setdefault(self.coarse[order], [0, 0])
+    def _sampled(self, order: int, severe: bool, group: bool) -> None:
+        tally = self.sampled.setdefault(self.coarse[order], [0, 0, 0])
         tally[0] += 1
         tally[1] += severe
+        tally[2] += group
         self.found_read += severe
 
     def recall_now(self) -> RecallCheck:
@@ -130,7 +128,7 @@ class ReadingStop:
             self.under,
             seen={k: (v[0], v[1]) for k, v in self.seen.items()},
             seen_coarse={k: (v[0], v[1]) for k, v in self.seen_coarse.items()},
-            groups={k: (v[0], v[1]) for k, v in self.groups.items()},
+            groups={self.reach_of_coarse[c]: (v[0], v[2]) for c, v in self.sampled.items()},
         )
         self.verdict = decide(
             list(self.graded.values()),
@@ -176,7 +174,7 @@ class ReadingStop:
         return self.verdict
 
 
-def _count(tallies: dict[K, list[int]], key: K, hit: bool) -> None:
+def _count(tallies: dict[tuple[int, int], list[int]], key: tuple[int, int], hit: bool) -> None:
     tally = tallies.setdefault(key, [0, 0])
     tally[0] += 1
     tally[1] += hit
