@@ -92,9 +92,16 @@ def count_cells(img: np.ndarray, mpp: float, cfg: AdequacyConfig, inside: np.nda
     m = nuclear_mask(img, cfg)
     if inside is not None:
         m &= inside
-    px = np.flatnonzero(m)  # per-pixel work below touches only these (a quarter of a group's window)
-    if px.size == 0:
+    rows = np.flatnonzero(m.any(axis=1))
+    if rows.size == 0:
         return 0
+    # Only the nuclear pixels' bounding box is labelled (about half of a mosaic's area on bench slides; the
+    # labelling is most of the count's time): two nuclei near enough to join are joined by a path inside the
+    # box, so every component, core and group is the same as on the whole image.
+    cols = np.flatnonzero(m.any(axis=0))
+    box = (slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
+    m, img = np.ascontiguousarray(m[box]), img[box]
+    px = np.flatnonzero(m)  # per-pixel work below touches only these (a quarter of a group's window)
     lab, n = ndimage.label(m, _CROSS)
     lab_px = lab.ravel().take(px)
     px_um2 = mpp * mpp
