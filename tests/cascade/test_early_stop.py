@@ -35,6 +35,20 @@ def random_grade(rng, top: int):
     )
 
 
+def complete(rng, ungraded, cells=None):
+    """Grades for the ungraded regions, each within its reach (``cells``: their counts, else drawn)."""
+    cells = [int(c) for c in rng.integers(3, 40, len(ungraded))] if cells is None else cells
+    return [
+        make_grade(
+            FINE[int(rng.integers(0, u.reach + 1))],
+            conf=float(rng.uniform(0.4, 0.99)),
+            area_um2=u.area_um2,
+            est_cells=c,
+        )
+        for u, c in zip(ungraded, cells)
+    ]
+
+
 def final(grades, rule, adq):
     a = assess_adequacy(grades, adq)
     return slide_category(grades, a, TBSRTC, rule).category, a.adequate
@@ -57,15 +71,7 @@ def test_a_verdict_holds_for_every_completion(seed):
     if v is None:
         return
     for _ in range(30):
-        done = [
-            make_grade(
-                FINE[int(rng.integers(0, u.reach + 1))],
-                conf=float(rng.uniform(0.4, 0.99)),
-                area_um2=u.area_um2,
-                est_cells=int(rng.integers(3, 40)),
-            )
-            for u in ungraded
-        ]
+        done = complete(rng, ungraded)
         cat, adequate = final(graded + done, rule, adq)
         assert adequate == v.adequate
         expect = FINE[v.category] if v.category is not None else (FINE[0] if adequate else TBSRTC.nondiagnostic)
@@ -105,15 +111,7 @@ def test_a_verdict_holds_for_every_completion_with_as_many_groups_as_those_read_
                 idx = [i for i, u in enumerate(ungraded) if u.reach == r]
                 for i in rng.permutation(idx)[: floor[r]]:
                     cells[i] = int(rng.integers(rule.min_cells, 40))
-        done = [
-            make_grade(
-                FINE[int(rng.integers(0, u.reach + 1))],
-                conf=float(rng.uniform(0.4, 0.99)),
-                area_um2=u.area_um2,
-                est_cells=c,
-            )
-            for u, c in zip(ungraded, cells)
-        ]
+        done = complete(rng, ungraded, cells)
         cat, adequate = final(graded + done, rule, adq)
         assert adequate == v.adequate
         expect = FINE[v.category] if v.category is not None else (FINE[0] if adequate else TBSRTC.nondiagnostic)
@@ -188,3 +186,50 @@ def test_adequacy_must_be_settled():
     assert decide(graded, [Ungraded(0, 800.0)] * 3, FINE, POOLS, rule, adq, never) is None  # 4 + up to 3
     v = decide(graded, [Ungraded(0, 800.0)], FINE, POOLS, rule, adq, never)
     assert v is not None and not v.adequate and v.category is None  # 4 + at most 1 < 6: nondiagnostic
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_a_verdict_holds_whatever_the_unsettled_counts_are(seed):
+    """Regions read once only recall was open keep a count scaled up from fewer windows, unsettled
+    (``Graded.settled``): should the rule be asked again, every completion that also gives those regions
+    any count must give the verdict."""
+    rng = np.random.default_rng(3000 + seed)
+    rule = resolved(SlideRuleConfig(min_pool_share={"IV": 0.3, "VI": 0.5} if seed % 2 else {}), TBSRTC)
+    adq = AdequacyConfig()
+    sev = int(rng.integers(0, TOP + 1))
+    graded = [random_grade(rng, sev) for _ in range(int(rng.integers(4, 40)))]
+    unsettled = rng.uniform(size=len(graded)) < 0.3
+    known = [dataclasses.replace(as_graded(g), settled=not u) for g, u in zip(graded, unsettled)]
+    reaches = rng.choice([0, 2, 4], int(rng.integers(0, 12)), p=[0.7, 0.2, 0.1])
+    ungraded = [Ungraded(int(r), float(rng.uniform(500, 6000))) for r in reaches]
+    v = decide(known, ungraded, FINE, POOLS, rule, adq, Undergrade({0: 0.0, 2: 0.0}))
+    if v is None:
+        return
+    for _ in range(30):
+        recounted = [
+            dataclasses.replace(g, region=dataclasses.replace(g.region, est_cells=int(rng.integers(3, 40)))) if u else g
+            for g, u in zip(graded, unsettled)
+        ]
+        done = complete(rng, ungraded)
+        cat, adequate = final(recounted + done, rule, adq)
+        assert adequate == v.adequate
+        expect = FINE[v.category] if v.category is not None else (FINE[0] if adequate else TBSRTC.nondiagnostic)
+        assert cat == expect, (v, cat)
+
+
+def test_an_unsettled_count_settles_nothing():
+    """Five groups counted adequate and one whose count was only scaled past the threshold: adequacy is
+    open, as is the category where the unsettled region may or may not be one of the groups it needs."""
+    rule, adq = resolved(SlideRuleConfig(), TBSRTC), AdequacyConfig(min_groups=6, min_cells=10)
+    never = Undergrade({0: 0.0})
+    five = [as_graded(make_grade("II", est_cells=12)) for _ in range(5)]
+    sixth = as_graded(make_grade("II", est_cells=12))
+    assert decide([*five, sixth], [], FINE, POOLS, rule, adq, never) is not None
+    assert decide([*five, dataclasses.replace(sixth, settled=False)], [], FINE, POOLS, rule, adq, never) is None
+    # a benign slide of 40 groups and two atypical regions: as groups they would be 2 of 40 (5% needs 2)
+    benign = [as_graded(make_grade("II", est_cells=30)) for _ in range(38)]
+    atypia = [as_graded(make_grade("III", conf=0.9, est_cells=8)) for _ in range(2)]
+    v = decide(benign + atypia, [], FINE, POOLS, rule, adq, never)
+    assert v is not None and v.category is None  # counted, they are too small to be evidence
+    loose = [dataclasses.replace(a, settled=False) for a in atypia]
+    assert decide(benign + loose, [], FINE, POOLS, rule, adq, never) is None

@@ -70,8 +70,8 @@ def test_a_slide_read_for_recall_alone_reads_fewer_windows_with_the_same_answer(
     assert every.reading["narrowed"] == 0
     assert fewer.reading["narrowed"] > 0
     assert fewer.category == every.category == "VI"
-    # stage 2 graded fewer windows (reads need not fall: a count scaled up from one window crosses a
-    # threshold more often, and is then completed on the region's other windows)
+    # stage 2 graded fewer windows (reads need not fall: a region one window would dismiss is counted on
+    # its other windows too)
     graded = [r.cost.stages["stage2_infer"].model_items for r in (every, fewer)]
     assert graded[1] < graded[0]
 
@@ -114,3 +114,46 @@ def test_the_key_is_checked_and_defaults_to_one_window():
     for bad in (-1, 1.5, "2"):
         with pytest.raises(ConfigError, match=r"early_stop\.recall_windows"):
             config_from_dict({"early_stop": {"recall_windows": bad}})
+
+
+def test_a_count_scaled_past_a_threshold_is_settled_only_while_the_category_is_open(synth_slide, shipped_models):
+    """A region counted in one of its four planned windows whose count, scaled up, passes a threshold the cells
+    counted do not: while the category is open the rest is read and counted too; once only recall is open it
+    is not (no threshold decides anything then) and the count is marked unsettled for the early stop."""
+    path = synth_slide("VI")
+    cfg = config_from_dict({})
+    thresholds = (cfg.adequacy.adequate_count, cfg.slide_rule.min_cells)
+    with open_slide(path) as slide:
+        ctx = context(slide, shipped_models, cfg)
+        side = int(round(ctx.window_px * cfg.stage2.mpp / slide.mpp))
+        glass = (0, 0, side, side)
+
+        def count(window: tuple[int, int, int, int], recall_only: bool) -> tuple[int, Job, int]:
+            region = dataclasses.replace(
+                make_region(0, MALIGNANT),
+                polygon=box(window[0], window[1], window[0] + side, window[1] + side).union(box(0, 0, side, side)),
+            )
+            job = Job(0, region)
+            job.windows, job.rest = Windows([window], np.array([0.9]), 4), Windows([glass], np.array([0.5]), 4)
+            on = threading.Event()
+            if recall_only:
+                on.set()
+            before = ctx.cost.stages["stage2_read"].tiles if "stage2_read" in ctx.cost.stages else 0
+            with PlanAhead([job], lambda j: j.windows.boxes, None, ctx.cost, "plan", "hints") as plans:
+                reader = _CountingReader(ctx, plans, on)
+                reader(job)
+            return reader.cells[0], job, ctx.cost.stages["stage2_read"].tiles - before
+
+        # a window over the edge of a truth group, holding a few nuclei: fewer than the thresholds
+        for group in sorted(truth_groups(path), key=lambda a: a.geometry.area):
+            x0, y0, _, _ = group.geometry.bounds
+            window = (int(x0) - side // 2, int(y0) - side // 2, side, side)
+            few, job, _ = count(window, recall_only=False)
+            if 0 < few // 2 < min(thresholds) <= few:  # scaled from 2 of 4 windows, the glass adding none
+                break
+        else:
+            pytest.fail("no window over a group edge with a few nuclei")
+        settled, job, tiles = count(window, recall_only=False)
+        assert not job.unsettled and tiles == 2  # the rest was read and counted: 2 windows of 4, scaled
+        loose, job, tiles = count(window, recall_only=True)
+        assert job.unsettled and tiles == 1 and loose == 2 * settled  # one window of 4, scaled, left so

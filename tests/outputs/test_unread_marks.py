@@ -43,3 +43,17 @@ def test_the_report_says_how_many_regions_were_read_from_fewer_windows(result: S
     result.reading = {**reading, "narrowed": 0}
     save_result(result, tmp_path / "none")
     assert "fewer windows" not in (tmp_path / "none" / "report.html").read_text()
+
+
+def test_the_report_says_how_many_counts_were_left_unsettled(result: SlideResult, tmp_path: Path) -> None:
+    n = len(result.regions)
+    reading = {"early_stop": True, "stopped": False, "regions": n, "read": n, "unread": 0, "reason": "every region"}
+    result.reading = {**reading, "narrowed": 3, "unsettled": 2}
+    assert validate_result_dict(result_to_dict(result)) == []
+    save_result(result, tmp_path)
+    assert "2 regions read then keep a cell count scaled up" in (tmp_path / "report.html").read_text()
+    result.reading = {**reading, "narrowed": 3, "unsettled": -2}
+    assert validate_result_dict(result_to_dict(result))  # the schema refuses a negative count
+    result.reading = {**reading, "narrowed": 3, "unsettled": 0}
+    save_result(result, tmp_path / "none")
+    assert "scaled up" not in (tmp_path / "none" / "report.html").read_text()

@@ -17,6 +17,9 @@ Regions whose reach is below it can only get there by being under-graded at low 
 regions at most ``Undergrade.most`` are counted (``undergrade.py``: a binomial quantile at an upper bound on
 how often stage 1 under-grades, and the posterior predictive of the validation slides' prior where there is
 one).
+A graded region whose count is unsettled (``Graded.settled``: scaled up from fewer windows once only recall
+was open) is a gradable group in each tally where that bounds: in could-hold where it is evidence, in
+must-hold where it is not.
 The rule is monotone in each tally (``slide_rule.holds``), so when the first category that could hold must
 hold, and adequacy is the same at both extremes, every completion of the unread regions within those
 bounds gives the same category and adequacy, including the stage-1 grades the unread regions keep.
@@ -46,6 +49,7 @@ class Graded:
     p_at_least: tuple[float, ...]  # P(grade index >= k), k = 0 .. n_fine - 1
     cells: int
     area_um2: float
+    settled: bool = True  # False: the count may lie on either side of every threshold (``Job.unsettled``)
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class _Arrays:
         self.p = np.array([g.p_at_least for g in graded], np.float64).reshape(len(graded), n_fine)
         self.cells = np.fromiter((g.cells for g in graded), np.int64, len(graded))
         self.area = np.fromiter((g.area_um2 for g in graded), np.float64, len(graded))
+        self.unsettled = np.fromiter((not g.settled for g in graded), bool, len(graded))
         self.reach = np.fromiter((u.reach for u in ungraded), np.int64, len(ungraded))
         self.u_area = np.fromiter((u.area_um2 for u in ungraded), np.float64, len(ungraded))
         unread = [u for u in ungraded if not u.awaiting]
@@ -81,10 +86,16 @@ class _Arrays:
         self.unread_cells = np.fromiter((u.est_cells for u in unread), np.int64, len(unread))
 
 
-def _tally(a: _Arrays, k: int, pool: int, rule: SlideRuleConfig, fine: Sequence[str]) -> Tally:
+def _tally(a: _Arrays, k: int, pool: int, rule: SlideRuleConfig, fine: Sequence[str], could: bool = True) -> Tally:
+    """The graded regions' tally for category ``k``. A region whose count is unsettled is a group in the
+    completion that bounds: for ``could`` (hold) where it would be evidence, for must-hold where it would not
+    (a group that is evidence adds as much evidence as it adds to the gradable groups and the pool)."""
     cat, base = fine[k], fine[pool]
+    graded_k = (a.sev >= k) & (a.p[:, k] >= rule.min_confidence.get(cat, 0.5))
     grad = a.cells >= rule.min_cells
-    ev = grad & (a.sev >= k) & (a.p[:, k] >= rule.min_confidence.get(cat, 0.5))
+    if a.unsettled.any():
+        grad = np.where(a.unsettled, graded_k if could else ~graded_k, grad)
+    ev = grad & graded_k
     in_pool = grad & (a.sev >= pool) & (a.p[:, pool] >= rule.min_confidence.get(base, 0.5))
     sure = ev & (a.p[:, k] >= rule.single_confidence) & (a.area >= rule.single_min_area_um2)
     return Tally(int(ev.sum()), float(a.area[ev].sum()), int(sure.sum()), int(grad.sum()), int(in_pool.sum()))
@@ -131,10 +142,10 @@ def decide(
     least severe fine grade of grade k's coarse grade."""
     n_un = len(ungraded)
     arr = _Arrays(graded, ungraded, len(fine))
-    n_ok = int((arr.cells >= adequacy.adequate_count).sum())
+    n_ok = int((~arr.unsettled & (arr.cells >= adequacy.adequate_count)).sum())
     if n_ok >= adequacy.min_groups:
         adequate = True
-    elif n_ok + n_un < adequacy.min_groups:
+    elif n_ok + int(arr.unsettled.sum()) + n_un < adequacy.min_groups:
         adequate = False
     else:
         return None
@@ -154,6 +165,8 @@ def decide(
         if (t.n_evidence + m) == 0 or holds(fine[k], could, rule) is None:
             continue
         m_pool = _most(arr, pools[k], under) if pools[k] < k else 0
+        if arr.unsettled.any():
+            t = _tally(arr, k, pools[k], rule, fine, could=False)
         must = Tally(t.n_evidence, t.area_um2, t.n_sure, t.n_gradable + n_un, t.n_pool + m_pool)
         if t.n_evidence and holds(fine[k], must, rule) is not None:
             return Verdict(

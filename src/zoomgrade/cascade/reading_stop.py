@@ -30,6 +30,7 @@ class Reading:
     reason: str
     stopped_by: str | None = None  # "category" or "recall": the condition that held last; None: not stopped
     narrowed: int = 0  # regions read from fewer windows (early_stop.recall_windows) once only recall was open
+    unsettled: int = 0  # regions read so whose count, scaled up, was not settled against the thresholds
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -41,6 +42,7 @@ class Reading:
             "reason": self.reason,
             "stopped_by": self.stopped_by,
             "narrowed": self.narrowed,
+            "unsettled": self.unsettled,
         }
 
 
@@ -79,15 +81,20 @@ class ReadingStop:
         self.category_decided_at: int | None = None  # regions read when the category was first decided
         self.stopped_by: str | None = None
 
-    def graded_as(self, order: int, g: RegionGrade) -> None:
+    def graded_as(self, order: int, g: RegionGrade, settled: bool = True) -> None:
+        """``settled`` False: its count is an estimate that may lie on either side of the thresholds."""
         self.unread.pop(order, None)
         at_least = p_at_least(g.fine_probs)
         sev = self.labels.fine_index(g.fine_grade)
-        self.graded[order] = Graded(sev, at_least, int(g.region.cells), float(g.region.area_um2))
-        self._sampled(order, sev in self.severe, int(g.region.cells) >= self.rule.min_cells)
+        cells = int(g.region.cells)
+        self.graded[order] = Graded(sev, at_least, cells, float(g.region.area_um2), settled)
+        # an unsettled count is taken the way that bounds least: no group for the group floor's sample, and a
+        # group for the under-grading tally (the more surprises, the higher the rate)
+        self._sampled(order, sev in self.severe, settled and cells >= self.rule.min_cells)
         reach = self.reach[order]
+        as_counted = cells if settled else max(cells, self.rule.min_cells)
         by_k, by_coarse = surprises(
-            reach, sev, at_least, int(g.region.cells), self.rule, self.fine, self.under.coarse_of
+            reach, sev, at_least, as_counted, self.rule, self.fine, self.under.coarse_of
         )  # how this slide's stage 1 under-grades, so far
         for k, ev in by_k.items():
             _count(self.seen, (reach, k), ev)
@@ -194,4 +201,5 @@ def reading_record(decisions: list[Any], stop: ReadingStop | None) -> Reading:
     else:
         why = "every region read: the slide's answer was open until the last ones"
     by = stop.stopped_by if stop is not None and unread else None
-    return Reading(stop is not None, unread > 0, len(decisions), read, unread, why, by, narrowed)
+    unsettled = sum(1 for d in was_read if d.job.unsettled)
+    return Reading(stop is not None, unread > 0, len(decisions), read, unread, why, by, narrowed, unsettled)

@@ -36,6 +36,9 @@ class Job:
     windows: Windows = dataclasses.field(default_factory=Windows)  # read and graded by stage 2
     rest: Windows = dataclasses.field(default_factory=Windows)  # the region's other windows (fallback)
     cut: int = 0  # windows planned but moved to ``rest`` (early_stop.recall_windows): only recall was open
+    #: its count is its windows' scaled up, past a threshold the cells counted do not reach, and the rest was
+    #: not counted to settle it: only recall was open, when no threshold decides anything
+    unsettled: bool = False
 
     @property
     def narrowed(self) -> bool:
@@ -159,15 +162,16 @@ class _CountingReader:
 
     def __call__(self, job: Job) -> Images:
         self.plans.wait(job)
-        if self.recall_only.is_set():
+        recall_only = self.recall_only.is_set()
+        if recall_only:
             narrow(job, self.ctx.cfg.early_stop.recall_windows)
         imgs = self.reader.read(job.windows.boxes)
         cfg = self.ctx.cfg
         if cfg.adequacy.count_nuclei and len(imgs):
-            self.cells[job.order] = self._count(job, imgs)
+            self.cells[job.order] = self._count(job, imgs, recall_only)
         return imgs
 
-    def _count(self, job: Job, imgs: Images) -> int:
+    def _count(self, job: Job, imgs: Images, recall_only: bool) -> int:
         cfg = self.ctx.cfg
         t0 = time.perf_counter()
         n = count_region(imgs, job.windows.boxes, job.region.polygon, cfg.stage2.mpp, cfg.adequacy, self.margin0)
@@ -177,7 +181,13 @@ class _CountingReader:
         # A narrowed region (one window) that would be dismissed for too few nuclei is counted whole: its
         # other windows may hold the group (on validation slides, 2 of 427 V/VI groups were lost so).
         would_dismiss = job.narrowed and est < cfg.adequacy.min_nuclei_per_group
-        if (would_dismiss or crosses(n, est, self.thresholds)) and job.rest.boxes:
+        crossing = crosses(n, est, self.thresholds) and bool(job.rest.boxes)
+        if crossing and recall_only and not would_dismiss:
+            # The category and adequacy are decided: the threshold decides nothing now, and the early stop
+            # takes the count as unknown should they reopen. Reading the rest to settle it was 2-15% of a
+            # 20 x 20 mm bench slide's high-power tiles.
+            job.unsettled, crossing = True, False
+        if (would_dismiss or crossing) and job.rest.boxes:
             # Scaled up from the best-covered windows, which hold most of a small group, a count can pass a
             # threshold the group does not reach: where it would decide, the rest of the grid is counted.
             more = self.reader.read(job.rest.boxes)
@@ -214,7 +224,7 @@ def _stop_now(stop: ReadingStop, d: Stage2Decision, n_done: int, check_every: in
     if kind is Outcome.DISMISSED:
         stop.dismissed(d.job.order)
     elif kind is Outcome.GRADED and d.grade is not None:
-        stop.graded_as(d.job.order, d.grade)
+        stop.graded_as(d.job.order, d.grade, settled=not d.job.unsettled)
     elif kind is not Outcome.OVER_BUDGET:
         stop.awaits_fallback(d.job.order, d.outcome.region)
     return n_done % check_every == 0 and stop.check() is not None

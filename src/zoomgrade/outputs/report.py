@@ -179,6 +179,11 @@ def _reading(result: SlideResult) -> str:
             f" {r['narrowed']} of the regions read were read once the category and adequacy were decided, when only"
             " the recall bound kept reading: from fewer windows each (early_stop.recall_windows)."
         )
+    if r.get("unsettled"):
+        text += (
+            f" {r['unsettled']} regions read then keep a cell count scaled up from the windows read, not counted on"
+            " the region's other windows, as no threshold decided anything by then."
+        )
     return f"<section><h2>Reading</h2><p>{escape(text)}</p></section>"
 
 
