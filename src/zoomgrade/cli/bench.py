@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from ..errors import ZoomgradeError
-from .common import guarded
+from .common import freeze_heap, guarded
 
 
 @guarded
@@ -86,6 +86,7 @@ def bench(
         if "bench" in sys.argv[1:]
         else "zoomgrade bench " + shlex.join(sys.argv[1:]),
     )
+    freeze_heap()  # as `zoomgrade grade` does once its models are loaded
     record = run_bench(opts)
     typer.echo(to_markdown(record))
     typer.echo(f"wrote {out / 'bench.json'} and {out / 'bench.md'}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import math
 import sys
 from collections.abc import Callable
@@ -29,6 +30,16 @@ MODELS_HELP = (
 EXIT_OK, EXIT_PARTIAL, EXIT_BAD_INPUT, EXIT_WITHHELD = 0, 1, 2, 3
 #: Ctrl-C (SIGINT): 128 + 2, the shell's convention
 EXIT_INTERRUPTED = 130
+
+
+def freeze_heap() -> None:
+    """Put the objects alive once the modules and models are loaded (about 240,000, torch's most of them) out of
+    the cyclic garbage collector's reach (``gc.freeze``, made for long-lived objects): a full collection walked
+    them all, 0.1-0.12 s about once a slide while every Python thread of the pass waited. Measured side by side
+    on ten bench slides, alternating: grading 0.96 and writing 0.87 of the time. Once a process: the command
+    is the application here, not the library."""
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
 
 
 def check_number(name: str, value: float | None, lo: float, hi: float | None = None, unit: str = "") -> None:

@@ -22,6 +22,7 @@ from .common import (
     EXIT_WITHHELD,
     MODELS_HELP,
     check_number,
+    freeze_heap,
     guarded,
     set_torch_threads,
     stderr,
@@ -80,6 +81,7 @@ def run_grade(
     # once for every slide: --models, else the config's models.folder, else the shipped weights
     models = load_models(models_dir or cfg.models.folder or None, device, cfg.models.label_set or None)
     check_config_labels(cfg, models, config)  # a grade the label set lacks: refused before any slide
+    freeze_heap()
     err, con = stderr(), stdout()
     slides, duplicates = unique_inputs(list(slides))
     for d in duplicates:
