@@ -149,3 +149,20 @@ def test_damaged_tile_in_a_threaded_band_fails_with_one_line(tmp_path, pyramid, 
     # the damaged tile is in the first band: the queued bands are not read after it failed
     bands = slide_mod.band_rows(500, 0, 1000, 1200, s._b.segment_rows(0), 2, 100_000)
     assert len(bands) == 25 and len(reads) <= 6  # before: all 25
+
+
+def test_what_tifffile_says_of_a_damaged_file_is_in_the_one_line(tmp_path, real, capsys):
+    """tifffile logs what it finds wrong (some at ERROR, on a file it still parses): not printed, but told with
+    the error it leads to. Cut inside the first directory's tag values, and before the directory."""
+    data = (real / "CMU-1-small-region.svs").read_bytes()
+    with tifffile.TiffFile(real / "CMU-1-small-region.svs") as tif:
+        tags = tif.pages[0].tags.values()
+        ifd = tif.pages[0].offset
+        end = ifd + 2 + 12 * len(tags) + 4  # the directory's entries: values beyond it are pointed at
+        values = sorted(t.valueoffset for t in tags if t.valueoffset >= end)
+    for cut in (values[0] + 8, ifd - 100):
+        p = tmp_path / f"cut-{cut}.svs"
+        p.write_bytes(data[:cut])
+        msg = _error(p)
+        assert "tifffile reported: " in msg, msg
+        assert capsys.readouterr().err == ""

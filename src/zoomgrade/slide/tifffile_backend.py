@@ -9,10 +9,8 @@ cache (``segment_cache``), so windows smaller than a tile, or overlapping ones, 
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,9 +21,10 @@ import tifffile
 from ..errors import SlideError
 from . import readahead
 from .base import SlideBackend, openslide_downsamples, to_rgb, white
-from .limits import DEFAULT_MEMORY_MB, check_decoded_size, decode_limit
+from .limits import DEFAULT_MEMORY_MB, ImageTooLargeError, check_decoded_size, decode_limit
 from .segment_cache import DEFAULT_CACHE_BYTES, SegmentCache
 from .tiff_metadata import float_or_none, parse_aperio, parse_ome, resolution_mpp
+from .tifffile_log import first_said, quiet_tifffile
 
 _JPEG = 7
 _NONE = 1
@@ -57,18 +56,6 @@ class _LevelIndex:
     photometric: int
     jpegtables: bytes | None
     decode: Callable[..., Any]  # tifffile's page.decode, for everything that is not JPEG
-
-
-@contextlib.contextmanager
-def _quiet_tifffile() -> Iterator[None]:
-    """tifffile logs damaged-file warnings to stderr; we report the cause once, in the SlideError."""
-    log = logging.getLogger("tifffile")
-    level = log.level
-    log.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        log.setLevel(level)
 
 
 def _jpeg_colorspace(data: bytes, photometric: int) -> str | None:
@@ -138,18 +125,25 @@ class TifffileBackend(SlideBackend):
     def __init__(self, path: str, cache_bytes: int = DEFAULT_CACHE_BYTES, memory_mb: int = DEFAULT_MEMORY_MB) -> None:
         super().__init__(path, cache_bytes, memory_mb)
         self.cache = SegmentCache(cache_bytes)
-        with _quiet_tifffile():
-            self._tif = tifffile.TiffFile(path)
-        try:
-            self._setup()
-            self._fd = os.open(path, os.O_RDONLY)
-        except BaseException:
-            self._tif.close()
-            raise
+        with quiet_tifffile() as said:  # what tifffile finds wrong is told with the error it leads to
+            try:
+                self._tif = tifffile.TiffFile(path)
+                try:
+                    self._setup()
+                    self._fd = os.open(path, os.O_RDONLY)
+                except BaseException:
+                    self._tif.close()
+                    raise
+            except TruncatedFileError as err:
+                raise TruncatedFileError(f"{err}{first_said(said)}") from None
+            except ValueError as err:
+                if not said or isinstance(err, ImageTooLargeError):
+                    raise
+                raise ValueError(f"{' '.join(str(err).split())}{first_said(said)}") from err
 
     def _setup(self) -> None:
         tif = self._tif
-        with _quiet_tifffile():
+        with quiet_tifffile():
             if not tif.pages or not tif.series:
                 raise TruncatedFileError("truncated or damaged TIFF: no readable image directory")
         size = os.path.getsize(self.path)
