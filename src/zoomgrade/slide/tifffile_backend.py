@@ -139,13 +139,12 @@ class TifffileBackend(SlideBackend):
             except ValueError as err:
                 if not said or isinstance(err, ImageTooLargeError):
                     raise
-                raise ValueError(f"{' '.join(str(err).split())}{first_said(said)}") from err
+                raise ValueError(f"{err}{first_said(said)}") from err  # one line: open_backend joins its whitespace
 
     def _setup(self) -> None:
-        tif = self._tif
-        with quiet_tifffile():
-            if not tif.pages or not tif.series:
-                raise TruncatedFileError("truncated or damaged TIFF: no readable image directory")
+        tif = self._tif  # parsed lazily here too: still within __init__'s quiet_tifffile
+        if not tif.pages or not tif.series:
+            raise TruncatedFileError("truncated or damaged TIFF: no readable image directory")
         size = os.path.getsize(self.path)
         self._assoc: dict[str, Any] = {}
         pages = self._svs_pages() if tif.is_svs else [lv.keyframe for lv in tif.series[0].levels]
