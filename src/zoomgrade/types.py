@@ -27,6 +27,10 @@ ResultMode = Literal["cascade", "exhaustive"]
 #: How a region's fine grade was decided.
 #: "stage1-early-stop": not read, as no unread region could change the slide's answer (result ``reading``).
 DecidedBy = Literal["stage2", "fallback", "stage1-budget", "stage1-early-stop", "exhaustive"]
+#: Where ``Region.cells`` comes from: nuclei counted at high power; "scaled" up from some of the region's windows,
+#: not settled against the cell thresholds (docs/cascade.md section 6); or the "area" over one cell's.
+CellSource = Literal["high-power", "scaled", "area"]
+CELL_SOURCES: tuple[CellSource, ...] = get_args(CellSource)
 
 
 @dataclass
@@ -41,6 +45,13 @@ class Region:
     area_um2: float
     est_cells: int  # stage 1's rough cell count from the area
     counted_cells: int | None = None  # stage 2's count of its largest group's nuclei at high power, where read
+    counted_settled: bool = True  # False: counted_cells is scaled up and not settled (CellSource "scaled")
+
+    @property
+    def cells_source(self) -> CellSource:
+        if self.counted_cells is not None:
+            return "high-power" if self.counted_settled else "scaled"
+        return "area"
 
     @property
     def cells(self) -> int:
@@ -64,6 +75,7 @@ class Region:
             "confidence": float(self.confidence),
             "area_um2": float(self.area_um2),
             "est_cells": int(self.cells),  # the count adequacy used (docs/result-schema.md)
+            "cells_source": self.cells_source,
         }
 
 
@@ -195,6 +207,7 @@ class Adequacy:
     min_cells: int
     reason: str
     count_margin: int = 0
+    n_adequate_by_source: dict[str, int] = field(default_factory=dict)  # CellSource -> adequate groups
 
 
 @dataclass
@@ -274,8 +287,7 @@ class SlideResult:
             d["label_definition"] = label_set_to_dict(self.labels)
         return d
 
-    # Writers live in zoomgrade.outputs and take the result (data flows one way: result -> writers):
-    # zoomgrade.save_result(result, dir), zoomgrade.outputs.result_to_json / result_to_geojson.
+    # Writers (zoomgrade.outputs: save_result, result_to_json, result_to_geojson) take the result: data flows one way.
 
 
 def __getattr__(name: str) -> Any:

@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 from cascade_builders import make_grade, make_region
 
@@ -124,3 +126,27 @@ def test_one_convincing_region_is_enough_only_where_it_is_the_share():
     assert rule([make_grade("II")] * 397 + [sure] * 3, min_share=share).category == "II"
     r = rule([make_grade("II")] * 392 + [sure] * 8, min_share=share)
     assert r.category == "VI" and "needs 8 of 400" in r.reason
+
+
+def test_adequacy_says_how_many_of_its_groups_were_counted_at_high_power():
+    """Regions left unread keep stage 1's area estimate and regions read for recall alone may keep a count
+    scaled up from one window: the verdict counts them as before, and the reason says how many were counted."""
+    cfg = AdequacyConfig(min_groups=6, min_cells=10, count_margin=0)
+
+    def with_count(g, counted, settled=True):
+        region = dataclasses.replace(g.region, counted_cells=counted, counted_settled=settled)
+        return dataclasses.replace(g, region=region)
+
+    counted = [with_count(make_grade("II", est_cells=3), 12)] * 4 + [with_count(make_grade("II"), 2)] * 5
+    scaled = [with_count(make_grade("II", est_cells=3), 14, settled=False)]
+    area = [make_grade("II", est_cells=30)] * 2
+    a = assess_adequacy(counted + scaled + area, cfg)
+    assert a.adequate and a.n_adequate_groups == 7
+    assert a.n_adequate_by_source == {"high-power": 4, "scaled": 1, "area": 2}
+    assert a.reason.endswith(
+        "; of them 4 counted at high power, 1 scaled up from part of the region,"
+        " 2 estimated from the area (not counted at high power)"
+    )
+    a = assess_adequacy(counted, cfg)  # every count made at high power: nothing to add
+    assert not a.adequate and a.n_adequate_by_source["high-power"] == 4 and "of them" not in a.reason
+    assert [g.region.cells_source for g in counted + scaled + area] == ["high-power"] * 9 + ["scaled"] + ["area"] * 2

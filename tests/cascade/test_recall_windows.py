@@ -157,3 +157,18 @@ def test_a_count_scaled_past_a_threshold_is_settled_only_while_the_category_is_o
         assert not job.unsettled and tiles == 2  # the rest was read and counted: 2 windows of 4, scaled
         loose, job, tiles = count(window, recall_only=True)
         assert job.unsettled and tiles == 1 and loose == 2 * settled  # one window of 4, scaled, left so
+
+
+def test_every_region_says_where_its_count_comes_from(synth_slide, shipped_models):
+    """On a graded slide: regions graded at high power carry a high-power count (scaled and unsettled only
+    where the reading record says so), regions left unread their area estimate, and adequacy adds them up."""
+    result = grade(synth_slide("VI"), {"early_stop": {"recall_windows": 1}}, models=shipped_models)
+    sources = [g.region.cells_source for g in result.regions]
+    for g, source in zip(result.regions, sources):
+        if g.decided_by in ("stage2", "fallback"):
+            assert source in ("high-power", "scaled") and g.region.counted_cells == g.region.cells
+        else:
+            assert source == "area" and g.region.cells == g.region.est_cells
+    assert result.reading is not None and sources.count("scaled") == result.reading["unsettled"]
+    assert sum(result.adequacy.n_adequate_by_source.values()) == result.adequacy.n_adequate_groups
+    assert sources.count("high-power") > 0

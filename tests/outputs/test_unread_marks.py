@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+from zoomgrade.cascade.config import AdequacyConfig
+from zoomgrade.cascade.decision import assess_adequacy
 from zoomgrade.outputs import result_to_dict, result_to_geojson, save_result, validate_result_dict
 from zoomgrade.types import SlideResult
 
@@ -24,6 +26,7 @@ def test_unread_regions_are_marked_everywhere(result: SlideResult, tmp_path: Pat
     assert doc["reading"]["unread"] == 1 and doc["regions"][-1]["decided_by"] == "stage1-early-stop"
     props = [f["properties"] for f in result_to_geojson(result)["features"]]
     assert [p["read_at_high_power"] for p in props].count(False) == 1
+    assert {p["cells_source"] for p in props} <= {"high-power", "scaled", "area"}
     save_result(result, tmp_path)
     html = (tmp_path / "report.html").read_text()
     assert "then stopped" in html and why in html and "not read: the slide&#x27;s answer was decided" in html
@@ -57,3 +60,15 @@ def test_the_report_says_how_many_counts_were_left_unsettled(result: SlideResult
     result.reading = {**reading, "narrowed": 3, "unsettled": 0}
     save_result(result, tmp_path / "none")
     assert "scaled up" not in (tmp_path / "none" / "report.html").read_text()
+
+
+def test_result_json_says_where_each_count_comes_from(result: SlideResult) -> None:
+    result.adequacy = assess_adequacy(result.regions, AdequacyConfig())
+    doc = result_to_dict(result)
+    assert validate_result_dict(doc) == []
+    assert all(r["cells_source"] in ("high-power", "scaled", "area") for r in doc["regions"])
+    assert sum(doc["adequacy"]["n_adequate_by_source"].values()) == doc["adequacy"]["n_adequate_groups"]
+    doc["regions"][0]["cells_source"] = "guessed"
+    doc["adequacy"]["n_adequate_by_source"] = {"high-power": -1}
+    errors = validate_result_dict(doc)
+    assert len(errors) == 2, errors  # the schema refuses an unknown source and a negative count

@@ -145,6 +145,7 @@ def test_worklist_slide_tiles_regions_and_fly_to(results_dir: Path, serve, brows
     assert zoom1 > 2 * zoom0
     details = browser.find_element(By.ID, "details").text
     assert "decided by" in details and "fused probabilities" in details and "stage-2 raw" in details
+    assert f"{top['est_cells']} (counted at high power)" in details  # graded at high power: its count says so
     shot(browser, tmp_path, "viewer-region.png")
 
     # a click on the outline on the slide selects that region too (the second one, somewhere else)

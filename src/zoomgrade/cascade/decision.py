@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from ..labels import LabelSet
-from ..types import Adequacy, CostRecord, RegionGrade
+from ..types import CELL_SOURCES, Adequacy, CostRecord, RegionGrade
 from .config import AdequacyConfig, BudgetConfig, SlideRuleConfig
 
 #: The cost stages whose pixels are read at high power by the cascade (the budget counts them).
@@ -72,14 +72,38 @@ def assess_adequacy(grades: list[RegionGrade], cfg: AdequacyConfig) -> Adequacy:
     count's error); the slide is adequate with at least ``min_groups`` of them. (Atypia overrides
     inadequacy: see ``slide_category``.)"""
     n = len(grades)
-    n_ok = sum(1 for g in grades if g.region.cells >= cfg.adequate_count)
+    by_source: dict[str, int] = dict.fromkeys(CELL_SOURCES, 0)
+    for g in grades:
+        if g.region.cells >= cfg.adequate_count:
+            by_source[g.region.cells_source] += 1
+    n_ok = sum(by_source.values())
     adequate = n_ok >= cfg.min_groups
     counted = f", counted at >= {cfg.adequate_count}" if cfg.count_margin else ""
     if adequate:
         reason = f"{n_ok} groups of >= {cfg.min_cells} cells{counted} (needs {cfg.min_groups})"
     else:
         reason = f"only {n_ok} of {n} groups hold >= {cfg.min_cells} cells{counted} (needs {cfg.min_groups})"
-    return Adequacy(adequate, n, n_ok, cfg.min_groups, cfg.min_cells, reason, cfg.count_margin)
+    return Adequacy(
+        adequate, n, n_ok, cfg.min_groups, cfg.min_cells, reason + _sources(by_source), cfg.count_margin, by_source
+    )
+
+
+#: How the adequacy reason names each count source that is not a high-power count of the whole region.
+_SOURCE_WORDS = {
+    "scaled": "scaled up from part of the region",
+    "area": "estimated from the area (not counted at high power)",
+}
+
+
+def _sources(by_source: dict[str, int]) -> str:
+    """Where the adequate groups' counts come from, said whenever not all of them were counted at high
+    power: an early stop, a budget or a pass without the count leaves regions with estimates, and a person
+    reading "807 groups" should know how many of them were counted."""
+    if sum(by_source.values()) == by_source["high-power"]:
+        return ""
+    parts = [f"{by_source['high-power']} counted at high power"]
+    parts += [f"{by_source[s]} {words}" for s, words in _SOURCE_WORDS.items() if by_source[s]]
+    return "; of them " + ", ".join(parts)
 
 
 @dataclass

@@ -160,6 +160,7 @@ def cluster_regions(
             confidence=tv.confidence,
             area_um2=area,
             est_cells=est,
+            counted_cells=est if count is not None else None,  # nuclei counted at high power
         )
         out.append(
             RegionGrade(

@@ -133,7 +133,11 @@ def _decision(ctx: PassContext, g: Graded[Job], counted: int | None) -> Stage2De
     """One region's decision from its graded windows and its high-power cell count (None: not counted)."""
     job, cfg = g.item, ctx.cfg
     # The high-power count is kept beside stage 1's area estimate (Region.cells uses it first).
-    region = job.region if counted is None else dataclasses.replace(job.region, counted_cells=counted)
+    region = (
+        job.region
+        if counted is None
+        else dataclasses.replace(job.region, counted_cells=counted, counted_settled=not job.unsettled)
+    )
     if counted is not None and counted < cfg.adequacy.min_nuclei_per_group and g.error is None:
         # No follicular nuclei at high power: colloid, blood or debris that looked like a group at low
         # power. Whatever a classifier says of such pixels, there are no cells to grade.

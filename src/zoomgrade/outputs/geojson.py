@@ -85,6 +85,7 @@ def region_feature(rg: RegionGrade, result: SlideResult, object_type: str = "ann
             "name": f"region {rg.region.id}: {rg.fine_grade} ({rg.confidence:.0%}, {rg.decided_by})",
             "decided_by": rg.decided_by,
             "read_at_high_power": not rg.decided_by.startswith("stage1"),
+            "cells_source": rg.region.cells_source,  # where the "est cells" measurement comes from
             "coarse_grade": rg.region.coarse_grade,
             "fine_grade": rg.fine_grade,
             "patch_grades": list(rg.patch_grades),

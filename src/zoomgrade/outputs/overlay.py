@@ -33,8 +33,11 @@ def category_banner(result: SlideResult, labels: LabelSet, width: int) -> Image.
     d.text((14 + tw + 18, 16), f"risk of malignancy ≈ {result.risk_of_malignancy:.0%}", fill=WHITE, font=font(17))
     a = result.adequacy
     groups = f"{a.n_adequate_groups} group{'' if a.n_adequate_groups == 1 else 's'} of ≥{a.min_cells} cells"
-    if a.count_margin:
-        groups += f" (counted ≥{a.min_cells + a.count_margin})"
+    notes = [f"counted ≥{a.min_cells + a.count_margin}"] if a.count_margin else []
+    high_power = a.n_adequate_by_source.get("high-power", a.n_adequate_groups)
+    if high_power < a.n_adequate_groups:  # the rest are estimates: say how many were counted
+        notes.append(f"{high_power} at high power")
+    groups += f" ({'; '.join(notes)})" if notes else ""
     adequacy = f"{'adequate' if a.adequate else 'NOT adequate'}: {groups} (≥{a.min_groups} needed)"
     d.text(
         (14, 46),

@@ -146,6 +146,7 @@ def regions_by_severity(doc: dict[str, Any], fine: list[str] | None) -> list[dic
                 "coarse_probs": _probs(r.get("coarse_probs")),
                 "decided_by": r.get("decided_by"),
                 "est_cells": r.get("est_cells"),
+                "cells_source": r.get("cells_source"),
                 "area_um2": r.get("area_um2"),
                 "order": r.get("order"),
                 "patch_grades": as_list(r.get("patch_grades")),

@@ -123,6 +123,10 @@
       .join(", "));
   }
 
+  // where a region's cell count comes from (result.json cells_source)
+  const CELL_SOURCE = { "high-power": "counted at high power", "scaled": "scaled up from part of the region",
+                        "area": "estimated from the area" };
+
   function details(r) {
     const L = state.doc.labels;
     const box = document.getElementById("details");
@@ -135,7 +139,7 @@
       ["stage-2 raw probabilities", probs(r.stage2_probs, L.grades)],
       ["stage-1 probabilities", probs(r.coarse_probs, L.coarse && L.coarse.map(c => c.replaceAll("_", " ")))],
       ["decided by", r.decided_by + (r.patch_grades.length ? " (patches: " + r.patch_grades.join(", ") + ")" : "")],
-      ["cells (estimate)", r.est_cells],
+      ["cells", r.est_cells + (CELL_SOURCE[r.cells_source] ? " (" + CELL_SOURCE[r.cells_source] + ")" : " (estimate)")],
       ["area", r.area_um2 === null || r.area_um2 === undefined ? "" : Math.round(r.area_um2) + " \u00b5m\u00b2"],
       ["review order", r.order], ["region id", r.id],
     ];
