@@ -200,7 +200,7 @@ class CostRecord:
 
 @dataclass
 class Adequacy:
-    adequate: bool
+    adequate: bool | None  # None: not assessed (a withheld slide)
     n_groups: int
     n_adequate_groups: int  # groups estimated to hold >= min_cells cells (counted >= min_cells + count_margin)
     min_groups: int

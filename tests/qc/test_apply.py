@@ -40,3 +40,18 @@ def test_apply_gate_returns_a_new_result_and_leaves_the_input_as_built(tmp_path)
     forced = apply_gate(result, _gate("withheld", forced=True))
     assert forced.category == category and forced.forced_out_of_domain and forced.warnings[0].startswith("FORCED")
     assert apply_gate(result, None) is result
+
+
+def test_a_withheld_slide_has_no_adequacy_verdict_either(tmp_path):
+    """A "NOT adequate" reads as nondiagnostic: a withheld slide says adequacy was not assessed, in result.json
+    and summary.csv; a forced one keeps its verdict beside its category."""
+    from zoomgrade.outputs import result_to_dict, summary_row, validate_result_dict
+
+    result = make_result(draw_slide(tmp_path / "smear.png"))
+    assert result.adequacy.adequate is True
+    withheld = apply_gate(result, _gate("withheld"))
+    assert withheld.adequacy.adequate is None and withheld.adequacy.reason.startswith("not assessed")
+    assert validate_result_dict(result_to_dict(withheld)) == []
+    assert summary_row(withheld)["adequate"] == ""
+    forced = apply_gate(result, _gate("withheld", forced=True))
+    assert forced.adequacy == result.adequacy and summary_row(forced)["adequate"] is True

@@ -31,6 +31,8 @@ def test_real_slide_is_withheld_with_reasons(real, name, tmp_path):
     doc = json.loads(next(tmp_path.glob("*/result.json")).read_text())
     assert doc["status"] == "withheld" and doc["category"] is None
     assert doc["withheld_reasons"] and all(len(r) > 20 for r in doc["withheld_reasons"])
+    # no adequacy verdict either: "NOT adequate" would read as nondiagnostic
+    assert doc["adequacy"]["adequate"] is None and doc["adequacy"]["reason"].startswith("not assessed")
 
 
 def test_flat_tiff_without_mpp_is_refused_in_one_line(real, tmp_path):

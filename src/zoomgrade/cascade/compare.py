@@ -25,7 +25,7 @@ def summary(result: SlideResult) -> dict[str, Any]:
     return {
         "category": result.category,
         "category_reason": result.category_reason,
-        "adequate": bool(result.adequacy.adequate),
+        "adequate": result.adequacy.adequate,
         "n_adequate_groups": int(result.adequacy.n_adequate_groups),
         "counts": dict(result.counts),
         "n_regions": len(result.regions),

@@ -45,7 +45,7 @@ def summary_row(result: SlideResult, out_dir: str | Path | None = None) -> dict[
         "category": result.category or "",
         "category_name": result.category_name or "",
         "risk_of_malignancy": "" if result.risk_of_malignancy is None else round(float(result.risk_of_malignancy), 4),
-        "adequate": bool(result.adequacy.adequate),
+        "adequate": "" if result.adequacy.adequate is None else bool(result.adequacy.adequate),  # "": not assessed
         "n_regions": len(result.regions),
     }
     labels = labels_of(result)

@@ -74,5 +74,9 @@ def apply_gate(result: SlideResult, gate: GateDecision | None) -> SlideResult:
             category_name=None,
             risk_of_malignancy=None,
             category_reason="withheld: " + "; ".join(gate.reasons),
+            # an adequacy verdict is a verdict too ("NOT adequate" reads as nondiagnostic): none on such a slide
+            adequacy=dataclasses.replace(
+                result.adequacy, adequate=None, reason="not assessed: the slide is withheld (see its QC)"
+            ),
         )
     return dataclasses.replace(result, warnings=warnings, **changes)

@@ -30,7 +30,8 @@
     if (d.reason) why.append(el("p", {}, el("b", { text: "Why: " }), d.reason));
     if (d.adequacy && typeof d.adequacy === "object")
       why.append(el("p", {}, el("b", { text: "Adequacy: " }),
-        (d.adequacy.adequate ? "adequate" : "NOT adequate") + (d.adequacy.reason ? ": " + d.adequacy.reason : "")));
+        (d.adequacy.adequate === null ? "" : (d.adequacy.adequate ? "adequate" : "NOT adequate") + ": ")
+          + (d.adequacy.reason || "")));
     if (d.qc !== null && d.qc !== undefined) {
       const qc = el("div", { class: "qc" }, el("b", { text: "QC: " }));
       if (typeof d.qc === "object" && !Array.isArray(d.qc)) {
