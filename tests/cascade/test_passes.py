@@ -9,7 +9,7 @@ import pytest
 from cascade_builders import context, make_region
 
 from zoomgrade.bench.slide_io import write_aperio_from_array
-from zoomgrade.cascade.config import GradeConfig
+from zoomgrade.cascade.config import GradeConfig, config_from_dict
 from zoomgrade.cascade.fallback import run_fallback
 from zoomgrade.cascade.outcome import Outcome, stage1_grade
 from zoomgrade.cascade.regions import severity_order
@@ -56,7 +56,9 @@ def regions_grid():
 
 
 def test_stage1_reads_low_power_only_and_stage2_high_power_only(textured, any_models, labels):
-    cfg = GradeConfig()
+    # no region narrowed (stage2.windows_less_severe = 0): a narrowed region's count may read windows it does
+    # not grade, and here every window read must be graded
+    cfg = config_from_dict({"stage2": {"windows_less_severe": 0}})
     with open_slide(textured) as s:
         rec = Recording(s)
         cost = CostRecord()
@@ -112,6 +114,7 @@ def test_fallback_reuses_stage2_windows_reads_the_rest_and_shifted_patches_only_
     textured, any_models, labels
 ):
     cfg = GradeConfig()
+    cfg.stage2.windows_less_severe = 0  # every region un-narrowed here (narrowed ones: below)
     cfg.fallback.none_threshold = 1.01  # every patch votes, whatever the network says
     size = any_models[1].card.input_size
     regs = severity_order(regions_grid(), labels)
@@ -120,6 +123,7 @@ def test_fallback_reuses_stage2_windows_reads_the_rest_and_shifted_patches_only_
         decisions = run_stage2(context(s, any_models, cfg, labels, cost), regs)
         outs = run_fallback(context(s, any_models, cfg, labels, cost), decisions[:3])
         cfg1 = GradeConfig()
+        cfg1.stage2.windows_less_severe = 0
         cfg1.fallback.none_threshold, cfg1.fallback.min_count = 1.01, 1
         cost1 = CostRecord()
         outs1 = run_fallback(context(s, any_models, cfg1, labels, cost1), decisions[:3])
@@ -212,6 +216,8 @@ class Hinting(Recording):
 def test_stage2_and_fallback_hint_exactly_the_windows_they_read(textured, any_models, labels, readahead):
     cfg = GradeConfig()
     cfg.stage2.readahead = readahead
+    # un-narrowed: a narrowed region's count may read the rest of its grid at once, unhinted (a few windows)
+    cfg.stage2.windows_less_severe = 0
     cfg.fallback.none_threshold = 1.01
     cfg.fallback.min_count = 100  # the fallback reads shifted patches for every region it is given
     regs = severity_order(regions_grid(), labels)

@@ -15,7 +15,7 @@ from zoomgrade.cascade import grade
 from zoomgrade.cascade.config import config_from_dict
 from zoomgrade.cascade.reading import PlanAhead
 from zoomgrade.cascade.reading_stop import ReadingStop
-from zoomgrade.cascade.stage2 import Job, _CountingReader, narrow
+from zoomgrade.cascade.stage2 import Job, _CountingReader, narrow, plan_windows
 from zoomgrade.cascade.windows import Windows
 from zoomgrade.errors import ConfigError
 from zoomgrade.labels import TBSRTC
@@ -64,8 +64,11 @@ def test_a_category_decided_then_reopened_is_no_longer_decided():
 
 def test_a_slide_read_for_recall_alone_reads_fewer_windows_with_the_same_answer(synth_slide, shipped_models):
     path = synth_slide("VI")
-    every = grade(path, {"early_stop": {"recall_windows": 0}}, models=shipped_models)
-    fewer = grade(path, {"early_stop": {"recall_windows": 1}}, models=shipped_models)
+    # every region planned with two windows (stage2.windows_less_severe = 0): else only the malignant-called
+    # ones are, and they are read first, before the category is decided
+    whole = {"windows_less_severe": 0}
+    every = grade(path, {"stage2": whole, "early_stop": {"recall_windows": 0}}, models=shipped_models)
+    fewer = grade(path, {"stage2": whole, "early_stop": {"recall_windows": 1}}, models=shipped_models)
     assert every.reading is not None and fewer.reading is not None
     assert every.reading["narrowed"] == 0
     assert fewer.reading["narrowed"] > 0
@@ -172,3 +175,37 @@ def test_every_region_says_where_its_count_comes_from(synth_slide, shipped_model
     assert result.reading is not None and sources.count("scaled") == result.reading["unsettled"]
     assert sum(result.adequacy.n_adequate_by_source.values()) == result.adequacy.n_adequate_groups
     assert sources.count("high-power") > 0
+
+
+def _planned(coarse, **stage2) -> Job:
+    cfg = config_from_dict({"stage2": stage2})
+    region = dataclasses.replace(make_region(0, coarse), polygon=box(0, 0, 512, 512))  # 2 x 2 windows of 256 px
+    return plan_windows(Job(0, region), 0.25, cfg, 128, TBSRTC.coarse[-1])
+
+
+def test_regions_stage1_calls_less_severe_are_planned_with_fewer_windows():
+    """stage2.windows_less_severe: a benign- or suspicious-called region keeps its best-covered window and
+    is narrowed (the fallback and the count take the rest as the windows stage 2 would have read); a
+    malignant-called one keeps windows_per_region."""
+    top = _planned(MALIGNANT)
+    assert len(top.windows.boxes) == 2 and len(top.rest.boxes) == 2 and not top.narrowed
+    for coarse in ((1.0, 0.0, 0.0), (0.1, 0.8, 0.1)):
+        low = _planned(coarse)
+        assert len(low.windows.boxes) == 1 and low.cut == 1 and low.narrowed and not low.for_recall
+        assert low.windows.boxes[0] == top.windows.boxes[0] and low.rest.boxes[0] == top.windows.boxes[1]
+        assert len(_planned(coarse, windows_less_severe=0).windows.boxes) == 2  # 0: as windows_per_region
+    # narrowed twice (at planning, then for recall), the cut adds up and the dropped windows lead the rest
+    job = _planned((1.0, 0.0, 0.0), windows_per_region=3, windows_less_severe=2)
+    assert job.cut == 1
+    best = list(job.windows.boxes)
+    narrow(job, 1)
+    assert job.cut == 2 and job.windows.boxes == best[:1] and job.rest.boxes[:1] == best[1:]
+
+
+def test_a_slide_read_with_fewer_windows_for_less_severe_regions_keeps_its_answer(synth_slide, shipped_models):
+    path = synth_slide("IV")
+    whole = grade(path, {"stage2": {"windows_less_severe": 0}}, models=shipped_models)
+    fewer = grade(path, {}, models=shipped_models)
+    assert fewer.category == whole.category == "IV"
+    graded = [r.cost.stages["stage2_infer"].model_items for r in (whole, fewer)]
+    assert graded[1] < graded[0]

@@ -3,10 +3,9 @@
 The documented defaults live in ``zoomgrade/config/default.toml`` (package data); a user's file only
 needs the keys it changes. Every key has a type and a range (``Annotated`` below); unknown sections,
 keys and grade names, wrong types, non-finite numbers and out-of-range values are refused with one
-``ConfigError`` naming the file and every bad key path, so a typo never changes a diagnosis silently. The
-dataclasses stay plain (pickled to batch workers, ``dataclasses.replace``d by the passes); ``validate`` is
-the one door every config goes through. Each key's type and range is named once in ``config_types.py``.
-"""
+``ConfigError`` naming the file and every bad key path, so a typo never changes a diagnosis silently. Plain
+dataclasses (pickled to batch workers, ``replace``d by the passes); ``validate`` is the one door every config
+goes through; each key's type and range is named once in ``config_types.py``."""
 
 from __future__ import annotations
 
@@ -46,6 +45,7 @@ class Stage2Config:
     readahead: ct.Bool = True  # hint the OS the file bytes of every region's tiles before reading (cold files)
     max_windows_per_region: ct.AtLeastOne = 256  # very large regions are sampled evenly beyond this
     windows_per_region: ct.Count = 2  # stage 2 reads a region's best-covered windows; the fallback the rest (0 = all)
+    windows_less_severe: ct.Count = 1  # as many for regions stage 1 calls less than its most severe (0: as above)
     lattice: ct.Bool = True  # region grids on the slide-wide grid (the exhaustive one), not centred on the region
     min_window_overlap: ct.Fraction = 0.1  # windows with less of their area inside the region are not read
     torch_threads: ct.ZeroOrThreads = 0  # 0 = leave torch's setting alone

@@ -191,7 +191,7 @@ def reading_record(decisions: list[Any], stop: ReadingStop | None) -> Reading:
     """The result's ``reading`` record from stage 2's decisions (``Stage2Decision``) and the early stop."""
     unread = sum(1 for d in decisions if d.outcome.kind is Outcome.UNREAD)
     was_read = [d for d in decisions if d.outcome.kind not in (Outcome.UNREAD, Outcome.OVER_BUDGET)]
-    read, narrowed = len(was_read), sum(1 for d in was_read if d.job.narrowed)
+    read, narrowed = len(was_read), sum(1 for d in was_read if d.job.for_recall)
     if stop is None:
         why = "early stop off (early_stop.enabled = false): every region read"
     elif unread:
