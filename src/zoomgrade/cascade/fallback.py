@@ -6,10 +6,11 @@ The region is tiled into patches on the stage-2 grid. The windows stage 2 graded
 never read twice; the rest of the grid is read now. Where the stage-2 windows gave fewer than
 ``fallback.min_count`` voting patches (too few cells in them, or the region's read failed), patches on a
 grid shifted by half a patch (new framings of the same region) are read and graded too, and vote with
-them. A region stage 2 read from fewer windows than planned (``Job.cut``: only the recall bound was open)
-is asked that of the windows it would have read: its rest is read first, and the shifted grid after, in a
-second pass, only where those windows give fewer than ``min_count`` voting patches, so the fallback reads
-for it what it would have read for the region graded on all its planned windows.
+them. A region stage 2 read from fewer windows than planned (``Job.cut``: stage 1 called it less than
+most severe, or only the recall bound was open) is asked that of the windows it would have read: its rest
+is read first, and the shifted grid after, in a second pass, only where those windows give fewer than
+``min_count`` voting patches, so the fallback reads for it what it would have read for the region graded on
+all its planned windows.
 """
 
 from __future__ import annotations
