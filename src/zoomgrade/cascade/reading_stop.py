@@ -81,12 +81,13 @@ class ReadingStop:
         self.category_decided_at: int | None = None  # regions read when the category was first decided
         self.stopped_by: str | None = None
 
-    def graded_as(self, order: int, g: RegionGrade, settled: bool = True) -> None:
-        """``settled`` False: its count is an estimate that may lie on either side of the thresholds."""
+    def graded_as(self, order: int, g: RegionGrade) -> None:
+        """A region read and graded; its count is unsettled (an estimate that may lie on either side of the
+        thresholds) where its region says so (``Region.counted_settled``)."""
         self.unread.pop(order, None)
         at_least = p_at_least(g.fine_probs)
         sev = self.labels.fine_index(g.fine_grade)
-        cells = int(g.region.cells)
+        cells, settled = int(g.region.cells), g.region.counted_settled
         self.graded[order] = Graded(sev, at_least, cells, float(g.region.area_um2), settled)
         # an unsettled count is taken the way that bounds least: no group for the group floor's sample, and a
         # group for the under-grading tally (the more surprises, the higher the rate)

@@ -234,7 +234,7 @@ def _stop_now(stop: ReadingStop, d: Stage2Decision, n_done: int, check_every: in
     if kind is Outcome.DISMISSED:
         stop.dismissed(d.job.order)
     elif kind is Outcome.GRADED and d.grade is not None:
-        stop.graded_as(d.job.order, d.grade, settled=not d.job.unsettled)
+        stop.graded_as(d.job.order, d.grade)  # the region carries whether its count is settled
     elif kind is not Outcome.OVER_BUDGET:
         stop.awaits_fallback(d.job.order, d.outcome.region)
     return n_done % check_every == 0 and stop.check() is not None
