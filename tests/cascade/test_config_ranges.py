@@ -27,6 +27,8 @@ from zoomgrade.labels import TBSRTC
         ("[stage2]\nbatch_size = 0\n", "stage2.batch_size"),
         ("[stage2]\nreaders = 100000\n", "stage2.readers"),
         ("[stage2]\nmpp = 1e-6\n", "stage2.mpp"),
+        ("[stage1]\nmpp = 0.01\n", "stage1.mpp"),  # 0 is the card's; anything else a resolution
+        ("[stage1]\nmpp = inf\n", "stage1.mpp"),
         ("[exhaustive]\nmask_mpp = 0\n", "exhaustive.mask_mpp"),
         ("[stage2]\nbatch_size = 3.0\n", "stage2.batch_size"),
         ('[stage2]\nbatch_size = "32"\n', "stage2.batch_size"),

@@ -63,7 +63,7 @@ def test_stage1_reads_low_power_only_and_stage2_high_power_only(textured, any_mo
         rec = Recording(s)
         cost = CostRecord()
         run_stage1(context(rec, any_models, cfg, labels, cost))
-        assert rec.reads == [("thumbnail", cfg.stage1.mpp)]
+        assert rec.reads == [("thumbnail", any_models[0].card.input_mpp)]  # stage1.mpp 0: the card's
         rec.reads.clear()
         regs = severity_order(regions_grid(), labels)
         size = any_models[1].card.input_size

@@ -139,6 +139,10 @@ def test_a_stage2_model_run_outside_its_resolution_is_said_in_the_warnings():
     assert any("stage2.mpp 0.5 um/px is outside the stage-2 model's 1-1 um/px" in x for x in w)
     card = SimpleNamespace(input_mpp=0.5, mpp_range=(0.25, 1.0))
     assert slide_warnings(slide, GradeConfig(), SimpleNamespace(card=card)) == []
+    # within the range its training code declares, but not where it was trained (zoomgrade train --mpp 1)
+    card = SimpleNamespace(input_mpp=1.0, mpp_range=(0.25, 1.0))
+    w = slide_warnings(slide, GradeConfig(), SimpleNamespace(card=card))
+    assert sum("is not the stage-2 model's 1 um/px, where it was trained" in x for x in w) == 2  # stage 2, exhaustive
 
 
 def test_models_check_says_whether_the_early_stop_was_measured_for_the_models(tmp_path):
@@ -156,3 +160,30 @@ def test_models_check_says_whether_the_early_stop_was_measured_for_the_models(tm
     assert r.exit_code == 0, r.output
     out = r.output.replace("\n", "")
     assert "early stop: measured with another stage 2" in out and f"models fit-stop {tmp_path} --slides" in out
+
+
+def test_stage1_reads_at_its_cards_resolution_and_another_is_said(tmp_path, synth_slide):
+    """``stage1.mpp`` 0 (the default) reads the slide at the stage-1 card's ``input_mpp``: a model folder's
+    stage 1 trained at another resolution is run at its own, where its domain gate and early-stop record
+    were measured. A config that sets another says so in the result's warnings."""
+    from zoomgrade.cascade import grade
+    from zoomgrade.cascade.config import default_config
+
+    assert default_config().stage1.mpp == 0.0
+    for f in WEIGHTS_DIR.iterdir():
+        if f.name.startswith(("stage1.", "stage2.")):
+            shutil.copy(f, tmp_path / f.name)
+    card = json.loads((tmp_path / "stage1.json").read_text())
+    card["input_mpp"] = 16.0
+    (tmp_path / "stage1.json").write_text(json.dumps(card))
+    models = load_model_folder(tmp_path)
+    slide = synth_slide("II")
+    own = grade(slide, models=models)
+    assert own.config["stage1"]["mpp"] == 16.0 and own.maps["thumbnail_mpp"] == 16.0
+    assert own.cost.pixels_at(16.0) > 0 and own.cost.pixels_at(8.0) == 0
+    assert not any("stage1.mpp" in w for w in own.warnings)
+    other = grade(slide, {"stage1": {"mpp": 8.0}}, models=models)
+    assert other.maps["thumbnail_mpp"] == 8.0
+    assert any("stage1.mpp 8 um/px is not the stage-1 model's 16 um/px" in w for w in other.warnings)
+    shipped = grade(slide)
+    assert shipped.config["stage1"]["mpp"] == 8.0 and not any("stage1.mpp" in w for w in shipped.warnings)

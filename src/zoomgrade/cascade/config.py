@@ -28,7 +28,7 @@ _FORBID = ConfigDict(extra="forbid")
 @dataclass
 class Stage1Config:
     __pydantic_config__: ClassVar[ConfigDict] = _FORBID
-    mpp: ct.Mpp = 8.0  # low-power resolution the whole slide is read at (um/px)
+    mpp: ct.MppOrCard = 0.0  # low-power resolution the whole slide is read at (um/px); 0 = the card's input_mpp
     group_threshold: ct.Fraction = 0.5  # P(cell group) above which a map pixel belongs to a region
     min_region_area_um2: ct.Area = 400.0  # smaller connected components are dropped as noise
     readers: ct.Threads = 2  # threads decoding the whole-slide read, band by band (slide.bands)

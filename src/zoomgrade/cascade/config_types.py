@@ -19,6 +19,12 @@ def _size_or_zero(v: int) -> int:
     return v
 
 
+def _mpp_or_zero(v: float) -> float:
+    if v != 0 and not MIN_MPP <= v <= MAX_MPP:
+        raise ValueError(f"must be 0 (the model card's input_mpp) or {MIN_MPP:g}..{MAX_MPP:g} um/px, got {v:g}")
+    return v
+
+
 def _label_set(info: ValidationInfo) -> tuple[tuple[str, ...] | None, str]:
     """The label set's fine grades and name when validating against one (cascade/labelled.py); a config
     read before the models are known has none yet, and its grade names are checked when grading."""
@@ -60,7 +66,10 @@ def _rule_grade(v: str, info: ValidationInfo) -> str:
 
 #: Resolutions (um/px): no scanner resolves finer than 0.05 um/px, and a whole slide at coarser than 100 um/px
 #: is a few pixels; outside this range a value is a typo, and a far-too-fine one would ask for terabytes.
-Mpp = Annotated[float, Strict(), Field(ge=0.05, le=100.0, allow_inf_nan=False)]
+MIN_MPP, MAX_MPP = 0.05, 100.0
+Mpp = Annotated[float, Strict(), Field(ge=MIN_MPP, le=MAX_MPP, allow_inf_nan=False)]
+#: A model's resolution, 0 meaning the one its card was measured at (``input_mpp``).
+MppOrCard = Annotated[float, Strict(), Field(allow_inf_nan=False), AfterValidator(_mpp_or_zero)]
 Fraction = Annotated[float, Strict(), Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 Bool = Annotated[bool, Strict()]
 #: Window and tile sides: a network needs a few strides of pixels; more than 4096 px per side is a memory bomb.

@@ -32,6 +32,7 @@ from .outcome import Merged, Outcome, merge
 from .prepare import (
     ConfigLike,
     PeakRss,
+    at_model_mpp,
     fit_to_slide,
     resolve_config,
     resolve_models,
@@ -200,6 +201,7 @@ def grade_modes(
     s1, s2, labels = models_and_labels(models, cfg, need_stage1=cascade, resolve=resolve_models)
     cfg = config_for_labels(cfg, labels, str(config) if isinstance(config, (str, Path)) else "config")
     cfg = from_models(cfg, s1, s2, labels)  # the early stop's measured tables, where the config leaves them
+    cfg = at_model_mpp(cfg, s1)  # stage 1's resolution, where the config leaves it to the card
     rss = PeakRss()
     t_start = time.perf_counter()
     own = isinstance(path_or_slide, (str, Path))
@@ -212,7 +214,7 @@ def grade_modes(
     t_open = time.perf_counter() - t_start
     try:
         vers = versions(s1, s2)
-        warn = slide_warnings(slide, cfg, s2)
+        warn = slide_warnings(slide, cfg, s2, s1)
         cfg = fit_to_slide(slide, cfg, warn)
         cascaded = baseline = None
         if cascade:

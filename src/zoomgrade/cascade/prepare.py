@@ -13,12 +13,14 @@ from .._version import __version__
 from ..errors import ModelCardError
 from .config import GradeConfig, resolve_config
 from .context import SlideLike, Stage1Model, Stage2Model
+from .stage1 import low_power_mpp
 
 ConfigLike = GradeConfig | str | Path | dict[str, Any] | None
 
 __all__ = [
     "ConfigLike",
     "PeakRss",
+    "at_model_mpp",
     "fit_to_slide",
     "resolve_config",
     "resolve_models",
@@ -64,14 +66,34 @@ def versions(s1: Any, s2: Any) -> dict[str, str]:
     return v
 
 
-def slide_warnings(slide: Any, cfg: GradeConfig, s2: Any = None) -> list[str]:
+def at_model_mpp(cfg: GradeConfig, s1: Any) -> GradeConfig:
+    """``cfg`` with ``stage1.mpp`` 0 replaced by the stage-1 card's ``input_mpp`` (left at 0 without a
+    stage 1: a pass that does not run it), so the result's config says what was read."""
+    if cfg.stage1.mpp > 0 or s1 is None:
+        return cfg
+    return dataclasses.replace(cfg, stage1=dataclasses.replace(cfg.stage1, mpp=low_power_mpp(0.0, s1)))
+
+
+def slide_warnings(slide: Any, cfg: GradeConfig, s2: Any = None, s1: Any = None) -> list[str]:
     w = []
+    card1 = getattr(s1, "card", None)
+    own = float(getattr(card1, "input_mpp", 0) or 0)
+    if own and cfg.stage1.mpp > 0 and abs(cfg.stage1.mpp / own - 1) > 0.01:
+        w.append(
+            f"stage1.mpp {cfg.stage1.mpp:g} um/px is not the stage-1 model's {own:g} um/px, where "
+            "its domain gate and early-stop record were measured: neither is known to hold"
+        )
     card = getattr(s2, "card", None)
     if card is not None and card.input_mpp:  # a model folder's stage 2 may be trained at another resolution
         lo, hi = card.mpp_range or (card.input_mpp, card.input_mpp)
         for key, m in (("stage2.mpp", cfg.stage2.mpp), ("exhaustive.mpp", cfg.exhaustive.mpp)):
             if not lo * 0.99 <= m <= hi * 1.01:
                 w.append(f"{key} {m:g} um/px is outside the stage-2 model's {lo:g}-{hi:g} um/px: grades are unreliable")
+            elif abs(m / card.input_mpp - 1) > 0.01:  # the card's range is declared, not measured (docs/models.md)
+                w.append(
+                    f"{key} {m:g} um/px is not the stage-2 model's {card.input_mpp:g} um/px, where it was trained "
+                    f"(its card allows {lo:g}-{hi:g}): set it to {card.input_mpp:g} unless measured"
+                )
     if getattr(slide, "mpp_source", "file") == "estimate":
         w.append(f"mpp {slide.mpp:.4g} estimated from objective power {slide.objective_power:g}x")
     return w
@@ -87,17 +109,18 @@ def fit_to_slide(slide: SlideLike, cfg: GradeConfig, warnings: list[str]) -> Gra
             f"slide resolution {m:.3g} um/px is coarser than high power ({hp:g} um/px): "
             "high-power passes read at the slide's own resolution; grades are unreliable"
         )
-    if m > cfg.stage1.mpp * 1.01:
+    lows = [cfg.stage1.mpp] if cfg.stage1.mpp > 0 else []  # 0: stage 1 is not run (an exhaustive-only pass)
+    if lows and m > cfg.stage1.mpp * 1.01:
         warnings.append(
             f"slide resolution {m:.3g} um/px is coarser than stage 1's {cfg.stage1.mpp:g} um/px: "
             "low-power maps are made at the slide's own resolution"
         )
-    if m <= min(hp, cfg.stage1.mpp, cfg.exhaustive.mask_mpp) * 1.01:
+    if m <= min(hp, *lows, cfg.exhaustive.mask_mpp) * 1.01:
         return cfg
     r = dataclasses.replace
     return r(
         cfg,
-        stage1=r(cfg.stage1, mpp=max(cfg.stage1.mpp, m)),
+        stage1=r(cfg.stage1, mpp=max(cfg.stage1.mpp, m)) if lows else cfg.stage1,
         stage2=r(cfg.stage2, mpp=max(cfg.stage2.mpp, m)),
         exhaustive=r(cfg.exhaustive, mpp=max(cfg.exhaustive.mpp, m), mask_mpp=max(cfg.exhaustive.mask_mpp, m)),
     )

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..errors import ModelCardError
 from ..models.regions import maps_to_regions
 from ..types import Region
 from .context import PassContext
@@ -32,11 +33,23 @@ def pad_white(img: NDArray[np.uint8], min_side: int) -> NDArray[np.uint8]:
     return np.pad(img, ((0, ph), (0, pw), (0, 0)), constant_values=255)
 
 
+def low_power_mpp(config_mpp: float, model: Any) -> float:
+    """The resolution stage 1 reads at: ``config_mpp`` (``stage1.mpp``), or where that is 0 the stage-1
+    model card's ``input_mpp``. A model folder's stage 1 may be trained at another resolution than the
+    shipped one, and its domain gate and early-stop record hold at that one only."""
+    if config_mpp > 0:
+        return float(config_mpp)
+    card = getattr(model, "card", None)
+    if card is None or not card.input_mpp:
+        raise ModelCardError("stage1.mpp is 0 (the model card's), but the stage-1 model has no card with input_mpp")
+    return float(card.input_mpp)
+
+
 def run_stage1(ctx: PassContext) -> Stage1Output:
-    """Read the thumbnail at ``cfg.stage1.mpp`` (the only read of this pass), predict maps, find regions."""
+    """Read the thumbnail at ``stage1.mpp`` (the only read of this pass), predict maps, find regions."""
     model = ctx.low_power_model()
     slide, cfg, cost = ctx.slide, ctx.cfg, ctx.cost
-    mpp = cfg.stage1.mpp
+    mpp = low_power_mpp(cfg.stage1.mpp, model)
     t0 = time.perf_counter()
     thumb = np.asarray(slide.thumbnail(mpp, workers=cfg.stage1.readers))
     n_px = thumb.shape[0] * thumb.shape[1]
