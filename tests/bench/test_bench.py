@@ -60,6 +60,9 @@ def test_score_regions_matches_by_overlap() -> None:
     assert f1 == {"II": 1.0, "III": None, "IV": 0.0, "V": 0.0, "VI": 0.0}
     assert ab.macro_f1(sc.pairs, TBSRTC.fine) == pytest.approx(0.25)
     assert ab.relative_recall([True, False, False], [True, True, False]) == 0.5
+    # stage 1's recall as the result shows it: the VI group no region overlaps is the one missed
+    assert ab.groups_found(sc.pairs) == {"groups": 3, "groups_found": pytest.approx(2 / 3)}
+    assert ab.groups_found([]) == {"groups": 0, "groups_found": None}
 
 
 def test_low_power_maps() -> None:
@@ -188,3 +191,8 @@ def test_bench_cli_small_run(synth_slide, tmp_path: Path) -> None:
     assert probe["mode"] == "cascade" and probe["peak_rss_mb"] > 0, probe
     md = (out / "bench.md").read_text()
     assert rec["machine"]["cpu_model"] in md and "| **median** |" in md
+    pooled = rec["summary"]["pooled"]
+    n = len(ab.truth_groups(src))
+    for mode in ("cascade", "exhaustive", "lowpower_product_map"):
+        assert pooled[mode]["groups"] == n and 0 <= pooled[mode]["groups_found"] <= 1
+    assert f"| {pooled['cascade']['groups_found']:.2f} ({n}) |" in md

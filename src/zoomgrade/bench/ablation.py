@@ -86,6 +86,12 @@ def macro_f1(pairs: list[tuple[str, str]], classes: tuple[str, ...]) -> float | 
     return float(np.mean(vals)) if vals else None
 
 
+def groups_found(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """``groups``: truth groups among ``pairs``; ``groups_found``: the fraction some region overlaps."""
+    truth = [p for t, p in pairs if t != NONE]
+    return {"groups": len(truth), "groups_found": recall([p != MISSED for p in truth])}
+
+
 def recall(flags: list[bool]) -> float | None:
     return float(np.mean(flags)) if flags else None
 

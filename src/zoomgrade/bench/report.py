@@ -151,19 +151,25 @@ def to_markdown(record: dict[str, Any]) -> str:
             "",
             "## Accuracy against truth",
             "",
-            "| grader | slide-category accuracy | pooled region macro-F1 | pooled V/VI recall (groups) |",
-            "|---|---:|---:|---:|",
+            "| grader | slide-category accuracy | pooled region macro-F1 | pooled V/VI recall (groups) "
+            "| truth groups found (groups) |",
+            "|---|---:|---:|---:|---:|",
         ]
         P = s["pooled"]
+
+        def found(p: dict[str, Any]) -> str:
+            return f"{_f(p.get('groups_found'))} ({p.get('groups', 0)})"
+
         for name, acc in (("cascade", cs["category_accuracy"]), ("exhaustive", es["category_accuracy"])):
             L.append(
-                f"| {name} | {_f(acc)} | {_f(P[name]['macro_f1'])} | {_f(P[name]['vvi_recall'])} ({P[name]['vvi_groups']}) |"
+                f"| {name} | {_f(acc)} | {_f(P[name]['macro_f1'])} | {_f(P[name]['vvi_recall'])} ({P[name]['vvi_groups']}) "
+                f"| {found(P[name])} |"
             )
         for name, a in s["ablation"].items():
             key = f"lowpower_{name}"
             L.append(
                 f"| low power only ({name}) | {_f(a['category_accuracy'])} | {_f(a['pooled_macro_f1'])} "
-                f"| {_f(P.get(key, {}).get('vvi_recall'))} |"
+                f"| {_f(P.get(key, {}).get('vvi_recall'))} | {found(P.get(key, {}))} |"
             )
         L += [
             "",

@@ -70,6 +70,9 @@ def summarise(
             "f1_per_class": ab.f1_per_class(pairs, TBSRTC.fine),
             "vvi_groups": len(flags),
             "vvi_recall": ab.recall(flags),
+            # Truth groups of any grade some region overlaps: stage 1's recall as the result shows it. Stage 2
+            # regrades what it is sent, so a stage 1 that misses groups can leave every slide answer unchanged.
+            **ab.groups_found(pairs),
         }
     s["pooled"] = pooled
     if scores:
