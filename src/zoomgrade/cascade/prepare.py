@@ -69,18 +69,23 @@ def versions(s1: Any, s2: Any) -> dict[str, str]:
 def at_model_mpp(cfg: GradeConfig, s1: Any) -> GradeConfig:
     """``cfg`` with ``stage1.mpp`` 0 replaced by the stage-1 card's ``input_mpp`` (left at 0 without a
     stage 1: a pass that does not run it), so the result's config says what was read."""
-    if cfg.stage1.mpp > 0 or s1 is None:
+    if s1 is None:
         return cfg
-    return dataclasses.replace(cfg, stage1=dataclasses.replace(cfg.stage1, mpp=low_power_mpp(0.0, s1)))
+    mpp = low_power_mpp(cfg.stage1.mpp, s1)
+    return cfg if mpp == cfg.stage1.mpp else dataclasses.replace(cfg, stage1=dataclasses.replace(cfg.stage1, mpp=mpp))
+
+
+def _not_at(mpp: float, model_mpp: float) -> bool:
+    """Whether a pass reads at another resolution than its model's (more than 1% off)."""
+    return abs(mpp / model_mpp - 1) > 0.01
 
 
 def slide_warnings(slide: Any, cfg: GradeConfig, s2: Any = None, s1: Any = None) -> list[str]:
     w = []
     card1 = getattr(s1, "card", None)
-    own = float(getattr(card1, "input_mpp", 0) or 0)
-    if own and cfg.stage1.mpp > 0 and abs(cfg.stage1.mpp / own - 1) > 0.01:
+    if card1 is not None and card1.input_mpp and cfg.stage1.mpp > 0 and _not_at(cfg.stage1.mpp, card1.input_mpp):
         w.append(
-            f"stage1.mpp {cfg.stage1.mpp:g} um/px is not the stage-1 model's {own:g} um/px, where "
+            f"stage1.mpp {cfg.stage1.mpp:g} um/px is not the stage-1 model's {card1.input_mpp:g} um/px, where "
             "its domain gate and early-stop record were measured: neither is known to hold"
         )
     card = getattr(s2, "card", None)
@@ -89,7 +94,7 @@ def slide_warnings(slide: Any, cfg: GradeConfig, s2: Any = None, s1: Any = None)
         for key, m in (("stage2.mpp", cfg.stage2.mpp), ("exhaustive.mpp", cfg.exhaustive.mpp)):
             if not lo * 0.99 <= m <= hi * 1.01:
                 w.append(f"{key} {m:g} um/px is outside the stage-2 model's {lo:g}-{hi:g} um/px: grades are unreliable")
-            elif abs(m / card.input_mpp - 1) > 0.01:  # the card's range is declared, not measured (docs/models.md)
+            elif _not_at(m, card.input_mpp):  # the card's range is declared, not measured (docs/models.md)
                 w.append(
                     f"{key} {m:g} um/px is not the stage-2 model's {card.input_mpp:g} um/px, where it was trained "
                     f"(its card allows {lo:g}-{hi:g}): set it to {card.input_mpp:g} unless measured"
