@@ -149,7 +149,7 @@ def test_counts_equal_reference_on_generated_slides(slides, mpp):
         for g in polys:  # the region path: outline masks, grown outlines, windows inside and across them
             sel = [i for i, b in enumerate(boxes) if g.intersects(box(b[0], b[1], b[0] + b[2], b[1] + b[3]))]
             for margin, cfg in ((0.0, CFG), (32.0, CFG), (32.0, ALL_GROUPS)):
-                got = count_region(imgs[sel], [boxes[i] for i in sel], g, mpp, cfg, margin)
+                got = count_region(imgs[sel], [boxes[i] for i in sel], g, mpp, cfg, margin, overlays=False)
                 assert got == ref_count_region(imgs[sel], [boxes[i] for i in sel], g, mpp, cfg, margin)
     assert n_nonzero > n_windows / 5  # the comparison is over windows that have cells, not blanks
 
@@ -189,9 +189,9 @@ def test_region_masks_equal_reference_inside_across_and_outside_outlines():
             b = (int(x), int(y), 256, 256)
             assert np.array_equal(polygon_mask(poly, b, 128), ref_polygon_mask(poly, b, 128))
             for margin, cfg in ((0.0, CFG), (16.0, CFG), (16.0, ALL_GROUPS)):
-                assert count_region(img[None], [b], poly, 0.5, cfg, margin) == ref_count_region(
+                assert count_region(img[None], [b], poly, 0.5, cfg, margin, overlays=False) == ref_count_region(
                     img[None], [b], poly, 0.5, cfg, margin
                 )
     deep = (-128, -128, 256, 256)  # well inside blob: the unmasked path
     assert ref_polygon_mask(blob, deep, 128).all()
-    assert count_region(img[None], [deep], blob, 0.5, CFG, 0.0) == ref_count_cells(img, 0.5, CFG) > 0
+    assert count_region(img[None], [deep], blob, 0.5, CFG, 0.0, overlays=False) == ref_count_cells(img, 0.5, CFG) > 0

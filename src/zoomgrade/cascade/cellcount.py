@@ -25,6 +25,7 @@ from scipy import ndimage
 from shapely.geometry import Polygon
 
 from .config import AdequacyConfig
+from .overlay_nuclei import under_overlay
 
 _CROSS = ndimage.generate_binary_structure(2, 1)  # 4-connectivity, ndimage's default
 
@@ -86,10 +87,15 @@ def dilate_diamond(mask: np.ndarray, r: int) -> np.ndarray:
     return np.ascontiguousarray(bits.reshape(h, stride)[:, :w]).view(bool)  # contiguous: labels faster
 
 
-def count_cells(img: np.ndarray, mpp: float, cfg: AdequacyConfig, inside: np.ndarray | None = None) -> int:
+def count_cells(
+    img: np.ndarray, mpp: float, cfg: AdequacyConfig, inside: np.ndarray | None = None, overlays: bool = False
+) -> int:
     """Cells of the largest follicular group in ``img`` (read at ``mpp``), only within ``inside`` if given;
-    with ``cfg.largest_group`` off, of all its groups together."""
+    with ``cfg.largest_group`` off, of all its groups together. ``overlays``: nuclei under a red-tinted
+    overlay count too (``overlay_nuclei``)."""
     m = nuclear_mask(img, cfg)
+    if overlays:
+        m = under_overlay(img, m, mpp, cfg)
     if inside is not None:
         m &= inside
     rows = np.flatnonzero(m.any(axis=1))
@@ -228,21 +234,29 @@ def count_region(
     mpp: float,
     cfg: AdequacyConfig,
     margin_px: float,
+    overlays: bool = True,
 ) -> int:
     """Cells of a region's largest group (``cfg.largest_group``; else of all its groups) from its
     high-power windows: nuclei inside the region's outline grown by ``margin_px`` level-0 px (the
     low-power outline is coarse). Neighbouring windows are counted as one
     mosaic: counted window by window, a nucleus cut by a window border was two, and a group cut by one was
-    two groups (on validation slides, 10 and 15 for groups of 9 and 14 cells)."""
+    two groups (on validation slides, 10 and 15 for groups of 9 and 14 cells). A count too small to keep
+    the region (``cfg.min_nuclei_per_group``) is made again with ``overlays`` (``overlay_nuclei``), and the
+    larger stands: before a region is dismissed as holding no cells, nuclei under colloid or blood are looked
+    for (the added pixels can join two nuclei into one, so the second count alone can be smaller)."""
     grown = poly.buffer(margin_px) if margin_px > 0 else poly
     rings = [np.asarray(g.exterior.coords) for g in getattr(grown, "geoms", [grown])]  # once per region
     joined = mosaic(images, boxes)
     if joined is not None:
         img, box = joined
-        return count_cells(img, mpp, cfg, _draw_mask(rings, box, img.shape[1], img.shape[0]))
-    # Windows too far apart to join: what lies in one does not touch what lies in another.
-    counts = [count_cells(img, mpp, cfg, _draw_mask(rings, b, img.shape[0])) for img, b in zip(images, boxes)]
-    return _region_count(np.asarray(counts, dtype=np.int64), cfg)
+        parts = [(img, _draw_mask(rings, box, img.shape[1], img.shape[0]))]
+    else:  # windows too far apart to join: what lies in one does not touch what lies in another
+        parts = [(img, _draw_mask(rings, b, img.shape[0])) for img, b in zip(images, boxes)]
+    n = _region_count(np.asarray([count_cells(img, mpp, cfg, inside) for img, inside in parts], np.int64), cfg)
+    if overlays and n < cfg.min_nuclei_per_group:
+        counts = [count_cells(img, mpp, cfg, inside, overlays=True) for img, inside in parts]
+        n = max(n, _region_count(np.asarray(counts, np.int64), cfg))
+    return n
 
 
 def scaled_count(n: int, k: int, n_planned: int) -> int:
