@@ -93,8 +93,10 @@ def untrained_runners(seed: int = 0, input_size: int = 128):
 def context(slide, models, cfg, labels=TBSRTC, cost=None):
     """The pass context of one run over ``slide`` with ``models`` (stage 1, stage 2) and ``cfg``."""
     from zoomgrade.cascade.context import PassContext
+    from zoomgrade.cascade.resolution import at_model_mpp
     from zoomgrade.types import CostRecord
 
+    cfg = at_model_mpp(cfg, models[0], models[1])  # as grade() does: 0 = the card's resolution
     return PassContext(
         slide, cfg, labels, models[0], models[1], models[1].card.input_size, cost=CostRecord() if cost is None else cost
     )

@@ -68,9 +68,9 @@ def test_stage1_reads_low_power_only_and_stage2_high_power_only(textured, any_mo
         regs = severity_order(regions_grid(), labels)
         size = any_models[1].card.input_size
         run_stage2(context(rec, any_models, cfg, labels, cost), regs)
-        assert rec.reads and {m for _, m in rec.reads} == {cfg.stage2.mpp}
+        assert rec.reads and {m for _, m in rec.reads} == {any_models[1].card.input_mpp}  # stage2.mpp 0: the card's
     st = cost.stages["stage2_read"]
-    assert st.pixels == st.tiles * size * size == cost.pixels_at(cfg.stage2.mpp)
+    assert st.pixels == st.tiles * size * size == cost.pixels_at(any_models[1].card.input_mpp)
     assert cost.stages["stage2_infer"].model_items == st.tiles
 
 
@@ -105,7 +105,7 @@ def test_budget_leaves_the_least_severe_regions_to_stage1(textured, any_models, 
     k = skipped.index(True)
     assert all(skipped[k:])  # a tail of the queue: the least severe regions
     largest = max(len(d.job.windows.boxes) for d in out) * one
-    assert cost.pixels_at(cfg.stage2.mpp) <= cfg.budget.high_power_megapixels * 1e6 + largest
+    assert cost.pixels_at(any_models[1].card.input_mpp) <= cfg.budget.high_power_megapixels * 1e6 + largest
     g = stage1_grade(out[-1].job.region, labels, out[-1].job.order, cfg.fusion.prior_floor)
     assert g.decided_by == "stage1-budget" and g.fine_grade == "II" and g.stage2_probs is None
 
@@ -259,7 +259,7 @@ def test_exhaustive_hints_exactly_the_tiles_it_reads(textured, any_models, label
     with open_slide(textured) as s:
         rec = Hinting(s)
         run_exhaustive(context(rec, any_models, cfg, labels, cost))
-    high = [b for b in rec.read_boxes if b[1] == cfg.exhaustive.mpp]
+    high = [b for b in rec.read_boxes if b[1] == any_models[1].card.input_mpp]  # exhaustive.mpp 0: the card's
     # every tile once in the grading pass, as hinted; the cell count reads cell-group tiles again after it
     first, again = high[: len(rec.hinted)], high[len(rec.hinted) :]
     assert first and sorted(rec.hinted) == sorted(first)

@@ -88,7 +88,7 @@ def test_stage2_reads_by_locality_but_decides_in_severity_order(scattered, any_m
     assert [d.job.region.id for d in out] == [0, 1, 2, 3, 4, 5]
     first_y = [y for _, y in rec.reads]
     # the top three regions are all read before the bottom three, left to right
-    band = 2 * size * cfg.stage2.mpp / s.mpp
+    band = 2 * size * any_models[1].card.input_mpp / s.mpp  # stage2.mpp 0: the card's
     bands = [int((y + 100) // band) for y in first_y]
     assert bands == sorted(bands)
     top_x = [x for (x, y), b in zip(rec.reads, bands) if b == bands[0]]

@@ -86,7 +86,7 @@ def test_a_one_window_count_that_would_dismiss_counts_the_other_windows(synth_sl
     cfg = config_from_dict({})
     with open_slide(path) as slide:
         ctx = context(slide, shipped_models, cfg)
-        side = int(round(ctx.window_px * cfg.stage2.mpp / slide.mpp))
+        side = int(round(ctx.window_px * ctx.cfg.stage2.mpp / slide.mpp))
         cx, cy = max(truth_groups(path), key=lambda a: a.geometry.area).geometry.centroid.coords[0]
         cells, glass = (int(cx) - side // 2, int(cy) - side // 2, side, side), (0, 0, side, side)
         region = dataclasses.replace(
@@ -128,7 +128,7 @@ def test_a_count_scaled_past_a_threshold_is_settled_only_while_the_category_is_o
     thresholds = (cfg.adequacy.adequate_count, cfg.slide_rule.min_cells)
     with open_slide(path) as slide:
         ctx = context(slide, shipped_models, cfg)
-        side = int(round(ctx.window_px * cfg.stage2.mpp / slide.mpp))
+        side = int(round(ctx.window_px * ctx.cfg.stage2.mpp / slide.mpp))
         glass = (0, 0, side, side)
 
         def count(window: tuple[int, int, int, int], recall_only: bool) -> tuple[int, Job, int]:
@@ -178,7 +178,7 @@ def test_every_region_says_where_its_count_comes_from(synth_slide, shipped_model
 
 
 def _planned(coarse, **stage2) -> Job:
-    cfg = config_from_dict({"stage2": stage2})
+    cfg = config_from_dict({"stage2": {"mpp": 0.5, **stage2}})  # a plan is made at a resolved mpp
     region = dataclasses.replace(make_region(0, coarse), polygon=box(0, 0, 512, 512))  # 2 x 2 windows of 256 px
     return plan_windows(Job(0, region), 0.25, cfg, 128, TBSRTC.coarse[-1])
 

@@ -93,3 +93,15 @@ def test_refuses_missing_or_broken_files(tmp_path):
     (tmp_path / "m.json").write_text(json.dumps(card.to_dict()))
     with pytest.raises(ModelCardError, match="unknown architecture"):
         load_model(path)
+
+
+def test_training_declares_one_octave_either_side_of_its_resolution():
+    """A card's ``mpp_range`` follows ``--mpp``: a stage 2 trained at 0.25 um/px does not declare slides
+    scanned at 1 um/px fit for it (the QC gate withholds a slide coarser than the range's upper end)."""
+    from zoomgrade.labels import TBSRTC
+    from zoomgrade.models import train_stage1, train_stage2
+    from zoomgrade.models.card import declared_mpp_range
+
+    assert declared_mpp_range(0.5) == (0.25, 1.0) and declared_mpp_range(8.0) == (4.0, 16.0)  # the shipped cards
+    assert train_stage2.make_card(train_stage2.Stage2TrainConfig(mpp=0.25), TBSRTC).mpp_range == (0.125, 0.5)
+    assert train_stage1.make_card(train_stage1.Stage1TrainConfig(mpp=4.0), TBSRTC).mpp_range == (2.0, 8.0)

@@ -130,19 +130,44 @@ def test_models_check_refuses_with_one_line(tmp_path, what):
 def test_a_stage2_model_run_outside_its_resolution_is_said_in_the_warnings():
     from types import SimpleNamespace
 
-    from zoomgrade.cascade.config import GradeConfig
+    from zoomgrade.cascade.config import config_from_dict
     from zoomgrade.cascade.prepare import slide_warnings
 
     slide = SimpleNamespace(mpp_source="file", mpp=0.25)
+    half = config_from_dict({"stage2": {"mpp": 0.5}, "exhaustive": {"mpp": 0.5}})  # set, not the card's
     card = SimpleNamespace(input_mpp=1.0, mpp_range=None)
-    w = slide_warnings(slide, GradeConfig(), SimpleNamespace(card=card))
+    w = slide_warnings(slide, half, SimpleNamespace(card=card))
     assert any("stage2.mpp 0.5 um/px is outside the stage-2 model's 1-1 um/px" in x for x in w)
     card = SimpleNamespace(input_mpp=0.5, mpp_range=(0.25, 1.0))
-    assert slide_warnings(slide, GradeConfig(), SimpleNamespace(card=card)) == []
+    assert slide_warnings(slide, half, SimpleNamespace(card=card)) == []
     # within the range its training code declares, but not where it was trained (zoomgrade train --mpp 1)
     card = SimpleNamespace(input_mpp=1.0, mpp_range=(0.25, 1.0))
-    w = slide_warnings(slide, GradeConfig(), SimpleNamespace(card=card))
+    w = slide_warnings(slide, half, SimpleNamespace(card=card))
     assert sum("is not the stage-2 model's 1 um/px, where it was trained" in x for x in w) == 2  # stage 2, exhaustive
+
+
+def test_stage2_and_the_baseline_read_at_their_cards_resolution(tmp_path, synth_slide):
+    """``stage2.mpp`` and ``exhaustive.mpp`` 0 (the defaults) read at the stage-2 card's ``input_mpp``: a
+    model folder's stage 2 trained at 1 um/px is run at 1 by stage 2, the fallback and the baseline."""
+    from zoomgrade.cascade import grade_modes
+    from zoomgrade.cascade.config import default_config
+
+    assert default_config().stage2.mpp == default_config().exhaustive.mpp == 0.0
+    for f in WEIGHTS_DIR.iterdir():
+        if f.name.startswith(("stage1.", "stage2.")):
+            shutil.copy(f, tmp_path / f.name)
+    card = json.loads((tmp_path / "stage2.json").read_text())
+    card["input_mpp"], card["mpp_range"] = 1.0, [0.5, 2.0]
+    (tmp_path / "stage2.json").write_text(json.dumps(card))
+    slide = synth_slide("V")
+    casc, exh = grade_modes(slide, cascade=True, exhaustive=True, models=load_model_folder(tmp_path))
+    assert casc is not None and exh is not None
+    for res, key in ((casc, "stage2"), (exh, "exhaustive")):
+        assert res.config[key]["mpp"] == 1.0
+        assert res.cost.pixels_at(1.0) > 0 and res.cost.pixels_at(0.5) == 0
+        assert not any(".mpp" in w for w in res.warnings)
+    shipped, _ = grade_modes(slide)
+    assert shipped is not None and shipped.config["stage2"]["mpp"] == 0.5 and shipped.cost.pixels_at(0.5) > 0
 
 
 def test_models_check_says_whether_the_early_stop_was_measured_for_the_models(tmp_path):

@@ -10,6 +10,7 @@ mask and inside the planned tiles, the worst single group's tile coverage, and t
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -93,7 +94,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=5000)
     ap.add_argument("--size-mm", nargs=2, type=float, default=(4.0, 4.0))
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/maskcov"), help="generated slides are kept here")
-    ap.add_argument("--tile-px", type=int, default=128, help="exhaustive tile side at exhaustive.mpp")
+    ap.add_argument("--tile-px", type=int, default=128, help="exhaustive tile side at --mpp")
+    ap.add_argument("--mpp", type=float, default=0.5, help="exhaustive.mpp (the shipped stage 2's input_mpp)")
     ap.add_argument("--min-cells", type=int, default=10)
     ap.add_argument("--json", type=Path, help="also write the rows here (JSON lines)")
     args = ap.parse_args(argv)
@@ -108,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
             if not p.exists() or not p.with_suffix(".geojson").exists():
                 write_slide(p, cat, stain, tuple(args.size_mm), seed)
             slides.append(p)
-    ex = default_config().exhaustive
+    ex = dataclasses.replace(default_config().exhaustive, mpp=args.mpp)
     rows = [measure(p, ex, args.tile_px, args.min_cells) for p in slides]
     print(f"{'slide':28s} {'groups':>6s} {'mask%':>6s} {'cov_mask':>8s} {'cov_tile':>8s} {'worst':>6s} {'hp_Mpx':>7s}")
     for r in rows:

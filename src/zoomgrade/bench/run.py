@@ -198,6 +198,7 @@ def run_bench(opts: BenchOptions, log: Log = lambda m: print(m, file=sys.stderr,
 
     from ..cascade import load_config
     from ..cascade.grade import window_size
+    from ..cascade.resolution import at_model_mpp
     from .report import write_reports
     from .summary import summarise
 
@@ -208,6 +209,7 @@ def run_bench(opts: BenchOptions, log: Log = lambda m: print(m, file=sys.stderr,
     torch.set_num_threads(threads)
     paths = prepare_slides(opts, log)
     models = load_models(opts.weights)
+    cfg = at_model_mpp(cfg, *models)  # what the graders read at, as grade() resolves it
     window_px = window_size(models[1], cfg.stage2.window_px)
     warm = warm_up(models[0], models[1], window_px, cfg.stage2.batch_size)
     all_groups = [g for p in paths for g in ab.truth_groups(p)]

@@ -37,7 +37,7 @@ class Stage1Config:
 @dataclass
 class Stage2Config:
     __pydantic_config__: ClassVar[ConfigDict] = _FORBID
-    mpp: ct.Mpp = 0.5  # high-power resolution regions are re-read at (um/px)
+    mpp: ct.MppOrCard = 0.0  # high-power resolution regions are re-read at (um/px); 0 = the stage-2 card's
     window_px: ct.SizePx = 0  # window side at `mpp`; 0 = the stage-2 model card's input size
     batch_size: ct.BatchSize = 32  # windows per forward pass
     prefetch_regions: ct.Depth = 4  # regions read ahead by the reader threads (bounded queue)
@@ -157,7 +157,7 @@ class BudgetConfig:
 @dataclass
 class ExhaustiveConfig:
     __pydantic_config__: ClassVar[ConfigDict] = _FORBID
-    mpp: ct.Mpp = 0.5  # tiles are read at this resolution (same stage-2 model)
+    mpp: ct.MppOrCard = 0.0  # tiles are read at this resolution (um/px); 0 = the stage-2 card's input_mpp
     tile_px: ct.SizePx = 0  # 0 = the model card's input size
     mask_mpp: ct.Mpp = 8.0  # tissue mask resolution
     min_tissue_fraction: ct.Fraction = 0.05  # tiles with less mask coverage are skipped

@@ -201,7 +201,7 @@ def grade_modes(
     s1, s2, labels = models_and_labels(models, cfg, need_stage1=cascade, resolve=resolve_models)
     cfg = config_for_labels(cfg, labels, str(config) if isinstance(config, (str, Path)) else "config")
     cfg = from_models(cfg, s1, s2, labels)  # the early stop's measured tables, where the config leaves them
-    cfg = at_model_mpp(cfg, s1)  # stage 1's resolution, where the config leaves it to the card
+    cfg = at_model_mpp(cfg, s1, s2)  # the resolutions the config leaves to the model cards
     rss = PeakRss()
     t_start = time.perf_counter()
     own = isinstance(path_or_slide, (str, Path))

@@ -13,7 +13,7 @@ from .._version import __version__
 from ..errors import ModelCardError
 from .config import GradeConfig, resolve_config
 from .context import SlideLike, Stage1Model, Stage2Model
-from .stage1 import low_power_mpp
+from .resolution import at_model_mpp
 
 ConfigLike = GradeConfig | str | Path | dict[str, Any] | None
 
@@ -64,15 +64,6 @@ def versions(s1: Any, s2: Any) -> dict[str, str]:
         if card is not None:
             v[name] = f"{card.name} {card.version}"
     return v
-
-
-def at_model_mpp(cfg: GradeConfig, s1: Any) -> GradeConfig:
-    """``cfg`` with ``stage1.mpp`` 0 replaced by the stage-1 card's ``input_mpp`` (left at 0 without a
-    stage 1: a pass that does not run it), so the result's config says what was read."""
-    if s1 is None:
-        return cfg
-    mpp = low_power_mpp(cfg.stage1.mpp, s1)
-    return cfg if mpp == cfg.stage1.mpp else dataclasses.replace(cfg, stage1=dataclasses.replace(cfg.stage1, mpp=mpp))
 
 
 def _not_at(mpp: float, model_mpp: float) -> bool:

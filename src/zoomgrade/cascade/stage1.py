@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import ModelCardError
 from ..models.regions import maps_to_regions
 from ..types import Region
 from .context import PassContext
+from .resolution import low_power_mpp
 
 #: Smallest image handed to stage 1: tiny slides (16 px at 40x is one low-power pixel) are padded with
 #: white glass so the network's strides and attention always have something to work on.
@@ -31,18 +31,6 @@ def pad_white(img: NDArray[np.uint8], min_side: int) -> NDArray[np.uint8]:
     if not (ph or pw):
         return img
     return np.pad(img, ((0, ph), (0, pw), (0, 0)), constant_values=255)
-
-
-def low_power_mpp(config_mpp: float, model: Any) -> float:
-    """The resolution stage 1 reads at: ``config_mpp`` (``stage1.mpp``), or where that is 0 the stage-1
-    model card's ``input_mpp``. A model folder's stage 1 may be trained at another resolution than the
-    shipped one, and its domain gate and early-stop record hold at that one only."""
-    if config_mpp > 0:
-        return float(config_mpp)
-    card = getattr(model, "card", None)
-    if card is None or not card.input_mpp:
-        raise ModelCardError("stage1.mpp is 0 (the model card's), but the stage-1 model has no card with input_mpp")
-    return float(card.input_mpp)
 
 
 def run_stage1(ctx: PassContext) -> Stage1Output:

@@ -24,6 +24,15 @@ from .stage1 import Stage1Config, Stage1Net
 from .stage2 import Stage2Config, Stage2Net
 
 CARD_FORMAT = 1
+
+
+def declared_mpp_range(input_mpp: float) -> tuple[float, float]:
+    """The ``mpp_range`` the training code writes into a card: one octave either side of the resolution the
+    model was trained at (the shipped cards: 4-16 um/px for stage 1 at 8, 0.25-1 for stage 2 at 0.5).
+    Declared, not measured; the QC gate withholds a slide coarser than its upper end (``qc/resolution.py``)."""
+    return (input_mpp / 2, input_mpp * 2)
+
+
 #: ``architecture`` of a stage-2 model that is only an ONNX file (any classifier; docs/your-own-model.md)
 ONNX_ONLY = "onnx"
 ARCHITECTURES: dict[str, tuple[type[nn.Module], Any]] = {

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from .._version import __version__
 from ..labels import TBSRTC, LabelSet, label_set_to_dict
 from .augment import augment_images, random_dihedral
-from .card import ModelCard, save_model
+from .card import ModelCard, declared_mpp_range, save_model
 from .datasets import Stage1Slide, stage1_slide
 from .domain_fit import card_domain
 from .evaluate import stage1_scores
@@ -117,7 +117,7 @@ def make_card(cfg: Stage1TrainConfig, labels: LabelSet) -> ModelCard:
         input_size=None,
         label_set=labels.name,
         labels=list(labels.coarse),
-        mpp_range=(4.0, 16.0),
+        mpp_range=declared_mpp_range(cfg.mpp),
         label_definition=label_set_to_dict(labels),
         description="Low-power whole-slide network: per-position cell-group probability and coarse grade.",
     )

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from .._version import __version__
 from ..labels import TBSRTC, LabelSet, label_set_to_dict
 from .augment import augment_images, random_dihedral
-from .card import ModelCard, save_model
+from .card import ModelCard, declared_mpp_range, save_model
 from .datasets import stage2_crops
 from .runners import Stage2Runner
 from .stage2 import PLAIN, Stage2Config, Stage2Net
@@ -82,7 +82,7 @@ def make_card(cfg: Stage2TrainConfig, labels: LabelSet) -> ModelCard:
         input_size=cfg.size,
         label_set=labels.name,
         labels=[*labels.fine, "none"],
-        mpp_range=(0.25, 1.0),
+        mpp_range=declared_mpp_range(cfg.mpp),
         label_definition=label_set_to_dict(labels),
         description="High-power feature-pyramid patch classifier: fine grade, or 'none' (no follicular cells).",
     )
