@@ -26,6 +26,9 @@ def test_fit_stop_writes_the_record_that_check_then_reports(tmp_path, folder, sy
     slides.mkdir()
     for cat in ("II", "VI"):
         shutil.copy(synth_slide(cat), slides)
+    vi = synth_slide("VI")  # its truth file beside it: the record names the seed that makes it again
+    shutil.copy(vi.with_suffix(".truth.json"), slides)
+    seed = json.loads(vi.with_suffix(".truth.json").read_text())["seed"]
     (slides / "broken.svs").write_bytes(b"not a slide")
     (slides / "skin.svs").symlink_to(real / "CMU-1-small-region.svs")  # H&E skin: outside the models' domain
     weights = (folder / "stage1.safetensors").read_bytes()
@@ -44,6 +47,7 @@ def test_fit_stop_writes_the_record_that_check_then_reports(tmp_path, folder, sy
     assert rec["measured_on"].startswith("2 validation slides") and rec["measured_on"].endswith(
         "zoomgrade models fit-stop"
     )
+    assert f"seed {seed} at " in rec["measured_on"] and "1 slides of a folder" in rec["measured_on"]
     assert rec["stage2_files"] == json.loads((folder / "stage2.json").read_text())["files"]
     assert (folder / "stage1.safetensors").read_bytes() == weights
     kept = json.loads((tmp_path / "c.json").read_text())

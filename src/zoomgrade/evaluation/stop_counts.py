@@ -5,6 +5,7 @@ cascade/undergrade.py). Fitting them is ``stop_fit``."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,20 @@ def count_slide(path: Any, models: Any, labels: LabelSet, cfg: Any = None) -> Ro
     return {"counts": slide_counts(result, labels), "undergrade": undergrade_counts(result, labels, cfg.slide_rule)}
 
 
+def generated_origin(path: Path) -> Row:
+    """``seed`` and ``size_mm`` of a slide the project's generator wrote (from its truth file beside it), else
+    nothing: a record measured on generated slides then names the seeds that make them again."""
+    from ..synth.truth import truth_paths
+
+    try:
+        truth = json.loads(truth_paths(path)[1].read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(truth, dict) or "seed" not in truth or not truth.get("size_mm"):
+        return {}
+    return {"seed": int(truth["seed"]), "size_mm": [float(v) for v in truth["size_mm"]]}
+
+
 def show(name: str, row: Row) -> str:
     """One line of a row's counts: severe / regions per coarse grade, and the under-grade hits."""
     shown = [f"{c} {k}/{m}" for c, (m, k) in row["counts"].items()]
@@ -94,7 +109,7 @@ def count_folder(folder: str | Path, models: Any, labels: LabelSet, say: Callabl
     rows = []
     for path in find_slides(Path(folder)):
         try:
-            rows.append({"slide": str(path), **count_slide(path, models, labels, cfg)})
+            rows.append({"slide": str(path), **generated_origin(path), **count_slide(path, models, labels, cfg)})
         except (ZoomgradeError, OSError) as err:
             say(f"{path}: left out ({err})")
             continue
@@ -102,4 +117,13 @@ def count_folder(folder: str | Path, models: Any, labels: LabelSet, say: Callabl
     return rows
 
 
-__all__ = ["Row", "count_folder", "count_slide", "read_all_config", "show", "slide_counts", "undergrade_counts"]
+__all__ = [
+    "Row",
+    "count_folder",
+    "count_slide",
+    "generated_origin",
+    "read_all_config",
+    "show",
+    "slide_counts",
+    "undergrade_counts",
+]
