@@ -25,7 +25,7 @@ from scipy import ndimage
 from shapely.geometry import Polygon
 
 from .config import AdequacyConfig
-from .overlay_nuclei import under_overlay
+from .overlay_nuclei import nuclear_test, under_overlay
 
 _CROSS = ndimage.generate_binary_structure(2, 1)  # 4-connectivity, ndimage's default
 
@@ -49,8 +49,7 @@ def nuclear_mask(img: np.ndarray, cfg: AdequacyConfig) -> np.ndarray:
     f = img.astype(np.int16)
     s_max, k = _integer_thresholds(float(cfg.nuclear_grey_max), float(cfg.nuclear_blue_margin))
     if img.dtype != np.uint8 or k is None:
-        grey = f.sum(axis=-1) / 3.0
-        return np.asarray((grey < cfg.nuclear_grey_max) & (f[..., 2] > f[..., 0] + cfg.nuclear_blue_margin))
+        return nuclear_test(f, cfg)
     s = f[..., 0] + f[..., 1]
     s += f[..., 2]
     d = f[..., 2] - f[..., 0]

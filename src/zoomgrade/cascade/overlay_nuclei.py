@@ -23,6 +23,15 @@ from .config import AdequacyConfig
 BLOCK_UM = 4.0
 
 
+def nuclear_test(px: np.ndarray, cfg: AdequacyConfig) -> np.ndarray:
+    """The nuclear test on pixels (..., 3) of any numeric type: dark (mean RGB < ``nuclear_grey_max``) and
+    blue-dominant (blue > red + ``nuclear_blue_margin``). ``cellcount.nuclear_mask`` applies it to a window
+    (on uint8 as the equivalent integer test), and ``under_overlay`` to pixels seen against their surroundings."""
+    return np.asarray(
+        (px.sum(axis=-1) / 3.0 < cfg.nuclear_grey_max) & (px[..., 2] > px[..., 0] + cfg.nuclear_blue_margin)
+    )
+
+
 def surroundings(img: np.ndarray, block: int) -> np.ndarray:
     """Each channel's brightest value over each ``block`` px square and its 8 neighbours: (h/block, w/block, 3),
     the image padded at its far edges to whole blocks."""
@@ -56,7 +65,6 @@ def under_overlay(img: np.ndarray, plain: np.ndarray, mpp: float, cfg: AdequacyC
     yy, xx = np.divmod(idx, w)
     light = env[yy // block, xx // block].astype(np.float32)
     seen = np.minimum(img.reshape(-1, 3)[idx].astype(np.float32) * (255.0 / np.maximum(light, 1.0)), 255.0)
-    ok = (seen.sum(axis=1) / 3.0 < cfg.nuclear_grey_max) & (seen[:, 2] > seen[:, 0] + cfg.nuclear_blue_margin)
     out = plain.copy()
-    out.ravel()[idx[ok]] = True
+    out.ravel()[idx[nuclear_test(seen, cfg)]] = True
     return out
