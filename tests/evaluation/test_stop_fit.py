@@ -114,3 +114,22 @@ def test_a_grade_is_fitted_from_enough_slides_only():
     assert set(rec["undergrade"]) == {"benign"}
     assert too_few_slides(rows) == {"suspicious_follicular": MIN_SLIDES - 1}
     assert set(card_record(rows[:-1], {})["recall_prior"]) == set()  # one slide fewer: benign too
+
+
+def test_a_generated_slides_origin_comes_from_its_truth_file_and_anything_else_is_a_folders_slide(tmp_path):
+    """A malformed or missing truth file leaves the slide in the fit as one of a folder: never an error."""
+    from zoomgrade.evaluation.stop_counts import generated_origin
+
+    texts = {
+        "good": '{"seed": 60100, "size_mm": [20, 20]}',
+        "seed-text": '{"seed": "abc", "size_mm": [4, 4]}',
+        "size-number": '{"seed": 5, "size_mm": 4}',
+        "size-empty": '{"seed": 5, "size_mm": []}',
+        "list": "[1, 2]",
+        "not-json": "not json",
+    }
+    for name, text in texts.items():
+        (tmp_path / f"{name}.truth.json").write_text(text)
+    assert generated_origin(tmp_path / "good.svs") == {"seed": 60100, "size_mm": [20.0, 20.0]}
+    for name in [*list(texts)[1:], "missing"]:
+        assert generated_origin(tmp_path / f"{name}.svs") == {}, name

@@ -86,11 +86,10 @@ def generated_origin(path: Path) -> Row:
 
     try:
         truth = json.loads(truth_paths(path)[1].read_text())
-    except (OSError, ValueError):
+        seed, size = int(truth["seed"]), [float(v) for v in truth["size_mm"]]
+    except (OSError, ValueError, TypeError, KeyError):  # none, or not the generator's: a folder's slide
         return {}
-    if not isinstance(truth, dict) or "seed" not in truth or not truth.get("size_mm"):
-        return {}
-    return {"seed": int(truth["seed"]), "size_mm": [float(v) for v in truth["size_mm"]]}
+    return {"seed": seed, "size_mm": size} if len(size) == 2 else {}
 
 
 def show(name: str, row: Row) -> str:
