@@ -82,3 +82,18 @@ def test_augmentations():
     t = x[:, :1] > 0.5
     xi, ti = random_dihedral(x, t.float())
     assert torch.equal(xi[:, :1] > 0.5, ti.bool())  # image and target move together
+
+
+def test_a_bad_truth_file_stops_the_listing_with_its_name(tmp_path, tiny_slides):
+    import shutil
+
+    import pytest
+
+    from zoomgrade.errors import ZoomgradeError
+
+    for p in sorted(tiny_slides.iterdir())[:3]:  # one slide with its annotations and truth
+        shutil.copy(p, tmp_path / p.name)
+    truth = next(tmp_path.glob("*.truth.json"))
+    truth.write_text("{")
+    with pytest.raises(ZoomgradeError, match=str(truth)):
+        find_slides(tmp_path)

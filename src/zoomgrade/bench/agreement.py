@@ -74,11 +74,13 @@ def slide_in(
 ) -> tuple[Path, dict[str, Any], float]:
     """One planned slide in ``workdir``, reused when it is there with its truth, else generated:
     (path, truth, seconds spent generating)."""
-    from ..synth import truth_paths, write_slide
+    from ..synth import write_slide
+    from ..synth.truth import read_truth
 
     path = workdir / f"agree-{seed}-{category}-{stain}-{size_mm[0]:g}x{size_mm[1]:g}mm.svs"
-    if path.exists() and truth_paths(path)[1].exists():
-        return path, json.loads(truth_paths(path)[1].read_text()), 0.0
+    truth = read_truth(path) if path.exists() else None
+    if truth is not None:
+        return path, truth, 0.0
     t0 = time.perf_counter()
     truth = write_slide(path, category, stain, size_mm, seed)
     return path, truth, time.perf_counter() - t0

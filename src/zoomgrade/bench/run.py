@@ -10,7 +10,6 @@ Peak memory per mode comes from a fresh interpreter grading the first slide in t
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
@@ -21,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ZoomgradeError
 from ..labels import TBSRTC  # the synthetic slides' truth is in the generator's label set
 from ..types import Mode
 from . import ablation as ab
@@ -123,9 +123,12 @@ def bench_slide(
     log: Log,
 ) -> tuple[dict[str, Any], dict[str, ab.ModeScore]]:
     from ..slide import open_slide
-    from ..synth import truth_paths
+    from ..synth.truth import read_truth
 
-    truth = json.loads(truth_paths(path)[1].read_text())
+    truth = read_truth(path)
+    truth_cat = None if truth is None else truth.get("category")
+    if truth is None or truth_cat not in TBSRTC.category_names:
+        raise ZoomgradeError(f"{path}: no truth file beside it with a TBSRTC category (OUT.truth.json)")
     groups = ab.truth_groups(path)
     labels = TBSRTC
     order: tuple[Mode, Mode] = ("cascade", "exhaustive") if index % 2 == 0 else ("exhaustive", "cascade")
@@ -144,7 +147,7 @@ def bench_slide(
             grades = ab.low_power_grades(s1_regions, mapping, labels)
             scores[f"lowpower_{name}"] = sc = ab.score_regions(groups, grades, labels)
             cat = ab.ablation_category(slide, grades, cfg, labels)
-            abl[name] = {"category": cat, "correct": cat == truth["category"], **sc.to_dict(labels)}
+            abl[name] = {"category": cat, "correct": cat == truth_cat, **sc.to_dict(labels)}
     assert c.reads is not None
     floor = measure_floor(
         path,
@@ -161,7 +164,7 @@ def bench_slide(
     rec = {
         "slide": path.name,
         "path": str(path),
-        "truth_category": truth.get("category"),
+        "truth_category": truth_cat,
         "seed": truth.get("seed"),
         "stain": truth.get("stain"),
         "size_mm": truth.get("size_mm"),
@@ -169,10 +172,8 @@ def bench_slide(
         "height": c.result.slide.height,
         "n_truth_groups": len(groups),
         "first_mode": order[0],
-        "cascade": mode_record(c, CASCADE_STAGES, truth.get("category"), scores["cascade"], hp),
-        "exhaustive": mode_record(
-            e, EXHAUSTIVE_STAGES, truth.get("category"), scores["exhaustive"], cfg.exhaustive.mpp
-        ),
+        "cascade": mode_record(c, CASCADE_STAGES, truth_cat, scores["cascade"], hp),
+        "exhaustive": mode_record(e, EXHAUSTIVE_STAGES, truth_cat, scores["exhaustive"], cfg.exhaustive.mpp),
         "floor": floor.to_dict(),
         "ablation": abl,
         "tile_decodes": None if tiles is None else tiles.to_dict(),

@@ -5,7 +5,6 @@ cascade/undergrade.py). Fitting them is ``stop_fit``."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -82,12 +81,14 @@ def count_slide(path: Any, models: Any, labels: LabelSet, cfg: Any = None) -> Ro
 def generated_origin(path: Path) -> Row:
     """``seed`` and ``size_mm`` of a slide the project's generator wrote (from its truth file beside it), else
     nothing: a record measured on generated slides then names the seeds that make them again."""
-    from ..synth.truth import truth_paths
+    from ..synth.truth import read_truth
 
     try:
-        truth = json.loads(truth_paths(path)[1].read_text())
+        truth = read_truth(path)
+        if truth is None:
+            return {}
         seed, size = int(truth["seed"]), [float(v) for v in truth["size_mm"]]
-    except (OSError, ValueError, TypeError, KeyError):  # none, or not the generator's: a folder's slide
+    except (ZoomgradeError, ValueError, TypeError, KeyError):  # not the generator's: a folder's slide
         return {}
     return {"seed": seed, "size_mm": size} if len(size) == 2 else {}
 

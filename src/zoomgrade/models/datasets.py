@@ -7,7 +7,6 @@ group labelled with its fine grade, plus "none" crops away from every group (gla
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,12 +72,13 @@ def named_items(items: list[SlideItem], labels: LabelSet, names: dict[str, str] 
 
 
 def _truth(slide: Path) -> tuple[int | None, str | None]:
-    """Seed and category of a synthetic slide (its ``.truth.json``), or (None, None)."""
-    truth = slide.with_name(slide.stem + ".truth.json")
-    if not truth.exists():
-        return None, None
-    t = json.loads(truth.read_text())
-    return t.get("seed"), t.get("category")
+    """Seed and category of a synthetic slide (its ``.truth.json``), or (None, None); an unreadable truth
+    file stops the run with one line naming it, as any bad input does."""
+    from ..synth.truth import read_truth
+
+    t = read_truth(slide) or {}
+    seed, category = t.get("seed"), t.get("category")
+    return (seed if isinstance(seed, int) else None), (category if isinstance(category, str) else None)
 
 
 def _manifest_items(path: Path) -> list[SlideItem]:

@@ -10,6 +10,7 @@ from shapely.geometry import box
 
 from ..annotations import feature_collection, qupath_feature
 from ..atomic import atomic_write_text
+from ..errors import ZoomgradeError
 from ..labels import TBSRTC
 from . import composition as comp
 from .scene import Scene
@@ -20,6 +21,26 @@ def truth_paths(slide_path: str | Path) -> tuple[Path, Path]:
     p = Path(slide_path)
     stem = p.with_suffix("") if p.suffix else p
     return stem.with_name(stem.name + ".geojson"), stem.with_name(stem.name + ".truth.json")
+
+
+def read_truth(slide_path: str | Path) -> dict[str, Any] | None:
+    """The truth record beside a slide (``truth_record``'s layout), or None when it has none. A truth file
+    that cannot be read or is not a JSON object raises ``ZoomgradeError`` naming it and the cause: a caller
+    that can go on without truth catches it."""
+    path = truth_paths(slide_path)[1]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ZoomgradeError(f"{path}: cannot read the truth file ({err})") from err
+    try:
+        data = json.loads(text)
+    except ValueError as err:
+        raise ZoomgradeError(f"{path}: not JSON ({err})") from err
+    if not isinstance(data, dict):
+        raise ZoomgradeError(f"{path}: a truth file holds one JSON object, found {type(data).__name__}")
+    return data
 
 
 def truth_record(
