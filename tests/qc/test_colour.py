@@ -58,3 +58,19 @@ def test_likelihood_matches_a_single_gaussian():
     mix = {"weights": [1.0], "means": [[0.0, 0.1]], "covariances": [cov]}
     assert np.allclose(neg_log_likelihood(mix, x), -multivariate_normal([0.0, 0.1], cov).logpdf(x))
     assert hue_plane(np.full((32, 32, 3), 243, np.uint8)).shape == (0, 2)
+
+
+def test_a_record_is_read_at_the_density_it_was_fitted_at():
+    from zoomgrade.models.colour import FIRST_HUE_OD, HUE_OD
+
+    rng = np.random.default_rng(3)
+    green = ((1.37, 1.44, 0.73), (0.45, 0.27, 0.35))
+    ref = fit_colour_reference(_family(rng, *green, 3), [])
+    assert ref["hue_od"] == HUE_OD
+    img = _family(rng, *green, 1)[0]
+    assert len(hue_plane(img, FIRST_HUE_OD)) > len(hue_plane(img)) > 0  # the faint material no longer counts
+    at = {od: check_colour(img, {**ref, "hue_od": od}).value for od in (FIRST_HUE_OD, HUE_OD)}
+    assert at[FIRST_HUE_OD] != at[HUE_OD]
+    # a record from before hue_od was recorded was fitted at the first density, and is read so
+    legacy = {k: v for k, v in ref.items() if k != "hue_od"}
+    assert check_colour(img, legacy).value == at[FIRST_HUE_OD]

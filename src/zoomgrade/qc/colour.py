@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..models.colour import HUE_OD, MIN_HUE_PIXELS, QUANTILE, hue_plane, neg_log_likelihood
+from ..models.colour import FIRST_HUE_OD, MIN_HUE_PIXELS, QUANTILE, hue_plane, neg_log_likelihood
 from ..models.colour import fit_colour_reference as fit_colour_reference
 from .record import QcRecord
 
@@ -15,7 +15,7 @@ def check_colour(thumb: np.ndarray, reference: dict | None) -> QcRecord | None:
     """The colour record's verdict; None when the card records no colour (cards fitted before this check)."""
     if not reference or not reference.get("mixture"):
         return None
-    x = hue_plane(thumb, float(reference.get("hue_od", HUE_OD)))  # as the card was fitted
+    x = hue_plane(thumb, float(reference.get("hue_od", FIRST_HUE_OD)))  # as the card was fitted
     if len(x) < MIN_HUE_PIXELS:  # the stain check reports an unstained or empty slide
         return QcRecord(
             "colour",
