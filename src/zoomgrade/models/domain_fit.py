@@ -52,12 +52,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("card", type=Path, help="stage-1 model card (.json) beside its weights")
     ap.add_argument("--slides", type=Path, required=True, help="folder holding the slides the card lists")
+    ap.add_argument(
+        "--colour-only",
+        action="store_true",
+        help="refit only the colour record (the feature and stain records stay as they are)",
+    )
     a = ap.parse_args(argv)
     card = read_card(a.card)
     data = card.training.get("data", {})
     split = {k: [a.slides / n for n in data.get(k, []) if (a.slides / n).exists()] for k in ("train", "val")}
     if not split["train"] or not split["val"]:
         raise SystemExit(f"{a.slides}: none of the card's train or val slides are there")
+    if a.colour_only:
+        return _colour_only(card, a.card, a.slides, split)
     model, card = load_model(a.card)
     runner = Stage1Runner(model, card, device="cpu")
     imgs = {k: [_thumb(p, card.input_mpp) for p in v] for k, v in split.items()}
@@ -76,6 +83,26 @@ def main(argv: list[str] | None = None) -> int:
         f"{card.domain['stain'].get('threshold_deg', float('nan')):.1f} deg, colour threshold "
         f"{card.domain['colour'].get('threshold', float('nan')):.2f}"
     )
+    return 0
+
+
+def _colour_only(card: Any, card_path: Path, slides: Path, split: dict[str, list[Path]]) -> int:
+    """Refit the card's colour record alone, from the slides its training split lists (no model is run)."""
+    from .card import paths_for, write_card
+
+    imgs = {k: [_thumb(p, card.input_mpp) for p in v] for k, v in split.items()}
+    colour = fit_colour_reference(imgs["train"], imgs["val"])
+    if not colour:
+        raise SystemExit(f"{slides}: too few slides with stained material to fit a colour record")
+    colour["fitted_on"] = {
+        "train": [p.name for p in split["train"]],
+        "val": [p.name for p in split["val"]],
+        "command": f"python -m zoomgrade.models.domain_fit --colour-only --slides {slides.name} {card_path.name}",
+    }
+    card.domain = {**(card.domain or {}), "colour": colour}
+    _, cpath = paths_for(card_path)
+    write_card(card, cpath)
+    print(f"{cpath}: colour record from {colour['n_slides']} slides; threshold {colour['threshold']:.2f}")
     return 0
 
 
