@@ -51,3 +51,16 @@ def test_a_folder_without_the_listed_slides_is_refused(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(SystemExit, match="none of the card's train or val slides"):
         main([str(path), "--slides", str(tmp_path / "empty"), "--colour-only"])
+
+
+def test_a_listed_slide_that_cannot_be_read_is_named_in_one_line(tmp_path, synth_slide):
+    slides = tmp_path / "slides"
+    slides.mkdir()
+    good = synth_slide("II")
+    shutil.copy(good, slides / good.name)
+    (slides / "broken.svs").write_bytes(b"not a slide")
+    path, before = _card_listing(tmp_path, [good.name, "broken.svs"])
+    with pytest.raises(SystemExit, match=r"broken\.svs") as err:
+        main([str(path), "--slides", str(slides), "--colour-only"])
+    assert "\n" not in str(err.value)
+    assert json.loads(path.read_text()) == before  # the card is left as it was

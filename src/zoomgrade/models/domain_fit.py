@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ZoomgradeError
 from .colour import fit_colour_reference
 from .domain import fit_domain, slide_cells
 from .stain import fit_stain_reference
@@ -63,46 +64,38 @@ def main(argv: list[str] | None = None) -> int:
     split = {k: [a.slides / n for n in data.get(k, []) if (a.slides / n).exists()] for k in ("train", "val")}
     if not split["train"] or not split["val"]:
         raise SystemExit(f"{a.slides}: none of the card's train or val slides are there")
-    if a.colour_only:
-        return _colour_only(card, a.card, a.slides, split)
-    model, card = load_model(a.card)
-    runner = Stage1Runner(model, card, device="cpu")
-    imgs = {k: [_thumb(p, card.input_mpp) for p in v] for k, v in split.items()}
-    card.domain = card_domain(runner, imgs["train"], imgs["val"])
-    card.domain["fitted_on"] = {
+    runner = None
+    if not a.colour_only:
+        model, card = load_model(a.card)
+        runner = Stage1Runner(model, card, device="cpu")
+    try:
+        imgs = {k: [_thumb(p, card.input_mpp) for p in v] for k, v in split.items()}
+    except ZoomgradeError as err:  # a listed slide that cannot be read: one line naming it
+        raise SystemExit(str(err)) from None
+    flag = " --colour-only" if a.colour_only else ""
+    fitted_on = {
         "train": [p.name for p in split["train"]],
         "val": [p.name for p in split["val"]],
-        "command": f"python -m zoomgrade.models.domain_fit --slides {a.slides.name} {a.card.name}",
+        "command": f"python -m zoomgrade.models.domain_fit{flag} --slides {a.slides.name} {a.card.name}",
     }
+    if runner is None:  # the colour record alone, from the slides' thumbnails: no model is run
+        colour = fit_colour_reference(imgs["train"], imgs["val"])
+        if not colour:
+            raise SystemExit(f"{a.slides}: too few slides with stained material to fit a colour record")
+        card.domain = {**(card.domain or {}), "colour": {**colour, "fitted_on": fitted_on}}
+        done = f"colour record from {colour['n_slides']} slides; threshold {colour['threshold']:.2f}"
+    else:
+        card.domain = {**card_domain(runner, imgs["train"], imgs["val"]), "fitted_on": fitted_on}
+        f = card.domain["features"]
+        done = (
+            f"domain from {len(split['train'])} train / {len(split['val'])} val slides; cell threshold "
+            f"{f['cell_threshold']:.2f}, slide threshold {f['slide_threshold']:.2f}, stain threshold "
+            f"{card.domain['stain'].get('threshold_deg', float('nan')):.1f} deg, colour threshold "
+            f"{card.domain['colour'].get('threshold', float('nan')):.2f}"
+        )
     _, cpath = paths_for(a.card)
     write_card(card, cpath)
-    f = card.domain["features"]
-    print(
-        f"{cpath}: domain from {len(split['train'])} train / {len(split['val'])} val slides; cell threshold "
-        f"{f['cell_threshold']:.2f}, slide threshold {f['slide_threshold']:.2f}, stain threshold "
-        f"{card.domain['stain'].get('threshold_deg', float('nan')):.1f} deg, colour threshold "
-        f"{card.domain['colour'].get('threshold', float('nan')):.2f}"
-    )
-    return 0
-
-
-def _colour_only(card: Any, card_path: Path, slides: Path, split: dict[str, list[Path]]) -> int:
-    """Refit the card's colour record alone, from the slides its training split lists (no model is run)."""
-    from .card import paths_for, write_card
-
-    imgs = {k: [_thumb(p, card.input_mpp) for p in v] for k, v in split.items()}
-    colour = fit_colour_reference(imgs["train"], imgs["val"])
-    if not colour:
-        raise SystemExit(f"{slides}: too few slides with stained material to fit a colour record")
-    colour["fitted_on"] = {
-        "train": [p.name for p in split["train"]],
-        "val": [p.name for p in split["val"]],
-        "command": f"python -m zoomgrade.models.domain_fit --colour-only --slides {slides.name} {card_path.name}",
-    }
-    card.domain = {**(card.domain or {}), "colour": colour}
-    _, cpath = paths_for(card_path)
-    write_card(card, cpath)
-    print(f"{cpath}: colour record from {colour['n_slides']} slides; threshold {colour['threshold']:.2f}")
+    print(f"{cpath}: {done}")
     return 0
 
 
