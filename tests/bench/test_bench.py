@@ -137,23 +137,31 @@ def test_bench_cli_small_run(synth_slide, tmp_path: Path) -> None:
         "[stage1]\ngroup_threshold = 0.01\n[stage2]\nmax_windows_per_region = 4\n"
         "[exhaustive]\nmin_tissue_fraction = 0.5\n"
     )
-    res = CliRunner().invoke(
-        app,
-        [
-            "bench",
-            "--input",
-            str(slides),
-            "--weights",
-            str(weights),
-            "--out",
-            str(out),
-            "--config",
-            str(config),
-            "--threads",
-            "2",
-        ],
-        catch_exceptions=False,
-    )
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        res = CliRunner().invoke(
+            app,
+            [
+                "bench",
+                "--input",
+                str(slides),
+                "--weights",
+                str(weights),
+                "--out",
+                str(out),
+                "--config",
+                str(config),
+                "--threads",
+                "2",
+            ],
+            catch_exceptions=False,
+        )
+        assert torch.get_num_threads() == 1  # its two threads were for its run: the caller's are kept
+    finally:
+        torch.set_num_threads(before)
     assert res.exit_code == 0, res.output
     rec = json.loads((out / "bench.json").read_text())
     (s,) = rec["slides"]

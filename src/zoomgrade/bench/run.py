@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import ZoomgradeError
 from ..labels import TBSRTC  # the synthetic slides' truth is in the generator's label set
+from ..models.train_common import keeps_torch_state
 from ..types import Mode
 from . import ablation as ab
 from .floor import RecordingSlide, measure_floor, tile_decodes
@@ -192,6 +193,7 @@ def bench_slide(
 
 
 # -- the whole run -----------------------------------------------------------------------------------
+@keeps_torch_state  # its thread count is for its own run; the caller's stays
 def run_bench(opts: BenchOptions, log: Log = lambda m: print(m, file=sys.stderr, flush=True)) -> dict[str, Any]:
     """Run the benchmark; writes OUT/bench.json and OUT/bench.md after every slide (a stopped run keeps
     what it measured) and returns the final record."""
