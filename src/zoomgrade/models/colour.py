@@ -28,7 +28,7 @@ from .domain import glass_colour, step_for
 from .stain import SAMPLE_PIXELS
 
 N_COMPONENTS = 4  # a few materials (nuclei, cytoplasm, colloid, blood) at varying amounts
-QUANTILE = 0.90  # of the held-out reference pixels' negative log-likelihoods (as SLIDE_QUANTILE)
+QUANTILE = 0.90  # of the held-out reference pixels' negative log-likelihoods
 FIT_PIXELS = 20_000  # pixels the mixture is fitted on (an even sample over the slides)
 #: mean OD a pixel needs for its hue to count: the dense material (nuclei, thick cytoplasm), where the two
 #: smear stains differ, not the faint material (plasma, thin colloid) both stain alike nor the noisy hue of a

@@ -1,14 +1,20 @@
 """The domain a model was trained on, in the model's own feature space, and how far a slide is from it.
 
 Stage 1's stride-16 features (``Stage1Maps.features``, those entering its attention block: one vector per
-16 x 16 low-power px, 128 um at 8 um/px) are collected over the stained material of the training slides (glass excluded). A
-Gaussian with a Ledoit-Wolf shrinkage covariance (well conditioned with a few thousand samples in 64
-dimensions) describes them; a cell's score is its Mahalanobis distance to that Gaussian. The cell
-threshold is a high quantile (``CELL_QUANTILE``) of the distances of the *validation* slides' cells, so it
-is chosen on slides the statistics did not see. A region's score is the mean score of its material cells
-(out of domain beyond the cell threshold). A slide's score is the median distance of its material cells;
-it is out of domain when that median lies beyond the ``SLIDE_QUANTILE`` quantile of the validation cells'
-distances: when the typical piece of the slide is stranger than nearly all validation material.
+16 x 16 low-power px, 128 um at 8 um/px) are collected over the stained material of the training slides
+(glass excluded). A Gaussian with a Ledoit-Wolf shrinkage covariance (well conditioned with a few thousand
+samples in 64 dimensions) describes them; a cell's score is its Mahalanobis distance to that Gaussian. A
+slide's score is the median distance of its material cells; a region's, the mean distance of its material
+cells.
+
+The thresholds are the largest scores among *calibration* slides the Gaussian did not see (the validation
+slides of a training run, or a folder given to ``domain_fit --calibrate``): a slide is out of domain when its
+score exceeds every calibration slide's, a region when its score exceeds every calibration region's. For a
+slide exchangeable with n calibration slides that is a conformal bound: an in-domain slide is withheld with
+probability at most 1 / (n + 1). Why the largest and not only a quantile of pooled cells (the rule before,
+now a floor for few slides): slide medians differ from slide to slide far more than cells do within one
+(the two smear stains form two clusters), so a cell quantile only worked where the few validation slides
+happened to lie far out; measured in docs/quality-control.md.
 
 The result is stored in the stage-1 model card (``ModelCard.domain``) so any model trained with
 ``zoomgrade train`` carries its own domain.
@@ -25,10 +31,34 @@ import numpy as np
 SPACE = "stage1.c16"
 #: a feature cell is stained material when its mean optical density above the glass exceeds this
 MATERIAL_OD = 0.06
-#: quantile of the validation cells' distances taken as the cell threshold
-CELL_QUANTILE = 0.99
-#: quantile of the validation cells' distances that a slide's median distance may not exceed
+#: Floors under the thresholds, as quantiles of the calibration slides' pooled cell distances: with few
+#: calibration slides (a training run's validation split: one of five in tests/qc/test_gate_trained.py) the
+#: largest median is a tight bound (an in-domain slide lies beyond it with probability up to 1 / (n + 1)),
+#: and the cells' spread is then the wider. With the 41 validation slides the largest scores are far above
+#: them (docs/quality-control.md).
 SLIDE_QUANTILE = 0.90
+CELL_QUANTILE = 0.99
+#: the card's words for the thresholds' rule (``to_dict``)
+SLIDE_RULE = (
+    "the largest median distance among the calibration slides, or the 0.9 quantile of their cells' distances "
+    "if that is larger"
+)
+REGION_RULE = (
+    "the largest region score (mean distance of its material cells) among the calibration slides' stage-1 "
+    "regions (the largest cell distance where they hold none), or the 0.99 quantile of their cells' distances "
+    "if that is larger"
+)
+#: feature cells per stage-1 input px (``models.stage1_runner.FEATURE_STRIDE``)
+FEATURE_STRIDE = 16
+#: Torch and ONNX Runtime give features about 1e-7 apart (relative), so a score is compared with its
+#: threshold to this relative tolerance: the calibration slide that set a threshold must not fall beyond it
+#: when graded by the other engine.
+ROUNDING = 1e-6
+
+
+def within(score: float, threshold: float) -> bool:
+    """Whether a slide's or region's ``score`` is within ``threshold`` (in domain)."""
+    return bool(score <= threshold * (1.0 + ROUNDING))
 
 
 @dataclass
@@ -37,14 +67,16 @@ class DomainModel:
 
     mean: np.ndarray  # (C,)
     precision: np.ndarray  # (C, C), inverse of the shrunk covariance
-    cell_threshold: float  # Mahalanobis distance beyond which a cell is out of domain
+    cell_threshold: float  # a region's mean cell distance beyond which it is out of domain (the card's name)
     slide_threshold: float  # median cell distance beyond which a slide is out of domain
     n_train_cells: int = 0
     n_val_cells: int = 0
     n_train_slides: int = 0
     n_val_slides: int = 0
     shrinkage: float = 0.0
-    val_max_median: float = 0.0  # the largest median distance among the validation slides
+    val_max_median: float = 0.0  # the largest median distance among the calibration slides
+    n_val_regions: int = 0  # calibration regions the region threshold was drawn from
+    val_max_region: float = 0.0  # the largest region score among them (0: none)
     space: str = SPACE
 
     def distance(self, x: np.ndarray) -> np.ndarray:
@@ -61,17 +93,19 @@ class DomainModel:
             "mean": [float(v) for v in self.mean],
             "precision": [[float(v) for v in r] for r in self.precision],
             "cell_threshold": float(self.cell_threshold),
-            "cell_quantile": CELL_QUANTILE,
+            "region_rule": REGION_RULE,
             "slide_threshold": float(self.slide_threshold),
-            "slide_quantile": SLIDE_QUANTILE,
+            "slide_rule": SLIDE_RULE,
             "slide_score": "median distance of the material cells",
             "material_od": MATERIAL_OD,
             "n_train_cells": self.n_train_cells,
             "n_val_cells": self.n_val_cells,
             "n_train_slides": self.n_train_slides,
             "n_val_slides": self.n_val_slides,
+            "n_val_regions": self.n_val_regions,
             "shrinkage": float(self.shrinkage),
             "val_max_median": float(self.val_max_median),
+            "val_max_region": float(self.val_max_region),
         }
 
     @classmethod
@@ -90,6 +124,8 @@ class DomainModel:
             n_val_slides=int(d.get("n_val_slides", 0)),
             shrinkage=float(d.get("shrinkage", 0.0)),
             val_max_median=float(d.get("val_max_median", 0.0)),
+            n_val_regions=int(d.get("n_val_regions", 0)),
+            val_max_region=float(d.get("val_max_region", 0.0)),
         )
 
 
@@ -135,12 +171,37 @@ def slide_cells(features: np.ndarray, thumb: np.ndarray, stride: int = 16) -> tu
     return features[mask], mask
 
 
-def fit_domain(train: Iterable[np.ndarray], val: Iterable[np.ndarray]) -> DomainModel:
-    """Fit on the material-cell features of training slides (one (N_i, C) array per slide); choose the
-    thresholds on the validation slides' arrays."""
+@dataclass(frozen=True)
+class CalibrationSlide:
+    """What the thresholds are drawn from, for one slide: its material cells' features and, for each of its
+    stage-1 regions, the features of the cells its score averages (``region_features``)."""
+
+    cells: np.ndarray  # (N, C)
+    regions: tuple[np.ndarray, ...] = ()
+
+
+def box_cells(bbox: tuple[float, float, float, float], scale: float, shape: tuple[int, int]) -> tuple[slice, slice]:
+    """Feature-grid rows/cols under a level-0 box (x, y, w, h); ``scale`` = stage-1 input px per level-0 px."""
+    x, y, w, h = bbox
+    f = scale / FEATURE_STRIDE
+    r0, c0 = int(np.floor(y * f)), int(np.floor(x * f))
+    r1, c1 = max(r0 + 1, int(np.ceil((y + h) * f))), max(c0 + 1, int(np.ceil((x + w) * f)))
+    return slice(min(r0, shape[0] - 1), min(r1, shape[0])), slice(min(c0, shape[1] - 1), min(c1, shape[1]))
+
+
+def region_features(features: np.ndarray, material: np.ndarray, cells: tuple[slice, slice]) -> np.ndarray:
+    """(k, C): the cells a region is scored on, its material cells, or all its cells where none is material."""
+    f, m = features[cells], material[cells]
+    return f[m] if m.any() else f.reshape(-1, features.shape[-1])
+
+
+def fit_domain(train: Iterable[np.ndarray], val: Iterable[CalibrationSlide]) -> DomainModel:
+    """Fit on the material-cell features of training slides (one (N_i, C) array per slide); draw the
+    thresholds from the calibration slides (the largest slide and region scores among them)."""
     from sklearn.covariance import LedoitWolf
 
-    train, val = [t for t in train if len(t)], [v for v in val if len(v)]
+    train = [t for t in train if len(t)]
+    val = [v for v in val if len(v.cells)]
     if not train:
         raise ValueError("no stained material in the training slides: no domain to record")
     x = np.concatenate(train).astype(np.float64)
@@ -154,15 +215,31 @@ def fit_domain(train: Iterable[np.ndarray], val: Iterable[np.ndarray]) -> Domain
         n_train_slides=len(train),
         shrinkage=float(lw.shrinkage_),
     )
-    held = val or train  # a tiny set with no validation slide: thresholds from training (said in the card)
-    dists = [model.distance(v) for v in held]
+    # a tiny set with no calibration slide: thresholds from training (n_val_slides 0 says so in the card)
+    held = val or [CalibrationSlide(t) for t in train]
+    dists = [model.distance(v.cells) for v in held]
+    regions = [float(model.distance(r).mean()) for v in held for r in v.regions if len(r)]
     pooled = np.concatenate(dists)
-    model.cell_threshold = float(np.quantile(pooled, CELL_QUANTILE))
-    model.slide_threshold = float(np.quantile(pooled, SLIDE_QUANTILE))
     model.val_max_median = max(float(np.median(d)) for d in dists)
+    model.slide_threshold = max(model.val_max_median, float(np.quantile(pooled, SLIDE_QUANTILE)))
+    model.val_max_region = max(regions, default=0.0)
+    largest = model.val_max_region if regions else float(pooled.max())
+    model.cell_threshold = max(largest, float(np.quantile(pooled, CELL_QUANTILE)))
     model.n_val_cells = int(sum(len(d) for d in dists))
+    model.n_val_regions = len(regions)
     model.n_val_slides = len(held) if val else 0
     return model
 
 
-__all__ = ["SPACE", "DomainModel", "fit_domain", "glass_od", "material_cells", "slide_cells"]
+__all__ = [
+    "SPACE",
+    "CalibrationSlide",
+    "DomainModel",
+    "box_cells",
+    "fit_domain",
+    "glass_od",
+    "material_cells",
+    "region_features",
+    "slide_cells",
+    "within",
+]

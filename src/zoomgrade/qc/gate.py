@@ -16,7 +16,7 @@ import numpy as np
 from shapely.geometry import mapping
 
 from ..errors import SlideError
-from ..models.domain import DomainModel, material_cells
+from ..models.domain import FEATURE_STRIDE, DomainModel, box_cells, material_cells, within
 from ..types import Region
 from .brightfield import check_brightfield
 from .colour import check_colour
@@ -24,8 +24,6 @@ from .focus import N_WINDOWS, check_focus
 from .record import QcRecord, failed
 from .resolution import check_extent, check_resolution, stage2_limit
 from .stain import check_stain
-
-FEATURE_STRIDE = 16  # thumbnail px per stage-1 feature cell (models.runners.FEATURE_STRIDE)
 
 
 @dataclass
@@ -91,16 +89,7 @@ class GateDecision:
     def slide_in_domain(self) -> bool | None:
         if self.slide_score is None or self.slide_threshold is None:
             return None
-        return bool(self.slide_score <= self.slide_threshold)
-
-
-def region_cells(region: Region, scale: float, shape: tuple[int, int]) -> tuple[slice, slice]:
-    """Feature-grid rows/cols under a region's bbox; ``scale`` = thumbnail px per level-0 px."""
-    x, y, w, h = region.bbox
-    f = scale / FEATURE_STRIDE
-    r0, c0 = int(np.floor(y * f)), int(np.floor(x * f))
-    r1, c1 = max(r0 + 1, int(np.ceil((y + h) * f))), max(c0 + 1, int(np.ceil((x + w) * f)))
-    return slice(min(r0, shape[0] - 1), min(r1, shape[0])), slice(min(c0, shape[1] - 1), min(c1, shape[1]))
+        return within(self.slide_score, self.slide_threshold)
 
 
 def score_domain(
@@ -116,13 +105,13 @@ def score_domain(
     share = float(np.median(dist[mask])) if mask.any() else None
     scores = []
     for r in regions:
-        rows, cols = region_cells(r, scale, feats.shape[:2])
+        rows, cols = box_cells(r.bbox, scale, feats.shape[:2])
         d = dist[rows, cols]
         d = d[np.isfinite(d)]
         if not len(d):  # no material under the box at low power: score its cells all the same
             d = model.distance(feats[rows, cols].reshape(-1, feats.shape[2]))
         s = float(d.mean()) if len(d) else None
-        scores.append(RegionScore(r, s, s is None or s <= model.cell_threshold))
+        scores.append(RegionScore(r, s, s is None or within(s, model.cell_threshold)))
     return share, scores
 
 
@@ -189,10 +178,10 @@ def assess_slide(
         share, decision.regions = score_domain(model, features, thumb, regions, scale)
         decision.slide_score, decision.slide_threshold = share, model.slide_threshold
         decision.cell_threshold = model.cell_threshold
-        if share is not None and share > model.slide_threshold:
+        if share is not None and not within(share, model.slide_threshold):
             decision.reasons.append(
                 f"domain: the slide's stained material lies outside what the models were trained on (typical "
-                f"distance {share:.1f}, beyond {model.slide_threshold:.1f}: stranger than 90% of validation material)"
+                f"distance {share:.1f}, beyond {model.slide_threshold:.1f}, the model card's limit for in-domain slides)"
             )
         n = len(regions)
         n_out = sum(not r.in_domain for r in decision.regions)
