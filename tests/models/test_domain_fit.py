@@ -22,7 +22,8 @@ def _card_listing(tmp_path, names):
     return folder / "stage1.json", card
 
 
-def test_colour_only_refits_the_colour_record_and_leaves_the_rest(tmp_path, synth_slide):
+def _listed_slides(tmp_path, synth_slide):
+    """Three generated slides, both stains, in tmp/slides: (the folder, their names)."""
     slides = tmp_path / "slides"
     slides.mkdir()
     names = []
@@ -30,6 +31,11 @@ def test_colour_only_refits_the_colour_record_and_leaves_the_rest(tmp_path, synt
         p = synth_slide(cat, stain=stain)
         shutil.copy(p, slides / p.name)
         names.append(p.name)
+    return slides, names
+
+
+def test_colour_only_refits_the_colour_record_and_leaves_the_rest(tmp_path, synth_slide):
+    slides, names = _listed_slides(tmp_path, synth_slide)
     path, before = _card_listing(tmp_path, names)
     assert main([str(path), "--slides", str(slides), "--colour-only"]) == 0
     after = json.loads(path.read_text())
@@ -86,14 +92,9 @@ def test_calibrate_draws_the_thresholds_from_the_folder_as_the_gate_scores_it(tm
     from zoomgrade.qc.gate import score_domain
     from zoomgrade.slide import open_slide
 
-    slides, calib = tmp_path / "slides", tmp_path / "calibration"
-    slides.mkdir()
+    slides, names = _listed_slides(tmp_path, synth_slide)
+    calib = tmp_path / "calibration"
     calib.mkdir()
-    names = []
-    for cat, stain in (("II", "pap"), ("IV", "diffquik"), ("VI", "pap")):
-        p = synth_slide(cat, stain=stain)
-        shutil.copy(p, slides / p.name)
-        names.append(p.name)
     for cat, stain, seed in (("III", "pap", 1_000_030), ("V", "diffquik", 1_000_031)):
         shutil.copy(synth_slide(cat, seed=seed, stain=stain), calib)
     (calib / "notes.txt").write_text("not a slide")
