@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import ZoomgradeError
 from .colour import fit_colour_reference
 from .datasets import SLIDE_SUFFIXES
-from .domain import CalibrationSlide, box_cells, fit_domain, region_features, slide_cells
+from .domain import FEATURE_STRIDE, CalibrationSlide, box_cells, fit_domain, region_features, slide_cells
 from .folder import card_label_set
 from .regions import maps_to_regions
 from .stain import fit_stain_reference
@@ -40,7 +40,7 @@ def scored_slide(runner: Any, img: np.ndarray, regions: bool = True) -> Calibrat
     maps = runner.predict(img)
     if maps.features is None:
         raise ValueError("the stage-1 runner gives no features (an ONNX export without them?)")
-    fh, fw = -(-img.shape[0] // 16), -(-img.shape[1] // 16)
+    fh, fw = -(-img.shape[0] // FEATURE_STRIDE), -(-img.shape[1] // FEATURE_STRIDE)
     feats = maps.features[:fh, :fw]
     cells, mask = slide_cells(feats, img)
     if not regions:
