@@ -12,7 +12,7 @@ from zoomgrade.models.domain import (
     box_cells,
     fit_domain,
     material_cells,
-    region_features,
+    slide_scores,
     within,
 )
 
@@ -23,8 +23,24 @@ def _slides(rng, n, shift=0.0, cells=300, dim=8):
 
 
 def _calibration(slides, regions_per_slide=0):
-    """CalibrationSlides of cell arrays; each region is a run of 20 of the slide's cells."""
-    return [CalibrationSlide(x, tuple(x[20 * k : 20 * k + 20] for k in range(regions_per_slide))) for x in slides]
+    """CalibrationSlides of cell arrays (a one-row grid, every cell material); each region is a run of 20 of
+    the slide's cells."""
+    return [
+        CalibrationSlide(
+            x[None],
+            np.ones((1, len(x)), bool),
+            tuple((slice(0, 1), slice(20 * k, 20 * k + 20)) for k in range(regions_per_slide)),
+        )
+        for x in slides
+    ]
+
+
+def _cells(c):
+    return c.features[c.material]
+
+
+def _regions(c):
+    return [c.features[box].reshape(-1, c.features.shape[-1]) for box in c.boxes]
 
 
 def test_thresholds_are_the_largest_calibration_scores():
@@ -34,9 +50,9 @@ def test_thresholds_are_the_largest_calibration_scores():
     cal = _calibration(_slides(rng, 9) + _slides(rng, 1, shift=2.0), regions_per_slide=2)
     model = fit_domain(_slides(rng, 6), cal)
     assert model.n_train_slides == 6 and model.n_val_slides == 10 and model.n_val_regions == 20
-    medians = [float(np.median(model.distance(c.cells))) for c in cal]
-    regions = [float(model.distance(r).mean()) for c in cal for r in c.regions]
-    pooled = np.concatenate([model.distance(c.cells) for c in cal])
+    medians = [float(np.median(model.distance(_cells(c)))) for c in cal]
+    regions = [float(model.distance(r).mean()) for c in cal for r in _regions(c)]
+    pooled = np.concatenate([model.distance(_cells(c)) for c in cal])
     assert max(medians) > np.quantile(pooled, 0.9)  # the slides' spread is wider than the cells'
     assert model.slide_threshold == model.val_max_median == max(medians)
     assert model.val_max_region == max(regions)
@@ -49,7 +65,7 @@ def test_with_few_alike_calibration_slides_the_cells_spread_is_the_floor():
     rng = np.random.default_rng(5)
     cal = _calibration(_slides(rng, 1), regions_per_slide=2)
     model = fit_domain(_slides(rng, 4), cal)
-    pooled = model.distance(cal[0].cells)
+    pooled = model.distance(_cells(cal[0]))
     assert model.val_max_median < model.slide_threshold == np.quantile(pooled, 0.9)
     assert model.val_max_region < model.cell_threshold == np.quantile(pooled, 0.99)
     # in-domain slides the one calibration slide's median would withhold half the time pass the floor
@@ -68,7 +84,7 @@ def test_without_regions_the_region_threshold_is_the_largest_cell_distance():
     cal = _calibration(_slides(rng, 3))
     model = fit_domain(_slides(rng, 4), cal)
     assert model.n_val_regions == 0 and model.val_max_region == 0.0
-    assert model.cell_threshold == max(float(model.distance(c.cells).max()) for c in cal) > model.slide_threshold
+    assert model.cell_threshold == max(float(model.distance(_cells(c)).max()) for c in cal) > model.slide_threshold
     # no calibration slide at all: the thresholds come from the training slides, and the card says so
     alone = fit_domain(_slides(rng, 3), [])
     assert alone.n_val_slides == 0 and np.isfinite(alone.slide_threshold)
@@ -80,9 +96,11 @@ def test_a_region_is_scored_on_its_material_cells_or_all_of_them():
     material[0, 1] = True
     cells = box_cells((0, 0, 32, 16), 1.0, (4, 4))  # 32 x 16 input px: feature cells (0, 0) and (0, 1)
     assert cells == (slice(0, 1), slice(0, 2))
-    assert region_features(feats, material, cells).tolist() == [feats[0, 1].tolist()]
     bare = box_cells((32, 32, 16, 16), 1.0, (4, 4))  # no material under it: all its cells
-    assert region_features(feats, material, bare).tolist() == [feats[2, 2].tolist()]
+    model = DomainModel(mean=np.zeros(2), precision=np.eye(2), cell_threshold=1.0, slide_threshold=1.0)
+    median, (scored, whole) = slide_scores(model, feats, material, [cells, bare])
+    assert median == scored == np.linalg.norm(feats[0, 1])  # the material cell only, not (0, 0)
+    assert whole == np.linalg.norm(feats[2, 2])
 
 
 def test_distance_is_scipys_mahalanobis():

@@ -173,11 +173,12 @@ def slide_cells(features: np.ndarray, thumb: np.ndarray, stride: int = 16) -> tu
 
 @dataclass(frozen=True)
 class CalibrationSlide:
-    """What the thresholds are drawn from, for one slide: its material cells' features and, for each of its
-    stage-1 regions, the features of the cells its score averages (``region_features``)."""
+    """What the thresholds are drawn from, for one slide: its stage-1 feature grid, which cells are material,
+    and the cells under each of its stage-1 regions (``box_cells``)."""
 
-    cells: np.ndarray  # (N, C)
-    regions: tuple[np.ndarray, ...] = ()
+    features: np.ndarray  # (h, w, C)
+    material: np.ndarray  # (h, w) bool
+    boxes: tuple[tuple[slice, slice], ...] = ()
 
 
 def box_cells(bbox: tuple[float, float, float, float], scale: float, shape: tuple[int, int]) -> tuple[slice, slice]:
@@ -189,10 +190,24 @@ def box_cells(bbox: tuple[float, float, float, float], scale: float, shape: tupl
     return slice(min(r0, shape[0] - 1), min(r1, shape[0])), slice(min(c0, shape[1] - 1), min(c1, shape[1]))
 
 
-def region_features(features: np.ndarray, material: np.ndarray, cells: tuple[slice, slice]) -> np.ndarray:
-    """(k, C): the cells a region is scored on, its material cells, or all its cells where none is material."""
-    f, m = features[cells], material[cells]
-    return f[m] if m.any() else f.reshape(-1, features.shape[-1])
+def slide_scores(
+    model: DomainModel, features: np.ndarray, material: np.ndarray, boxes: Iterable[tuple[slice, slice]]
+) -> tuple[float | None, list[float | None]]:
+    """(the slide's score: the median distance of its material cells; each box's score: the mean distance of
+    its material cells, or of all its cells where none is material at low power). The gate scores a slide
+    with it and the calibration draws the thresholds with it, so the two cannot drift apart."""
+    dist = np.full(material.shape, np.nan)
+    if material.any():
+        dist[material] = model.distance(features[material])
+    median = float(np.median(dist[material])) if material.any() else None
+    scores: list[float | None] = []
+    for rows, cols in boxes:
+        d = dist[rows, cols]
+        d = d[np.isfinite(d)]
+        if not len(d):  # no material under the box: score its cells all the same
+            d = model.distance(features[rows, cols].reshape(-1, features.shape[-1]))
+        scores.append(float(d.mean()) if len(d) else None)
+    return median, scores
 
 
 def fit_domain(train: Iterable[np.ndarray], val: Iterable[CalibrationSlide]) -> DomainModel:
@@ -201,7 +216,7 @@ def fit_domain(train: Iterable[np.ndarray], val: Iterable[CalibrationSlide]) -> 
     from sklearn.covariance import LedoitWolf
 
     train = [t for t in train if len(t)]
-    val = [v for v in val if len(v.cells)]
+    val = [v for v in val if v.material.any()]
     if not train:
         raise ValueError("no stained material in the training slides: no domain to record")
     x = np.concatenate(train).astype(np.float64)
@@ -216,9 +231,9 @@ def fit_domain(train: Iterable[np.ndarray], val: Iterable[CalibrationSlide]) -> 
         shrinkage=float(lw.shrinkage_),
     )
     # a tiny set with no calibration slide: thresholds from training (n_val_slides 0 says so in the card)
-    held = val or [CalibrationSlide(t) for t in train]
-    dists = [model.distance(v.cells) for v in held]
-    regions = [float(model.distance(r).mean()) for v in held for r in v.regions if len(r)]
+    held = val or [CalibrationSlide(t[None], np.ones((1, len(t)), bool)) for t in train]
+    dists = [model.distance(v.features[v.material]) for v in held]
+    regions = [r for v in held for r in slide_scores(model, v.features, v.material, v.boxes)[1] if r is not None]
     pooled = np.concatenate(dists)
     model.val_max_median = max(float(np.median(d)) for d in dists)
     model.slide_threshold = max(model.val_max_median, float(np.quantile(pooled, SLIDE_QUANTILE)))
@@ -239,7 +254,7 @@ __all__ = [
     "fit_domain",
     "glass_od",
     "material_cells",
-    "region_features",
     "slide_cells",
+    "slide_scores",
     "within",
 ]

@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import ZoomgradeError
 from .colour import fit_colour_reference
 from .datasets import SLIDE_SUFFIXES
-from .domain import FEATURE_STRIDE, CalibrationSlide, box_cells, fit_domain, region_features, slide_cells
+from .domain import FEATURE_STRIDE, CalibrationSlide, box_cells, fit_domain, slide_cells
 from .folder import card_label_set
 from .regions import maps_to_regions
 from .stain import fit_stain_reference
@@ -36,15 +36,15 @@ MIN_REGION_AREA_UM2 = 400.0
 
 def scored_slide(runner: Any, img: np.ndarray, regions: bool = True) -> CalibrationSlide:
     """One slide (a whole-slide image at the stage-1 input mpp, uint8 RGB) as the thresholds see it: its
-    material cells' features and (``regions``) each stage-1 region's scored cells."""
+    feature grid, its material cells and (``regions``) the cells under each stage-1 region."""
     maps = runner.predict(img)
     if maps.features is None:
         raise ValueError("the stage-1 runner gives no features (an ONNX export without them?)")
     fh, fw = -(-img.shape[0] // FEATURE_STRIDE), -(-img.shape[1] // FEATURE_STRIDE)
     feats = maps.features[:fh, :fw]
-    cells, mask = slide_cells(feats, img)
+    mask = slide_cells(feats, img)[1]
     if not regions:
-        return CalibrationSlide(cells)
+        return CalibrationSlide(feats, mask)
     s, mpp = int(maps.stride), float(runner.card.input_mpp)
     h, w = -(-img.shape[0] // s), -(-img.shape[1] // s)
     trimmed = dataclasses.replace(
@@ -58,9 +58,7 @@ def scored_slide(runner: Any, img: np.ndarray, regions: bool = True) -> Calibrat
         group_threshold=GROUP_THRESHOLD,
         min_area_um2=MIN_REGION_AREA_UM2,
     )
-    return CalibrationSlide(
-        cells, tuple(region_features(feats, mask, box_cells(r.bbox, 1.0, mask.shape)) for r in found)
-    )
+    return CalibrationSlide(feats, mask, tuple(box_cells(r.bbox, 1.0, mask.shape) for r in found))
 
 
 def card_domain(
@@ -72,11 +70,16 @@ def card_domain(
     """The card's ``domain`` record: images are whole slides at the stage-1 input mpp (uint8 RGB). The
     feature thresholds come from ``calibration_images`` when given (the validation slides then join the
     Gaussian's fit), else from the validation slides."""
-    train = [scored_slide(runner, i, regions=False).cells for i in train_images]
+
+    def cells(img: np.ndarray) -> np.ndarray:
+        c = scored_slide(runner, img, regions=False)
+        return c.features[c.material]
+
+    train = [cells(i) for i in train_images]
     if calibration_images is None:
         model = fit_domain(train, [scored_slide(runner, i) for i in val_images])
     else:
-        val = [scored_slide(runner, i, regions=False).cells for i in val_images]
+        val = [cells(i) for i in val_images]
         model = fit_domain(train + val, [scored_slide(runner, i) for i in calibration_images])
     return {
         "features": model.to_dict(),

@@ -16,7 +16,7 @@ import numpy as np
 from shapely.geometry import mapping
 
 from ..errors import SlideError
-from ..models.domain import FEATURE_STRIDE, DomainModel, box_cells, material_cells, within
+from ..models.domain import FEATURE_STRIDE, DomainModel, box_cells, material_cells, slide_scores, within
 from ..types import Region
 from .brightfield import check_brightfield
 from .colour import check_colour
@@ -99,20 +99,9 @@ def score_domain(
     fh, fw = -(-thumb.shape[0] // FEATURE_STRIDE), -(-thumb.shape[1] // FEATURE_STRIDE)
     feats = features[:fh, :fw]
     mask = material_cells(thumb, feats.shape[:2], FEATURE_STRIDE)
-    dist = np.full(feats.shape[:2], np.nan)
-    if mask.any():
-        dist[mask] = model.distance(feats[mask])
-    share = float(np.median(dist[mask])) if mask.any() else None
-    scores = []
-    for r in regions:
-        rows, cols = box_cells(r.bbox, scale, feats.shape[:2])
-        d = dist[rows, cols]
-        d = d[np.isfinite(d)]
-        if not len(d):  # no material under the box at low power: score its cells all the same
-            d = model.distance(feats[rows, cols].reshape(-1, feats.shape[2]))
-        s = float(d.mean()) if len(d) else None
-        scores.append(RegionScore(r, s, s is None or within(s, model.cell_threshold)))
-    return share, scores
+    boxes = [box_cells(r.bbox, scale, feats.shape[:2]) for r in regions]
+    share, scores = slide_scores(model, feats, mask, boxes)
+    return share, [RegionScore(r, s, s is None or within(s, model.cell_threshold)) for r, s in zip(regions, scores)]
 
 
 def focus_windows(slide: Any, regions: list[Region], mpp: float, size: int, cost: Any = None) -> list[np.ndarray]:
