@@ -80,9 +80,10 @@ def _untrained_weights(d: Path) -> Path:
     """Real networks, freshly initialised (fixed seed), saved with cards: the bench runs every path with them."""
     import torch
 
-    from zoomgrade.models.card import ModelCard, save_model
+    from zoomgrade.models.card import ModelCard
     from zoomgrade.models.stage1 import Stage1Config, Stage1Net
     from zoomgrade.models.stage2 import Stage2Config, Stage2Net
+    from zoomgrade.models.weights_file import save_model
 
     torch.manual_seed(0)
     # Small widths: the test exercises every path of the bench, not the networks' speed.

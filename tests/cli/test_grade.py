@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -133,3 +135,19 @@ def test_read_all_reads_every_region_and_timings_split_the_command(slides: dict[
     t = json.loads((folder / TIMINGS_FILE).read_text())
     assert set(t["command_seconds"]) >= {"open", "grade", "write"}
     assert 0 < t["command_seconds"]["write"] <= sum(t["write_seconds"].values()) + 0.25
+
+
+def test_grading_on_onnxruntime_does_not_import_torch(tmp_path, synth_slide):
+    # The CLI's one-slide grade with the shipped models: torch (1.3 s to import), scipy.stats and Dask are
+    # not needed on CPU, where ONNX Runtime runs both stages (the shipped torch is a CPU build).
+    slide = synth_slide("II", size_mm=(2, 2))
+    code = (
+        "import sys; from zoomgrade.cli.main import app\n"
+        f"sys.argv = ['zoomgrade', 'grade', {str(slide)!r}, '--out', {str(tmp_path / 'out')!r}, '-q']\n"
+        "try:\n    app()\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
+        "print(sorted(m for m in ('torch', 'scipy.stats', 'distributed') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+    assert (tmp_path / "out" / slide.stem / "result.json").exists()

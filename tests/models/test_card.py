@@ -5,9 +5,10 @@ import torch
 
 from zoomgrade.errors import ModelCardError
 from zoomgrade.labels import TBSRTC
-from zoomgrade.models.card import ModelCard, load_model, save_model
+from zoomgrade.models.card import ModelCard
 from zoomgrade.models.hashes import update_card_hashes
 from zoomgrade.models.stage2 import Stage2Config, Stage2Net
+from zoomgrade.models.weights_file import load_model, save_model
 
 CFG = Stage2Config(stem=8, widths=(8, 16, 16, 24), blocks=(1, 1, 1, 1), fpn_dim=16)
 

@@ -85,10 +85,11 @@ def test_calibrate_draws_the_thresholds_from_the_folder_as_the_gate_scores_it(tm
     import numpy as np
 
     from zoomgrade.cascade.config import load_config
-    from zoomgrade.models.card import load_model, paths_for
+    from zoomgrade.models.card import paths_for
     from zoomgrade.models.domain import DomainModel
     from zoomgrade.models.regions import maps_to_regions
     from zoomgrade.models.runners import Stage1Runner
+    from zoomgrade.models.weights_file import load_model
     from zoomgrade.qc.gate import score_domain
     from zoomgrade.slide import open_slide
 

@@ -13,10 +13,11 @@ from typer.testing import CliRunner
 
 from zoomgrade.cli.main import app
 from zoomgrade.labels import TBSRTC, label_set_to_dict, read_label_file
-from zoomgrade.models.card import ModelCard, save_model
+from zoomgrade.models.card import ModelCard
 from zoomgrade.models.folder import WEIGHTS_DIR, load_model_folder
 from zoomgrade.models.stage1 import Stage1Config, Stage1Net
 from zoomgrade.models.stage2 import Stage2Config, Stage2Net
+from zoomgrade.models.weights_file import save_model
 
 TINY1 = Stage1Config(widths=(8, 8, 16, 16), blocks=(1, 1, 1, 1), attn_dim=16, attn_heads=2, fuse_dim=8)
 TINY2 = Stage2Config(stem=8, widths=(8, 16, 16, 24), blocks=(1, 1, 1, 1), fpn_dim=16)

@@ -10,12 +10,15 @@ import torch
 
 from zoomgrade.errors import ModelCardError
 from zoomgrade.labels import TBSRTC
-from zoomgrade.models import onnx_engine
-from zoomgrade.models.card import ModelCard, add_onnx_export, load_model, save_model
+from zoomgrade.models import onnx_export
+from zoomgrade.models.card import ModelCard
 from zoomgrade.models.hashes import sha256
+from zoomgrade.models.inference import SavedModel
 from zoomgrade.models.runners import Stage1Runner, Stage2Runner
 from zoomgrade.models.stage1 import Stage1Config, Stage1Net
+from zoomgrade.models.stage1_runner import _sigmoid, _softmax0
 from zoomgrade.models.stage2 import Stage2Config, Stage2Net
+from zoomgrade.models.weights_file import add_onnx_export, load_model, save_model
 
 pytestmark = pytest.mark.slow  # every test exports a model or starts an interpreter
 
@@ -92,7 +95,7 @@ def test_a_float_input_export_still_runs(exported, tmp_path):
     model, card = load_model(exported)
     weights = tmp_path / "stage2.safetensors"
     weights.write_bytes(exported.read_bytes())
-    assert onnx_engine.export_onnx(model, tmp_path / "stage2.onnx", torch.zeros(2, 3, 64, 64)) is not None
+    assert onnx_export.export_onnx(model, tmp_path / "stage2.onnx", torch.zeros(2, 3, 64, 64)) is not None
     card.files["stage2.onnx"] = sha256(tmp_path / "stage2.onnx")  # a new export: its card pins it
     old = Stage2Runner(model, card, device="cpu", weights_path=weights)
     assert old.engine == "onnxruntime" and not old._ort.takes_pixels
@@ -124,7 +127,7 @@ def test_unreadable_export_is_a_card_error_naming_the_file(exported, tmp_path):
 
 def test_no_device_id_file_in_home(exported, tmp_path):
     code = (
-        "from zoomgrade.models.card import load_model; from zoomgrade.models.runners import Stage2Runner;"
+        "from zoomgrade.models.weights_file import load_model; from zoomgrade.models.runners import Stage2Runner;"
         f"m, c = load_model({str(exported)!r}); r = Stage2Runner(m, c, 'cpu', weights_path={str(exported)!r});"
         "import numpy as np; r.predict(np.zeros((1, 64, 64, 3), np.uint8)); print(r.engine)"
     )
@@ -197,3 +200,39 @@ def test_the_library_leaves_the_process_environment_as_it_found_it(tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "None"
     assert list(tmp_path.rglob("*")) == []  # and still no device id written
+
+
+def test_a_saved_model_is_built_in_torch_only_when_torch_runs_it(stage1_exported, tmp_path):
+    model, card = load_model(stage1_exported)
+    ref = Stage1Runner(model, card, device="cpu", engine="torch")
+    lazy = Stage1Runner(SavedModel(stage1_exported), card, device="cpu", weights_path=stage1_exported)
+    assert lazy.engine == "onnxruntime" and lazy._torch._model is None
+    img = np.random.default_rng(1).integers(0, 256, (300, 420, 3), dtype=np.uint8)
+    a, b = lazy.predict(img), ref.predict(img)
+    assert lazy._torch._model is None  # the export ran it
+    assert np.abs(a.group - b.group).max() < 1e-4 and np.abs(a.grade - b.grade).max() < 1e-4
+    tiny = img[:100, :180]  # under the export's attention grid: torch, built now from the file
+    assert np.abs(lazy.predict(tiny).group - ref.predict(tiny).group).max() == 0
+    assert lazy._torch._model is not None
+    # torch as the engine: built at once, as before
+    assert Stage1Runner(SavedModel(stage1_exported), card, device="cpu", engine="torch")._torch._model is not None
+
+
+def test_a_saved_model_file_is_checked_at_load_without_torch(stage1_exported, tmp_path):
+    card = load_model(stage1_exported)[1]
+    for name in ("stage1.safetensors", "stage1.onnx", "stage1.json"):
+        (tmp_path / name).write_bytes((stage1_exported.parent / name).read_bytes())
+    weights = tmp_path / "stage1.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-8] + b"\0" * 8)  # changed after the card pinned it
+    with pytest.raises(ModelCardError, match="stage1"):
+        Stage1Runner(SavedModel(weights), card, device="cpu", weights_path=weights)
+    weights.unlink()
+    with pytest.raises((ModelCardError, FileNotFoundError)):
+        Stage1Runner(SavedModel(weights), card, device="cpu", weights_path=weights)
+
+
+def test_map_activations_in_numpy_match_torch():
+    rng = np.random.default_rng(2)
+    x = (rng.standard_normal((3, 300, 200)) * 6).astype(np.float32)
+    assert np.abs(_sigmoid(x[0]) - torch.sigmoid(torch.from_numpy(x[0])).numpy()).max() <= 2.4e-7
+    assert np.abs(_softmax0(x) - torch.softmax(torch.from_numpy(x), dim=0).numpy()).max() <= 2.4e-7

@@ -107,12 +107,12 @@ def test_resume_refuses_other_options_and_a_missing_checkpoint(tiny_slides, tmp_
 
 def test_fine_tuning_starts_from_the_shipped_weights(tiny_slides, tmp_path):
     """Epoch 0's validation score is the shipped stage-1 model's on the same validation slides."""
-    from zoomgrade.models.card import load_model
     from zoomgrade.models.datasets import find_slides, split_items, stage1_slide
     from zoomgrade.models.evaluate import stage1_scores
     from zoomgrade.models.finetune import resolve_init, shipped_dir
     from zoomgrade.models.runners import Stage1Runner
     from zoomgrade.models.train_stage1 import Stage1TrainConfig, train_stage1
+    from zoomgrade.models.weights_file import load_model
 
     folder, why = resolve_init(None, "stage1", TBSRTC)
     assert folder == shipped_dir() and "fine-tuning" in why

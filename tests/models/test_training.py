@@ -9,11 +9,11 @@ from typer.testing import CliRunner
 
 from zoomgrade.cli.main import app
 from zoomgrade.labels import TBSRTC
-from zoomgrade.models.card import load_model
 from zoomgrade.models.stage1 import Stage1Config
 from zoomgrade.models.stage2 import Stage2Config
 from zoomgrade.models.train_stage1 import Stage1TrainConfig, train_stage1
 from zoomgrade.models.train_stage2 import Stage2TrainConfig, train_stage2
+from zoomgrade.models.weights_file import load_model
 
 TINY1 = Stage1Config(widths=(8, 8, 16, 16), blocks=(1, 1, 1, 1), attn_dim=16, attn_heads=2, fuse_dim=8)
 TINY2 = Stage2Config(stem=8, widths=(8, 16, 16, 24), blocks=(1, 1, 1, 1), fpn_dim=16)

@@ -8,11 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zoomgrade.models.card import load_model
 from zoomgrade.models.domain import DomainModel
 from zoomgrade.models.runners import Stage1Runner
 from zoomgrade.models.stage1 import Stage1Config
 from zoomgrade.models.train_stage1 import Stage1TrainConfig, train_stage1
+from zoomgrade.models.weights_file import load_model
 from zoomgrade.qc.colour import check_colour
 from zoomgrade.qc.gate import score_domain
 from zoomgrade.qc.stain import angle_to, stain_vectors

@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from scipy.stats import beta
+from .quantiles import beta_ppf
 
 #: What a bound's description adds when it used the validation slides' prior (here and in ``early_stop``).
 GIVEN_PRIOR = ", given the validation slides' prior"
@@ -74,10 +74,10 @@ def rate_bound(read: int, severe: int, confidence: float, prior: tuple[float, fl
     the posterior quantile given ``prior`` (Beta(a, b)), else Clopper-Pearson."""
     if prior is not None:
         a, b = prior
-        return float(beta.ppf(confidence, a + severe, b + max(read - severe, 0)))
+        return beta_ppf(confidence, a + severe, b + max(read - severe, 0))
     if read <= 0 or severe >= read:
         return 1.0
-    return float(beta.ppf(confidence, severe + 1, read - severe))
+    return beta_ppf(confidence, severe + 1, read - severe)
 
 
 def unread_bound(

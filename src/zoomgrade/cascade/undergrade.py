@@ -33,11 +33,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.special import betaln, gammaln
-from scipy.stats import beta, binom
 
 from ..labels import LabelSet
 from .config import EarlyStopConfig, SlideRuleConfig
 from .measured import table
+from .quantiles import beta_ppf, binom_ppf
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class Undergrade:
         cap = self.rates.get(reach, 1.0)
         j, e = self.seen.get((reach, k), (0, 0))
         if j > e:
-            cap = min(cap, float(beta.ppf(self.confidence, e + 1, j - e)))
+            cap = min(cap, beta_ppf(self.confidence, e + 1, j - e))
         return cap
 
     def most(self, n: int, reach: int, k: int) -> int:
@@ -68,7 +68,7 @@ class Undergrade:
         rate = self.rate(reach, k)
         if rate <= 0:
             return 0
-        m = n if rate >= 1 else int(min(n, binom.ppf(self.confidence, n, rate)))
+        m = n if rate >= 1 else min(n, binom_ppf(self.confidence, n, rate))
         key = (reach, self.coarse_of[k] if k < len(self.coarse_of) else -1)
         prior = self.priors.get(key)
         if prior is not None and m > 0:

@@ -1,8 +1,9 @@
-"""Model cards and weights I/O: safetensors (no pickle, nothing executes on load) + a JSON card beside.
+"""Model cards: the JSON record beside a model's weights (the weights themselves: ``weights_file``).
 
 The card says what the weights are for (architecture and hyper-parameters, input mpp and size, label
-set, normalisation) and where they came from (training data, the exact command, metrics, time). Loading
-checks the card against what the caller expects and refuses a mismatch with ``ModelCardError``.
+set, normalisation) and where they came from (training data, the exact command, metrics, time). Reading one
+and checking it against what the caller expects (``check_card``, ``ModelCardError`` on a mismatch) needs no
+torch: grading on ONNX Runtime never imports it.
 """
 
 from __future__ import annotations
@@ -12,16 +13,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
-from torch import nn
-
-from ..atomic import atomic_path, atomic_write_text
+from ..atomic import atomic_write_text
 from ..errors import ModelCardError
-from .hashes import card_text, sha256, verify_file
-from .stage1 import Stage1Config, Stage1Net
-from .stage2 import Stage2Config, Stage2Net
+from .hashes import card_text
 
 CARD_FORMAT = 1
 
@@ -35,10 +29,9 @@ def declared_mpp_range(input_mpp: float) -> tuple[float, float]:
 
 #: ``architecture`` of a stage-2 model that is only an ONNX file (any classifier; docs/your-own-model.md)
 ONNX_ONLY = "onnx"
-ARCHITECTURES: dict[str, tuple[type[nn.Module], Any]] = {
-    "Stage1Net": (Stage1Net, Stage1Config),
-    "Stage2Net": (Stage2Net, Stage2Config),
-}
+#: the architectures zoomgrade builds in torch (``weights_file.ARCHITECTURES`` maps them to their classes;
+#: named here so a card is checked without importing torch)
+ARCHITECTURE_NAMES = ("Stage1Net", "Stage2Net")
 
 
 @dataclass
@@ -108,7 +101,7 @@ class ModelCard:
             raise ModelCardError(f"{where}: not a zoomgrade model card ({err})") from None
         if card.card_format != CARD_FORMAT:
             raise ModelCardError(f"{where}: card format {card.card_format}, this zoomgrade reads {CARD_FORMAT}")
-        if card.architecture not in ARCHITECTURES and card.architecture != ONNX_ONLY:
+        if card.architecture not in ARCHITECTURE_NAMES and card.architecture != ONNX_ONLY:
             raise ModelCardError(f"{where}: unknown architecture {card.architecture!r}")
         return card
 
@@ -123,67 +116,12 @@ def early_stop_record(stage1: Any, stage2: Any) -> dict[str, Any]:
     return dict(rec)
 
 
-def build_model(card: ModelCard) -> nn.Module:
-    cls, cfg_cls = ARCHITECTURES[card.architecture]
-    try:
-        cfg = cfg_cls.from_dict(card.hyperparameters)
-    except TypeError as err:
-        raise ModelCardError(f"card {card.name}: bad hyper-parameters ({err})") from None
-    return cls(cfg)
-
-
 def paths_for(path: str | Path) -> tuple[Path, Path]:
     """(weights .safetensors, card .json) for ``path`` given with either suffix or none."""
     p = Path(path)
     if p.suffix in (".safetensors", ".json"):
         p = p.with_suffix("")
     return p.with_suffix(".safetensors"), p.with_suffix(".json")
-
-
-def save_model(
-    model: nn.Module, card: ModelCard, path: str | Path, *, export_example: torch.Tensor | None = None
-) -> Path:
-    """Write weights, then the ONNX export, then the card, each atomically; returns the .safetensors path.
-    The card, written last, holds every file's SHA-256: a run killed in between leaves files that
-    ``zoomgrade models check`` reports as not matching their card, never a half-written file.
-
-    With ``export_example`` (an input batch), also export ``<name>.onnx`` for the ONNX Runtime engine and
-    record it in ``card.engine``."""
-    wpath, cpath = paths_for(path)
-    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    meta = {"name": card.name, "version": card.version, "architecture": card.architecture}
-    with atomic_path(wpath) as tmp_w:  # shipped weights must be readable by every user: 0644, not 0600
-        save_file(state, str(tmp_w), metadata=meta)
-    card.engine = {}
-    if export_example is not None:
-        from .onnx_engine import engine_record, export_onnx
-
-        was_training = model.training
-        onnx = export_onnx(model, wpath.with_suffix(".onnx"), export_example, card.normalisation)
-        if onnx is not None:
-            card.engine = engine_record(onnx, wpath)
-        model.train(was_training)
-    card.files = {wpath.name: sha256(wpath)}
-    if card.engine.get("onnx"):
-        card.files[card.engine["onnx"]] = sha256(wpath.with_name(card.engine["onnx"]))
-    write_card(card, cpath)
-    return wpath
-
-
-def add_onnx_export(path: str | Path, example: torch.Tensor) -> Path | None:
-    """Export saved weights to ``<name>.onnx`` beside them and record it in their card (the weights are
-    not rewritten); for weights saved before their architecture had an ONNX export. None if it failed."""
-    from .onnx_engine import engine_record, export_onnx
-
-    model, card = load_model(path)
-    wpath, cpath = paths_for(path)
-    onnx = export_onnx(model, wpath.with_suffix(".onnx"), example, card.normalisation)
-    if onnx is None:
-        return None
-    card.engine = engine_record(onnx, wpath)
-    card.files = {**card.files, wpath.name: sha256(wpath), onnx.name: sha256(onnx)}
-    write_card(card, cpath)
-    return onnx
 
 
 def write_card(card: ModelCard, path: str | Path) -> None:
@@ -216,37 +154,3 @@ def check_card(card: ModelCard, expect: dict[str, Any] | None, where: str) -> No
         wanted = list(want) if isinstance(want, tuple) else want
         if have != wanted:
             raise ModelCardError(f"{where}: model card has {key}={have!r}, expected {wanted!r}")
-
-
-def load_model(
-    path: str | Path, expect: dict[str, Any] | None = None, device: str | torch.device = "cpu"
-) -> tuple[nn.Module, ModelCard]:
-    """Load weights + card, check the card against ``expect`` and the tensors against the architecture."""
-    wpath, cpath = paths_for(path)
-    card = read_card(path)
-    check_card(card, expect, str(cpath))
-    model = build_model(card)
-    if not wpath.exists():
-        raise ModelCardError(f"{wpath}: weights file not found")
-    verify_file(wpath, card)  # the bytes that will run are the ones the card describes
-    try:
-        state = load_file(str(wpath), device="cpu")
-    except (SafetensorError, OSError, ValueError) as err:
-        raise ModelCardError(f"{wpath}: unreadable safetensors file ({err})") from None
-    ours = model.state_dict()
-    missing = sorted(set(ours) - set(state))
-    extra = sorted(set(state) - set(ours))
-    bad = [k for k in ours if k in state and tuple(state[k].shape) != tuple(ours[k].shape)]
-    if missing or extra or bad:
-        detail = "; ".join(
-            s
-            for s in (
-                f"missing {missing[:3]}" if missing else "",
-                f"unexpected {extra[:3]}" if extra else "",
-                f"shape mismatch {bad[:3]}" if bad else "",
-            )
-            if s
-        )
-        raise ModelCardError(f"{wpath}: weights do not match the card's {card.architecture} ({detail})")
-    model.load_state_dict(state)
-    return model.to(device).eval(), card

@@ -97,7 +97,8 @@ def _thumb(path: Path, mpp: float) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> int:
     from .card import paths_for, read_card, write_card
-    from .runners import Stage1Runner, load_model
+    from .runners import Stage1Runner
+    from .weights_file import load_model
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("card", type=Path, help="stage-1 model card (.json) beside its weights")

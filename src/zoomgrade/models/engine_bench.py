@@ -110,7 +110,7 @@ def stage1_slide(height: int = 2500, width: int = 5000, threads: int = 2, weight
     if weights is None:
         runner = load_default_models(device="cpu")[0]
     else:
-        from .card import load_model
+        from .weights_file import load_model
 
         m, c = load_model(weights)
         runner = Stage1Runner(m, c, device="cpu")

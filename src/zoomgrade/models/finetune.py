@@ -15,7 +15,8 @@ from torch import nn
 
 from ..errors import ModelCardError
 from ..labels import LabelSet
-from .card import ModelCard, load_model, read_card
+from .card import ModelCard, read_card
+from .weights_file import load_model
 
 #: what ``--init`` takes besides a folder
 SHIPPED, SCRATCH = "shipped", "none"

@@ -109,8 +109,9 @@ def folder_label_set(folder: str | Path | None = None, label_set: str | Path | L
 
 def load_stage(folder: Path, stage: str, device: Any = None, labels: LabelSet | None = None) -> Any:
     """One stage's runner from ``folder/<stage>.json`` (+ weights or ONNX file), carrying its label set."""
-    from .card import ONNX_ONLY, load_model, paths_for, read_card
-    from .runners import Stage1Runner, Stage2Runner, pick_device
+    from .card import ONNX_ONLY, check_card, paths_for, read_card
+    from .inference import SavedModel
+    from .runners import Stage1Runner, Stage2Runner
 
     cpath = folder / f"{stage}.json"
     card = read_card(cpath)
@@ -128,11 +129,12 @@ def load_stage(folder: Path, stage: str, device: Any = None, labels: LabelSet | 
         runner: Any = OnnxClassifierRunner(folder / (card.onnx_file or f"{stage}.onnx"), card, ls, where=where)
     else:
         check_classes(card, ls, stage, where)
-        dev = pick_device(device)
         wpath = paths_for(cpath)[0]
-        model, card = load_model(wpath, expect={"name": stage}, device=dev)
+        expect = {"name": stage}
+        check_card(card, expect, where)
         cls = Stage1Runner if stage == "stage1" else Stage2Runner
-        runner = cls(model, card, dev, weights_path=wpath)
+        # the torch model is built only if torch runs it (on CPU the card's ONNX export usually does)
+        runner = cls(SavedModel(wpath, expect), card, device, weights_path=wpath)
     runner.label_set = ls
     runner.source = where
     return runner

@@ -4,28 +4,94 @@ of a model, and the choice between ONNX Runtime and torch with the files the car
 Engine choice (measured, see docs/models.md): on CPU both stages run in ONNX Runtime when the card
 names an export shipped beside the weights (stage 1's export has dynamic height and width), else in
 eager torch with batch norm folded into the convolutions; on CUDA always torch.
+
+Torch is imported only where it runs a model: choosing the device and grading on ONNX Runtime need none of
+it, and importing it took 1.3 s of a one-slide ``zoomgrade grade`` (docs/benchmark.md).
 """
 
 from __future__ import annotations
 
-import copy
+import importlib.metadata
+import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import nn
 
 from ..errors import ModelCardError
-from .blocks import fold_batchnorm
 from .card import ModelCard
 from .hashes import pinned, verify_file
 
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
+    import torch
+
     if device is not None:
         return torch.device(device)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def device_type(device: str | torch.device | None = None) -> str:
+    """The device type ("cpu", "cuda", ...) of ``device`` (None: CUDA when available), without importing
+    torch where the installed torch is a CPU-only build (its version says ``+cpu``): it cannot see a GPU."""
+    if device is not None:
+        return str(getattr(device, "type", None) or str(device).split(":")[0])
+    if "torch" not in sys.modules:
+        try:
+            if importlib.metadata.version("torch").endswith("+cpu"):
+                return "cpu"
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return pick_device(None).type
+
+
+@dataclass(frozen=True)
+class SavedModel:
+    """Weights on disk (``weights_file.load_model``'s ``path`` and ``expect``), built into a torch module
+    only when torch is to run them."""
+
+    path: Path
+    expect: dict[str, Any] | None = None
+
+    def load(self, device: torch.device) -> nn.Module:
+        from .weights_file import load_model
+
+        return load_model(self.path, expect=self.expect, device=device)[0]
+
+    def verify(self, card: ModelCard) -> None:
+        """What loading checks of the file without torch: it is there, and it is the one ``card`` pins."""
+        if not Path(self.path).exists():
+            raise ModelCardError(f"{self.path}: weights file not found")
+        verify_file(self.path, card)
+
+
+class TorchModel:
+    """A runner's torch model: an eval-mode copy of a module, made at once; or, from a ``SavedModel``, built
+    at once when torch is the engine (``now``), else the first time torch is asked to run it (stage 1 on an
+    image smaller than its export takes, docs/models.md). The runner checks the file first
+    (``SavedModel.verify``)."""
+
+    def __init__(self, model: nn.Module | SavedModel, device: str | torch.device | None, now: bool) -> None:
+        self._source, self._device = model, device
+        self._model: nn.Module | None = None
+        if now or not isinstance(model, SavedModel):  # a module being trained is copied as it is now
+            self.get()
+
+    @property
+    def device(self) -> torch.device:
+        return pick_device(self._device)
+
+    def get(self) -> nn.Module:
+        if self._model is None:
+            dev = self.device
+            src = self._source.load(dev) if isinstance(self._source, SavedModel) else self._source
+            self._model = inference_copy(src, dev)
+        return self._model
 
 
 def _as_batch(images: np.ndarray) -> np.ndarray:
@@ -54,6 +120,8 @@ def to_array(images: np.ndarray, card: ModelCard) -> np.ndarray:
 
 def to_input(images: np.ndarray, card: ModelCard, device: torch.device) -> torch.Tensor:
     """(N,H,W,3) or (H,W,3) uint8 -> normalised float (N,3,H,W), channels_last, on ``device``."""
+    import torch
+
     if device.type == "cpu":
         return torch.from_numpy(to_array(images, card)).contiguous(memory_format=torch.channels_last)
     # an accelerator: send the uint8 pixels (a quarter of the bytes) and normalise there
@@ -66,17 +134,24 @@ def to_input(images: np.ndarray, card: ModelCard, device: torch.device) -> torch
 def inference_copy(model: nn.Module, device: torch.device) -> nn.Module:
     """An eval-mode copy with batch norm folded into the convolutions, channels_last, on ``device``.
     A copy, so a model still being trained (validation runs through a runner) is left untouched."""
+    import copy
+
+    import torch
+
+    from .blocks import fold_batchnorm
+
     m = fold_batchnorm(copy.deepcopy(model).to(device).eval())
     return m.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs lack memory_format
 
 
-def ort_engine(card: ModelCard, device: torch.device, engine: str, weights_path: str | Path | None):
-    """The ONNX Runtime model for ``card`` when ``engine`` allows it and it can be used, else None."""
+def ort_engine(card: ModelCard, device: str, engine: str, weights_path: str | Path | None):
+    """The ONNX Runtime model for ``card`` on ``device`` (a ``device_type``) when ``engine`` allows it and it
+    can be used, else None."""
     if engine not in ("auto", "torch", "onnxruntime"):
         raise ValueError(f"unknown engine {engine!r}")
     onnx_name = card.engine.get("onnx") if card.engine else None
     ort_model = None
-    if engine != "torch" and device.type == "cpu" and onnx_name and weights_path is not None:
+    if engine != "torch" and device == "cpu" and onnx_name and weights_path is not None:
         from .onnx_engine import OrtModel, import_ort
 
         onnx_path = Path(weights_path).with_name(onnx_name)

@@ -1,24 +1,27 @@
 """Inference runners: numpy uint8 images in, probabilities out; batched, ``torch.inference_mode``,
 channels_last, CUDA when available. Stage 1's runner is ``stage1_runner.py``; what both share (device,
-input, engine choice) is ``inference.py``.
+input, engine choice) is ``inference.py``. Neither imports torch unless torch runs its model.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from torch import nn
 
 from ..labels import TBSRTC, LabelSet
-from .card import ModelCard, load_model, paths_for
-from .inference import inference_copy, ort_engine, ort_input, pick_device, pinned_files, softmax_rows, to_input
+from .card import ModelCard, check_card, paths_for, read_card
+from .inference import SavedModel, TorchModel, device_type, ort_engine, ort_input, pinned_files, softmax_rows, to_input
 from .inference import to_array as to_array
 from .pooling import pool_windows
 from .stage1_runner import FEATURE_STRIDE as FEATURE_STRIDE
 from .stage1_runner import Stage1Maps as Stage1Maps
 from .stage1_runner import Stage1Runner
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
@@ -31,26 +34,34 @@ class Stage2Runner:
 
     def __init__(
         self,
-        model: nn.Module,
+        model: nn.Module | SavedModel,
         card: ModelCard,
         device: str | torch.device | None = None,
         batch_size: int = 64,
         engine: str = "auto",
         weights_path: str | Path | None = None,
     ):
-        self.device = pick_device(device)
-        self.model = inference_copy(model, self.device)
         self.card = card
         self.batch_size = batch_size
-        self._ort = ort_engine(card, self.device, engine, weights_path)
+        if isinstance(model, SavedModel):  # the weights' own check first, as when torch loads them
+            model.verify(card)
+        self._ort = ort_engine(card, device_type(device), engine, weights_path)
         self.engine = "onnxruntime" if self._ort is not None else "torch"
         self.files = pinned_files(card, weights_path, self._ort)
+        self._torch = TorchModel(model, device, now=self._ort is None)
+
+    @property
+    def device(self) -> torch.device:
+        return self._torch.device
+
+    @property
+    def model(self) -> nn.Module:
+        return self._torch.get()
 
     @property
     def labels(self) -> list[str]:
         return list(self.card.labels)
 
-    @torch.inference_mode()
     def predict(self, images: np.ndarray) -> np.ndarray:
         if images.ndim == 3:
             images = images[None]
@@ -62,9 +73,15 @@ class Stage2Runner:
             if self._ort is not None:
                 out[s : s + len(batch)] = softmax_rows(self._ort(ort_input(self._ort, batch, self.card)))
             else:
-                logits = self.model(to_input(batch, self.card, self.device)).float()
-                out[s : s + len(batch)] = torch.softmax(logits, dim=1).cpu().numpy()
+                out[s : s + len(batch)] = self._torch_probs(batch)
         return out
+
+    def _torch_probs(self, batch: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            logits = self.model(to_input(batch, self.card, self.device)).float()
+            return torch.softmax(logits, dim=1).cpu().numpy()
 
 
 def combine_windows(probs: np.ndarray) -> np.ndarray:
@@ -81,14 +98,17 @@ def load_runners(
     device: str | torch.device | None = None,
     labels: LabelSet = TBSRTC,
 ) -> tuple[Stage1Runner, Stage2Runner]:
-    dev = pick_device(device)
-    m1, c1 = load_model(
-        stage1_path, expect={"name": "stage1", "label_set": labels.name, "labels": list(labels.coarse)}, device=dev
-    )
-    m2, c2 = load_model(
-        stage2_path, expect={"name": "stage2", "label_set": labels.name, "labels": [*labels.fine, "none"]}, device=dev
-    )
-    return (
-        Stage1Runner(m1, c1, dev, weights_path=paths_for(stage1_path)[0]),
-        Stage2Runner(m2, c2, dev, weights_path=paths_for(stage2_path)[0]),
-    )
+    """Both runners from saved weights, each card checked against ``labels``; the torch models are built
+    only where torch runs them (``inference.SavedModel``)."""
+    runners = []
+    for path, name, classes in (
+        (stage1_path, "stage1", list(labels.coarse)),
+        (stage2_path, "stage2", [*labels.fine, "none"]),
+    ):
+        expect = {"name": name, "label_set": labels.name, "labels": classes}
+        wpath, cpath = paths_for(path)
+        card = read_card(cpath)
+        check_card(card, expect, str(cpath))
+        runners.append((SavedModel(wpath, expect), card, wpath))
+    (m1, c1, w1), (m2, c2, w2) = runners
+    return Stage1Runner(m1, c1, device, weights_path=w1), Stage2Runner(m2, c2, device, weights_path=w2)

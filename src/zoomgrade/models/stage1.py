@@ -66,7 +66,7 @@ class Stage1Net(nn.Module):
     def onnx_spec(self, example: torch.Tensor):
         """How ``export_onnx`` exports this network: the image (batch, height, width dynamic) and the
         window offset as inputs, the three maps as outputs."""
-        from .onnx_engine import OnnxSpec
+        from .onnx_export import OnnxSpec
 
         dyn = torch.export.Dim.DYNAMIC
         return OnnxSpec(

@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 import numpy as np
-import torch
-from torch import nn
 
 from .card import ModelCard
-from .inference import inference_copy, ort_engine, ort_input, pick_device, pinned_files, to_input
+from .inference import SavedModel, TorchModel, device_type, ort_engine, ort_input, pinned_files, to_input
 
 if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
     from .stage1 import Stage1Net
 
 
@@ -43,7 +44,7 @@ class Stage1Runner:
 
     def __init__(
         self,
-        model: nn.Module,
+        model: nn.Module | SavedModel,
         card: ModelCard,
         device: str | torch.device | None = None,
         window: int = 2816,
@@ -51,41 +52,54 @@ class Stage1Runner:
         engine: str = "auto",
         weights_path: str | Path | None = None,
     ):
-        self.device = pick_device(device)
-        self.model = cast("Stage1Net", inference_copy(model, self.device))  # its forward_features is used
         self.card = card
-        self._ort = ort_engine(card, self.device, engine, weights_path)
+        if isinstance(model, SavedModel):  # the weights' own check first, as when torch loads them
+            model.verify(card)
+        self._ort = ort_engine(card, device_type(device), engine, weights_path)
         self.engine = "onnxruntime" if self._ort is not None else "torch"
         self.files = pinned_files(card, weights_path, self._ort)
+        self._torch = TorchModel(model, device, now=self._ort is None)
         self.ort_min_side = 16 * int(card.hyperparameters.get("attn_grid", 16))
         self.stride = int(card.hyperparameters.get("out_stride", 2))
         self.multiple = 16
         self.window = max(self.multiple * 4, window // self.multiple * self.multiple)
         self.overlap = overlap // self.multiple * self.multiple
 
+    @property
+    def device(self) -> torch.device:
+        return self._torch.device
+
+    @property
+    def model(self) -> Stage1Net:
+        return cast("Stage1Net", self._torch.get())  # its forward_features is used
+
     def _run(self, img: np.ndarray, y0: int, x0: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
         h, w = img.shape[:2]
         ph, pw = -h % self.multiple, -w % self.multiple
         if ph or pw:  # pad with white: that is what glass looks like
             img = np.pad(img, ((0, ph), (0, pw), (0, 0)), constant_values=255)
-        f: np.ndarray | None = None
         if self._ort is not None and min(img.shape[:2]) >= self.ort_min_side:
             outs = self._ort.run(ort_input(self._ort, img, self.card), np.array([y0, x0], np.float32))
-            gt, ct, at = (torch.from_numpy(o) for o in outs[:3])
+            g, c, a = outs[:3]
             f = outs[3] if len(outs) > 3 else None
         else:
-            x = to_input(img, self.card, self.device)
-            gt, ct, at, ft = self.model.forward_features(x, pos_offset=(float(y0), float(x0)))
-            f = ft.float().cpu().numpy()
+            g, c, a, f = self._run_torch(img, y0, x0)
         oh, ow = -(-h // self.stride), -(-w // self.stride)
-        g = torch.sigmoid(gt[0, 0, :oh, :ow]).float().cpu().numpy()
-        c = torch.softmax(ct[0, :, :oh, :ow], dim=0).permute(1, 2, 0).float().cpu().numpy()
+        group = _sigmoid(g[0, 0, :oh, :ow])
+        grade = _softmax0(c[0, :, :oh, :ow]).transpose(1, 2, 0)
         if f is not None:
             fh, fw = -(-h // FEATURE_STRIDE), -(-w // FEATURE_STRIDE)
             f = np.ascontiguousarray(f[0, :, :fh, :fw].transpose(1, 2, 0), dtype=np.float32)
-        return g, c, at[0, 0, :oh, :ow].float().cpu().numpy(), f
+        return group, grade, np.asarray(a[0, 0, :oh, :ow], np.float32), f
 
-    @torch.inference_mode()
+    def _run_torch(self, img: np.ndarray, y0: int, x0: int) -> tuple[np.ndarray, ...]:
+        import torch
+
+        with torch.inference_mode():
+            x = to_input(img, self.card, self.device)
+            outs = self.model.forward_features(x, pos_offset=(float(y0), float(x0)))
+            return tuple(o.float().cpu().numpy() for o in outs)
+
     def predict(self, image: np.ndarray) -> Stage1Maps:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected an (H,W,3) uint8 image, got {image.shape} {image.dtype}")
@@ -118,6 +132,20 @@ class Stage1Runner:
                         r[0] - y0 // fs : r[1] - y0 // fs, q[0] - x0 // fs : q[1] - x0 // fs
                     ]
         return Stage1Maps(group, grade, att, s, features=feats)
+
+
+# In numpy, float32, as fast as torch's kernels; they differ from torch's in the last bit or two of float32
+# (both within the exponential's rounding), so the maps match torch's to 2.4e-7 (tests/models/test_runners.py).
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, np.float32)
+    return np.asarray(1.0 / (1.0 + np.exp(-x)), np.float32)
+
+
+def _softmax0(x: np.ndarray) -> np.ndarray:
+    """Softmax over the first axis (the coarse grades), in float32."""
+    x = np.asarray(x, np.float32)
+    z = np.exp(x - x.max(axis=0, keepdims=True))
+    return np.asarray(z / z.sum(axis=0, keepdims=True), np.float32)
 
 
 def _spans(total: int, window: int, step: int, multiple: int) -> list[tuple[int, int]]:

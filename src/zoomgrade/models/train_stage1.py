@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from .._version import __version__
 from ..labels import TBSRTC, LabelSet, label_set_to_dict
 from .augment import augment_images, random_dihedral
-from .card import ModelCard, declared_mpp_range, save_model
+from .card import ModelCard, declared_mpp_range
 from .datasets import Stage1Slide, stage1_slide
 from .domain_fit import card_domain
 from .evaluate import stage1_scores
@@ -21,6 +21,7 @@ from .runners import Stage1Runner
 from .stage1 import Stage1Config, Stage1Net
 from .train_common import TrainResult, annotate_card, keeps_torch_state, optimiser, progress_bar, record_training
 from .train_run import Best, TrainRun, begin, step
+from .weights_file import save_model
 
 
 @dataclass

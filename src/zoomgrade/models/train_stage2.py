@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from .._version import __version__
 from ..labels import TBSRTC, LabelSet, label_set_to_dict
 from .augment import augment_images, random_dihedral
-from .card import ModelCard, declared_mpp_range, save_model
+from .card import ModelCard, declared_mpp_range
 from .datasets import stage2_crops
 from .runners import Stage2Runner
 from .stage2 import PLAIN, Stage2Config, Stage2Net
@@ -28,6 +28,7 @@ from .train_common import (
     record_training,
 )
 from .train_run import Best, TrainRun, begin, step
+from .weights_file import save_model
 
 
 @dataclass
