@@ -80,6 +80,14 @@ def test_folder_batch_grades_good_slides_and_records_bad_ones(first_run, good_pa
     assert "graded 3, withheld 0, skipped 0, failed 1" in res.stdout
 
 
+def test_workers_grading_on_onnxruntime_never_import_torch(first_run, cluster):
+    # The shipped models run in ONNX Runtime on CPU, their threads given at load: a worker that graded
+    # slides has not imported torch (1.3 s and about 0.25 GB a worker).
+    _, client = cluster
+    loaded = client.run(lambda: "torch" in __import__("sys").modules)
+    assert len(loaded) == 2 and not any(loaded.values()), loaded
+
+
 @pytest.mark.slow
 @needs_weights
 def test_rerun_grades_nothing_new(first_run, study, cluster, good_paths):

@@ -198,6 +198,8 @@ def test_bench_cli_small_run(synth_slide, tmp_path: Path) -> None:
     assert 0 < share < 1  # write seconds over open + grade + write of the same slide
     (probe,) = rec["memory_probe"]
     assert probe["mode"] == "cascade" and probe["peak_rss_mb"] > 0, probe
+    # the untrained weights have no ONNX export: torch runs them, on the threads asked for
+    assert probe["torch_loaded"] is True and probe["threads"] == 2, probe
     md = (out / "bench.md").read_text()
     assert rec["machine"]["cpu_model"] in md and "| **median** |" in md
     pooled = rec["summary"]["pooled"]

@@ -45,14 +45,15 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def load_models(weights: Path | None) -> tuple[Any, Any]:
-    """A model folder's runners (None: the shipped weights); the bench scores them against the synthetic
-    slides' truth, which is written in the generator's label set, so the models must grade in it."""
+def load_models(weights: Path | None, threads: int | None = None) -> tuple[Any, Any]:
+    """A model folder's runners (None: the shipped weights), ONNX Runtime on ``threads`` intra-op threads;
+    the bench scores them against the synthetic slides' truth, which is written in the generator's label
+    set, so the models must grade in it."""
     from ..errors import ZoomgradeError
     from ..models.folder import agreed_label_set
     from ..models.folder import load_models as load_folder
 
-    s1, s2 = load_folder(weights)
+    s1, s2 = load_folder(weights, threads=threads)
     labels = agreed_label_set(s1, s2)
     if not labels.same_as(TBSRTC):
         raise ZoomgradeError(
@@ -91,7 +92,8 @@ def probe_memory(path: Path, mode: str, weights: Path | None, config: Path | Non
 def main(argv: list[str]) -> None:
     import argparse
 
-    import torch
+    from ..models.inference import runs_in_torch
+    from ..models.onnx_engine import default_threads
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--probe", choices=["cascade", "exhaustive"], required=True)
@@ -100,12 +102,16 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--weights", default=None)
     ap.add_argument("--config", default=None)
     a = ap.parse_args(argv)
-    if a.threads:
-        torch.set_num_threads(a.threads)
     from ..cascade import grade, load_config
 
+    # as `zoomgrade grade` does: threads to ONNX Runtime at load, torch's set (and torch imported) only
+    # where a model runs in torch, so the peak is what a user's grading process reaches
     t0 = time.perf_counter()
-    models = load_models(Path(a.weights) if a.weights else None)
+    models = load_models(Path(a.weights) if a.weights else None, a.threads or None)
+    if runs_in_torch(*models) and a.threads:
+        import torch
+
+        torch.set_num_threads(a.threads)
     t1 = time.perf_counter()
     res = grade(a.path, load_config(a.config), mode=a.probe, models=models)
     t2 = time.perf_counter()
@@ -117,7 +123,8 @@ def main(argv: list[str]) -> None:
                 "category": res.category,
                 "load_models_s": t1 - t0,
                 "grade_s": t2 - t1,
-                "torch_threads": torch.get_num_threads(),
+                "threads": a.threads or default_threads(),
+                "torch_loaded": "torch" in sys.modules,
                 "peak_rss_mb": peak_rss_mb(),
             }
         )

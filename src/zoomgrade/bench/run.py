@@ -211,7 +211,7 @@ def run_bench(opts: BenchOptions, log: Log = lambda m: print(m, file=sys.stderr,
     threads = cfg.stage2.torch_threads or opts.threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)
     paths = prepare_slides(opts, log)
-    models = load_models(opts.weights)
+    models = load_models(opts.weights, threads)
     cfg = at_model_mpp(cfg, *models)  # what the graders read at, as grade() resolves it
     window_px = window_size(models[1], cfg.stage2.window_px)
     warm = warm_up(models[0], models[1], window_px, cfg.stage2.batch_size)

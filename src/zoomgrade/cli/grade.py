@@ -64,6 +64,7 @@ def run_grade(
     """Grade ``slides`` into ``out``; returns the exit code (0 all graded, 1 some failed, 2 all bad input,
     3 none failed but some withheld)."""
     from ..models import load_models
+    from ..models.inference import runs_in_torch
     from ..outputs import failure_row, write_summary_csv
 
     check_number("--mpp", mpp, MPP_RANGE[0], MPP_RANGE[1], "um/px")
@@ -77,9 +78,13 @@ def run_grade(
             raise ZoomgradeError(
                 f"--device cuda: no CUDA device usable by this torch ({torch.__version__}); use --device cpu"
             )
-    set_torch_threads(cfg.stage2.torch_threads or threads)  # the config's setting wins, as it always did
+    n_threads = cfg.stage2.torch_threads or threads  # the config's setting wins, as it always did
     # once for every slide: --models, else the config's models.folder, else the shipped weights
-    models = load_models(models_dir or cfg.models.folder or None, device, cfg.models.label_set or None)
+    models = load_models(
+        models_dir or cfg.models.folder or None, device, cfg.models.label_set or None, threads=n_threads
+    )
+    if runs_in_torch(*models):  # ONNX Runtime took the threads at load; torch has one setting a process
+        set_torch_threads(n_threads)
     check_config_labels(cfg, models, config)  # a grade the label set lacks: refused before any slide
     freeze_heap()
     err, con = stderr(), stdout()

@@ -107,8 +107,11 @@ def folder_label_set(folder: str | Path | None = None, label_set: str | Path | L
     return agreed_label_set(runners[0], runners[1], label_set)
 
 
-def load_stage(folder: Path, stage: str, device: Any = None, labels: LabelSet | None = None) -> Any:
-    """One stage's runner from ``folder/<stage>.json`` (+ weights or ONNX file), carrying its label set."""
+def load_stage(
+    folder: Path, stage: str, device: Any = None, labels: LabelSet | None = None, threads: int | None = None
+) -> Any:
+    """One stage's runner from ``folder/<stage>.json`` (+ weights or ONNX file), carrying its label set;
+    ``threads``: ONNX Runtime's intra-op threads (None: ``onnx_engine.default_threads``)."""
     from .card import ONNX_ONLY, check_card, paths_for, read_card
     from .inference import SavedModel
     from .runners import Stage1Runner, Stage2Runner
@@ -126,7 +129,8 @@ def load_stage(folder: Path, stage: str, device: Any = None, labels: LabelSet | 
             raise ModelCardError(f"{where}: only stage 2 may be an ONNX-only model; stage 1 is zoomgrade's Stage1Net")
         from .onnx_classifier import OnnxClassifierRunner
 
-        runner: Any = OnnxClassifierRunner(folder / (card.onnx_file or f"{stage}.onnx"), card, ls, where=where)
+        onnx = folder / (card.onnx_file or f"{stage}.onnx")
+        runner: Any = OnnxClassifierRunner(onnx, card, ls, where=where, threads=threads)
     else:
         check_classes(card, ls, stage, where)
         wpath = paths_for(cpath)[0]
@@ -134,7 +138,7 @@ def load_stage(folder: Path, stage: str, device: Any = None, labels: LabelSet | 
         check_card(card, expect, where)
         cls = Stage1Runner if stage == "stage1" else Stage2Runner
         # the torch model is built only if torch runs it (on CPU the card's ONNX export usually does)
-        runner = cls(SavedModel(wpath, expect), card, device, weights_path=wpath)
+        runner = cls(SavedModel(wpath, expect), card, device, weights_path=wpath, threads=threads)
     runner.label_set = ls
     runner.source = where
     return runner
@@ -146,6 +150,7 @@ def load_model_folder(
     *,
     need_stage1: bool = True,
     label_set: str | Path | LabelSet | None = None,
+    threads: int | None = None,
 ) -> tuple[Any, Any]:
     """(stage-1 runner or None, stage-2 runner) from a model folder (None: the shipped weights), both
     checked to carry one label set (and ``label_set``, when given)."""
@@ -155,21 +160,23 @@ def load_model_folder(
     for stage in ("stage1", "stage2") if need_stage1 else ("stage2",):
         if not (d / f"{stage}.json").exists():
             raise ModelCardError(f"{d}: no {stage}.json model card in this model folder")
-    s2 = load_stage(d, "stage2", device)
-    s1 = load_stage(d, "stage1", device) if (d / "stage1.json").exists() else None
+    s2 = load_stage(d, "stage2", device, threads=threads)
+    s1 = load_stage(d, "stage1", device, threads=threads) if (d / "stage1.json").exists() else None
     agreed_label_set(s1, s2, label_set)
     if need_stage1 and s1 is None:
         raise ModelCardError(f"{d}: the cascade needs a stage-1 model (stage1.json)")
     return s1, s2
 
 
-def load_default_models(device: Any = None, labels: LabelSet | str | Path | None = None) -> tuple[Any, Any]:
+def load_default_models(
+    device: Any = None, labels: LabelSet | str | Path | None = None, threads: int | None = None
+) -> tuple[Any, Any]:
     """The shipped weights (src/zoomgrade/weights/), checked against their cards (and ``labels``)."""
     p1, p2 = WEIGHTS_DIR / "stage1.safetensors", WEIGHTS_DIR / "stage2.safetensors"
     for p in (p1, p2):
         if not p.exists():
             raise ModelCardError(f"{p}: shipped weights missing; train them with `zoomgrade train`")
-    return load_model_folder(WEIGHTS_DIR, device, label_set=labels)
+    return load_model_folder(WEIGHTS_DIR, device, label_set=labels, threads=threads)
 
 
 def load_models(
@@ -178,9 +185,11 @@ def load_models(
     labels: LabelSet | str | Path | None = None,
     *,
     need_stage1: bool = True,
+    threads: int | None = None,
 ) -> tuple[Any, Any]:
     """A model folder's runners (None: the shipped weights), see models/folder.py; ``need_stage1=False``
-    accepts a folder with stage 2 only (the exhaustive baseline)."""
+    accepts a folder with stage 2 only (the exhaustive baseline). ``threads``: ONNX Runtime's intra-op
+    threads (None: torch's setting where torch is loaded, else torch's default)."""
     if folder in (None, ""):
-        return load_default_models(device, labels)
-    return load_model_folder(folder, device, label_set=labels, need_stage1=need_stage1)
+        return load_default_models(device, labels, threads)
+    return load_model_folder(folder, device, label_set=labels, need_stage1=need_stage1, threads=threads)

@@ -103,6 +103,11 @@ def _as_batch(images: np.ndarray) -> np.ndarray:
     return images
 
 
+def runs_in_torch(*runners: Any) -> bool:
+    """Whether any of ``runners`` runs its model in torch (then torch's thread setting applies to it)."""
+    return any(getattr(r, "engine", None) == "torch" for r in runners if r is not None)
+
+
 def to_array(images: np.ndarray, card: ModelCard) -> np.ndarray:
     """(N,H,W,3) or (H,W,3) uint8 -> normalised float32 (N,3,H,W), C-contiguous.
 
@@ -144,9 +149,9 @@ def inference_copy(model: nn.Module, device: torch.device) -> nn.Module:
     return m.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs lack memory_format
 
 
-def ort_engine(card: ModelCard, device: str, engine: str, weights_path: str | Path | None):
-    """The ONNX Runtime model for ``card`` on ``device`` (a ``device_type``) when ``engine`` allows it and it
-    can be used, else None."""
+def ort_engine(card: ModelCard, device: str, engine: str, weights_path: str | Path | None, threads: int | None = None):
+    """The ONNX Runtime model for ``card`` on ``device`` (a ``device_type``) with ``threads`` intra-op
+    threads (None: ``onnx_engine.default_threads``) when ``engine`` allows it and it can be used, else None."""
     if engine not in ("auto", "torch", "onnxruntime"):
         raise ValueError(f"unknown engine {engine!r}")
     onnx_name = card.engine.get("onnx") if card.engine else None
@@ -157,7 +162,7 @@ def ort_engine(card: ModelCard, device: str, engine: str, weights_path: str | Pa
         onnx_path = Path(weights_path).with_name(onnx_name)
         if onnx_path.exists() and import_ort() is not None:
             verify_file(onnx_path, card)  # what runs on the CPU is the export the card pins
-            ort_model = OrtModel(onnx_path, weights_path, card.engine["weights_sha256"])
+            ort_model = OrtModel(onnx_path, weights_path, card.engine["weights_sha256"], threads)
     if engine == "onnxruntime" and ort_model is None:
         raise ModelCardError(f"{card.name}: ONNX Runtime engine asked for but no usable export/onnxruntime")
     return ort_model

@@ -69,7 +69,13 @@ class OnnxClassifierRunner:
     engine = "onnxruntime"
 
     def __init__(
-        self, onnx_path: str | Path, card: ModelCard, labels: LabelSet, batch_size: int = 64, where: str = "stage2"
+        self,
+        onnx_path: str | Path,
+        card: ModelCard,
+        labels: LabelSet,
+        batch_size: int = 64,
+        where: str = "stage2",
+        threads: int | None = None,
     ):
         self.card = card
         self.label_set = labels
@@ -83,7 +89,7 @@ class OnnxClassifierRunner:
             raise ModelCardError(f"{p}: onnxruntime is not installed")
         # what runs is the file the card pins (`python -m zoomgrade.models.hashes DIR` records it)
         self.files = {p.name: verify_file(p, card)}
-        self.ort = OrtModel(p, p, None)
+        self.ort = OrtModel(p, p, None, threads)
         inp = self.ort.session.get_inputs()
         if len(inp) != 1:
             raise ModelCardError(f"{p}: the model takes {len(inp)} inputs; stage 2 gives one image batch")

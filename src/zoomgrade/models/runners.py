@@ -30,7 +30,9 @@ class Stage2Runner:
     """Patches at high power -> class probabilities (N, n_fine + 1), "none" last.
 
     ``engine``: "torch", "onnxruntime", or "auto" (ONNX Runtime on CPU when the card names an export
-    beside the weights, ``weights_path``, and onnxruntime is installed; torch otherwise)."""
+    beside the weights, ``weights_path``, and onnxruntime is installed; torch otherwise). ``threads``: ONNX
+    Runtime's intra-op threads (None: torch's setting where torch is loaded, else torch's default); torch
+    runs with torch's own setting, which only an entry point sets."""
 
     def __init__(
         self,
@@ -40,12 +42,13 @@ class Stage2Runner:
         batch_size: int = 64,
         engine: str = "auto",
         weights_path: str | Path | None = None,
+        threads: int | None = None,
     ):
         self.card = card
         self.batch_size = batch_size
         if isinstance(model, SavedModel):  # the weights' own check first, as when torch loads them
             model.verify(card)
-        self._ort = ort_engine(card, device_type(device), engine, weights_path)
+        self._ort = ort_engine(card, device_type(device), engine, weights_path, threads)
         self.engine = "onnxruntime" if self._ort is not None else "torch"
         self.files = pinned_files(card, weights_path, self._ort)
         self._torch = TorchModel(model, device, now=self._ort is None)
@@ -97,6 +100,7 @@ def load_runners(
     stage2_path: str | Path,
     device: str | torch.device | None = None,
     labels: LabelSet = TBSRTC,
+    threads: int | None = None,
 ) -> tuple[Stage1Runner, Stage2Runner]:
     """Both runners from saved weights, each card checked against ``labels``; the torch models are built
     only where torch runs them (``inference.SavedModel``)."""
@@ -111,4 +115,7 @@ def load_runners(
         check_card(card, expect, str(cpath))
         runners.append((SavedModel(wpath, expect), card, wpath))
     (m1, c1, w1), (m2, c2, w2) = runners
-    return Stage1Runner(m1, c1, device, weights_path=w1), Stage2Runner(m2, c2, device, weights_path=w2)
+    return (
+        Stage1Runner(m1, c1, device, weights_path=w1, threads=threads),
+        Stage2Runner(m2, c2, device, weights_path=w2, threads=threads),
+    )

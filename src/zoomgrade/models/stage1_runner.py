@@ -51,11 +51,12 @@ class Stage1Runner:
         overlap: int = 256,
         engine: str = "auto",
         weights_path: str | Path | None = None,
+        threads: int | None = None,
     ):
         self.card = card
         if isinstance(model, SavedModel):  # the weights' own check first, as when torch loads them
             model.verify(card)
-        self._ort = ort_engine(card, device_type(device), engine, weights_path)
+        self._ort = ort_engine(card, device_type(device), engine, weights_path, threads)
         self.engine = "onnxruntime" if self._ort is not None else "torch"
         self.files = pinned_files(card, weights_path, self._ort)
         self._torch = TorchModel(model, device, now=self._ort is None)
