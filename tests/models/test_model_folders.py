@@ -213,3 +213,14 @@ def test_stage1_reads_at_its_cards_resolution_and_another_is_said(tmp_path, synt
     assert any("stage1.mpp 8 um/px is not the stage-1 model's 16 um/px" in w for w in other.warnings)
     shipped = grade(slide)
     assert shipped.config["stage1"]["mpp"] == 8.0 and not any("stage1.mpp" in w for w in shipped.warnings)
+
+
+def test_threads_given_at_load_reach_onnx_runtime():
+    # The CLI's --threads and a batch worker's share reach ONNX Runtime here, not through torch's setting.
+    from zoomgrade.models import load_models
+
+    for threads, want in ((1, 1), (2, 2)):
+        s1, s2 = load_models(None, threads=threads)
+        for r in (s1, s2):
+            assert r.engine == "onnxruntime"
+            assert r._ort.session.get_session_options().intra_op_num_threads == want

@@ -236,3 +236,22 @@ def test_map_activations_in_numpy_match_torch():
     x = (rng.standard_normal((3, 300, 200)) * 6).astype(np.float32)
     assert np.abs(_sigmoid(x[0]) - torch.sigmoid(torch.from_numpy(x[0])).numpy()).max() <= 2.4e-7
     assert np.abs(_softmax0(x) - torch.softmax(torch.from_numpy(x), dim=0).numpy()).max() <= 2.4e-7
+
+
+@pytest.mark.parametrize("omp", ["3", ""])
+def test_default_threads_without_torch_are_what_torch_would_choose(omp):
+    # torch not loaded: OMP_NUM_THREADS when set, else the usable physical cores (torch's own default)
+    code = (
+        "import sys, os, psutil; from zoomgrade.models.onnx_engine import default_threads; "
+        "assert 'torch' not in sys.modules; "
+        "print(default_threads(), min(len(os.sched_getaffinity(0)), psutil.cpu_count(logical=False)))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    if omp:
+        env["OMP_NUM_THREADS"] = omp
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    got, physical = map(int, out.stdout.split())
+    assert got == (int(omp) if omp else physical)
