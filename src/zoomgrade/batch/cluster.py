@@ -5,9 +5,10 @@ Sizing, on purpose:
   is heavy enough to keep torch busy on its own, a second concurrent slide per process would only
   double memory, and a separate process per worker is what lets a killed or out-of-memory worker be
   replaced without losing the others (and lets the GIL-bound parts of a slide run in parallel).
-- ``threads_per_worker`` is the number of cores one worker's torch/BLAS may use (intra-op threads).
-  Dask's nanny pins OMP/MKL/OpenBLAS to 1 thread per worker by default; we set them (and
-  ``torch.set_num_threads``) to this value instead, so workers x threads = the cores we mean to use.
+- ``threads_per_worker`` is the number of cores one worker's models and BLAS may use (intra-op threads).
+  Dask's nanny pins OMP/MKL/OpenBLAS to 1 thread per worker by default; we set them to this value
+  instead and give it to the worker's ONNX Runtime sessions when it loads the models (and to
+  ``torch.set_num_threads`` where a model runs in torch), so workers x threads = the cores we mean to use.
 - Default: one single-threaded worker per core (workers = cores, threads = 1), capped so that each
   worker has at least ``MIN_WORKER_MEMORY`` of RAM. Slides are independent and a slide has serial
   parts (file open, tile decode, region bookkeeping) that intra-op threads do not speed up, so
@@ -39,7 +40,7 @@ WORKER_WAIT_S = 60.0
 @dataclass(frozen=True)
 class ClusterPlan:
     workers: int  # worker processes (local cluster); 0 = an existing cluster decides
-    threads_per_worker: int | None  # torch/BLAS threads per worker; None = leave the workers' setting
+    threads_per_worker: int | None  # model/BLAS threads per worker; None = leave the workers' setting
     memory_limit: int | None  # bytes per worker (local), None = Dask's
     why: str
 

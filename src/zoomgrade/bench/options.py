@@ -21,7 +21,7 @@ class BenchOptions:
     input_dir: Path | None = None
     weights: Path | None = None  # folder with stage1/stage2 .safetensors + cards; default: shipped weights
     config: Path | None = None
-    threads: int | None = None  # torch threads; default: the cores this process may use
+    threads: int | None = None  # model threads (ONNX Runtime and torch); default: the cores this process may use
     floor_repeats: int = 1
     memory_probe: bool = True
     profile: bool = False  # cProfile one more cascade run of the first slide -> OUT/cascade-profile.txt

@@ -30,7 +30,7 @@ def batch(
         "-t",
         min=1,
         max=1024,
-        help="torch/BLAS threads per worker (default: cores / workers).",
+        help="model/BLAS threads per worker (default: cores / workers).",
     ),
     scheduler: str | None = typer.Option(
         None, "--scheduler", help="Address of an existing Dask scheduler (tcp://host:8786)."

@@ -44,7 +44,9 @@ def bench(
         help="Model folder (stage1/stage2 weights and cards; default: the shipped weights).",
     ),
     config: Path | None = typer.Option(None, "--config", help="Grading config TOML (default: built-in)."),
-    threads: int | None = typer.Option(None, "--threads", help="torch threads (default: usable cores)."),
+    threads: int | None = typer.Option(
+        None, "--threads", help="model threads, ONNX Runtime and torch (default: usable cores)."
+    ),
     floor_repeats: int = typer.Option(1, "--floor-repeats", help="Repeat the floor measurement, keep the fastest."),
     memory_probe: bool = typer.Option(
         True,

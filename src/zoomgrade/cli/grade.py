@@ -179,7 +179,11 @@ def grade_cmd(
         help="Stop reading at high power after this many megapixels; regions are read most likely severe first (stage 1), the rest keep their stage-1 grade.",
     ),
     threads: int | None = typer.Option(
-        None, "--threads", min=1, max=MAX_THREADS, help="Torch CPU threads (default: torch's choice)."
+        None,
+        "--threads",
+        min=1,
+        max=MAX_THREADS,
+        help="CPU threads for the models (ONNX Runtime, or torch where it runs one; default: the physical cores).",
     ),
     models_dir: Path | None = typer.Option(
         None,
