@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .stage1_runner import FEATURE_STRIDE
+
 #: the feature space recorded (a card made for another space is refused by ``DomainModel.from_dict``)
 SPACE = "stage1.c16"
 #: a feature cell is stained material when its mean optical density above the glass exceeds this
@@ -48,8 +50,6 @@ REGION_RULE = (
     "regions (the largest cell distance where they hold none), or the 0.99 quantile of their cells' distances "
     "if that is larger"
 )
-#: feature cells per stage-1 input px (``models.stage1_runner.FEATURE_STRIDE``)
-FEATURE_STRIDE = 16
 #: Torch and ONNX Runtime give features about 1e-7 apart (relative), so a score is compared with its
 #: threshold to this relative tolerance: the calibration slide that set a threshold must not fall beyond it
 #: when graded by the other engine.
@@ -152,7 +152,7 @@ def glass_od(thumb: np.ndarray) -> np.ndarray:
     return np.log(glass_colour(t) / np.clip(t, 1.0, None)).clip(0, None).mean(axis=2)
 
 
-def material_cells(thumb: np.ndarray, shape: tuple[int, int], stride: int = 16) -> np.ndarray:
+def material_cells(thumb: np.ndarray, shape: tuple[int, int], stride: int = FEATURE_STRIDE) -> np.ndarray:
     """(h, w) bool: feature cells (``stride`` thumbnail px a side) whose mean OD above glass is material
     (the mean over every ``k``-th pixel of the cell on big thumbnails)."""
     k = step_for(thumb.shape[0] * thumb.shape[1], 1 << 20) if stride % 8 == 0 else 1
@@ -165,7 +165,7 @@ def material_cells(thumb: np.ndarray, shape: tuple[int, int], stride: int = 16) 
     return pad.reshape(h, s, w, s).mean(axis=(1, 3)) > MATERIAL_OD
 
 
-def slide_cells(features: np.ndarray, thumb: np.ndarray, stride: int = 16) -> tuple[np.ndarray, np.ndarray]:
+def slide_cells(features: np.ndarray, thumb: np.ndarray, stride: int = FEATURE_STRIDE) -> tuple[np.ndarray, np.ndarray]:
     """(features of material cells (N, C), material mask (h, w)) of one slide's stage-1 output."""
     mask = material_cells(thumb, features.shape[:2], stride)
     return features[mask], mask

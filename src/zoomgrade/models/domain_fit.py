@@ -23,9 +23,10 @@ import numpy as np
 from ..errors import ZoomgradeError
 from .colour import fit_colour_reference
 from .datasets import SLIDE_SUFFIXES
-from .domain import FEATURE_STRIDE, CalibrationSlide, box_cells, fit_domain, slide_cells
+from .domain import CalibrationSlide, box_cells, fit_domain, slide_cells
 from .folder import card_label_set
 from .regions import maps_to_regions
+from .stage1_runner import FEATURE_STRIDE
 from .stain import fit_stain_reference
 
 #: The cascade's stage-1 region settings (``cascade.config.Stage1Config`` defaults; a test keeps them equal):

@@ -16,7 +16,8 @@ import numpy as np
 from shapely.geometry import mapping
 
 from ..errors import SlideError
-from ..models.domain import FEATURE_STRIDE, DomainModel, box_cells, material_cells, slide_scores, within
+from ..models.domain import DomainModel, box_cells, material_cells, slide_scores, within
+from ..models.stage1_runner import FEATURE_STRIDE
 from ..types import Region
 from .brightfield import check_brightfield
 from .colour import check_colour
