@@ -112,7 +112,7 @@ def load_stage(
 ) -> Any:
     """One stage's runner from ``folder/<stage>.json`` (+ weights or ONNX file), carrying its label set;
     ``threads``: ONNX Runtime's intra-op threads (None: ``onnx_engine.default_threads``)."""
-    from .card import ONNX_ONLY, check_card, paths_for, read_card
+    from .card import ONNX_ONLY, paths_for, read_card
     from .inference import SavedModel
     from .runners import Stage1Runner, Stage2Runner
 
@@ -134,11 +134,9 @@ def load_stage(
     else:
         check_classes(card, ls, stage, where)
         wpath = paths_for(cpath)[0]
-        expect = {"name": stage}
-        check_card(card, expect, where)
         cls = Stage1Runner if stage == "stage1" else Stage2Runner
         # the torch model is built only if torch runs it (on CPU the card's ONNX export usually does)
-        runner = cls(SavedModel(wpath, expect), card, device, weights_path=wpath, threads=threads)
+        runner = cls(SavedModel(wpath, {"name": stage}), card, device, weights_path=wpath, threads=threads)
     runner.label_set = ls
     runner.source = where
     return runner

@@ -67,6 +67,14 @@ def verify_file(path: str | Path, card: Any) -> str:
     return have
 
 
+def verify_weights(path: str | Path, card: Any) -> str:
+    """A weights file its card describes: there, and the bytes the card pins (``verify_file``)."""
+    p = Path(path)
+    if not p.exists():
+        raise ModelCardError(f"{p}: weights file not found")
+    return verify_file(p, card)
+
+
 def verify_folder(folder: str | Path, names: tuple[str, ...] = ("stage1", "stage2")) -> dict[str, str]:
     """Check every model file of a model folder against its card without loading a model (no torch): what a
     batch driver does before it starts workers, so a changed file is one error, not N failed slides."""

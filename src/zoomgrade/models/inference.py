@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import ModelCardError
 from .card import ModelCard
-from .hashes import pinned, verify_file
+from .hashes import pinned, verify_file, verify_weights
 
 if TYPE_CHECKING:
     import torch
@@ -63,18 +63,11 @@ class SavedModel:
 
         return load_model(self.path, expect=self.expect, device=device)[0]
 
-    def verify(self, card: ModelCard) -> None:
-        """What loading checks of the file without torch: it is there, and it is the one ``card`` pins."""
-        if not Path(self.path).exists():
-            raise ModelCardError(f"{self.path}: weights file not found")
-        verify_file(self.path, card)
-
 
 class TorchModel:
     """A runner's torch model: an eval-mode copy of a module, made at once; or, from a ``SavedModel``, built
     at once when torch is the engine (``now``), else the first time torch is asked to run it (stage 1 on an
-    image smaller than its export takes, docs/models.md). The runner checks the file first
-    (``SavedModel.verify``)."""
+    image smaller than its export takes, docs/models.md). ``runner_engines`` checks the file first."""
 
     def __init__(self, model: nn.Module | SavedModel, device: str | torch.device | None, now: bool) -> None:
         self._source, self._device = model, device
@@ -92,6 +85,23 @@ class TorchModel:
             src = self._source.load(dev) if isinstance(self._source, SavedModel) else self._source
             self._model = inference_copy(src, dev)
         return self._model
+
+
+def runner_engines(
+    model: nn.Module | SavedModel,
+    card: ModelCard,
+    device: str | torch.device | None,
+    engine: str,
+    weights_path: str | Path | None,
+    threads: int | None,
+) -> tuple[Any, TorchModel]:
+    """What a runner runs ``card`` with: ONNX Runtime where ``engine`` allows it and the export can be used
+    (``ort_engine``, else None), and the torch model, built now where torch is the engine. Saved weights are
+    checked against their card first, as when torch loads them."""
+    if isinstance(model, SavedModel):
+        verify_weights(model.path, card)
+    ort = ort_engine(card, device_type(device), engine, weights_path, threads)
+    return ort, TorchModel(model, device, now=ort is None)
 
 
 def _as_batch(images: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..labels import TBSRTC, LabelSet
 from .card import ModelCard, check_card, paths_for, read_card
-from .inference import SavedModel, TorchModel, device_type, ort_engine, ort_input, pinned_files, softmax_rows, to_input
+from .inference import SavedModel, ort_input, pinned_files, runner_engines, softmax_rows, to_input
 from .inference import to_array as to_array
 from .pooling import pool_windows
 from .stage1_runner import FEATURE_STRIDE as FEATURE_STRIDE
@@ -46,12 +46,9 @@ class Stage2Runner:
     ):
         self.card = card
         self.batch_size = batch_size
-        if isinstance(model, SavedModel):  # the weights' own check first, as when torch loads them
-            model.verify(card)
-        self._ort = ort_engine(card, device_type(device), engine, weights_path, threads)
+        self._ort, self._torch = runner_engines(model, card, device, engine, weights_path, threads)
         self.engine = "onnxruntime" if self._ort is not None else "torch"
         self.files = pinned_files(card, weights_path, self._ort)
-        self._torch = TorchModel(model, device, now=self._ort is None)
 
     @property
     def device(self) -> torch.device:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 
 from .card import ModelCard
-from .inference import SavedModel, TorchModel, device_type, ort_engine, ort_input, pinned_files, to_input
+from .inference import SavedModel, ort_input, pinned_files, runner_engines, to_input
 
 if TYPE_CHECKING:
     import torch
@@ -54,12 +54,9 @@ class Stage1Runner:
         threads: int | None = None,
     ):
         self.card = card
-        if isinstance(model, SavedModel):  # the weights' own check first, as when torch loads them
-            model.verify(card)
-        self._ort = ort_engine(card, device_type(device), engine, weights_path, threads)
+        self._ort, self._torch = runner_engines(model, card, device, engine, weights_path, threads)
         self.engine = "onnxruntime" if self._ort is not None else "torch"
         self.files = pinned_files(card, weights_path, self._ort)
-        self._torch = TorchModel(model, device, now=self._ort is None)
         self.ort_min_side = 16 * int(card.hyperparameters.get("attn_grid", 16))
         self.stride = int(card.hyperparameters.get("out_stride", 2))
         self.multiple = 16

@@ -19,7 +19,7 @@ from torch import nn
 from ..atomic import atomic_path
 from ..errors import ModelCardError
 from .card import ModelCard, check_card, paths_for, read_card, write_card
-from .hashes import sha256, verify_file
+from .hashes import sha256, verify_weights
 from .stage1 import Stage1Config, Stage1Net
 from .stage2 import Stage2Config, Stage2Net
 
@@ -94,9 +94,7 @@ def load_model(
     card = read_card(path)
     check_card(card, expect, str(cpath))
     model = build_model(card)
-    if not wpath.exists():
-        raise ModelCardError(f"{wpath}: weights file not found")
-    verify_file(wpath, card)  # the bytes that will run are the ones the card describes
+    verify_weights(wpath, card)  # the bytes that will run are the ones the card describes
     try:
         state = load_file(str(wpath), device="cpu")
     except (SafetensorError, OSError, ValueError) as err:
