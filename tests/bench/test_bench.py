@@ -202,8 +202,44 @@ def test_bench_cli_small_run(synth_slide, tmp_path: Path) -> None:
     assert probe["torch_loaded"] is True and probe["threads"] == 2, probe
     md = (out / "bench.md").read_text()
     assert rec["machine"]["cpu_model"] in md and "| **median** |" in md
+    assert rec["machine"]["engines"] == ["torch"] and rec["machine"]["model_threads"] == 2, rec["machine"]
     pooled = rec["summary"]["pooled"]
     n = len(ab.truth_groups(src))
     for mode in ("cascade", "exhaustive", "lowpower_product_map"):
         assert pooled[mode]["groups"] == n and 0 <= pooled[mode]["groups_found"] <= 1
     assert f"| {pooled['cascade']['groups_found']:.2f} ({n}) |" in md
+
+
+@pytest.mark.slow
+def test_bench_on_onnx_runtime_never_imports_torch(synth_slide, tmp_path: Path) -> None:
+    """With the shipped models (ONNX Runtime), a whole bench run grades as `zoomgrade grade` does: no torch
+    in the process, so its times are a user's grading process's. (3 mm: a smaller slide's thumbnail is
+    smaller than stage 1's export takes, and torch runs it.)"""
+    import subprocess
+    import sys
+
+    from zoomgrade.synth import truth_paths
+
+    src = synth_slide("II", size_mm=(3.0, 3.0))
+    slides = tmp_path / "slides"
+    slides.mkdir()
+    for p in (src, *truth_paths(src)):
+        shutil.copy(p, slides / p.name)
+    out = tmp_path / "out"
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from zoomgrade.bench.options import BenchOptions\n"
+        "from zoomgrade.bench.run import run_bench\n"
+        f"run_bench(BenchOptions(out=Path({str(out)!r}), input_dir=Path({str(slides)!r}), threads=2,"
+        " memory_probe=False), log=lambda m: None)\n"
+        "print('torch' in sys.modules)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().splitlines()[-1] == "False", res.stdout
+    rec = json.loads((out / "bench.json").read_text())
+    m = rec["machine"]
+    assert m["engines"] == ["onnxruntime"] and m["model_threads"] == 2 and m["device"] == "cpu", m
+    assert rec["slides"][0]["cascade"]["wall_s"] > 0
+    assert "onnxruntime on cpu" in (out / "bench.md").read_text()

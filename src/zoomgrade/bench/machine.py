@@ -17,8 +17,12 @@ from typing import Any
 from ..labels import TBSRTC
 
 
-def machine_info() -> dict[str, Any]:
-    import torch
+def machine_info(threads: int | None = None, models: tuple[Any, ...] = ()) -> dict[str, Any]:
+    """The machine, and the engine ``models`` run on with ``threads`` model threads: torch is named by its
+    installed version and imported only where a model runs in it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from ..models.inference import runs_in_torch
 
     cpu = platform.processor() or "?"
     try:
@@ -39,10 +43,25 @@ def machine_info() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "cores_usable": len(os.sched_getaffinity(0)),
         "memory_gb": None if mem_gb is None else round(mem_gb, 1),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "device": "cuda: " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+        "torch": _installed(version, PackageNotFoundError, "torch"),
+        "onnxruntime": _installed(version, PackageNotFoundError, "onnxruntime"),
+        "engines": sorted({str(getattr(m, "engine", "?")) for m in models if m is not None}),
+        "model_threads": threads,
+        "device": _device() if runs_in_torch(*models) else "cpu",
     }
+
+
+def _installed(version: Any, missing: type[Exception], package: str) -> str | None:
+    try:
+        return str(version(package))
+    except missing:
+        return None
+
+
+def _device() -> str:
+    import torch
+
+    return "cuda: " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
 
 
 def load_models(weights: Path | None, threads: int | None = None) -> tuple[Any, Any]:

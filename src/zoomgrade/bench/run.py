@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import ZoomgradeError
 from ..labels import TBSRTC  # the synthetic slides' truth is in the generator's label set
-from ..models.train_common import keeps_torch_state
+from ..models.inference import torch_threads_for
 from ..types import Mode
 from . import ablation as ab
 from .floor import RecordingSlide, measure_floor, tile_decodes
@@ -193,25 +193,32 @@ def bench_slide(
 
 
 # -- the whole run -----------------------------------------------------------------------------------
-@keeps_torch_state  # its thread count is for its own run; the caller's stays
 def run_bench(opts: BenchOptions, log: Log = lambda m: print(m, file=sys.stderr, flush=True)) -> dict[str, Any]:
     """Run the benchmark; writes OUT/bench.json and OUT/bench.md after every slide (a stopped run keeps
-    what it measured) and returns the final record."""
-    import torch
-
+    what it measured) and returns the final record. Graded as `zoomgrade grade` grades: the models' threads
+    are given at load, and torch's are set (for this run only) and torch imported only where a model runs
+    in torch, so the times are those of a user's grading process."""
     from ..cascade import load_config
+
+    Path(opts.out).mkdir(parents=True, exist_ok=True)
+    cfg = load_config(opts.config)
+    threads = cfg.stage2.torch_threads or opts.threads or len(os.sched_getaffinity(0))
+    paths = prepare_slides(opts, log)
+    models = load_models(opts.weights, threads)
+    with torch_threads_for(models, threads):
+        return _measure(opts, log, cfg, threads, paths, models)
+
+
+def _measure(
+    opts: BenchOptions, log: Log, cfg: Any, threads: int, paths: list[Path], models: tuple[Any, Any]
+) -> dict[str, Any]:
+    """The benchmark proper, on the prepared slides with the loaded models."""
     from ..cascade.grade import window_size
     from ..cascade.resolution import at_model_mpp
     from .report import write_reports
     from .summary import summarise
 
     out = Path(opts.out)
-    out.mkdir(parents=True, exist_ok=True)
-    cfg = load_config(opts.config)
-    threads = cfg.stage2.torch_threads or opts.threads or len(os.sched_getaffinity(0))
-    torch.set_num_threads(threads)
-    paths = prepare_slides(opts, log)
-    models = load_models(opts.weights, threads)
     cfg = at_model_mpp(cfg, *models)  # what the graders read at, as grade() resolves it
     window_px = window_size(models[1], cfg.stage2.window_px)
     warm = warm_up(models[0], models[1], window_px, cfg.stage2.batch_size)
@@ -220,7 +227,7 @@ def run_bench(opts: BenchOptions, log: Log = lambda m: print(m, file=sys.stderr,
     record: dict[str, Any] = {
         "command": opts.command,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": machine_info(),
+        "machine": machine_info(threads, models),
         "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(opts).items()},
         "models": {m.card.name: f"{m.card.name} {m.card.version}" for m in models},
         "warm_up_s": warm,

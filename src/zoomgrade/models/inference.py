@@ -11,8 +11,10 @@ it, and importing it took 1.3 s of a one-slide ``zoomgrade grade`` (docs/benchma
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -116,6 +118,23 @@ def _as_batch(images: np.ndarray) -> np.ndarray:
 def runs_in_torch(*runners: Any) -> bool:
     """Whether any of ``runners`` runs its model in torch (then torch's thread setting applies to it)."""
     return any(getattr(r, "engine", None) == "torch" for r in runners if r is not None)
+
+
+@contextlib.contextmanager
+def torch_threads_for(runners: tuple[Any, ...], threads: int | None) -> Iterator[None]:
+    """torch's intra-op threads at ``threads`` inside the block, restored after; set, and torch imported,
+    only where one of ``runners`` runs its model in torch (ONNX Runtime took its threads at load)."""
+    if not threads or not runs_in_torch(*runners):
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def to_array(images: np.ndarray, card: ModelCard) -> np.ndarray:
