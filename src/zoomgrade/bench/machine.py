@@ -4,6 +4,7 @@ SLIDE``) so that the peak belongs to that mode only."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import platform
@@ -20,8 +21,6 @@ from ..labels import TBSRTC
 def machine_info(threads: int | None = None, models: tuple[Any, ...] = ()) -> dict[str, Any]:
     """The machine, and the engine ``models`` run on with ``threads`` model threads: torch is named by its
     installed version and imported only where a model runs in it."""
-    from importlib.metadata import PackageNotFoundError, version
-
     from ..models.inference import runs_in_torch
 
     cpu = platform.processor() or "?"
@@ -43,18 +42,19 @@ def machine_info(threads: int | None = None, models: tuple[Any, ...] = ()) -> di
         "cpu_count": os.cpu_count(),
         "cores_usable": len(os.sched_getaffinity(0)),
         "memory_gb": None if mem_gb is None else round(mem_gb, 1),
-        "torch": _installed(version, PackageNotFoundError, "torch"),
-        "onnxruntime": _installed(version, PackageNotFoundError, "onnxruntime"),
+        "torch": _installed("torch"),
+        "onnxruntime": _installed("onnxruntime"),
         "engines": sorted({str(getattr(m, "engine", "?")) for m in models if m is not None}),
         "model_threads": threads,
         "device": _device() if runs_in_torch(*models) else "cpu",
     }
 
 
-def _installed(version: Any, missing: type[Exception], package: str) -> str | None:
+def _installed(package: str) -> str | None:
+    """``package``'s installed version, read from its metadata (no import), or None."""
     try:
-        return str(version(package))
-    except missing:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
         return None
 
 
@@ -111,7 +111,7 @@ def probe_memory(path: Path, mode: str, weights: Path | None, config: Path | Non
 def main(argv: list[str]) -> None:
     import argparse
 
-    from ..models.inference import runs_in_torch
+    from ..models.inference import torch_threads_for
     from ..models.onnx_engine import default_threads
 
     ap = argparse.ArgumentParser()
@@ -127,13 +127,10 @@ def main(argv: list[str]) -> None:
     # where a model runs in torch, so the peak is what a user's grading process reaches
     t0 = time.perf_counter()
     models = load_models(Path(a.weights) if a.weights else None, a.threads or None)
-    if runs_in_torch(*models) and a.threads:
-        import torch
-
-        torch.set_num_threads(a.threads)
-    t1 = time.perf_counter()
-    res = grade(a.path, load_config(a.config), mode=a.probe, models=models)
-    t2 = time.perf_counter()
+    with torch_threads_for(models, a.threads or None):
+        t1 = time.perf_counter()
+        res = grade(a.path, load_config(a.config), mode=a.probe, models=models)
+        t2 = time.perf_counter()
     print(
         json.dumps(
             {
