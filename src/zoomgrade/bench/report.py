@@ -43,9 +43,8 @@ def to_markdown(record: dict[str, Any]) -> str:
         "# zoomgrade bench: cascade vs exhaustive tiling",
         "",
         f"Machine: {m['cpu_model']}, {m['cores_usable']} usable cores ({m['cpu_count']} CPUs), "
-        f"{m['memory_gb']} GB RAM, {m['platform']}; {', '.join(m.get('engines') or ['torch'])} on "
-        f"{m['device']} (torch {m['torch']}, onnxruntime {m.get('onnxruntime')}), "
-        f"{m.get('model_threads', m.get('torch_threads'))} model threads.",
+        f"{m['memory_gb']} GB RAM, {m['platform']}; {', '.join(m['engines'])} on "
+        f"{m['device']} (torch {m['torch']}, onnxruntime {m['onnxruntime']}), {m['model_threads']} model threads.",
         "",
         f"Command: `{record.get('command') or 'zoomgrade bench'}`  ",
         f"Started {record.get('started')}, finished {record.get('finished', '(running)')}; "
