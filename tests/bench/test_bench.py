@@ -176,6 +176,10 @@ def test_bench_cli_small_run(synth_slide, tmp_path: Path) -> None:
     assert s["wall_ratio"] == pytest.approx(s["cascade"]["wall_s"] / s["exhaustive"]["wall_s"])
     # The floor replays exactly the high-power windows the cascade accounted for.
     assert s["floor"]["n_windows"] == s["cascade"]["hp_tiles"] > 0
+    # ... and infers as many windows as the cascade's models graded
+    graded = s["cascade"]["model_items_by_stage"]
+    assert s["floor"]["n_graded"] == graded.get("stage2_infer", 0) + graded.get("fallback", 0)
+    assert s["floor"]["n_graded"] <= s["floor"]["n_windows"]
     assert s["floor"]["serial_s"] > 0 and s["cascade_over_floor"] > 0
     td = s["tile_decodes"]  # the synthetic slide is a tiled TIFF: decodes are counted
     assert td["decodes"] >= td["unique_tiles"] > 0 and td["unique_s"] > 0

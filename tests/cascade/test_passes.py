@@ -56,9 +56,9 @@ def regions_grid():
 
 
 def test_stage1_reads_low_power_only_and_stage2_high_power_only(textured, any_models, labels):
-    # no region narrowed (stage2.windows_less_severe = 0): a narrowed region's count may read windows it does
-    # not grade, and here every window read must be graded
-    cfg = config_from_dict({"stage2": {"windows_less_severe": 0}})
+    # no region narrowed (stage2.windows_less_severe = 0) and no count: a narrowed region's count may read
+    # windows it does not grade, and a region the count dismisses is not graded; here every window read must be
+    cfg = config_from_dict({"stage2": {"windows_less_severe": 0}, "adequacy": {"count_nuclei": False}})
     with open_slide(textured) as s:
         rec = Recording(s)
         cost = CostRecord()
@@ -72,6 +72,28 @@ def test_stage1_reads_low_power_only_and_stage2_high_power_only(textured, any_mo
     st = cost.stages["stage2_read"]
     assert st.pixels == st.tiles * size * size == cost.pixels_at(any_models[1].card.input_mpp)
     assert cost.stages["stage2_infer"].model_items == st.tiles
+
+
+def test_a_region_the_count_dismisses_gets_no_forward_pass(textured, any_models, labels):
+    """The count runs in the reader, before the model: a region it dismisses (too few nuclei) is dismissed
+    whatever the model would say, so its windows are read and counted but never graded."""
+    with open_slide(textured) as s:
+        slide = Recording(s)
+        regs = severity_order(regions_grid(), labels)
+        by_count = {}
+        for count in (True, False):
+            cfg = config_from_dict({"stage2": {"windows_less_severe": 0}, "adequacy": {"count_nuclei": count}})
+            cost = CostRecord()
+            by_count[count] = cost, run_stage2(context(slide, any_models, cfg, labels, cost), regs)
+    cost, decisions = by_count[True]
+    dismissed = [d for d in decisions if d.outcome.kind is Outcome.DISMISSED]
+    kept = [d for d in decisions if d.outcome.kind is not Outcome.DISMISSED]
+    assert dismissed  # the textured squares hold no nuclei
+    assert all(d.outcome.region.counted_cells < config_from_dict({}).adequacy.min_nuclei_per_group for d in dismissed)
+    assert cost.stages["stage2_read"].tiles == by_count[False][0].stages["stage2_read"].tiles  # read all the same
+    assert cost.stages["stage2_infer"].model_items == sum(len(d.job.windows.boxes) for d in kept)
+    uncounted = {d.job.order: d.outcome.kind for d in by_count[False][1]}
+    assert all(uncounted[d.job.order] is not Outcome.DISMISSED for d in dismissed)  # the model alone keeps them
 
 
 def test_decisions_follow_the_severity_queue(textured, any_models, labels):
@@ -114,6 +136,7 @@ def test_fallback_reuses_stage2_windows_reads_the_rest_and_shifted_patches_only_
     textured, any_models, labels
 ):
     cfg = GradeConfig()
+    cfg.adequacy.count_nuclei = False  # counted, every textured square is dismissed (no nuclei) and never graded
     cfg.stage2.windows_less_severe = 0  # every region un-narrowed here (narrowed ones: below)
     cfg.fallback.none_threshold = 1.01  # every patch votes, whatever the network says
     size = any_models[1].card.input_size
@@ -149,6 +172,7 @@ def test_fallback_tiles_the_rest_of_a_region_stage2_read_only_in_part(textured, 
     """Stage 2 reads a large region's two best-covered windows; the fallback reads every other window of
     its grid (never the two again), and the patch vote counts them all."""
     cfg = GradeConfig()
+    cfg.adequacy.count_nuclei = False  # counted, every textured square is dismissed (no nuclei) and never graded
     cfg.stage2.windows_per_region = 2
     cfg.fallback.none_threshold = 1.01  # every patch votes, whatever the network says
     regs = [make_region(0, (0.1, 0.2, 0.7), x=200, y=200, side=900)]
@@ -169,6 +193,7 @@ def test_a_region_read_from_fewer_windows_gets_the_shifted_grid_only_where_its_p
     its shifted grid only when the two planned windows give fewer than ``min_count`` voting patches, as it
     would have for the region read from both."""
     cfg = GradeConfig()
+    cfg.adequacy.count_nuclei = False  # counted, every textured square is dismissed (no nuclei) and never graded
     cfg.stage2.windows_per_region = 1
     regs = [make_region(0, (0.1, 0.2, 0.7), x=200, y=200, side=900)]
     with open_slide(textured) as s:
@@ -215,6 +240,7 @@ class Hinting(Recording):
 @pytest.mark.parametrize("readahead", [True, False])
 def test_stage2_and_fallback_hint_exactly_the_windows_they_read(textured, any_models, labels, readahead):
     cfg = GradeConfig()
+    cfg.adequacy.count_nuclei = False  # counted, every textured square is dismissed (no nuclei) and never graded
     cfg.stage2.readahead = readahead
     # un-narrowed: a narrowed region's count may read the rest of its grid at once, unhinted (a few windows)
     cfg.stage2.windows_less_severe = 0

@@ -6,8 +6,9 @@ re-deriving windows from the result (regions dismissed at high power are not in 
 
 ``measure_floor`` then times, from a fresh open of the same file:
 - decode: the same reads, one after the other, no model;
-- inference: stage 1 on the thumbnail and stage 2 on the same number of windows from an in-memory batch,
-  no reading.
+- inference: stage 1 on the thumbnail and stage 2 on as many windows as the cascade's models graded
+  (stage 2 and the fallback; fewer than it read: a region's count may read windows it does not grade, and a
+  region the count dismisses gets no forward pass), from an in-memory batch, no reading.
 The serial floor is decode + inference; with reading overlapped by inference (the cascade's reader
 thread) the best a 2-core machine could do is about max(decode, inference), reported beside it.
 """
@@ -57,7 +58,7 @@ class RecordingSlide:
 
 @dataclass
 class FloorRecord:
-    n_windows: int
+    n_windows: int  # windows read
     window_px: int
     decode_thumbnail_s: float
     decode_windows_s: float
@@ -69,6 +70,7 @@ class FloorRecord:
     overlapped_s: float = 0.0  # max(decode, inference): reading fully hidden behind the model
     mpix_decoded: float = 0.0
     notes: list[str] = field(default_factory=list)
+    n_graded: int | None = None  # windows the models graded (None: as many as read)
 
     def __post_init__(self) -> None:
         self.decode_s = self.decode_thumbnail_s + self.decode_windows_s
@@ -166,10 +168,11 @@ def measure_floor(
     window_px: int,
     batch_size: int,
     repeats: int = 1,
+    graded: int | None = None,
 ) -> FloorRecord:
     """Time decoding ``thumbnails`` + ``windows`` from a fresh open of ``path`` (no model) and the models
-    on the same inputs from memory (no reading). With ``repeats`` > 1 the fastest run of each part counts
-    (a shared machine adds noise, never removes it)."""
+    on the same inputs from memory (no reading): stage 2 on ``graded`` of the windows (None: all of them).
+    With ``repeats`` > 1 the fastest run of each part counts (a shared machine adds noise, never removes it)."""
     from ..slide import open_slide
 
     best = {"thumb": np.inf, "win": np.inf, "s1": np.inf, "s2": np.inf}
@@ -195,8 +198,8 @@ def measure_floor(
         for t in thumbs:
             stage1.predict(pad_white(t, MIN_SIDE))
         t1 = time.perf_counter()
-        # Same number of windows as read, through the same batch size, from memory.
-        n = len(windows)
+        # As many windows as the models graded, through the same batch size, from memory.
+        n = len(windows) if graded is None else min(graded, len(windows))
         done = 0
         while done < n and len(batch):
             k = min(batch_size, n - done)
@@ -207,6 +210,7 @@ def measure_floor(
         best["s2"] = min(best["s2"], t2 - t1)
     return FloorRecord(
         n_windows=len(windows),
+        n_graded=graded,
         window_px=window_px,
         decode_thumbnail_s=float(best["thumb"]),
         decode_windows_s=float(best["win"]),

@@ -143,7 +143,8 @@ def to_markdown(record: dict[str, Any]) -> str:
             f"medians: decode {_f(median_of([f['decode_s'] for f in fl]), 3)} s, inference "
             f"{_f(median_of([f['infer_s'] for f in fl]), 3)} s, serial {_f(s['median_floor_s'], 3)} s, overlapped "
             f"(max) {_f(s['median_floor_overlapped_s'], 3)} s; windows read (median) "
-            f"{_f(median_of([f['n_windows'] for f in fl]), 0)}.",
+            f"{_f(median_of([f['n_windows'] for f in fl]), 0)}, graded "
+            f"{_f(median_of([f['n_graded'] for f in fl]), 0)}.",
             "",
             f"Quality control and domain gate: {_f(cs.get('gate_pass_rate'), 3)} of these held-out slides pass "
             f"(withheld: {', '.join(r['slide'] for r in S if r['cascade'].get('status') == 'withheld') or 'none'}); "

@@ -159,6 +159,9 @@ def bench_slide(
         window_px,
         cfg.stage2.batch_size,
         floor_repeats,
+        graded=sum(
+            c.result.cost.stages[k].model_items for k in ("stage2_infer", "fallback") if k in c.result.cost.stages
+        ),
     )
     tiles = tile_decodes(path, c.reads.region_reads())
     hp = cfg.stage2.mpp

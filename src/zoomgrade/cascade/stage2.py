@@ -145,7 +145,7 @@ def _decision(ctx: PassContext, g: Graded[Job], counted: int | None) -> Stage2De
     if counted is not None and counted < cfg.adequacy.min_nuclei_per_group and g.error is None:
         # No follicular nuclei at high power: colloid, blood or debris that looked like a group at low
         # power. Whatever a classifier says of such pixels, there are no cells to grade.
-        return Stage2Decision(job, RegionOutcome(job.order, region, Outcome.DISMISSED), window_probs=g.probs)
+        return Stage2Decision(job, RegionOutcome(job.order, region, Outcome.DISMISSED))
     if g.skipped:
         return Stage2Decision(job, RegionOutcome(job.order, region, Outcome.OVER_BUDGET))
     if g.error is not None:
@@ -178,7 +178,11 @@ class _CountingReader:
         imgs = self.reader.read(job.windows.boxes)
         cfg = self.ctx.cfg
         if cfg.adequacy.count_nuclei and len(imgs):
-            self.cells[job.order] = self._count(job, imgs, recall_only)
+            n = self.cells[job.order] = self._count(job, imgs, recall_only)
+            if n < cfg.adequacy.min_nuclei_per_group:
+                # ``_decision`` dismisses it whatever the model says: no forward pass for it (on Diff-Quik
+                # bench slides, where stage 1 takes blood and colloid for groups, up to a third of the regions).
+                return imgs[:0]
         return imgs
 
     def _count(self, job: Job, imgs: Images, recall_only: bool) -> int:
