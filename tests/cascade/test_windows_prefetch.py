@@ -75,6 +75,43 @@ def test_read_and_grade_batches_across_items_and_overlaps_reading():
     assert read_meanwhile.is_set()  # some read happened while the model was running (prefetch)
 
 
+@pytest.mark.parametrize("readers", [1, 2])
+def test_items_read_ungraded_skip_the_model_but_keep_the_batches(readers):
+    """``graded(item)`` False: the item's images are read but left out of the forward passes (it comes back
+    with no outputs), and still count towards a batch's size, so the batches hold the same items."""
+    items = [1, 2, 3, 5, 1, 1, 2]
+    runs: dict[bool, tuple[list, CostRecord, list]] = {}
+    for skipping in (False, True):
+        batches: list[list[int]] = []
+
+        def predict(x: np.ndarray, batches: list[list[int]] = batches) -> np.ndarray:
+            batches.append(sorted(set(x[:, 0, 0, 0].tolist())))
+            return np.repeat(x[:, 0, 0, :1].astype(float), 2, axis=1)
+
+        cost = CostRecord()
+        outs = list(
+            read_and_grade(
+                items,
+                lambda n: np.full((n, 4, 4, 3), n, np.uint8),
+                predict,
+                batch_size=4,
+                depth=2,
+                cost=cost,
+                infer_stage="inf",
+                readers=readers,
+                graded=(lambda n: n != 3) if skipping else None,
+            )
+        )
+        runs[skipping] = outs, cost, batches
+    (every, cost_all, batches_all), (some, cost_some, batches_some) = runs[False], runs[True]
+    assert [o.item for o in some] == [o.item for o in every] == items
+    for o in some:
+        assert o.error is None and (o.probs.shape == (0, 0) if o.item == 3 else (o.probs == o.item).all())
+    assert cost_some.stages["inf"].model_items == sum(items) - 3 == cost_all.stages["inf"].model_items - 3
+    # the same batches, the item 3 left out of its forward pass
+    assert [kept for b in batches_all if (kept := [n for n in b if n != 3])] == batches_some
+
+
 def test_read_errors_and_budget_skips_are_per_item():
     def read(i: int) -> np.ndarray:
         if i == 1:

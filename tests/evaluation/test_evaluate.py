@@ -67,6 +67,30 @@ def test_evaluate_writes_json_and_self_contained_html(one_slide_dir, tmp_path):
     assert "href='slides/" in page
 
 
+def test_evaluate_threads_reach_the_models_and_leave_the_callers_torch_setting(one_slide_dir, tmp_path):
+    """``--threads`` is the models' (ONNX Runtime's at load, torch's only for the run and only where a model
+    runs in torch), as for ``zoomgrade grade``: the caller's torch setting is what it was."""
+    import torch
+
+    from zoomgrade.evaluation.run import load_models
+
+    for n in (1, 2):
+        for r in load_models(None, threads=n):
+            assert r.engine == "onnxruntime"
+            assert r._ort.session.get_session_options().intra_op_num_threads == n
+    before = torch.get_num_threads()
+    mine = 3 if before != 3 else 2
+    torch.set_num_threads(mine)
+    try:
+        r = CliRunner().invoke(app, ["evaluate", str(one_slide_dir), "--out", str(tmp_path / "ev"), "--threads", "1"])
+        assert r.exit_code == 0, r.output
+        assert torch.get_num_threads() == mine
+    finally:
+        torch.set_num_threads(before)
+    bad = CliRunner().invoke(app, ["evaluate", str(one_slide_dir), "--out", str(tmp_path / "ev2"), "--threads", "0"])
+    assert bad.exit_code == 2 and not (tmp_path / "ev2").exists()
+
+
 def _rec(name, truth, category, pairs, missed=(), alarms=()):
     m = ModeRecord("cascade", category, 1.0, list(pairs), list(missed), list(alarms), len(pairs) + len(alarms), "r")
     return SlideRecord(name, truth, None, {"cascade": m})

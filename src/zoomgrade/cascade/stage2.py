@@ -178,12 +178,15 @@ class _CountingReader:
         imgs = self.reader.read(job.windows.boxes)
         cfg = self.ctx.cfg
         if cfg.adequacy.count_nuclei and len(imgs):
-            n = self.cells[job.order] = self._count(job, imgs, recall_only)
-            if n < cfg.adequacy.min_nuclei_per_group:
-                # ``_decision`` dismisses it whatever the model says: no forward pass for it (on Diff-Quik
-                # bench slides, where stage 1 takes blood and colloid for groups, up to a third of the regions).
-                return imgs[:0]
+            self.cells[job.order] = self._count(job, imgs, recall_only)
         return imgs
+
+    def graded(self, job: Job) -> bool:
+        """Whether the model need see ``job``'s windows, once read: not where its count dismisses it, as
+        ``_decision`` then does whatever the model says (on the Diff-Quik bench slides, where stage 1 takes
+        blood and colloid for groups, up to a third of the regions read)."""
+        n = self.cells.get(job.order)
+        return n is None or n >= self.ctx.cfg.adequacy.min_nuclei_per_group
 
     def _count(self, job: Job, imgs: Images, recall_only: bool) -> int:
         cfg = self.ctx.cfg
@@ -279,6 +282,7 @@ def run_stage2(ctx: PassContext, regions: list[Region], stop: ReadingStop | None
             read,
             infer_stage="stage2_infer",
             on_item=lambda n: ctx.report("stage2", n, total),
+            graded=read.graded,
         ):
             out.append(_decision(ctx, g, read.cells.get(g.item.order)))
             if stop is not None and _stop_now(stop, out[-1], len(out), check_every):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from .common import guarded, set_torch_threads, stderr, stdout
+from .common import guarded, stderr, stdout, threads_option
 
 
 class EvalMode(str, Enum):
@@ -30,14 +30,13 @@ def evaluate_cmd(
     ),
     split: str | None = typer.Option(None, "--split", help="Only the manifest's slides of this split (e.g. test)."),
     config: Path | None = typer.Option(None, "--config", help="Grading config TOML (default: shipped defaults)."),
-    threads: int | None = typer.Option(None, "--threads", help="CPU threads for torch."),
+    threads: int | None = threads_option(),
 ) -> None:
     """Grade each slide against its annotations: region and slide confusion, per-grade F1, weighted kappa,
     calibration, 95% intervals (exact binomial for proportions over slides, bootstrap over slides for the
     rest); writes OUT/eval.json and a self-contained OUT/eval.html."""
     from ..evaluation.evaluate import run_evaluation
 
-    set_torch_threads(threads)
     modes = ("cascade", "exhaustive") if mode is EvalMode.both else (mode.value,)
     err = stderr()
 
@@ -45,7 +44,9 @@ def evaluate_cmd(
         got = ", ".join(f"{m} {r.category or 'withheld'}" for m, r in rec.modes.items()) or f"failed: {rec.error}"
         err.print(f"[{k}/{n}] {rec.slide}: truth {rec.truth or '?'}, {got}", highlight=False, soft_wrap=True)
 
-    doc = run_evaluation(source, out, models_dir=models, modes=modes, config=config, split=split, on_slide=on_slide)
+    doc = run_evaluation(
+        source, out, models_dir=models, modes=modes, config=config, split=split, on_slide=on_slide, threads=threads
+    )
     con = stdout()
     for m, d in doc["per_mode"].items():
         h, ci = d["headline"], d["intervals"]

@@ -20,6 +20,7 @@ from .common import (
     EXIT_OK,
     EXIT_PARTIAL,
     EXIT_WITHHELD,
+    MAX_THREADS,
     MODELS_HELP,
     check_number,
     freeze_heap,
@@ -27,12 +28,12 @@ from .common import (
     set_torch_threads,
     stderr,
     stdout,
+    threads_option,
 )
 from .grade_slide import check_config_labels, config_from_options, grade_one, summary_line
 
 #: --mpp: no scanner resolves finer than 0.05 um/px; a level 0 coarser than 100 um/px is not a slide
 MPP_RANGE = (0.05, 100.0)
-MAX_THREADS = 1024
 
 #: The CLI's choice of mode, made from the one definition (zoomgrade.types.Mode).
 Mode = Enum("Mode", {m: m for m in MODES}, type=str)  # type: ignore[misc]
@@ -178,13 +179,7 @@ def grade_cmd(
         "--budget-mpx",
         help="Stop reading at high power after this many megapixels; regions are read most likely severe first (stage 1), the rest keep their stage-1 grade.",
     ),
-    threads: int | None = typer.Option(
-        None,
-        "--threads",
-        min=1,
-        max=MAX_THREADS,
-        help="CPU threads for the models (ONNX Runtime, or torch where it runs one; default: the physical cores).",
-    ),
+    threads: int | None = threads_option(),
     models_dir: Path | None = typer.Option(
         None,
         "--models",

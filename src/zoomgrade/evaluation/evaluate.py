@@ -13,6 +13,7 @@ from ..atomic import atomic_write_text
 from ..errors import ZoomgradeError
 from ..labels import TBSRTC, LabelSet
 from ..models.datasets import find_slides
+from ..models.inference import torch_threads_for
 from . import intervals, metrics
 from .run import SlideRecord, grade_all, load_models
 
@@ -72,9 +73,11 @@ def run_evaluation(
     split: str | None = None,
     labels: LabelSet = TBSRTC,  # used when the models do not carry a label set
     on_slide: Callable[[int, int, SlideRecord], None] | None = None,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Grade every slide of ``source`` (folder or CSV manifest; ``split``: only the manifest's rows of that
-    split) in ``modes`` and write ``out/eval.json``, ``out/eval.html`` and each slide's outputs."""
+    split) in ``modes`` and write ``out/eval.json``, ``out/eval.html`` and each slide's outputs. ``threads``:
+    the models' CPU threads, as ``zoomgrade grade --threads`` (None: the models' default)."""
     from ..cascade import load_config
     from .html import write_html
 
@@ -84,11 +87,12 @@ def run_evaluation(
         if not items:
             raise ZoomgradeError(f"{source}: no slides in split {split!r}")
     cfg = load_config(config)
-    models = load_models(models_dir, None, need_stage1="cascade" in modes)
+    models = load_models(models_dir, None, need_stage1="cascade" in modes, threads=threads)
     labels = getattr(models[1], "label_set", None) or labels  # the folder's label set decides the grades
     o = Path(out)
     o.mkdir(parents=True, exist_ok=True)
-    records, seconds = grade_all(items, o, models, cfg, modes, labels, on_slide)
+    with torch_threads_for(models, threads):  # ONNX Runtime took them at load
+        records, seconds = grade_all(items, o, models, cfg, modes, labels, on_slide)
     per_mode = {}
     for m in modes:
         per_mode[m] = {

@@ -53,12 +53,14 @@ class SlideRecord:
         }
 
 
-def load_models(folder: str | Path | None, labels: LabelSet | None = None, need_stage1: bool = True) -> tuple[Any, Any]:
+def load_models(
+    folder: str | Path | None, labels: LabelSet | None = None, need_stage1: bool = True, threads: int | None = None
+) -> tuple[Any, Any]:
     """Runners of a model folder (``models.folder``: both cards checked to carry one label set, and
-    ``labels`` when given), or the shipped ones."""
+    ``labels`` when given), or the shipped ones; ``threads``: ONNX Runtime's (``models.folder.load_models``)."""
     from ..models.folder import load_models as load_folder
 
-    return load_folder(folder, labels=labels, need_stage1=need_stage1)
+    return load_folder(folder, labels=labels, need_stage1=need_stage1, threads=threads)
 
 
 def mode_record(result: Any, item: SlideItem, labels: LabelSet, report: str) -> ModeRecord:

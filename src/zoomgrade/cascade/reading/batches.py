@@ -14,6 +14,7 @@ runs the model on one group and gives one ``Graded`` record per item; ``read_and
 from __future__ import annotations
 
 import contextlib
+import functools
 import queue
 import threading
 import time
@@ -43,6 +44,9 @@ class Read(Generic[T]):
     images: Images | None = None
     error: str | None = None  # why reading failed
     skipped: bool = False  # not read: the budget was spent
+    #: read, but decided without the model (stage 2: a region its count dismisses); its images still count
+    #: towards a batch's size, so batches, and with them when decisions come back, are as if it were graded
+    ungraded: bool = False
 
 
 @dataclass
@@ -60,11 +64,12 @@ class Graded(Generic[T]):
 Ticket = Callable[[], "Read[T]"]
 
 
-def _read_one(item: T, read: Callable[[T], Images]) -> Read[T]:
+def _read_one(item: T, read: Callable[[T], Images], graded: Callable[[T], bool] | None = None) -> Read[T]:
     try:
-        return Read(item, read(item))
+        images = read(item)
     except Exception as err:  # one bad region must not end the slide
         return Read(item, error=f"{type(err).__name__}: {err}")
+    return Read(item, images, ungraded=graded is not None and not graded(item))
 
 
 def _ready(r: Read[T]) -> Ticket[T]:
@@ -73,7 +78,7 @@ def _ready(r: Read[T]) -> Ticket[T]:
 
 def _read_in_order(
     items: Sequence[T],
-    read: Callable[[T], Images],
+    read: Callable[[T], Read[T]],
     out: queue.Queue[Ticket[T] | None],
     stop: threading.Event,
     skip: Callable[[], bool] | None,
@@ -82,12 +87,12 @@ def _read_in_order(
     for it in items:
         if stop.is_set():
             break
-        out.put(_ready(Read(it, skipped=True) if skip is not None and skip() else _read_one(it, read)))
+        out.put(_ready(Read(it, skipped=True) if skip is not None and skip() else read(it)))
     out.put(None)
 
 
 def _read_pooled(
-    items: Sequence[T], read: Callable[[T], Images], out: queue.Queue[Ticket[T] | None], stop: threading.Event, n: int
+    items: Sequence[T], read: Callable[[T], Read[T]], out: queue.Queue[Ticket[T] | None], stop: threading.Event, n: int
 ) -> None:
     """``n`` reader threads: items are submitted in order and their futures queued in order, so the
     consumer still sees item order while up to ``n`` reads run at once."""
@@ -96,7 +101,7 @@ def _read_pooled(
         for it in items:
             if stop.is_set():
                 break
-            out.put(pool.submit(_read_one, it, read).result)
+            out.put(pool.submit(read, it).result)
     finally:
         pool.shutdown(wait=True, cancel_futures=stop.is_set())
         out.put(None)
@@ -119,9 +124,9 @@ def _gather(tickets: queue.Queue[Ticket[T] | None], batch_size: int) -> Iterator
 def grade_batch(
     reads: list[Read[T]], predict: Callable[[Images], Probs], batch_size: int, cost: CostRecord, stage: str
 ) -> list[Graded[T]]:
-    """The model on every image of ``reads`` (in forward passes of up to ``batch_size``): one ``Graded`` per
-    read, in order. A failing forward pass fails every item of the group."""
-    to_run = [r for r in reads if r.error is None and r.images is not None and len(r.images)]
+    """The model on every image of ``reads`` (in forward passes of up to ``batch_size``), those read
+    ``ungraded`` apart: one ``Graded`` per read, in order. A failing forward pass fails every item of the group."""
+    to_run = [r for r in reads if r.error is None and r.images is not None and len(r.images) and not r.ungraded]
     probs: Probs | None = None
     failed: str | None = None
     if to_run:
@@ -141,7 +146,7 @@ def grade_batch(
             out.append(Graded(r.item, None, skipped=True))
         elif r.error is not None:
             out.append(Graded(r.item, None, r.error))
-        elif r.images is None or not len(r.images):
+        elif r.images is None or not len(r.images) or r.ungraded:
             out.append(Graded(r.item, np.zeros((0, 0))))
         elif probs is None:
             out.append(Graded(r.item, None, failed))
@@ -163,6 +168,7 @@ def read_and_grade(
     skip: Callable[[], bool] | None = None,
     on_item: Callable[[int], None] | None = None,
     readers: int = 1,
+    graded: Callable[[T], bool] | None = None,
 ) -> Iterator[Graded[T]]:
     """Yield one ``Graded`` per item, in item order, with the model's outputs for its images.
 
@@ -170,17 +176,20 @@ def read_and_grade(
     ``predict(images) -> (k, n)`` runs here, on batches of up to ``batch_size`` images gathered across
     consecutive items. ``skip()`` is asked by the reader before each item (budgets): it needs the reads
     done one after another, so it runs with one reader whatever ``readers`` says. ``readers`` > 1 reads
-    that many items at once (``read`` must then be thread-safe).
+    that many items at once (``read`` must then be thread-safe). ``graded(item)``, asked in the reader
+    thread once the item is read: False leaves its images out of the forward passes (it comes back with
+    no outputs, as an item without images).
     """
+    one = functools.partial(_read_one, read=read, graded=graded)
     tickets: queue.Queue[Ticket[T] | None] = queue.Queue(maxsize=max(1, depth))
     stop = threading.Event()
     if readers > 1 and skip is None:
         th = threading.Thread(
-            target=_read_pooled, args=(items, read, tickets, stop, readers), name="zoomgrade-reader", daemon=True
+            target=_read_pooled, args=(items, one, tickets, stop, readers), name="zoomgrade-reader", daemon=True
         )
     else:
         th = threading.Thread(
-            target=_read_in_order, args=(items, read, tickets, stop, skip), name="zoomgrade-reader", daemon=True
+            target=_read_in_order, args=(items, one, tickets, stop, skip), name="zoomgrade-reader", daemon=True
         )
     th.start()
     cost.add(infer_stage)  # the stage is on the record even when nothing was graded
@@ -208,6 +217,7 @@ def read_and_grade_high_power(
     *,
     infer_stage: str,
     on_item: Callable[[int], None] | None = None,
+    graded: Callable[[T], bool] | None = None,
 ) -> Iterator[Graded[T]]:
     """``read_and_grade`` with the run's stage-2 model, its reading settings and the shared high-power
     budget: stage 2 and the fallback read and grade alike."""
@@ -223,4 +233,5 @@ def read_and_grade_high_power(
         skip=budget.exhausted if budget.limited else None,
         readers=s2.readers,
         on_item=on_item,
+        graded=graded,
     )
