@@ -112,21 +112,26 @@ def test_items_read_ungraded_skip_the_model_but_keep_the_batches(readers):
     assert [kept for b in batches_all if (kept := [n for n in b if n != 3])] == batches_some
 
 
-def test_read_errors_and_budget_skips_are_per_item():
+def test_read_errors_failing_graded_questions_and_budget_skips_are_per_item():
     def read(i: int) -> np.ndarray:
         if i == 1:
             raise OSError("bad tile")
         return np.zeros((1, 2, 2, 3), np.uint8)
 
+    def graded(i: int) -> bool:  # asked once an item is read; raising fails that item only, as a bad read
+        if i == 2:
+            raise ValueError("no count")
+        return True
+
     seen = []
 
     def skip() -> bool:
         seen.append(1)
-        return len(seen) > 3
+        return len(seen) > 4
 
     outs = list(
         read_and_grade(
-            list(range(5)),
+            list(range(6)),
             read,
             lambda x: np.ones((len(x), 3)),
             batch_size=8,
@@ -134,12 +139,14 @@ def test_read_errors_and_budget_skips_are_per_item():
             cost=CostRecord(),
             infer_stage="inf",
             skip=skip,
+            graded=graded,
         )
     )
     assert outs[0].probs.shape == (1, 3)
     assert outs[1].error and "bad tile" in outs[1].error
-    assert outs[2].probs is not None
-    assert outs[3].skipped and outs[4].skipped
+    assert outs[2].error and "no count" in outs[2].error and outs[2].probs is None
+    assert outs[3].probs is not None
+    assert outs[4].skipped and outs[5].skipped
 
 
 def test_model_failure_is_recorded_not_raised():

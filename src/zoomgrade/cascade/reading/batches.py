@@ -67,9 +67,10 @@ Ticket = Callable[[], "Read[T]"]
 def _read_one(item: T, read: Callable[[T], Images], graded: Callable[[T], bool] | None = None) -> Read[T]:
     try:
         images = read(item)
+        ungraded = graded is not None and not graded(item)
     except Exception as err:  # one bad region must not end the slide
         return Read(item, error=f"{type(err).__name__}: {err}")
-    return Read(item, images, ungraded=graded is not None and not graded(item))
+    return Read(item, images, ungraded=ungraded)
 
 
 def _ready(r: Read[T]) -> Ticket[T]:
