@@ -258,6 +258,12 @@ def count_region(
     return n
 
 
+def no_group(n: int, cfg: AdequacyConfig) -> bool:
+    """Whether ``n`` counted nuclei are too few for a cell group (``cfg.min_nuclei_per_group``): a region or
+    cluster so counted is dismissed, whatever a classifier says of its pixels."""
+    return n < cfg.min_nuclei_per_group
+
+
 def scaled_count(n: int, k: int, n_planned: int) -> int:
     """Cells of a region counted in ``k`` of its ``n_planned`` windows, scaled to all of them."""
     return int(round(n * n_planned / k)) if k else n

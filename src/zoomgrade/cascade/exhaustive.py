@@ -26,7 +26,7 @@ from ..labels import LabelSet
 from ..models.pooling import split_none
 from ..slide.tiles import Grid
 from ..types import CostRecord, Region, RegionGrade
-from .cellcount import count_region
+from .cellcount import count_region, no_group
 from .config import AdequacyConfig, GradeConfig
 from .context import Box, PassContext
 from .fusion import fine_to_coarse
@@ -145,7 +145,7 @@ def cluster_regions(
         polygon = _polygon(tiles)
         if count is not None:  # nuclei counted at high power in the cluster's tiles
             est = count(tiles, polygon)
-            if est < cfg.adequacy.min_nuclei_per_group:
+            if no_group(est, cfg.adequacy):
                 continue  # no follicular nuclei: colloid, blood or debris, not a cell group
             area = est * cfg.adequacy.um2_per_cell
         else:  # the tissue-mask part of the cluster's tiles (a tile is much bigger than a small group)

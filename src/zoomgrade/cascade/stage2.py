@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..types import Region, RegionGrade
-from .cellcount import count_region, crosses, scaled_count
+from .cellcount import count_region, crosses, no_group, scaled_count
 from .config import GradeConfig
 from .context import PassContext
 from .fusion import Likelihood, coarse_prior, fuse, region_likelihood
@@ -142,7 +142,7 @@ def _decision(ctx: PassContext, g: Graded[Job], counted: int | None) -> Stage2De
         if counted is None
         else dataclasses.replace(job.region, counted_cells=counted, counted_settled=not job.unsettled)
     )
-    if counted is not None and counted < cfg.adequacy.min_nuclei_per_group and g.error is None:
+    if counted is not None and no_group(counted, cfg.adequacy) and g.error is None:
         # No follicular nuclei at high power: colloid, blood or debris that looked like a group at low
         # power. Whatever a classifier says of such pixels, there are no cells to grade.
         return Stage2Decision(job, RegionOutcome(job.order, region, Outcome.DISMISSED))
@@ -186,7 +186,7 @@ class _CountingReader:
         ``_decision`` then does whatever the model says (on the Diff-Quik bench slides, where stage 1 takes
         blood and colloid for groups, up to a third of the regions read)."""
         n = self.cells.get(job.order)
-        return n is None or n >= self.ctx.cfg.adequacy.min_nuclei_per_group
+        return n is None or not no_group(n, self.ctx.cfg.adequacy)
 
     def _count(self, job: Job, imgs: Images, recall_only: bool) -> int:
         cfg = self.ctx.cfg
@@ -197,7 +197,7 @@ class _CountingReader:
         t_count = time.perf_counter() - t0
         # A narrowed region (one window) that would be dismissed for too few nuclei is counted whole: its
         # other windows may hold the group (on validation slides, 2 of 427 V/VI groups were lost so).
-        would_dismiss = job.narrowed and est < cfg.adequacy.min_nuclei_per_group
+        would_dismiss = job.narrowed and no_group(est, cfg.adequacy)
         crossing = crosses(n, est, self.thresholds) and bool(job.rest.boxes)
         if crossing and recall_only and not would_dismiss:
             # The category and adequacy are decided: the threshold decides nothing now, and the early stop

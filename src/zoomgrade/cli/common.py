@@ -28,6 +28,8 @@ MODELS_HELP = (
 #: done but at least one withheld (no category: quality control or outside the models' domain). A
 #: pipeline that reads only the exit code must not take a withheld slide for a graded one.
 EXIT_OK, EXIT_PARTIAL, EXIT_BAD_INPUT, EXIT_WITHHELD = 0, 1, 2, 3
+#: Ctrl-C (SIGINT): 128 + 2, the shell's convention
+EXIT_INTERRUPTED = 130
 #: --threads of the commands that grade
 MAX_THREADS = 1024
 
@@ -41,10 +43,6 @@ def threads_option() -> Any:
         max=MAX_THREADS,
         help="CPU threads for the models (ONNX Runtime, or torch where it runs one; default: the physical cores).",
     )
-
-
-#: Ctrl-C (SIGINT): 128 + 2, the shell's convention
-EXIT_INTERRUPTED = 130
 
 
 def freeze_heap() -> None:
