@@ -1,4 +1,5 @@
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -314,6 +315,25 @@ def test_plan_ahead_plans_in_order_hints_each_plan_and_reports_errors():
     assert planned == [1, 2, 4]
     assert hinted == [[(1, 1, 1, 1)], [(4, 4, 1, 1)]]  # in plan order, nothing for an empty plan
     assert set(cost.stages) == {"plan", "hints"}
+
+
+def test_plan_ahead_plans_only_so_far_past_the_readers():
+    from zoomgrade.cascade.reading import PlanAhead
+
+    planned: list[int] = []
+    pa = PlanAhead(list(range(100)), lambda i: planned.append(i) or [(i, 0, 1, 1)], None, CostRecord(), "p", "h", 3)
+    pa.wait(0)
+    pa.wait(10)  # a reader at item 10: items up to 13 may be planned, no further
+    time.sleep(0.2)  # time enough to plan all 100 were it not held back
+    pa.close()
+    assert planned == list(range(len(planned))) and 11 <= len(planned) <= 14
+    unbounded: list[int] = []
+    everything = PlanAhead(list(range(100)), lambda i: unbounded.append(i) or [], None, CostRecord(), "p", "h")
+    everything.wait(99)
+    everything.close()
+    assert unbounded == list(range(100))
+    with pytest.raises(ValueError, match="ahead"):
+        PlanAhead([1], lambda i: [], None, CostRecord(), "p", "h", 0)
 
 
 def test_plan_ahead_stops_when_closed_and_a_failing_hint_stops_only_the_hints():

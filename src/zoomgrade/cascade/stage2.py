@@ -5,8 +5,7 @@ next regions; then prior fusion with the region's stage-1 grade.
 Read order: coarse grades stay most severe first (malignant, suspicious, benign); within one coarse grade the
 regions are read in serpentine bands across the slide, so consecutive reads touch the same file tiles while
 they are still in the slide's decoded-tile cache. Decisions come back in severity order whatever the read
-order. Under a high-power budget the strict severity order is kept: there the order decides which regions
-are read at all."""
+order. Under a high-power budget the strict severity order is kept: it decides which regions are read."""
 
 from __future__ import annotations
 
@@ -23,7 +22,7 @@ from .config import GradeConfig
 from .context import PassContext
 from .fusion import Likelihood, coarse_prior, fuse, region_likelihood
 from .outcome import Outcome, RegionOutcome
-from .reading import Graded, PlanAhead, Reader, read_and_grade_high_power, slide_hinter
+from .reading import PLAN_AHEAD, Graded, PlanAhead, Reader, read_and_grade_high_power, slide_hinter
 from .reading.batches import Images, Probs
 from .reading_stop import ReadingStop
 from .windows import Windows, best_covered, region_windows
@@ -256,9 +255,9 @@ def run_stage2(ctx: PassContext, regions: list[Region], stop: ReadingStop | None
     if not budget.limited:
         # two windows high: a usual file tile (256-1024 px) spans one or two bands
         jobs = read_order(jobs, 2 * size * cfg.stage2.mpp / slide.mpp)
-    # Windows are planned in a thread of their own, in read order, beside inference (not all up front on
-    # the model's thread: 0.15-0.2 s of a 20 x 20 mm slide's 750 regions ran there with one core idle);
-    # each plan's file bytes are hinted as soon as it is made, well before a reader gets to it.
+    # Windows are planned in a thread of their own, in read order, beside inference (up front on the model's
+    # thread, 0.15-0.2 s of a 20 x 20 mm slide's 750 regions ran with one core idle), PLAN_AHEAD regions
+    # ahead of the readers, and each plan's file bytes are hinted as soon as it is made.
     hint = slide_hinter(slide, cfg.stage2.mpp) if cfg.stage2.readahead else None
     with PlanAhead(
         jobs,
@@ -267,6 +266,7 @@ def run_stage2(ctx: PassContext, regions: list[Region], stop: ReadingStop | None
         ctx.cost,
         "stage2_plan",
         "stage2_hints",
+        PLAN_AHEAD,
     ) as plans:
         # Set while only the recall bound keeps reading: the readers then read recall_windows a region.
         recall_only = threading.Event()

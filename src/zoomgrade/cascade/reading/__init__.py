@@ -2,10 +2,11 @@
 (``hint_ahead``, ``PlanAhead``), and reading overlapped with batched inference (``read_and_grade``)."""
 
 from .batches import Graded, Read, grade_batch, read_and_grade, read_and_grade_high_power
-from .hints import PlanAhead, hint_ahead, slide_hinter
+from .hints import PLAN_AHEAD, PlanAhead, hint_ahead, slide_hinter
 from .reader import Reader, fit
 
 __all__ = [
+    "PLAN_AHEAD",
     "Graded",
     "PlanAhead",
     "Read",
