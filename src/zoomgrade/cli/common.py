@@ -122,12 +122,5 @@ def guarded(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def set_torch_threads(threads: int | None) -> None:
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
-
-
 def is_tty() -> bool:
     return sys.stderr.isatty()

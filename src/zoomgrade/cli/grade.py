@@ -25,7 +25,6 @@ from .common import (
     check_number,
     freeze_heap,
     guarded,
-    set_torch_threads,
     stderr,
     stdout,
     threads_option,
@@ -65,7 +64,7 @@ def run_grade(
     """Grade ``slides`` into ``out``; returns the exit code (0 all graded, 1 some failed, 2 all bad input,
     3 none failed but some withheld)."""
     from ..models import load_models
-    from ..models.inference import runs_in_torch
+    from ..models.inference import runs_in_torch, set_torch_threads
     from ..outputs import failure_row, write_summary_csv
 
     check_number("--mpp", mpp, MPP_RANGE[0], MPP_RANGE[1], "um/px")

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from .common import fail, guarded, set_torch_threads, stderr, stdout
+from .common import fail, guarded, stderr, stdout
 
 
 class Which(str, Enum):
@@ -125,6 +125,7 @@ def train(
     from ..labels import load_label_set
     from ..models.datasets import find_slides
     from ..models.finetune import SCRATCH, resolve_init
+    from ..models.inference import set_torch_threads
     from ..models.names import check_names, parse_mapping
 
     if backbone is not None and init not in (None, SCRATCH):

@@ -120,6 +120,17 @@ def runs_in_torch(*runners: Any) -> bool:
     return any(getattr(r, "engine", None) == "torch" for r in runners if r is not None)
 
 
+def set_torch_threads(n: int | None) -> None:
+    """Give torch ``n`` intra-op threads for the calling thread's process (None or 0: leave them), importing it:
+    for the entry points whose models run in torch (``grade``, ``train``, a batch worker's setup and tasks:
+    with OpenMP builds the setting is per calling thread). Library code uses ``torch_threads_for``."""
+    if n:
+        import torch
+
+        if torch.get_num_threads() != n:
+            torch.set_num_threads(n)
+
+
 @contextlib.contextmanager
 def torch_threads_for(runners: tuple[Any, ...], threads: int | None) -> Iterator[None]:
     """torch's intra-op threads at ``threads`` inside the block, restored after; set, and torch imported,
