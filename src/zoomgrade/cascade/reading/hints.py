@@ -16,7 +16,7 @@ from ..context import Box, SlideLike
 
 T = TypeVar("T")
 #: How far stage 2's windows are planned ahead of its readers, in regions: a stop leaves the regions past
-#: it unplanned (on the II-IV bench slides the stop leaves 13-54% of them unread; planning all of a 20 x 20
+#: it unplanned (on the II-IV bench slides the stop leaves 18-55% of them unread; planning all of a 20 x 20
 #: mm slide's regions took 0.15-0.23 s of CPU), while each region's bytes are still hinted well before it
 #: is read (the readers hold a batch and a few regions more).
 PLAN_AHEAD = 32
