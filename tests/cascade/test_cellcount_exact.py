@@ -20,7 +20,6 @@ from zoomgrade.annotations import load_annotations
 from zoomgrade.cascade.cellcount import (
     count_cells,
     count_region,
-    dilate_diamond,
     mosaic,
     nuclear_mask,
     polygon_mask,
@@ -152,17 +151,6 @@ def test_counts_equal_reference_on_generated_slides(slides, mpp):
                 got = count_region(imgs[sel], [boxes[i] for i in sel], g, mpp, cfg, margin, overlays=False)
                 assert got == ref_count_region(imgs[sel], [boxes[i] for i in sel], g, mpp, cfg, margin)
     assert n_nonzero > n_windows / 5  # the comparison is over windows that have cells, not blanks
-
-
-def test_dilation_equals_ndimage():
-    rng = np.random.default_rng(0)
-    for shape in ((128, 128), (37, 90), (5, 3), (1, 40), (64, 1)):
-        for density in (0.002, 0.02, 0.2):
-            m = rng.random(shape) < density
-            m[0, 0] = m[-1, -1] = True  # corners: the border must clip, never wrap to the next row
-            for r in (1, 2, 3, 7, 10, 13):
-                assert np.array_equal(dilate_diamond(m, r), ndimage.binary_dilation(m, iterations=r)), (shape, r)
-    assert not dilate_diamond(np.zeros((20, 20), bool), 5).any()
 
 
 def test_colour_thresholds_equal_the_float_tests():

@@ -8,11 +8,10 @@ Isolated nuclei (a lone lymphocyte) are not a group: only nuclei lying within ``
 count, and a region counts its largest group (an outline that took two small groups holds no larger
 one). The count reads pixels the high-power pass read anyway.
 
-It runs on every high-power window in the reader thread, so it is written for speed (3x the
-straightforward version on group windows, 8x on empty ones; tests/cascade/test_cellcount_exact.py keeps
-that version and checks that the counts are identical): integer colour tests, the gap dilation done on
-a bit-packed copy of the mask, per-pixel work only on the nuclear pixels, each region's outline converted
-once. Two ndimage.label calls are now half of the time.
+It runs on every high-power window in the reader threads, so it is written for speed: integer colour tests
+and the per-pixel steps compiled, outside Python's lock (``cellcount_kernel``, which says what that
+gained); each region's outline converted once. tests/cascade/test_cellcount_exact.py keeps the
+straightforward numpy and scipy version and checks that the counts are identical.
 """
 
 from __future__ import annotations
@@ -21,13 +20,11 @@ from functools import lru_cache
 
 import numpy as np
 from PIL import Image, ImageDraw
-from scipy import ndimage
 from shapely.geometry import Polygon
 
+from . import cellcount_kernel as kernel
 from .config import AdequacyConfig
 from .overlay_nuclei import nuclear_test, under_overlay
-
-_CROSS = ndimage.generate_binary_structure(2, 1)  # 4-connectivity, ndimage's default
 
 
 @lru_cache(maxsize=32)
@@ -56,82 +53,44 @@ def nuclear_mask(img: np.ndarray, cfg: AdequacyConfig) -> np.ndarray:
     return (s < s_max) & (d > k)
 
 
-def dilate_diamond(mask: np.ndarray, r: int) -> np.ndarray:
-    """``ndimage.binary_dilation(mask, iterations=r)`` (cross structure, outside = 0) of a 2-D mask.
-
-    r crosses make the diamond |dx| + |dy| <= r; the image is convex, so clipping each iteration to it
-    equals clipping once. The diamond is L ⊕ cross, L = {u(1,1) + v(-1,1): 0 <= u, v < r} (up to a
-    shift), and a segment of n points dilates in ~log2(n) shift-ORs: done on the mask as one Python
-    integer, rows ``stride`` bits apart with >= r zero bits between them so no shift reaches the next
-    row's pixels. All shifts are upward; one final shift down re-centres. ~10x faster than ndimage on
-    128 px windows."""
-    h, w = mask.shape
-    if r < 1 or h == 0 or w == 0:
-        return mask.astype(bool, copy=True)
-    stride = -(-(w + r) // 8) * 8  # whole bytes a row
-    buf = np.zeros((h, stride), bool)
-    buf[:, :w] = mask
-    x = int.from_bytes(np.packbits(buf, bitorder="little").tobytes(), "little")
-    for step in (stride + 1, stride - 1):  # segments of r points along (1, 1) and (-1, 1)
-        n = 1
-        while n < r:
-            m = min(n, r - n)
-            x |= x << (step * m)
-            n += m
-    # the cross, shifted one row up: offsets (0, 0), (-1, 1), (0, 1), (1, 1), (0, 2)
-    x |= (x << (stride - 1)) | (x << stride) | (x << (stride + 1)) | (x << (2 * stride))
-    x >>= r * stride  # the whole chain moved everything by r rows
-    x &= (1 << (h * stride)) - 1
-    bits = np.unpackbits(np.frombuffer(x.to_bytes(h * stride // 8, "little"), np.uint8), bitorder="little")
-    return np.ascontiguousarray(bits.reshape(h, stride)[:, :w]).view(bool)  # contiguous: labels faster
-
-
 def count_cells(
     img: np.ndarray, mpp: float, cfg: AdequacyConfig, inside: np.ndarray | None = None, overlays: bool = False
 ) -> int:
     """Cells of the largest follicular group in ``img`` (read at ``mpp``), only within ``inside`` if given;
     with ``cfg.largest_group`` off, of all its groups together. ``overlays``: nuclei under a red-tinted
-    overlay count too (``overlay_nuclei``)."""
-    m = nuclear_mask(img, cfg)
-    if overlays:
-        m = under_overlay(img, m, mpp, cfg)
-    if inside is not None:
-        m &= inside
-    rows = np.flatnonzero(m.any(axis=1))
-    if rows.size == 0:
-        return 0
-    # Only the nuclear pixels' bounding box is labelled (about half of a mosaic's area on bench slides; the
-    # labelling is most of the count's time): two nuclei near enough to join are joined by a path inside the
-    # box, so every component, core and group is the same as on the whole image.
-    cols = np.flatnonzero(m.any(axis=0))
-    box = (slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
-    m, img = np.ascontiguousarray(m[box]), img[box]
-    px = np.flatnonzero(m)  # per-pixel work below touches only these (a quarter of a group's window)
-    lab, n = ndimage.label(m, _CROSS)
-    lab_px = lab.ravel().take(px)
-    px_um2 = mpp * mpp
-    areas = np.bincount(lab_px, minlength=n + 1)[1:] * px_um2
-    keep = areas >= cfg.min_nucleus_um2
-    if not keep.any():
-        return 0
-    cells = np.where(keep, np.maximum(1.0, np.round(areas / cfg.nucleus_um2)), 0.0)
-    merged = keep & (areas > MERGED_NUCLEI * cfg.nucleus_um2)
-    if cfg.core_grey_max > 0 and merged.any():
-        _count_cores(img, lab, lab_px, px, merged, cells, mpp, cfg)
-    if keep.all():
-        kept = m
+    overlay count too (``overlay_nuclei``).
+
+    Nucleus-sized components of the nuclear mask (4-connected) count one cell each, larger ones their area
+    over one nucleus's, or, merged ones (``MERGED_NUCLEI``), their dark cores; nuclei within
+    ``nuclei_gap_um`` of each other (each grown by half the gap) are one group, and groups of fewer than
+    ``min_nuclei_per_group`` nuclei are none."""
+    s_max, k = _integer_thresholds(float(cfg.nuclear_grey_max), float(cfg.nuclear_blue_margin))
+    if img.dtype == np.uint8 and k is not None and not overlays:
+        where = np.zeros((0, 0), bool) if inside is None else inside  # not read without inside
+        m = kernel.nuclear_mask_int(img, where, inside is not None, s_max, k)
     else:
-        flat = np.zeros(m.size, bool)
-        flat[px[np.concatenate([[False], keep]).take(lab_px)]] = True
-        kept = flat.reshape(m.shape)
-    gap_px = max(1, int(round(cfg.nuclei_gap_um / mpp / 2)))  # dilate each side by half the gap
-    groups, n_groups = ndimage.label(dilate_diamond(kept, gap_px), _CROSS)
-    # A kept nucleus lies wholly inside one dilated blob, so any of its pixels names its group.
-    owner = np.zeros(n + 1, np.intp)
-    owner[lab_px] = groups.ravel().take(px)
-    owner = owner[1:]
-    per_group = np.bincount(owner[keep], weights=cells[keep], minlength=n_groups + 1)
-    return _region_count(per_group[per_group >= cfg.min_nuclei_per_group], cfg)
+        m = nuclear_mask(img, cfg)
+        if overlays:
+            m = under_overlay(img, m, mpp, cfg)
+        if inside is not None:
+            m &= inside
+    gap_px = max(1, int(round(cfg.nuclei_gap_um / mpp / 2)))  # grow each nucleus by half the gap
+    return int(
+        kernel.count_mask(
+            m,
+            img,
+            mpp * mpp,
+            float(cfg.min_nucleus_um2),
+            float(cfg.nucleus_um2),
+            MERGED_NUCLEI * float(cfg.nucleus_um2),
+            float(cfg.core_grey_max),
+            float(cfg.core_um2),
+            MIN_CORE_UM2,
+            gap_px,
+            float(cfg.min_nuclei_per_group),
+            bool(cfg.largest_group),
+        )
+    )
 
 
 def _region_count(group_cells: np.ndarray, cfg: AdequacyConfig) -> int:
@@ -145,39 +104,6 @@ def _region_count(group_cells: np.ndarray, cfg: AdequacyConfig) -> int:
 MERGED_NUCLEI = 1.5
 #: Dark cores smaller than this (um^2) are noise in a merged component, not a nucleus.
 MIN_CORE_UM2 = 4.0
-
-
-def _count_cores(
-    img: np.ndarray,
-    lab: np.ndarray,
-    lab_px: np.ndarray,
-    px: np.ndarray,
-    merged: np.ndarray,
-    cells: np.ndarray,
-    mpp: float,
-    cfg: AdequacyConfig,
-) -> None:
-    """Recount, in place, each merged component by its dark cores (mean RGB < core_grey_max), one per
-    ``core_um2`` of core: a nucleus's centre is darker than any cytoplasm around it, so cores stay apart
-    where the nuclear test joins nuclei. A merged component with no core keeps its area count."""
-    sel = np.concatenate([[False], merged]).take(lab_px)  # nuclear pixels of merged components
-    cand = px[sel]
-    dark = img.reshape(-1, img.shape[-1]).take(cand, axis=0).astype(np.float64).sum(axis=1) / 3.0
-    cand = cand[dark < cfg.core_grey_max]
-    if cand.size == 0:
-        return
-    core = np.zeros(lab.size, bool)
-    core[cand] = True
-    clab, cn = ndimage.label(core.reshape(lab.shape), _CROSS)
-    clab_px = clab.ravel().take(cand)
-    core_areas = np.bincount(clab_px, minlength=cn + 1)[1:] * (mpp * mpp)
-    owner = np.zeros(cn + 1, np.intp)
-    owner[clab_px] = lab.ravel().take(cand)  # a core lies inside one component
-    real = core_areas >= MIN_CORE_UM2
-    per_core = np.maximum(1.0, np.round(core_areas / cfg.core_um2))
-    by_core = np.bincount(owner[1:][real], weights=per_core[real], minlength=len(cells) + 1)[1:]
-    has_core = by_core > 0  # every real core counts at least one cell
-    cells[has_core] = by_core[has_core]
 
 
 def polygon_mask(poly: Polygon, box: tuple[int, int, int, int], out_size: int) -> np.ndarray:
