@@ -65,6 +65,24 @@ def test_score_regions_matches_by_overlap() -> None:
     assert ab.groups_found([]) == {"groups": 0, "groups_found": None}
 
 
+def test_warm_up_runs_both_models_and_one_nuclear_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The count's compiled steps load on their first call: the bench's first slide must not pay for it.
+    from zoomgrade.bench import run as bench_run
+    from zoomgrade.bench.machine import load_models
+    from zoomgrade.cascade.config import AdequacyConfig
+
+    real, seen = bench_run.count_cells, []
+
+    def counting(img: np.ndarray, mpp: float, cfg: AdequacyConfig) -> int:
+        seen.append((img.shape, mpp))
+        return real(img, mpp, cfg)
+
+    monkeypatch.setattr(bench_run, "count_cells", counting)
+    s1, s2 = load_models(None, 1)
+    assert bench_run.warm_up(s1, s2, 128, 4, 0.5, AdequacyConfig()) > 0
+    assert seen == [((128, 128, 3), 0.5)]
+
+
 def test_low_power_maps() -> None:
     groups = [Annotation(box(0, 0, 1, 1), g) for g in ("V", "VI", "VI", "VI", "II")]
     best = ab.best_constant_map(groups, TBSRTC)
