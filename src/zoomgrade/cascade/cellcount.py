@@ -41,16 +41,16 @@ def _integer_thresholds(grey_max: float, blue_margin: float) -> tuple[int, int |
     return s_max, (int(k[0]) if np.all(k == k[0]) else None)
 
 
-def nuclear_mask(img: np.ndarray, cfg: AdequacyConfig) -> np.ndarray:
-    """Dark (mean RGB < nuclear_grey_max) and blue-dominant (blue > red + nuclear_blue_margin) pixels."""
-    f = img.astype(np.int16)
+def nuclear_mask(img: np.ndarray, cfg: AdequacyConfig, inside: np.ndarray | None = None) -> np.ndarray:
+    """Dark (mean RGB < nuclear_grey_max) and blue-dominant (blue > red + nuclear_blue_margin) pixels, only
+    within ``inside`` if given: the integer tests, compiled, for uint8 images; the float test otherwise."""
     s_max, k = _integer_thresholds(float(cfg.nuclear_grey_max), float(cfg.nuclear_blue_margin))
     if img.dtype != np.uint8 or k is None:
-        return nuclear_test(f, cfg)
-    s = f[..., 0] + f[..., 1]
-    s += f[..., 2]
-    d = f[..., 2] - f[..., 0]
-    return (s < s_max) & (d > k)
+        f = nuclear_test(img.astype(np.int16), cfg)
+        return f if inside is None else f & inside
+    where = np.zeros((0, 0), bool) if inside is None else inside  # not read without inside
+    m: np.ndarray = kernel.nuclear_mask_int(img, where, inside is not None, s_max, k)
+    return m
 
 
 def count_cells(
@@ -64,16 +64,12 @@ def count_cells(
     over one nucleus's, or, merged ones (``MERGED_NUCLEI``), their dark cores; nuclei within
     ``nuclei_gap_um`` of each other (each grown by half the gap) are one group, and groups of fewer than
     ``min_nuclei_per_group`` nuclei are none."""
-    s_max, k = _integer_thresholds(float(cfg.nuclear_grey_max), float(cfg.nuclear_blue_margin))
-    if img.dtype == np.uint8 and k is not None and not overlays:
-        where = np.zeros((0, 0), bool) if inside is None else inside  # not read without inside
-        m = kernel.nuclear_mask_int(img, where, inside is not None, s_max, k)
-    else:
-        m = nuclear_mask(img, cfg)
-        if overlays:
-            m = under_overlay(img, m, mpp, cfg)
+    if overlays:  # the overlay test looks at the whole window; the outline applies after it
+        m = under_overlay(img, nuclear_mask(img, cfg), mpp, cfg)
         if inside is not None:
             m &= inside
+    else:
+        m = nuclear_mask(img, cfg, inside)
     gap_px = max(1, int(round(cfg.nuclei_gap_um / mpp / 2)))  # grow each nucleus by half the gap
     return int(
         kernel.count_mask(
