@@ -19,7 +19,7 @@ from typing import Any
 from distributed import get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from ..models.inference import runs_in_torch, set_torch_threads
+from ..models.inference import set_threads_where_torch_runs
 from ..types import Mode
 from .fingerprint import SlideKey, clear_done, model_versions, write_done
 
@@ -47,8 +47,7 @@ class ModelPlugin(WorkerPlugin):
 
         t0 = time.perf_counter()
         self.models = load_models(self.folder or None, self.device, self.label_set or None, threads=self.torch_threads)
-        if runs_in_torch(*self.models):  # ONNX Runtime took the threads at load
-            set_torch_threads(self.torch_threads)
+        set_threads_where_torch_runs(self.models, self.torch_threads)
         self.versions = model_versions(self.folder or None)
         self.load_seconds = time.perf_counter() - t0
 
@@ -156,8 +155,9 @@ def grade_slide(job: SlideJob, models: Any = None) -> SlideRow:
         if models is None:
             raise RuntimeError(f"no models on this worker (plugin {PLUGIN_NAME!r} not registered)")
         # the config's stage2.torch_threads, when set, wins over the worker's share (library code sets none)
-        if runs_in_torch(*models):  # a worker running ONNX Runtime never imports torch for this
-            set_torch_threads(getattr(getattr(job.config, "stage2", None), "torch_threads", 0) or job.torch_threads)
+        set_threads_where_torch_runs(
+            models, getattr(getattr(job.config, "stage2", None), "torch_threads", 0) or job.torch_threads
+        )
         clear_done(slide_dir)
         # one open: grade reads it, the writers read their crops from it
         with open_slide(job.path, memory_mb=job.config.limits.memory_mb) as slide:

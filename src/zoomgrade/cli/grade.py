@@ -64,7 +64,7 @@ def run_grade(
     """Grade ``slides`` into ``out``; returns the exit code (0 all graded, 1 some failed, 2 all bad input,
     3 none failed but some withheld)."""
     from ..models import load_models
-    from ..models.inference import runs_in_torch, set_torch_threads
+    from ..models.inference import set_threads_where_torch_runs
     from ..outputs import failure_row, write_summary_csv
 
     check_number("--mpp", mpp, MPP_RANGE[0], MPP_RANGE[1], "um/px")
@@ -83,8 +83,7 @@ def run_grade(
     models = load_models(
         models_dir or cfg.models.folder or None, device, cfg.models.label_set or None, threads=n_threads
     )
-    if runs_in_torch(*models):  # ONNX Runtime took the threads at load; torch has one setting a process
-        set_torch_threads(n_threads)
+    set_threads_where_torch_runs(models, n_threads)  # torch has one setting a process
     check_config_labels(cfg, models, config)  # a grade the label set lacks: refused before any slide
     freeze_heap()
     err, con = stderr(), stdout()

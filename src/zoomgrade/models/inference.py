@@ -122,13 +122,22 @@ def runs_in_torch(*runners: Any) -> bool:
 
 def set_torch_threads(n: int | None) -> None:
     """Give torch ``n`` intra-op threads for the calling thread's process (None or 0: leave them), importing it:
-    for the entry points whose models run in torch (``grade``, ``train``, a batch worker's setup and tasks:
-    with OpenMP builds the setting is per calling thread). Library code uses ``torch_threads_for``."""
+    for the entry points whose models run in torch (``train``; ``grade`` and a batch worker's setup and tasks
+    through ``set_threads_where_torch_runs``: with OpenMP builds the setting is per calling thread). Library
+    code uses ``torch_threads_for``."""
     if n:
         import torch
 
         if torch.get_num_threads() != n:
             torch.set_num_threads(n)
+
+
+def set_threads_where_torch_runs(runners: tuple[Any, ...], n: int | None) -> None:
+    """``set_torch_threads(n)`` where one of ``runners`` runs its model in torch: the entry points that grade
+    (``grade``, a batch worker's setup and tasks). ONNX Runtime took its threads at load, so a process grading
+    on it leaves torch unimported."""
+    if runs_in_torch(*runners):
+        set_torch_threads(n)
 
 
 @contextlib.contextmanager
