@@ -79,8 +79,33 @@ def test_warm_up_runs_both_models_and_one_nuclear_count(monkeypatch: pytest.Monk
 
     monkeypatch.setattr(bench_run, "count_cells", counting)
     s1, s2 = load_models(None, 1)
-    assert bench_run.warm_up(s1, s2, 128, 4, 0.5, AdequacyConfig()) > 0
+    stage1_in: list[tuple[int, ...]] = []
+    predict = s1.predict
+    monkeypatch.setattr(s1, "predict", lambda img: (stage1_in.append(img.shape), predict(img))[1])
+    assert bench_run.warm_up(s1, s2, 128, 4, 0.5, AdequacyConfig(), stage1_px=320) > 0
     assert seen == [((128, 128, 3), 0.5)]
+    # stage 1 at the slides' thumbnail size: ONNX Runtime's arena is grown before the first slide is timed
+    assert stage1_in == [(320, 320, 3)]
+
+
+def test_stage1_warm_up_takes_the_largest_thumbnail(synth_slide, tmp_path: Path) -> None:
+    from zoomgrade.bench.run import stage1_side
+    from zoomgrade.slide import open_slide
+
+    small, large = synth_slide("II", size_mm=(1.0, 1.0)), synth_slide("IV", size_mm=(2.0, 1.5))
+    with open_slide(large) as sl:
+        expect = round(max(sl.dimensions) * sl.mpp / 8.0)
+    assert expect > 200  # 2 mm at 8 um/px
+    bad = tmp_path / "not-a-slide.svs"
+    bad.write_bytes(b"no slide here")
+
+    class Runner:
+        window = 10_000
+
+    assert stage1_side([small, bad, large], 8.0, Runner()) == expect
+    Runner.window = 128  # larger thumbnails run in windows of this side: the arena grows to a window
+    assert stage1_side([small, large], 8.0, Runner()) == 128
+    assert stage1_side([bad], 8.0, Runner()) == 128  # nothing opens: the default, within the window
 
 
 def test_low_power_maps() -> None:

@@ -32,15 +32,34 @@ from .options import BenchOptions, Log
 from .slides import prepare_slides
 
 
-def warm_up(s1: Any, s2: Any, window_px: int, batch_size: int, mpp: float, adequacy: Any) -> float:
+def warm_up(
+    s1: Any, s2: Any, window_px: int, batch_size: int, mpp: float, adequacy: Any, stage1_px: int = 512
+) -> float:
     """One pass of each model on blank input and one nuclear count: first calls pay for allocator and
-    kernel set-up (the count's compiled steps load from numba's cache, 0.2 s, or compile)."""
+    kernel set-up (the count's compiled steps load from numba's cache, 0.2 s, or compile). Stage 1 runs on a
+    ``stage1_px`` square: ONNX Runtime's arena grows to the largest input it has seen, so a smaller warm-up
+    left the first slide's stage 1 a third slower than the same slide graded again (docs/benchmark.md)."""
     t = time.perf_counter()
-    s1.predict(np.full((512, 512, 3), 255, np.uint8))
+    s1.predict(np.full((stage1_px, stage1_px, 3), 255, np.uint8))
     blank = np.full((batch_size, window_px, window_px, 3), 255, np.uint8)
     s2.predict(blank)
     count_cells(blank[0], mpp, adequacy)
     return time.perf_counter() - t
+
+
+def stage1_side(paths: list[Path], stage1_mpp: float, s1: Any, default: int = 512) -> int:
+    """The longest side of the slides' stage-1 thumbnails (at most the side stage 1 runs in one pass), for the
+    warm-up; ``default`` where no slide opens (each one's error is reported when it is graded)."""
+    from ..slide import open_slide
+
+    sides = []
+    for p in paths:
+        try:
+            with open_slide(p) as slide:
+                sides.append(round(max(slide.dimensions) * slide.mpp / stage1_mpp))
+        except (OSError, ZoomgradeError):
+            continue
+    return min(max(sides, default=default), int(getattr(s1, "window", 0) or 2**31))
 
 
 # -- one slide ---------------------------------------------------------------------------------------
@@ -228,7 +247,8 @@ def _measure(
     out = Path(opts.out)
     cfg = at_model_mpp(cfg, *models)  # what the graders read at, as grade() resolves it
     window_px = window_size(models[1], cfg.stage2.window_px)
-    warm = warm_up(models[0], models[1], window_px, cfg.stage2.batch_size, cfg.stage2.mpp, cfg.adequacy)
+    side = stage1_side(paths, cfg.stage1.mpp, models[0])
+    warm = warm_up(models[0], models[1], window_px, cfg.stage2.batch_size, cfg.stage2.mpp, cfg.adequacy, side)
     all_groups = [g for p in paths for g in ab.truth_groups(p)]
     maps = {"product_map": ab.product_map(TBSRTC), "best_constant_map": ab.best_constant_map(all_groups, TBSRTC)}
     record: dict[str, Any] = {
