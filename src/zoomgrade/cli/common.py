@@ -49,9 +49,9 @@ def freeze_heap() -> None:
     """Put the objects alive once the modules and models are loaded out of the cyclic garbage collector's reach
     (``gc.freeze``, made for long-lived objects): a full collection walked them all, 0.1-0.12 s about once a
     slide while every Python thread of the pass waited. Measured side by side on ten bench slides,
-    alternating, when torch was imported (about 240,000 objects; 75,000 now that a CPU grade does not import
-    it): grading 0.96 and writing 0.87 of the time. Once a process: the command is the application here,
-    not the library."""
+    alternating, when torch was imported (about 240,000 objects): grading 0.96 and writing 0.87 of the time;
+    without torch, grading 1.01 (within its spread) and writing 0.89 (docs/benchmark.md). Once a process: the
+    command is the application here, not the library."""
     if gc.get_freeze_count() == 0:
         gc.freeze()
 
