@@ -19,20 +19,10 @@ after: about 0.2 s and 45 MB a process, on the first count, besides numba's impo
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import numpy as np
 from numba import njit
 
-
-def _compiled(fn: Callable[..., Any]) -> Any:
-    """``fn`` compiled without Python's lock, cached on disk where numba finds a writable place; where it
-    finds none (a read-only install and home) compiled in each process instead of failing to import."""
-    try:
-        return njit(cache=True, nogil=True)(fn)
-    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
-        return njit(nogil=True)(fn)
+from .jit import compiled as _compiled
 
 
 @njit(nogil=True, inline="always")  # inlined into its callers: cached with them
