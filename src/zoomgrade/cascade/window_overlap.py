@@ -5,10 +5,10 @@ the outline covers. As GEOS intersections (a shapely box, an overlay and an area
 of the 0.14 s a busy slide's planning took serially (2000009-IV, 667 regions, about seven candidate
 windows each), in the planner's thread beside the readers and the model. Here each window clips the
 outline's rings (Sutherland-Hodgman: a window is convex and axis-aligned), compiled and outside Python's
-lock, in coordinates relative to the window so the shoelace sums stay small: the planning took under a fifth of
-the time serially, and the cascade 0.96 of its time side by side (docs/benchmark.md). The areas are GEOS's
-to within about 1e-14 of a window (the last bits of crossings with slanted edges); where every edge is
-axis-aligned both are exact. A window whose cover lies on a rounding boundary of the planner's ranking
+lock, in coordinates relative to the window so the shoelace sums stay small: the planning took under a
+fifth of the time serially, and the cascade 0.96 of its time side by side (docs/benchmark.md). The areas
+are GEOS's to within about 1e-14 of a window (the last bits of crossings with slanted edges); where every
+edge is axis-aligned both are exact. A window whose cover lies on a rounding boundary of the planner's ranking
 (``windows.best_covered`` ranks to 0.01) can rank the other way than GEOS's last bit had it.
 """
 
@@ -63,7 +63,9 @@ def ring_areas_in_squares(xs: np.ndarray, ys: np.ndarray, bx: np.ndarray, by: np
     """Area of the closed ring (xs, ys; last point = first) inside each square [bx, bx + size] x [by, by +
     size]."""
     n0 = len(xs) - 1
-    cap = 2 * n0 + 8  # each side adds at most one vertex per crossing
+    # A clip keeps a ring's inside vertices and adds two crossings per run of outside ones, so it returns at
+    # most 1.5 times the vertices it was given: four clips, under 6 times (the buffers are not bounds-checked)
+    cap = 6 * n0 + 8
     out = np.zeros(len(bx))
     ax, ay = np.empty(cap), np.empty(cap)
     cx, cy = np.empty(cap), np.empty(cap)
