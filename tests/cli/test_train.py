@@ -62,3 +62,17 @@ def test_backbone_choices_are_the_model_backbones():
     from zoomgrade.models.stage2 import BACKBONES
 
     assert [b.value for b in Backbone] == list(BACKBONES)
+
+
+@pytest.mark.parametrize("value", ["3", "8"])
+def test_a_map_stride_other_than_2_or_4_is_refused_in_one_line(tmp_path, value):
+    r = CliRunner().invoke(app, ["train", "stage1", "--slides", str(tmp_path), "--map-stride", value])
+    assert r.exit_code == 2 and "--map-stride" in r.output
+
+
+def test_map_stride_with_an_init_folder_is_refused_in_one_line(tmp_path):
+    r = CliRunner().invoke(
+        app, ["train", "stage1", "--slides", str(tmp_path), "--init", "shipped", "--map-stride", "4"]
+    )
+    assert r.exit_code == 2 and r.output.count("error:") == 1
+    assert "--map-stride 4" in r.output and "--init shipped" in r.output

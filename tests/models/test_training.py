@@ -95,6 +95,16 @@ def test_cli_train_writes_weights_and_card(tiny_slides, tmp_path):
     assert r.exit_code == 0, r.output
     card = json.loads((tmp_path / "stage1.json").read_text())
     assert card["name"] == "stage1" and card["training"]["epochs_run"] == 1
+    assert card["hyperparameters"]["out_stride"] == 2  # fine-tuned from the shipped stage 1, whose maps are at 2
+    coarser = tmp_path / "coarser"
+    r = CliRunner().invoke(
+        app,
+        ["train", "stage1", "--slides", str(tiny_slides), "--out", str(coarser), "--map-stride", "4"]
+        + ["--epochs", "1", "--steps", "1", "--batch-size", "2", "--threads", "1", "--quiet", "--no-onnx"],
+    )
+    assert r.exit_code == 0, r.output
+    card = json.loads((coarser / "stage1.json").read_text())
+    assert card["hyperparameters"]["out_stride"] == 4 and card["training"]["init"]["from"] is None
     bad = CliRunner().invoke(app, ["train", "stage2", "--slides", str(tmp_path / "none"), "--out", str(tmp_path)])
     assert bad.exit_code == 2 and "not a directory" in bad.output
 

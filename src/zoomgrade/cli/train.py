@@ -40,10 +40,18 @@ def train(
         "--out",
         help="Model folder: <stage>.safetensors, its .json card, .onnx, training report; train both stages into one folder.",
     ),
-    epochs: int | None = typer.Option(None, "--epochs", help="Training epochs (default: stage1 14, stage2 16)."),
+    epochs: int | None = typer.Option(None, "--epochs", help="Training epochs (default: stage1 30, stage2 16)."),
     mpp: float | None = typer.Option(None, "--mpp", help="Input resolution in um/px (default: stage1 8, stage2 0.5)."),
     size: int | None = typer.Option(None, "--size", help="stage2: patch side in px at --mpp (default 128)."),
-    steps: int | None = typer.Option(None, "--steps", help="stage1: batches per epoch (default 25)."),
+    steps: int | None = typer.Option(None, "--steps", help="stage1: batches per epoch (default 40)."),
+    map_stride: int | None = typer.Option(
+        None,
+        "--map-stride",
+        min=2,
+        max=4,
+        help="stage1: input pixels per map pixel, 2 or 4 (default 2, the shipped stage 1's; 4 runs in about 0.7 of the "
+        "time with coarser maps and outlines: docs/models.md).",
+    ),
     per_group: int | None = typer.Option(None, "--per-group", help="stage2: crops per annotated group (default 4)."),
     min_cover: float | None = typer.Option(
         None,
@@ -128,10 +136,16 @@ def train(
     from ..models.inference import set_torch_threads
     from ..models.names import check_names, parse_mapping
 
+    if map_stride not in (None, 2, 4):
+        raise fail(f"--map-stride {map_stride}: stage 1's maps are at stride 2 or 4")
     if backbone is not None and init not in (None, SCRATCH):
         # --init keeps its folder's network (models/finetune.py): a --backbone beside it would be ignored
         raise fail(
             f"--backbone {backbone.value} trains a new network; --init {init} keeps that folder's: give one of them"
+        )
+    if map_stride is not None and init not in (None, SCRATCH):
+        raise fail(
+            f"--map-stride {map_stride} trains a new network; --init {init} keeps that folder's: give one of them"
         )
     label_set = load_label_set(labels)
     names = parse_mapping(map_, map_file)
@@ -154,8 +168,12 @@ def train(
     def start(stage: str) -> dict[str, Any]:
         """Where this stage's weights start (--init), said on stderr; fine-tuning's rate is a tenth."""
         folder, why = resolve_init(init, stage, label_set)
-        if folder is not None and init is None and (mpp is not None or size is not None or backbone is not None):
-            folder, why = None, "random initial weights (--mpp/--size/--backbone differ from the shipped model's)"
+        new_net = mpp is not None or size is not None or backbone is not None or map_stride is not None
+        if folder is not None and init is None and new_net:
+            folder, why = (
+                None,
+                "random initial weights (--mpp/--size/--backbone/--map-stride differ from the shipped model's)",
+            )
         stderr().print(f"{stage}: {why}", highlight=False, markup=False)
         lr_: dict[str, Any] = {} if lr is not None or folder is None else {"lr": 3e-4}
         return {"run": {"init": folder, "init_why": why, "resume": resume}, "lr": lr_}
@@ -166,6 +184,8 @@ def train(
 
         s = start("stage1")
         steps_: dict[str, Any] = {"steps_per_epoch": steps} if steps else {}
+        if map_stride is not None:
+            steps_["net"] = replace(Stage1TrainConfig().net, out_stride=map_stride)
         over1 = {k: v for k, v in over.items() if k != "mpp" or which is Which.stage1}  # --mpp: one stage's
         cfg1 = replace(Stage1TrainConfig(), **over1, **s["lr"], **steps_)
         results.append(
