@@ -60,13 +60,19 @@ def test_a_ctrl_c_during_the_close_is_answered_once_the_close_completes():
 
     from zoomgrade.batch.cluster import _closed_after
 
-    before = signal.getsignal(signal.SIGINT)
-    first, second = _ClosedByCtrlC(), _ClosedByCtrlC()
-    with pytest.raises(KeyboardInterrupt), _closed_after(first):  # the block ended well: Ctrl-C answered after
-        pass
-    with pytest.raises(ValueError), _closed_after(second):  # the block's own error goes on
-        raise ValueError("the batch failed")
-    assert first.closed and second.closed
-    assert signal.getsignal(signal.SIGINT) is before  # the handler is given back
-    with pytest.raises(KeyboardInterrupt):  # and answers Ctrl-C again
-        _ClosedByCtrlC().close()
+    # Python's own Ctrl-C handler, whatever this process inherited: a shell starts background jobs with
+    # SIGINT ignored, and then no Ctrl-C would be answered at all
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        before = signal.getsignal(signal.SIGINT)
+        first, second = _ClosedByCtrlC(), _ClosedByCtrlC()
+        with pytest.raises(KeyboardInterrupt), _closed_after(first):  # the block ended well: answered after
+            pass
+        with pytest.raises(ValueError), _closed_after(second):  # the block's own error goes on
+            raise ValueError("the batch failed")
+        assert first.closed and second.closed
+        assert signal.getsignal(signal.SIGINT) is before  # the handler is given back
+        with pytest.raises(KeyboardInterrupt):  # and answers Ctrl-C again
+            _ClosedByCtrlC().close()
+    finally:
+        signal.signal(signal.SIGINT, inherited)
