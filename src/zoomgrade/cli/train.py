@@ -183,11 +183,11 @@ def train(
         from ..models.train_stage1 import Stage1TrainConfig, train_stage1
 
         s = start("stage1")
-        steps_: dict[str, Any] = {"steps_per_epoch": steps} if steps else {}
+        only1: dict[str, Any] = {"steps_per_epoch": steps} if steps else {}  # stage-1-only options
         if map_stride is not None:
-            steps_["net"] = replace(Stage1TrainConfig().net, out_stride=map_stride)
+            only1["net"] = replace(Stage1TrainConfig().net, out_stride=map_stride)
         over1 = {k: v for k, v in over.items() if k != "mpp" or which is Which.stage1}  # --mpp: one stage's
-        cfg1 = replace(Stage1TrainConfig(), **over1, **s["lr"], **steps_)
+        cfg1 = replace(Stage1TrainConfig(), **over1, **s["lr"], **only1)
         results.append(
             (
                 "stage1",
