@@ -47,8 +47,6 @@ def train(
     map_stride: int | None = typer.Option(
         None,
         "--map-stride",
-        min=2,
-        max=4,
         help="stage1: input pixels per map pixel, 2 or 4 (default 2, the shipped stage 1's; 4 runs in about 0.7 of the "
         "time with coarser maps and outlines: docs/models.md).",
     ),
@@ -138,15 +136,11 @@ def train(
 
     if map_stride not in (None, 2, 4):
         raise fail(f"--map-stride {map_stride}: stage 1's maps are at stride 2 or 4")
-    if backbone is not None and init not in (None, SCRATCH):
-        # --init keeps its folder's network (models/finetune.py): a --backbone beside it would be ignored
-        raise fail(
-            f"--backbone {backbone.value} trains a new network; --init {init} keeps that folder's: give one of them"
-        )
-    if map_stride is not None and init not in (None, SCRATCH):
-        raise fail(
-            f"--map-stride {map_stride} trains a new network; --init {init} keeps that folder's: give one of them"
-        )
+    new_network = [f"--backbone {backbone.value}"] if backbone is not None else []
+    new_network += [f"--map-stride {map_stride}"] if map_stride is not None else []
+    if new_network and init not in (None, SCRATCH):
+        # --init keeps its folder's network (models/finetune.py): these options beside it would be ignored
+        raise fail(f"{' '.join(new_network)} trains a new network; --init {init} keeps that folder's: give one of them")
     label_set = load_label_set(labels)
     names = parse_mapping(map_, map_file)
     check_names([it.geojson for it in find_slides(slides)], label_set, names)  # before any training
@@ -168,8 +162,7 @@ def train(
     def start(stage: str) -> dict[str, Any]:
         """Where this stage's weights start (--init), said on stderr; fine-tuning's rate is a tenth."""
         folder, why = resolve_init(init, stage, label_set)
-        new_net = mpp is not None or size is not None or backbone is not None or map_stride is not None
-        if folder is not None and init is None and new_net:
+        if folder is not None and init is None and (mpp is not None or size is not None or new_network):
             folder, why = (
                 None,
                 "random initial weights (--mpp/--size/--backbone/--map-stride differ from the shipped model's)",
