@@ -10,10 +10,13 @@ geometry in level-0 pixels and ``properties.objectType`` ("annotation" or "detec
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import shapely
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
@@ -25,6 +28,30 @@ class Annotation:
     geometry: BaseGeometry  # level-0 pixels
     label: str  # classification name
     properties: dict[str, Any] = field(default_factory=dict)
+
+
+def _ring(coords: np.ndarray) -> list[list[float | None]]:
+    if np.isfinite(coords).all():
+        return coords.tolist()
+    # JSON has no NaN: a non-finite coordinate is written as null, as every other number of the outputs is
+    return [[v if math.isfinite(v) else None for v in pt] for pt in coords.tolist()]
+
+
+def _rings(polygon: Any, z: bool) -> list[list[list[float | None]]]:
+    return [_ring(shapely.get_coordinates(r, include_z=z)) for r in (polygon.exterior, *polygon.interiors)]
+
+
+def geometry_json(geometry: BaseGeometry) -> dict[str, Any]:
+    """A (Multi)Polygon's GeoJSON mapping as plain lists of Python floats, JSON-safe as it stands: the
+    document ``shapely.geometry.mapping`` gives, without its tuples of coordinates, which the writers then
+    walked value by value (most of writing regions.geojson on a 20 x 20 mm slide). Other kinds and empty
+    geometries: ``mapping`` itself."""
+    kind, z = geometry.geom_type, bool(geometry.has_z)
+    if geometry.is_empty or kind not in ("Polygon", "MultiPolygon"):
+        return dict(mapping(geometry))
+    if kind == "Polygon":
+        return {"type": kind, "coordinates": _rings(geometry, z)}
+    return {"type": kind, "coordinates": [_rings(p, z) for p in geometry.geoms]}
 
 
 def qupath_feature(
@@ -46,7 +73,7 @@ def qupath_feature(
         props["measurements"] = {k: float(v) for k, v in measurements.items()}
     if extra:
         props.update(extra)
-    feat: dict[str, Any] = {"type": "Feature", "geometry": mapping(geometry), "properties": props}
+    feat: dict[str, Any] = {"type": "Feature", "geometry": geometry_json(geometry), "properties": props}
     if feature_id is not None:
         feat["id"] = feature_id
     return feat

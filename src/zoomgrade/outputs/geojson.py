@@ -59,16 +59,20 @@ def region_measurements(rg: RegionGrade, labels: LabelSet) -> dict[str, float]:
     return m
 
 
-def region_feature(rg: RegionGrade, result: SlideResult, object_type: str = "annotation") -> dict[str, Any] | None:
+def region_feature(
+    rg: RegionGrade, result: SlideResult, object_type: str = "annotation", labels: LabelSet | None = None
+) -> dict[str, Any] | None:
     """One region as a QuPath feature, or None if nothing of it lies inside the slide."""
-    labels = labels_of(result)
+    labels = labels or labels_of(result)
     geom = rg.region.polygon
     if not geom.is_valid:
         geom = make_valid(geom)
-    # QuPath places objects in level-0 pixels of this image: keep them inside it.
-    frame = box(0, 0, result.slide.width, result.slide.height)
-    if not frame.contains(geom):
-        geom = geom.intersection(frame)
+    # QuPath places objects in level-0 pixels of this image: keep them inside it. Within the frame's
+    # bounds an area lies inside it; only what reaches out is clipped (a box a region was 0.1 s a slide).
+    x0, y0, x1, y1 = geom.bounds
+    w, h = result.slide.width, result.slide.height
+    if not (x0 >= 0 and y0 >= 0 and x1 <= w and y1 <= h):
+        geom = geom.intersection(box(0, 0, w, h))
     if geom.geom_type == "GeometryCollection":  # make_valid/intersection can leave lines beside areas
         polys = [p for g in geom.geoms if g.geom_type in ("Polygon", "MultiPolygon") for p in getattr(g, "geoms", [g])]
         geom = polys[0] if len(polys) == 1 else MultiPolygon(polys)
@@ -99,18 +103,23 @@ def result_to_geojson(
     result: SlideResult, *, object_type: Literal["annotation", "detection"] = "annotation"
 ) -> dict[str, Any]:
     """A QuPath-importable FeatureCollection of the graded regions."""
-    feats = [f for rg in result.regions if (f := region_feature(rg, result, object_type)) is not None]
+    labels = labels_of(result)
+    feats = [f for rg in result.regions if (f := region_feature(rg, result, object_type, labels)) is not None]
     if result.withheld:
         feats += candidate_features(result)
+    for f in feats:  # the geometries are JSON-safe as made (annotations.geometry_json)
+        f["properties"] = jsonable(f["properties"])
     doc = feature_collection(feats)
     if result.withheld or result.forced_out_of_domain:
         # a foreign member (GeoJSON RFC 7946 6.1; QuPath ignores it): these come from no ordinary grade
-        doc["zoomgrade"] = {
-            "status": result.status,
-            "forced_out_of_domain": result.forced_out_of_domain,
-            "withheld_reasons": list(result.withheld_reasons),
-        }
-    return jsonable(doc)
+        doc["zoomgrade"] = jsonable(
+            {
+                "status": result.status,
+                "forced_out_of_domain": result.forced_out_of_domain,
+                "withheld_reasons": list(result.withheld_reasons),
+            }
+        )
+    return doc
 
 
 def write_geojson(result: SlideResult, path: str | Path) -> Path:

@@ -23,6 +23,13 @@ class SchemaWarning(UserWarning):
 def jsonable(obj: Any) -> Any:
     """Plain JSON types only: numpy scalars/arrays to Python, tuples to lists, paths to strings,
     non-finite floats to ``None`` (JSON has no NaN; ``json.dumps`` would write invalid JSON)."""
+    kind = type(obj)
+    # Exact types first: a result holds tens of thousands of plain floats (isinstance down the list below
+    # was half of building result.json).
+    if kind is float:
+        return obj if math.isfinite(obj) else None
+    if kind is str or kind is int or kind is bool or obj is None:
+        return obj
     if isinstance(obj, dict):
         return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -35,7 +42,7 @@ def jsonable(obj: Any) -> Any:
         return obj if math.isfinite(obj) else None
     if isinstance(obj, PurePath):
         return str(obj)
-    if obj is None or isinstance(obj, (str, int, bool)):
+    if isinstance(obj, (str, int, bool)):
         return obj
     return str(obj)  # anything exotic in config/comparison: readable rather than a crash
 
