@@ -10,6 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import tifffile
 
@@ -56,6 +57,22 @@ def test_truncated_tile_data(tmp_path, pyramid):
     for backend in ("tifffile", None):  # probing must not fall back to OpenSlide's lazy open
         msg = _error(p, backend=backend)
         assert "truncated file" in msg and f"the file has {cut:,}" in msg
+
+
+def test_cut_inside_the_tile_index(tmp_path):
+    # A file cut inside its tile index (a copy stopped early: a 20 x 20 mm scan's index alone is 0.8 MB):
+    # tifffile drops the index it cannot read, and the line must still say what happened.
+    p = tmp_path / "many.tif"
+    tifffile.imwrite(p, np.zeros((2048, 2048, 3), np.uint8), tile=(16, 16), compression="zlib", photometric="rgb")
+    with tifffile.TiffFile(p) as tif:
+        index = tif.pages[0].tags[324]  # TileOffsets
+        assert index.valuebytecount == 8 * 128 * 128 or index.valuebytecount == 4 * 128 * 128
+        cut = index.valueoffset + 1000
+    cut_file = tmp_path / "cut.tif"
+    cut_file.write_bytes(p.read_bytes()[:cut])
+    for backend in ("tifffile", None):
+        msg = _error(cut_file, backend=backend)
+        assert "truncated file" in msg and "128x128 tiles" in msg and f"the file has {cut:,}" in msg
 
 
 def test_zero_byte_file(tmp_path):

@@ -96,8 +96,17 @@ def _index(page: tifffile.TiffPage, file_size: int, memory_mb: int = DEFAULT_MEM
     offsets = np.asarray(page.dataoffsets, dtype=np.int64)
     counts = np.asarray(page.databytecounts, dtype=np.int64)
     cols, rows = -(-w // seg_w), -(-h // seg_h)
-    if len(offsets) < cols * rows:
-        raise ValueError(f"{len(offsets)} segments for a {cols}x{rows} grid")
+    if len(offsets) < cols * rows or len(counts) < cols * rows:
+        # tifffile drops an index it cannot read whole; a file cut inside it is shorter than the index alone
+        # (each segment's offset and byte count take at least 4 and 2 bytes): say so, not that it is missing
+        need = 6 * cols * rows
+        if file_size < need:
+            kind = "tile" if page.is_tiled else "strip"
+            raise TruncatedFileError(
+                f"truncated file: the index of its {cols}x{rows} {kind}s alone takes at least {need:,} bytes "
+                f"but the file has {file_size:,}"
+            )
+        raise ValueError(f"{min(len(offsets), len(counts))} segments for a {cols}x{rows} grid")
     end = int((offsets + counts).max()) if len(offsets) else 0
     if end > file_size:
         raise TruncatedFileError(f"truncated file: image data runs to byte {end:,} but the file has {file_size:,}")
