@@ -99,12 +99,15 @@ def _index(page: tifffile.TiffPage, file_size: int, memory_mb: int = DEFAULT_MEM
     if len(offsets) < cols * rows or len(counts) < cols * rows:
         # tifffile drops an index it cannot read whole; a file cut inside it is shorter than the index alone
         # (each segment's offset and byte count take at least 4 and 2 bytes): say so, not that it is missing
-        need = 6 * cols * rows
+        need, kind = 6 * cols * rows, "tile" if page.is_tiled else "strip"
         if file_size < need:
-            kind = "tile" if page.is_tiled else "strip"
             raise TruncatedFileError(
                 f"truncated file: the index of its {cols}x{rows} {kind}s alone takes at least {need:,} bytes "
                 f"but the file has {file_size:,}"
+            )
+        if len(offsets) >= cols * rows and int(offsets.max()) >= file_size:  # cut between the two indexes
+            raise TruncatedFileError(
+                f"truncated file: its {kind}s start as far as byte {int(offsets.max()):,} but the file has {file_size:,}"
             )
         raise ValueError(f"{min(len(offsets), len(counts))} segments for a {cols}x{rows} grid")
     end = int((offsets + counts).max()) if len(offsets) else 0
