@@ -13,7 +13,8 @@ from .limits import DEFAULT_MEMORY_MB, ImageTooLargeError
 from .openslide_backend import OpenSlideBackend
 from .pillow_backend import PillowBackend
 from .segment_cache import DEFAULT_CACHE_BYTES
-from .tifffile_backend import TifffileBackend, TruncatedFileError
+from .tiff_damage import TruncatedFileError
+from .tifffile_backend import TifffileBackend
 
 BACKENDS: dict[str, type[SlideBackend]] = {
     "tifffile": TifffileBackend,

@@ -23,6 +23,7 @@ from . import readahead
 from .base import SlideBackend, openslide_downsamples, to_rgb, white
 from .limits import DEFAULT_MEMORY_MB, ImageTooLargeError, check_decoded_size, decode_limit
 from .segment_cache import DEFAULT_CACHE_BYTES, SegmentCache
+from .tiff_damage import TruncatedFileError, check_directories, check_segments, refuse_other_layouts
 from .tiff_metadata import float_or_none, parse_aperio, parse_ome, resolution_mpp
 from .tifffile_log import first_said, quiet_tifffile
 
@@ -34,10 +35,6 @@ _RGB = 2
 #: would otherwise flush the tiles that small high-power windows share, and swell the memory peak of the
 #: low-power pass for nothing.
 _BULK_SEGMENTS = 16
-
-
-class TruncatedFileError(ValueError):
-    """Image data runs past the end of the file: no other reader should be tried either."""
 
 
 @dataclass
@@ -96,23 +93,7 @@ def _index(page: tifffile.TiffPage, file_size: int, memory_mb: int = DEFAULT_MEM
     offsets = np.asarray(page.dataoffsets, dtype=np.int64)
     counts = np.asarray(page.databytecounts, dtype=np.int64)
     cols, rows = -(-w // seg_w), -(-h // seg_h)
-    if len(offsets) < cols * rows or len(counts) < cols * rows:
-        # tifffile drops an index it cannot read whole; a file cut inside it is shorter than the index alone
-        # (each segment's offset and byte count take at least 4 and 2 bytes): say so, not that it is missing
-        need, kind = 6 * cols * rows, "tile" if page.is_tiled else "strip"
-        if file_size < need:
-            raise TruncatedFileError(
-                f"truncated file: the index of its {cols}x{rows} {kind}s alone takes at least {need:,} bytes "
-                f"but the file has {file_size:,}"
-            )
-        if len(offsets) >= cols * rows and int(offsets.max()) >= file_size:  # cut between the two indexes
-            raise TruncatedFileError(
-                f"truncated file: its {kind}s start as far as byte {int(offsets.max()):,} but the file has {file_size:,}"
-            )
-        raise ValueError(f"{min(len(offsets), len(counts))} segments for a {cols}x{rows} grid")
-    end = int((offsets + counts).max()) if len(offsets) else 0
-    if end > file_size:
-        raise TruncatedFileError(f"truncated file: image data runs to byte {end:,} but the file has {file_size:,}")
+    check_segments(page, offsets, counts, (cols, rows), file_size)
     return _LevelIndex(
         w,
         h,
@@ -158,6 +139,8 @@ class TifffileBackend(SlideBackend):
         if not tif.pages or not tif.series:
             raise TruncatedFileError("truncated or damaged TIFF: no readable image directory")
         size = os.path.getsize(self.path)
+        check_directories(tif, size)
+        refuse_other_layouts(tif)
         self._assoc: dict[str, Any] = {}
         pages = self._svs_pages() if tif.is_svs else [lv.keyframe for lv in tif.series[0].levels]
         self._levels = [_index(p, size, self.memory_mb) for p in pages]
