@@ -45,6 +45,15 @@ def test_truncated_real_svs(tmp_path, real):
     assert "truncated" in _error(p)
 
 
+def test_truncated_real_dicom(tmp_path, real):
+    # OpenSlide opens a cut DICOM (its frames are read lazily) and failed only at the first read past the cut
+    data = (real / "camelyon-lowres.dcm").read_bytes()
+    p = tmp_path / "cut.dcm"
+    p.write_bytes(data[: int(len(data) * 0.9)])
+    msg = _error(p)
+    assert "cannot read the last tile of level 0" in msg and "end of filehandle" in msg
+
+
 def test_truncated_tile_data(tmp_path, pyramid):
     # every directory intact, the last level's tile data cut: refused at open, not by a decoder crash later
     path, _ = pyramid

@@ -48,6 +48,18 @@ class OpenSlideBackend(SlideBackend):
             self.mpp_xy = (mx or my, my or mx)  # type: ignore[assignment]
         self.objective_power = _float(props.get(openslide.PROPERTY_NAME_OBJECTIVE_POWER))
         self.associated_names = sorted(self._osr.associated_images.keys())
+        self._read_last_tiles()
+
+    def _read_last_tiles(self) -> None:
+        """A file cut short opens (OpenSlide reads tiles lazily) and fails at the first read past the cut; each
+        level's last pixel lies in its last tile, which a raster-ordered file (DICOM) stores last: one tile a
+        level, read here, refuses such a file at open rather than mid-grade."""
+        for level, ((w, h), ds) in enumerate(zip(self.level_dimensions, self.level_downsamples)):
+            try:
+                self._osr.read_region((int((w - 1) * ds), int((h - 1) * ds)), level, (1, 1))
+            except openslide.OpenSlideError as err:
+                self._osr.close()
+                raise ValueError(f"OpenSlide cannot read the last tile of level {level}: {err}") from None
 
     def read_level(self, level: int, x: int, y: int, w: int, h: int) -> np.ndarray:
         ds = self.level_downsamples[level]
