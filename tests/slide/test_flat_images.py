@@ -38,6 +38,19 @@ def test_jpeg_reads_like_pillow(tmp_path):
         assert np.array_equal(s.read_region(0, 0, 120, 100, 0.25), np.asarray(Image.open(p).convert("RGB")))
 
 
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_a_cut_flat_image_is_refused_at_open(tmp_path, fmt):
+    # A JPEG's header opens whatever follows it; its data was found cut only when the grade first read it
+    rng = np.random.default_rng(1_000_006)
+    whole = tmp_path / "whole.img"
+    Image.fromarray(rng.integers(0, 256, (200, 240, 3), np.uint8)).save(whole, format=fmt)
+    p = tmp_path / "cut.img"
+    p.write_bytes(whole.read_bytes()[: whole.stat().st_size * 6 // 10])
+    with pytest.raises(SlideError) as info:
+        open_slide(p, mpp=0.5)
+    assert "Pillow cannot read it" in str(info.value) and "runcated" in str(info.value)
+
+
 def test_decompression_bomb_is_refused_before_decoding(tmp_path):
     # a real 8 x 8 PNG whose header claims 30000 x 30000 px: refused from the header, nothing decoded
     p = tmp_path / "bomb.png"

@@ -1,6 +1,7 @@
 """Flat PNG/JPEG images (a microscope camera field): one level, no resolution in the file (the caller
-passes mpp). The image is decoded once, on first read, and kept: flat images are small by nature, and
-Pillow's decompression-bomb guard refuses absurd sizes before any pixel is decoded."""
+passes mpp). The image is decoded once, at open, and kept: flat images are small by nature, Pillow's
+decompression-bomb guard refuses absurd sizes before any pixel is decoded, and a cut file is refused at open
+(``Image.verify`` checks a PNG's chunks but not a JPEG's data) rather than at the first read."""
 
 from __future__ import annotations
 
@@ -48,6 +49,10 @@ class PillowBackend(SlideBackend):
         self.level_downsamples = [1.0]
         self._pixels: np.ndarray | None = None
         self._lock = threading.Lock()
+        try:
+            self._load()
+        except OSError as err:  # "image file is truncated (45 bytes not processed)"
+            raise ValueError(f"Pillow cannot read it ({err})") from None
 
     def _load(self) -> np.ndarray:
         with self._lock:
