@@ -63,12 +63,13 @@ def region_feature(
     rg: RegionGrade, result: SlideResult, object_type: str = "annotation", labels: LabelSet | None = None
 ) -> dict[str, Any] | None:
     """One region as a QuPath feature, or None if nothing of it lies inside the slide."""
-    labels = labels or labels_of(result)
+    labels = labels_of(result) if labels is None else labels
     geom = rg.region.polygon
     if not geom.is_valid:
         geom = make_valid(geom)
     # QuPath places objects in level-0 pixels of this image: keep them inside it. Within the frame's
-    # bounds an area lies inside it; only what reaches out is clipped (a box a region was 0.1 s a slide).
+    # bounds an area lies inside it; only what reaches out is clipped (a box and a containment test a region
+    # took 0.011 s on 2000003's 826 regions, the bounds 0.002 s).
     x0, y0, x1, y1 = geom.bounds
     w, h = result.slide.width, result.slide.height
     if not (x0 >= 0 and y0 >= 0 and x1 <= w and y1 <= h):
